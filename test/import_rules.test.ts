@@ -1,0 +1,30 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { checkImportRules } from "../scripts/import_rules.js";
+
+t.test("the source tree follows the import rules of shared/STYLE.md", async (t) => {
+  const violations = checkImportRules("src");
+  t.same(violations, [], violations.map((v) => `${v.file}: ${v.message}`).join("\n"));
+});
+
+t.test("planted violations are reported", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "import-rules-"));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const write = (path: string, text: string): void => {
+    mkdirSync(join(root, path, ".."), { recursive: true });
+    writeFileSync(join(root, path), text);
+  };
+  write("lib/a.ts", "export const a = 1;\n");
+  write("raft/core.ts", 'import { x } from "../pg/x.js";\nimport { readFileSync } from "node:fs";\nexport const n = Date.now();\n');
+  write("pg/x.ts", "export const x = 1;\n");
+  write("dcs/one.ts", 'import { two } from "./two.js";\nexport const one = two;\n');
+  write("dcs/two.ts", 'import { one } from "./one.js";\n// Date in a comment is fine\nexport const two = "Date.now()" + one;\n');
+  const messages = checkImportRules(root).map((v) => `${v.file}: ${v.message}`);
+  t.ok(messages.some((m) => m.startsWith("raft/core.ts: imports ../pg/x.js")), "raft may not import pg");
+  t.ok(messages.some((m) => m.startsWith("raft/core.ts: imports package node:fs")), "raft may not do I/O");
+  t.ok(messages.some((m) => m.startsWith("raft/core.ts: uses Date")), "raft may not read the clock");
+  t.ok(messages.some((m) => m.includes("import cycle: dcs/one.ts -> dcs/two.ts -> dcs/one.ts")), "cycles are found");
+  t.notOk(messages.some((m) => m.startsWith("dcs/two.ts: uses Date")), "comments and strings are not code");
+});
