@@ -167,7 +167,6 @@ function toNodeId(value: string, what: string): NodeId {
 function fromWireEntry(wire: WireEntry): Entry {
   const type = ENTRY_TYPES[wire.type];
   check(type !== undefined, `entry ${wire.index}: unknown entry type ${wire.type}`);
-  check(wire.index > 0, "entry index 0");
   return {
     term: wire.term as Term,
     index: wire.index as LogIndex,
@@ -177,8 +176,17 @@ function fromWireEntry(wire: WireEntry): Entry {
   };
 }
 
-function fromWireEntries(wires: readonly WireEntry[]): Entry[] {
+/**
+ * Log entries must be contiguous with positive indexes. Forwarded proposals ("propose" messages)
+ * are the exception: the leader assigns their term, index and time, so they carry zeros.
+ */
+function fromWireEntries(wires: readonly WireEntry[], forwarded: boolean): Entry[] {
   const entries = wires.map(fromWireEntry);
+  if (forwarded) {
+    check(entries.every((e) => e.index === 0 && e.term === 0), "forwarded proposal with an index");
+    return entries;
+  }
+  check(entries.every((e) => e.index > 0), "entry index 0");
   for (let i = 1; i < entries.length; i++) {
     check(entries[i]!.index === entries[i - 1]!.index + 1, "entries are not contiguous");
     check(entries[i]!.term >= entries[i - 1]!.term, "entry terms decrease");
@@ -215,7 +223,7 @@ function fromWireMessage(wire: WireMessage): Message {
     force: wire.force,
     context: wire.context,
     transferTarget: wire.transferTarget === undefined ? null : toNodeId(wire.transferTarget, "transfer target"),
-    entries: fromWireEntries(wire.entries),
+    entries: fromWireEntries(wire.entries, type === "propose"),
     snapshot: wire.snapshot === undefined ? null : fromWireSnapshot(wire.snapshot),
   };
 }
@@ -234,7 +242,7 @@ export function encodeEntry(entry: Entry): Uint8Array {
 }
 
 export function decodeEntry(bytes: Uint8Array): E.Either<string, Entry> {
-  return decodeWith(bytes, WireEntry, fromWireEntry, "entry");
+  return decodeWith(bytes, WireEntry, (wire) => fromWireEntries([wire], false)[0]!, "entry");
 }
 
 export function encodeHardState(state: HardState): Uint8Array {
