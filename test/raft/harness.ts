@@ -32,6 +32,8 @@ export class Harness {
   readonly nodes = new Map<NodeId, HarnessNode>();
   readonly queue: Message[] = [];
   private readonly blocked = new Set<string>();
+  /** Crashed nodes: no ticks, no messages in or out, unpersisted state lost. */
+  readonly down = new Set<string>();
   private readonly options: HarnessOptions;
   private seedCounter: number;
 
@@ -66,7 +68,12 @@ export class Harness {
   /** Restarts a node from its durable state (what a crash and restart would load). */
   restart(id: string): void {
     const old = this.get(id);
+    this.down.delete(id);
     this.nodes.set(old.id, { ...old, node: new RawNode(this.config(old.id), old.durable), applied: [], readStates: [] });
+  }
+
+  crash(id: string): void {
+    this.down.add(id);
   }
 
   isolate(id: string): void {
@@ -89,10 +96,14 @@ export class Harness {
   processReady(only?: string): Message[] {
     const out: Message[] = [];
     for (const h of this.nodes.values()) {
-      if (only !== undefined && h.id !== only) continue;
+      if ((only !== undefined && h.id !== only) || this.down.has(h.id)) continue;
       while (h.node.hasReady()) out.push(...this.handleReady(h, h.node.ready()));
     }
     return out;
+  }
+
+  applyReady(h: HarnessNode, ready: Ready): Message[] {
+    return this.handleReady(h, ready);
   }
 
   private handleReady(h: HarnessNode, ready: Ready): Message[] {
@@ -124,12 +135,20 @@ export class Harness {
         keep.push(m);
         continue;
       }
-      if (this.blocked.has(`${m.from}>${m.to}`) || !this.nodes.has(m.to)) continue;
+      if (this.blocked.has(`${m.from}>${m.to}`) || !this.nodes.has(m.to) || this.down.has(m.to) || this.down.has(m.from)) continue;
       this.nodes.get(m.to)!.node.step(m);
       delivered.push(m);
     }
     this.queue.push(...keep);
     return delivered;
+  }
+
+  /** Removes queued messages that match; returns them. */
+  dropWhere(filter: (m: Message) => boolean): Message[] {
+    const dropped = this.queue.filter(filter);
+    const kept = this.queue.filter((m) => !filter(m));
+    this.queue.splice(0, this.queue.length, ...kept);
+    return dropped;
   }
 
   /** Ready and deliver until quiet. */
@@ -147,7 +166,7 @@ export class Harness {
   }
 
   tickAll(times = 1): void {
-    for (let i = 0; i < times; i++) for (const h of this.nodes.values()) h.node.tick();
+    for (let i = 0; i < times; i++) for (const h of this.nodes.values()) if (!this.down.has(h.id)) h.node.tick();
   }
 
   /** Elects `id`: campaign and stabilize. */
