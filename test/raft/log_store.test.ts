@@ -76,7 +76,11 @@ function snapshot(index: number, snapshotTerm: number): Snapshot {
   };
 }
 
-function write(state: HardState | null, appended: Entry[], installed: Snapshot | null = null): LogWrite {
+function write(
+  state: HardState | null,
+  appended: Entry[],
+  installed: Snapshot | null = null,
+): LogWrite {
   return { hardState: state, entries: appended, snapshot: installed };
 }
 
@@ -252,7 +256,7 @@ t.test("compaction deletes the entries up to the snapshot and keeps the later on
   t.same(indexes, [7, 8, 9, 10], "the compacted entries' keys are deleted");
 });
 
-t.test("a flipped byte in a record is reported as corrupt, naming the directory and record", async (t) => {
+t.test("a flipped byte is reported as corrupt, naming the directory and the record", async (t) => {
   const cases: [string, Uint8Array][] = [
     ["entry 3", entryKey(logIndex(3))],
     ["hard state", HARD_STATE_KEY],
@@ -292,7 +296,7 @@ t.test("a missing entry in the middle is reported as a log that is not contiguou
   t.match(message, "entry 4: the log is not contiguous: entry 3 is missing");
 });
 
-t.test("an entry left below the snapshot is reported as a log that is not contiguous", async (t) => {
+t.test("an entry left below the snapshot is reported as a log not contiguous", async (t) => {
   const f = await fixture(t);
   const { store } = await f.openOk();
   await writeOk(t, store, write(hardState(1, null, 4), entries(1, 5, 1)));
@@ -384,7 +388,7 @@ t.test("a second open in the same process is reported as locked too", async (t) 
 t.test("a failed batch is an io error, and the store then refuses every write", async (t) => {
   const f = await fixture(t);
   const { store } = await f.openOk();
-  await writeOk(t, store, write(hardState(1, null, 0), entries(1, 2, 1)));
+  await writeOk(t, store, write(hardState(1, null, 1), entries(1, 2, 1)));
   // Closing the database under the store makes LevelDB fail the next batch, as a full or
   // vanished disk would.
   await (store as unknown as { db: Db }).db.close();
