@@ -8,7 +8,8 @@
  *    acknowledges each frame it receives with its running count, and the parent keeps at most a
  *    window of unacknowledged messages in flight (below the queue bound, so nothing is dropped);
  * 2. the same for append messages carrying one 128-byte entry (a Raft commit's worth of data);
- * 3. round-trip latency: one heartbeat at a time, echoed back by the child; p50 and p99.
+ * 3. round-trip latency: one heartbeat at a time, echoed back by the child; p50 and p99;
+ * 4. for reference, encodeFrame/decodeFrame alone in this process (the sender's main cost).
  * The child is killed by its PID when the parent finishes or fails, and exits by itself when its
  * stdin (a pipe from the parent) closes.
  */
@@ -17,6 +18,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { either as E } from "fp-ts";
 import type { Logger } from "../../src/lib/logger.js";
+import { decodeFrame, encodeFrame } from "../../src/raft/codec.js";
 import { Transport, type TransportHandlers } from "../../src/raft/runtime/transport.js";
 import { type Entry, type LogIndex, makeMessage, type Message, type NodeId, nodeId, type Term } from "../../src/raft/types.js";
 
@@ -142,6 +144,20 @@ async function latency(parent: Parent, pings: number): Promise<{ p50: number; p9
   return { p50: at(0.5), p99: at(0.99), max: samples[samples.length - 1]! };
 }
 
+/** Messages per second through encodeFrame and decodeFrame alone, frames of BATCH messages. */
+function codecRates(make: (i: number) => Message): { encode: number; decode: number } {
+  const batch = Array.from({ length: BATCH }, (_, i) => make(i));
+  const rounds = 400;
+  let frame = encodeFrame(batch);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < rounds; i++) frame = encodeFrame(batch);
+  const encoded = process.hrtime.bigint();
+  for (let i = 0; i < rounds; i++) decodeFrame(frame);
+  const decoded = process.hrtime.bigint();
+  const rate = (from: bigint, to: bigint): number => (rounds * BATCH) / (Number(to - from) / 1e9);
+  return { encode: rate(started, encoded), decode: rate(encoded, decoded) };
+}
+
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
   return index === -1 ? fallback : Number(process.argv[index + 1]);
@@ -182,11 +198,13 @@ async function parent(): Promise<void> {
     const appendsPerSecond = await throughput(p, messages / 2, append);
     await latency(p, 500); // warm-up
     const rtt = await latency(p, pings);
+    const codec = codecRates(heartbeat);
     const status = transport.peerStatus().get(CHILD)!;
     console.log(`transport benchmark: two processes on loopback (Node ${process.version})`);
     console.log(`  one-way heartbeats (batches of ${BATCH}):          ${Math.round(heartbeatsPerSecond).toLocaleString("en")} msg/s (${messages.toLocaleString("en")} messages)`);
     console.log(`  one-way appends, 1 entry of 128 B (batches of ${BATCH}): ${Math.round(appendsPerSecond).toLocaleString("en")} msg/s (${(messages / 2).toLocaleString("en")} messages)`);
     console.log(`  round trip, one heartbeat at a time:  p50 ${rtt.p50.toFixed(0)} µs, p99 ${rtt.p99.toFixed(0)} µs, max ${rtt.max.toFixed(0)} µs (${pings} pings)`);
+    console.log(`  codec alone, heartbeats: encodeFrame ${Math.round(codec.encode).toLocaleString("en")} msg/s, decodeFrame ${Math.round(codec.decode).toLocaleString("en")} msg/s`);
     console.log(`  dropped messages: ${status.droppedMessages}, unreachable reports: ${p.unreachable}`);
   } finally {
     await transport.stop();
