@@ -40,6 +40,11 @@ export class Inflights {
     this.bytes += bytes;
   }
 
+  /** Frees the oldest message: it was probably lost (see Raft.handleHeartbeatResponse). */
+  freeFirstOne(): void {
+    if (this.count() > 0) this.freeLE(this.lastIndexes[this.head]!);
+  }
+
   /** Frees every message whose last entry is at or below `index`. */
   freeLE(index: number): void {
     while (this.head < this.lastIndexes.length && this.lastIndexes[this.head]! <= index) {
@@ -71,6 +76,8 @@ export class Progress {
   pendingSnapshot: LogIndex = 0 as LogIndex;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** Heartbeat answers received while a snapshot is pending; too many means it was lost. */
+  heartbeatsWhileSnapshotting = 0;
   /** Highest ReadIndex heartbeat round this follower has answered. */
   readRound = 0;
   readonly inflights: Inflights;
@@ -99,6 +106,7 @@ export class Progress {
 
   becomeSnapshot(snapshotIndex: LogIndex): void {
     this.state = "snapshot";
+    this.heartbeatsWhileSnapshotting = 0;
     this.probeSent = false;
     this.pendingSnapshot = snapshotIndex;
     this.inflights.reset();

@@ -500,15 +500,31 @@ export class Raft {
         return;
       case "heartbeatResponse":
         if (progress === undefined) return;
-        progress.recentActive = true;
-        progress.probeSent = false;
-        if (m.context > progress.readRound) progress.readRound = m.context;
-        if (progress.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-        this.releaseReads();
+        this.handleHeartbeatResponse(m, progress);
         return;
       default:
         return;
     }
+  }
+
+  /**
+   * A heartbeat answer proves the follower is reachable, so anything that waits for an answer that
+   * may have been lost is unblocked: a probe is resent; a full window frees its oldest message
+   * (etcd-raft did the same), and the follower's rejection of the next append then rewinds it; a
+   * snapshot that made no progress for an election timeout's worth of answers is sent again.
+   */
+  private handleHeartbeatResponse(m: Message, progress: Progress): void {
+    progress.recentActive = true;
+    progress.probeSent = false;
+    if (m.context > progress.readRound) progress.readRound = m.context;
+    if (progress.state === "replicate" && progress.inflights.full()) progress.inflights.freeFirstOne();
+    if (progress.state === "snapshot" && ++progress.heartbeatsWhileSnapshotting >= this.config.electionTimeoutTicks) {
+      this.logger.warn({ to: m.from, index: progress.pendingSnapshot }, "no answer to the snapshot sent to a live follower; sending it again");
+      progress.pendingSnapshot = 0 as LogIndex;
+      progress.becomeProbe();
+    }
+    if (progress.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    this.releaseReads();
   }
 
   private handleAppendResponse(m: Message, progress: Progress): void {

@@ -270,6 +270,11 @@ export class RawNode {
 
   // ---- status ----------------------------------------------------------------------------------
 
+  /** The latest configuration in the log (what the transport should accept connections from). */
+  confState(): ConfState {
+    return this.raft.confState();
+  }
+
   status(): RaftStatus {
     const raft = this.raft;
     const peers: PeerStatus[] = [];

@@ -1,0 +1,297 @@
+/**
+ * One simulated node: a RawNode driven exactly as the real runtime drives it (queue inputs while a
+ * Ready is being persisted; persist, send, apply, advance), with a simulated disk whose writes take
+ * time and whose unsynced part is lost on a crash, and the register state machine behind the
+ * exactly-once proposal envelope.
+ *
+ * `bugs` switches on deliberate mistakes in this driver (never in the core) so tests can prove the
+ * checkers catch them.
+ */
+import { either as E } from "fp-ts";
+import type { Logger } from "../../src/lib/logger.js";
+import type { Prng } from "../../src/lib/prng.js";
+import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
+import { type InitialState, RawNode, type Ready } from "../../src/raft/raw_node.js";
+import { decodeEnvelope, encodeEnvelope } from "../../src/raft/runtime/proposals.js";
+import type { ConfChange, Entry, HardState, Message, NodeId, Snapshot } from "../../src/raft/types.js";
+import type { SafetyChecker } from "./checkers.js";
+import type { EventQueue } from "./event_queue.js";
+import { decodeOp, encodeOp, type RegisterOp, type RegisterResult, RegisterMachine } from "./register_machine.js";
+
+export interface SimBugs {
+  /** Followers answer before their write is durable (a crash then loses acknowledged entries). */
+  readonly ackBeforePersist: boolean;
+  /** A restarted node forgets whom it voted for. */
+  readonly forgetVote: boolean;
+  /** Reads are served from the local state machine without ReadIndex. */
+  readonly staleReads: boolean;
+}
+
+export const NO_BUGS: SimBugs = { ackBeforePersist: false, forgetVote: false, staleReads: false };
+
+/** failed: certainly not applied; unknown: maybe applied (as after a timeout). */
+export type OpOutcome = { readonly kind: "ok"; readonly result: RegisterResult } | { readonly kind: "failed" } | { readonly kind: "unknown" };
+
+interface Disk {
+  hardState: HardState;
+  /** A hard state written without fsync: lost if the node crashes before the next synced write. */
+  unsyncedHardState: HardState | null;
+  snapshot: Snapshot | null;
+  entries: Entry[];
+  incarnation: number;
+}
+
+export interface SimContext {
+  readonly queue: EventQueue;
+  readonly prng: Prng;
+  readonly checker: SafetyChecker;
+  readonly tunables: RaftTunables;
+  readonly bugs: SimBugs;
+  readonly diskLatencyMs: readonly [number, number];
+  readonly compactEvery: number;
+  readonly logger: Logger;
+  send(messages: readonly Message[]): void;
+}
+
+type Pending = (outcome: OpOutcome) => void;
+
+export class SimNode {
+  raw: RawNode | null = null;
+  machine = new RegisterMachine();
+  clockOffsetMs: number;
+  private readonly disk: Disk;
+  private busy = false;
+  private pumpScheduled = false;
+  private inputs: (() => void)[] = [];
+  private epoch = 0;
+  private pendingProposals = new Map<number, Pending>();
+  private pendingReads = new Map<number, { op: RegisterOp; done: Pending }>();
+  private readsAwaitingApply: { index: number; op: RegisterOp; done: Pending }[] = [];
+  private nextSeq = 1;
+  private nextReadId = 1;
+  private wasLeaderInTerm = -1;
+
+  constructor(
+    readonly id: NodeId,
+    private readonly ctx: SimContext,
+    initial: InitialState,
+    clockOffsetMs: number,
+  ) {
+    this.clockOffsetMs = clockOffsetMs;
+    this.disk = { hardState: initial.hardState, unsyncedHardState: null, snapshot: initial.snapshot, entries: [...initial.entries], incarnation: 0 };
+    this.start();
+  }
+
+  isUp(): boolean {
+    return this.raw !== null;
+  }
+
+  private start(): void {
+    this.disk.incarnation++;
+    const initial: InitialState = { hardState: this.disk.hardState, snapshot: this.disk.snapshot, entries: this.disk.entries };
+    this.raw = new RawNode({ ...DEFAULT_TUNABLES, ...this.ctx.tunables, id: this.id, prng: this.ctx.prng.fork(), logger: this.ctx.logger }, initial);
+    this.machine = this.disk.snapshot === null ? new RegisterMachine() : RegisterMachine.restore(this.disk.snapshot.data);
+    this.ctx.checker.onRestart(this.id, this.disk.snapshot?.meta.index ?? 0);
+    this.busy = false;
+    this.wasLeaderInTerm = -1;
+  }
+
+  crash(): void {
+    if (this.raw === null) return;
+    this.raw = null;
+    this.epoch++;
+    this.busy = false;
+    this.inputs = [];
+    this.pendingProposals.clear();
+    this.pendingReads.clear();
+    this.readsAwaitingApply = [];
+    this.disk.unsyncedHardState = null;
+  }
+
+  restart(): void {
+    if (this.raw !== null) return;
+    if (this.ctx.bugs.forgetVote) this.disk.hardState = { ...this.disk.hardState, vote: null };
+    this.start();
+    this.schedulePump();
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------------
+
+  private input(run: (raw: RawNode) => void): void {
+    if (this.raw === null) return;
+    const epoch = this.epoch;
+    this.inputs.push(() => {
+      if (this.raw !== null && this.epoch === epoch) run(this.raw);
+    });
+    this.schedulePump();
+  }
+
+  receive(m: Message): void {
+    this.input((raw) => raw.step(m));
+  }
+
+  tick(): void {
+    this.input((raw) => raw.tick());
+  }
+
+  transferLeader(target: NodeId): void {
+    this.input((raw) => raw.transferLeader(target));
+  }
+
+  proposeConfChange(change: ConfChange): void {
+    this.input((raw) => raw.proposeConfChange(change));
+  }
+
+  submit(op: RegisterOp, viaLog: boolean, done: Pending): void {
+    if (this.raw === null) {
+      done({ kind: "failed" });
+      return;
+    }
+    if (op.kind === "get" && !viaLog) {
+      if (this.ctx.bugs.staleReads) {
+        done({ kind: "ok", result: this.machine.read(op, false) });
+        return;
+      }
+      this.input((raw) => {
+        const id = this.nextReadId++;
+        if (raw.readIndex(id)) this.pendingReads.set(id, { op, done });
+        else done({ kind: "failed" });
+      });
+      return;
+    }
+    this.input((raw) => {
+      const seq = this.nextSeq++;
+      const result = raw.propose(encodeEnvelope({ origin: this.id, incarnation: this.disk.incarnation, seq, payload: encodeOp(op) }));
+      if (result.ok) this.pendingProposals.set(seq, done);
+      else done({ kind: "failed" });
+    });
+  }
+
+  // ---- the runtime loop ------------------------------------------------------------------------
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    this.ctx.queue.schedule(0, () => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    const raw = this.raw;
+    if (raw === null || this.busy) return;
+    raw.setClock(this.ctx.queue.now + this.clockOffsetMs);
+    const inputs = this.inputs;
+    this.inputs = [];
+    for (const run of inputs) run();
+    if (this.raw !== raw || !raw.hasReady()) return;
+    const ready = raw.ready();
+    this.busy = true;
+    const early = ready.sendBeforePersist || this.ctx.bugs.ackBeforePersist;
+    if (early) this.ctx.send(ready.messages);
+    const epoch = this.epoch;
+    const [lo, hi] = this.ctx.diskLatencyMs;
+    const latency = ready.mustSync ? lo + this.ctx.prng.next() * (hi - lo) : 0;
+    this.ctx.queue.schedule(latency, () => {
+      if (this.epoch === epoch) this.persisted(raw, ready, early);
+    });
+  }
+
+  private persisted(raw: RawNode, ready: Ready, sent: boolean): void {
+    this.writeDisk(ready);
+    this.ctx.checker.onPersist(this.id, ready.entries, (i) => raw.logTerm(i));
+    if (!sent) this.ctx.send(ready.messages);
+    if (ready.snapshot !== null) {
+      this.machine = RegisterMachine.restore(ready.snapshot.data);
+      this.ctx.checker.onSnapshotApplied(this.id, ready.snapshot.meta.index);
+      this.settleProposalsCoveredBySnapshot();
+    }
+    for (const entry of ready.committedEntries) this.apply(entry);
+    for (const read of ready.readStates) {
+      const pending = this.pendingReads.get(read.requestId);
+      if (pending === undefined) continue;
+      this.pendingReads.delete(read.requestId);
+      this.readsAwaitingApply.push({ index: read.index, ...pending });
+    }
+    raw.advance();
+    this.busy = false;
+    this.serveReads();
+    this.noticeLeadership(raw);
+    this.maybeCompact(raw);
+    this.schedulePump();
+  }
+
+  private writeDisk(ready: Ready): void {
+    const disk = this.disk;
+    if (ready.snapshot !== null) {
+      disk.snapshot = ready.snapshot;
+      disk.entries = [];
+    }
+    if (ready.entries.length > 0) {
+      const first = ready.entries[0]!.index;
+      disk.entries = disk.entries.filter((e) => e.index < first).concat(ready.entries);
+    }
+    if (ready.hardState !== null) {
+      if (ready.mustSync) {
+        disk.hardState = ready.hardState;
+        disk.unsyncedHardState = null;
+      } else {
+        disk.unsyncedHardState = ready.hardState;
+      }
+    } else if (ready.mustSync && disk.unsyncedHardState !== null) {
+      // A synced write makes every earlier write durable too (one sequential log on disk).
+      disk.hardState = disk.unsyncedHardState;
+      disk.unsyncedHardState = null;
+    }
+  }
+
+  private apply(entry: Entry): void {
+    this.ctx.checker.onApply(this.id, entry);
+    this.machine.appliedIndex = entry.index;
+    if (entry.type !== "normal" || entry.data.length === 0) return;
+    const envelope = decodeEnvelope(entry.data);
+    if (E.isLeft(envelope)) throw new Error(`entry ${entry.index}: ${envelope.left}`);
+    const admitted = this.machine.sessions.admit(envelope.right);
+    const result = admitted ? this.machine.apply(decodeOp(envelope.right.payload)) : null;
+    if (envelope.right.origin !== this.id || envelope.right.incarnation !== this.disk.incarnation) return;
+    const done = this.pendingProposals.get(envelope.right.seq);
+    if (done === undefined) return;
+    this.pendingProposals.delete(envelope.right.seq);
+    done(admitted ? { kind: "ok", result } : { kind: "unknown" });
+  }
+
+  /** Our proposals the snapshot already accounts for were applied or skipped: outcome unknown. */
+  private settleProposalsCoveredBySnapshot(): void {
+    const last = this.machine.sessions.lastSeq(this.id, this.disk.incarnation);
+    for (const [seq, done] of this.pendingProposals) {
+      if (seq > last) continue;
+      this.pendingProposals.delete(seq);
+      done({ kind: "unknown" });
+    }
+  }
+
+  private serveReads(): void {
+    const ready = this.readsAwaitingApply.filter((r) => r.index <= this.machine.appliedIndex);
+    if (ready.length === 0) return;
+    this.readsAwaitingApply = this.readsAwaitingApply.filter((r) => r.index > this.machine.appliedIndex);
+    for (const read of ready) read.done({ kind: "ok", result: this.machine.read(read.op, false) });
+  }
+
+  private noticeLeadership(raw: RawNode): void {
+    const status = raw.status();
+    if (status.role !== "leader" || this.wasLeaderInTerm === status.term) return;
+    this.wasLeaderInTerm = status.term;
+    this.ctx.checker.onLeader(this.id, status.term, (i) => raw.logTerm(i), status.snapshotIndex);
+  }
+
+  private maybeCompact(raw: RawNode): void {
+    if (this.ctx.compactEvery <= 0) return;
+    const snapshotIndex = this.disk.snapshot?.meta.index ?? 0;
+    if (this.machine.appliedIndex - snapshotIndex < this.ctx.compactEvery) return;
+    const snapshot = raw.createSnapshot(this.machine.snapshot());
+    this.disk.snapshot = snapshot;
+    this.disk.entries = this.disk.entries.filter((e) => e.index > snapshot.meta.index);
+    raw.compact(snapshot);
+  }
+}

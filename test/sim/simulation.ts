@@ -1,0 +1,429 @@
+/**
+ * One deterministic simulation run: a whole cluster in one process, on virtual time, driven by one
+ * seed. The seed also picks the run's configuration (swarm testing, after TigerBeetle's VOPR):
+ * cluster size, message loss, duplication and delay, disk latency, compaction rate, clock offsets,
+ * Raft options, and which faults happen when.
+ *
+ * Two phases. Safety: faults (crashes that lose unsynced writes, restarts, partitions of every
+ * shape, clock jumps, leadership transfers, membership changes) while clients run; every step is
+ * checked by SafetyChecker. Liveness: faults stop and everything heals; the cluster must elect a
+ * leader, serve every client, and converge. At the end the client history must be linearizable.
+ */
+import { assert } from "../../src/lib/assert.js";
+import { SILENT_LOGGER } from "../../src/lib/logger.js";
+import { createPrng, type Prng } from "../../src/lib/prng.js";
+import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
+import { voters } from "../../src/raft/membership.js";
+import { bootstrapState, EMPTY_STATE } from "../../src/raft/raw_node.js";
+import { type ConfMember, type NodeId, nodeId } from "../../src/raft/types.js";
+import { check, explain, type RegisterInput, type RegisterOperation, type RegisterOutput, registerModel } from "../lincheck/index.js";
+import { SafetyChecker } from "./checkers.js";
+import { EventQueue } from "./event_queue.js";
+import { CALM_NETWORK, SimNetwork } from "./network.js";
+import type { RegisterOp, RegisterResult } from "./register_machine.js";
+import { NO_BUGS, type SimBugs, SimNode } from "./sim_node.js";
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodes?: 3 | 5;
+  readonly bugs?: Partial<SimBugs>;
+  /** Virtual milliseconds of faults, then as long again to heal and converge. */
+  readonly faultPhaseMs?: number;
+}
+
+export interface SimStats {
+  readonly nodes: number;
+  readonly ops: number;
+  readonly okOps: number;
+  readonly indeterminateOps: number;
+  readonly failedOps: number;
+  readonly faults: number;
+  readonly leaders: number;
+  readonly maxTerm: number;
+  readonly messages: number;
+  readonly dropped: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly failures: readonly string[];
+  readonly config: string;
+  readonly stats: SimStats;
+}
+
+const TICK_MS = 10;
+const CLIENT_TIMEOUT_MS = 400;
+
+interface SwarmConfig {
+  readonly nodeCount: number;
+  readonly tunables: RaftTunables;
+  readonly dropRate: number;
+  readonly duplicateRate: number;
+  readonly delayMaxMs: number;
+  readonly diskLatencyMs: readonly [number, number];
+  readonly compactEvery: number;
+  readonly faultEveryMs: readonly [number, number];
+  readonly clients: number;
+  readonly keys: number;
+  readonly membership: boolean;
+}
+
+function pick<T>(prng: Prng, items: readonly T[]): T {
+  return items[prng.int(0, items.length)]!;
+}
+
+function swarm(prng: Prng, nodes: 3 | 5 | undefined): SwarmConfig {
+  const config = {
+    nodeCount: nodes ?? pick(prng, [3, 3, 5]),
+    tunables: {
+      ...DEFAULT_TUNABLES,
+      electionTimeoutTicks: pick(prng, [10, 10, 20]),
+      preVote: prng.chance(0.8),
+      checkQuorum: prng.chance(0.8),
+      maxInflightMessages: pick(prng, [1, 4, 64, 256]),
+      maxMessageBytes: pick(prng, [200, 4096, 1024 * 1024]),
+      maxInflightBytes: 32 * 1024 * 1024,
+    },
+    dropRate: pick(prng, [0, 0.01, 0.05, 0.2]),
+    duplicateRate: pick(prng, [0, 0.02, 0.1]),
+    delayMaxMs: pick(prng, [3, 10, 40]),
+    diskLatencyMs: pick(prng, [[0.1, 0.5], [0.5, 3], [2, 15]] as const),
+    compactEvery: pick(prng, [0, 8, 30, 200]),
+    faultEveryMs: pick(prng, [[30, 150], [100, 400], [300, 900]] as const),
+    clients: prng.int(2, 7),
+    keys: prng.int(1, 4),
+    membership: false,
+  };
+  // A removed node that never learns of its removal keeps campaigning; Pre-Vote and CheckQuorum
+  // together keep it from disrupting the cluster (thesis §4.2.3), and raftgres always runs with
+  // both, so membership changes are exercised only in that configuration.
+  return { ...config, membership: config.tunables.preVote && config.tunables.checkQuorum && prng.chance(0.6) };
+}
+
+export function describeSwarm(c: SwarmConfig): string {
+  const t = c.tunables;
+  return `nodes=${c.nodeCount} election=${t.electionTimeoutTicks} prevote=${t.preVote} checkquorum=${t.checkQuorum} ` +
+    `inflight=${t.maxInflightMessages} maxmsg=${t.maxMessageBytes} drop=${c.dropRate} dup=${c.duplicateRate} ` +
+    `delay<=${c.delayMaxMs}ms disk=${c.diskLatencyMs.join("-")}ms compact=${c.compactEvery} ` +
+    `faults/${c.faultEveryMs.join("-")}ms clients=${c.clients} keys=${c.keys} membership=${c.membership}`;
+}
+
+export class Simulation {
+  readonly queue = new EventQueue();
+  readonly prng: Prng;
+  readonly config: SwarmConfig;
+  readonly checker: SafetyChecker;
+  readonly network: SimNetwork;
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly history: RegisterOperation[] = [];
+  private readonly bugs: SimBugs;
+  private readonly faultPhaseMs: number;
+  private nextClientId = 1;
+  private nextNodeNumber: number;
+  private opCounter = 0;
+  private faultCount = 0;
+  private failedOps = 0;
+  private finished = false;
+  /** Operations still waiting for an answer; at the end they count as indeterminate. */
+  private readonly inFlight = new Map<number, () => void>();
+  private readonly faultLog: string[] = [];
+
+  constructor(private readonly options: SimOptions) {
+    this.prng = createPrng(options.seed);
+    this.config = swarm(this.prng, options.nodes);
+    this.bugs = { ...NO_BUGS, ...options.bugs };
+    this.faultPhaseMs = options.faultPhaseMs ?? 3000;
+    this.checker = new SafetyChecker(() => this.queue.now);
+    this.network = new SimNetwork(this.queue, this.prng.fork(), (m) => this.nodes.get(m.to)?.receive(m));
+    const members: ConfMember[] = [];
+    for (let i = 1; i <= this.config.nodeCount; i++) members.push({ id: nodeId(`n${i}`), role: "voter", address: `n${i}:7000` });
+    this.nextNodeNumber = this.config.nodeCount + 1;
+    for (const member of members) this.addNode(member.id, bootstrapState(members));
+  }
+
+  private addNode(id: NodeId, initial = EMPTY_STATE): SimNode {
+    const node = new SimNode(id, {
+      queue: this.queue,
+      prng: this.prng.fork(),
+      checker: this.checker,
+      tunables: this.config.tunables,
+      bugs: this.bugs,
+      diskLatencyMs: this.config.diskLatencyMs,
+      compactEvery: this.config.compactEvery,
+      logger: SILENT_LOGGER,
+      send: (messages) => this.network.send(messages),
+    }, initial, this.prng.int(-1000, 1000));
+    this.nodes.set(id, node);
+    // Each node's clock runs at its own rate: tick intervals differ by up to ±10 %.
+    const interval = TICK_MS * (0.9 + 0.2 * this.prng.next());
+    const tick = (): void => {
+      node.tick();
+      this.queue.schedule(interval, tick);
+    };
+    this.queue.schedule(this.prng.next() * interval, tick);
+    return node;
+  }
+
+  run(): SimResult {
+    this.network.faults = { dropRate: this.config.dropRate, duplicateRate: this.config.duplicateRate, delayMinMs: 0.5, delayMaxMs: this.config.delayMaxMs };
+    for (let c = 0; c < this.config.clients; c++) this.startClient(this.nextClientId++);
+    this.scheduleFault();
+    const failures: string[] = [];
+    const end = this.faultPhaseMs * 2;
+    while (this.queue.runNext(end)) {
+      if (!this.checker.ok()) break;
+    }
+    this.finished = true;
+    for (const abandon of [...this.inFlight.values()]) abandon();
+    failures.push(...this.checker.violations);
+    if (failures.length === 0) failures.push(...this.checkLiveness());
+    if (failures.length === 0) failures.push(...this.checkLinearizable());
+    const ops = this.history.length + this.failedOps;
+    return {
+      seed: this.options.seed,
+      ok: failures.length === 0,
+      failures: failures.length === 0 ? [] : [...failures, `faults: ${this.faultLog.slice(-12).join("; ")}`],
+      config: describeSwarm(this.config),
+      stats: {
+        nodes: this.nodes.size,
+        ops,
+        okOps: this.history.filter((o) => o.output !== undefined).length,
+        indeterminateOps: this.history.filter((o) => o.output === undefined).length,
+        failedOps: this.failedOps,
+        faults: this.faultCount,
+        leaders: this.checker.leadersElected(),
+        maxTerm: this.checker.maxTerm(),
+        messages: this.network.sent,
+        dropped: this.network.dropped,
+      },
+    };
+  }
+
+  // ---- clients ---------------------------------------------------------------------------------
+
+  private startClient(clientId: number): void {
+    this.queue.schedule(this.prng.next() * 50, () => this.clientStep(clientId));
+  }
+
+  private randomOp(): RegisterOp {
+    const id = `op${++this.opCounter}`;
+    const key = `k${this.prng.int(0, this.config.keys)}`;
+    const roll = this.prng.next();
+    if (roll < 0.4) return { id, kind: "put", key, value: `v${this.opCounter}` };
+    if (roll < 0.6) return { id, kind: "cas", key, expected: this.prng.chance(0.3) ? null : `v${this.prng.int(Math.max(1, this.opCounter - 20), this.opCounter + 1)}`, value: `v${this.opCounter}` };
+    return { id, kind: "get", key };
+  }
+
+  private clientStep(clientId: number): void {
+    if (this.queue.now > this.faultPhaseMs * 2 - 200 || this.finished) return;
+    const op = this.randomOp();
+    const live = [...this.nodes.values()].filter((n) => n.isUp());
+    const target = live.length > 0 ? pick(this.prng, live) : pick(this.prng, [...this.nodes.values()]);
+    const call = this.queue.now;
+    let finished = false;
+    const finish = (output: RegisterOutput | undefined, failed: boolean): void => {
+      if (finished) return;
+      finished = true;
+      this.inFlight.delete(clientId);
+      if (failed) this.failedOps++;
+      else this.history.push({ clientId, call, return: output === undefined ? Infinity : this.queue.now, input: toInput(op), output });
+      // A client that never learned an outcome continues as a new client (lincheck's rule).
+      const next = output === undefined && !failed ? this.nextClientId++ : clientId;
+      this.queue.schedule(this.prng.next() * 20, () => this.clientStep(next));
+    };
+    this.inFlight.set(clientId, () => finish(undefined, op.kind === "get"));
+    target.submit(op, this.prng.chance(0.5), (outcome) => {
+      if (outcome.kind === "ok") finish(toOutput(op, outcome.result), false);
+      else finish(undefined, outcome.kind === "failed" || op.kind === "get");
+    });
+    this.queue.schedule(CLIENT_TIMEOUT_MS, () => {
+      // An unanswered get changed nothing: drop it. Unanswered writes may have taken effect.
+      if (op.kind === "get") finish(undefined, true);
+      else finish(undefined, false);
+    });
+  }
+
+  // ---- faults ----------------------------------------------------------------------------------
+
+  private scheduleFault(): void {
+    const [lo, hi] = this.config.faultEveryMs;
+    this.queue.schedule(lo + this.prng.next() * (hi - lo), () => {
+      if (this.queue.now >= this.faultPhaseMs) {
+        this.healEverything();
+        return;
+      }
+      this.injectFault();
+      this.scheduleFault();
+    });
+  }
+
+  private leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    let bestTerm = -1;
+    for (const node of this.nodes.values()) {
+      const status = node.raw?.status();
+      if (status?.role === "leader" && status.term > bestTerm) [best, bestTerm] = [node, status.term];
+    }
+    return best;
+  }
+
+  private note(what: string): void {
+    this.faultCount++;
+    if (this.faultLog.length > 200) this.faultLog.shift();
+    this.faultLog.push(`${this.queue.now.toFixed(0)}ms ${what}`);
+  }
+
+  private injectFault(): void {
+    const all = [...this.nodes.values()];
+    const ids = all.map((n) => n.id);
+    const roll = this.prng.next();
+    if (roll < 0.2) {
+      const up = all.filter((n) => n.isUp());
+      if (up.length > 0) {
+        const victim = this.prng.chance(0.4) ? this.leader() ?? pick(this.prng, up) : pick(this.prng, up);
+        victim.crash();
+        this.note(`crash ${victim.id}`);
+      }
+    } else if (roll < 0.35) {
+      const down = all.filter((n) => !n.isUp());
+      if (down.length > 0) {
+        const node = pick(this.prng, down);
+        node.restart();
+        this.note(`restart ${node.id}`);
+      }
+    } else if (roll < 0.55) {
+      this.partition(ids);
+    } else if (roll < 0.7) {
+      this.network.heal();
+      this.note("heal network");
+    } else if (roll < 0.78) {
+      const node = pick(this.prng, all);
+      node.clockOffsetMs += this.prng.chance(0.5) ? 5000 : -5000;
+      this.note(`clock jump on ${node.id}`);
+    } else if (roll < 0.86) {
+      const leader = this.leader();
+      const status = leader?.raw?.status();
+      if (leader !== undefined && status !== undefined) {
+        const target = pick(this.prng, voters(status.confState));
+        leader.transferLeader(target);
+        this.note(`transfer ${leader.id} -> ${target}`);
+      }
+    } else if (this.config.membership) {
+      this.changeMembership();
+    }
+  }
+
+  private partition(ids: NodeId[]): void {
+    this.network.heal();
+    const shuffled = [...ids].sort(() => this.prng.next() - 0.5);
+    const kind = this.prng.int(0, 4);
+    if (kind === 0) {
+      const cut = this.prng.int(1, shuffled.length);
+      this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+      this.note(`partition ${shuffled.slice(0, cut).join(",")} | ${shuffled.slice(cut).join(",")}`);
+    } else if (kind === 1) {
+      const leader = this.leader()?.id ?? shuffled[0]!;
+      this.network.partition([[leader], ids.filter((id) => id !== leader)]);
+      this.note(`isolate leader ${leader}`);
+    } else if (kind === 2) {
+      for (let i = 0; i < this.prng.int(1, 4); i++) this.network.cutLink(pick(this.prng, ids), pick(this.prng, ids));
+      this.note(`one-way cuts ${this.network.describeCuts()}`);
+    } else {
+      // A bridge: two sides that only the middle node can reach.
+      const [middle, ...rest] = shuffled;
+      const half = Math.ceil(rest.length / 2);
+      const left = rest.slice(0, half);
+      const right = rest.slice(half);
+      for (const a of left) for (const b of right) {
+        this.network.cutLink(a, b);
+        this.network.cutLink(b, a);
+      }
+      this.note(`bridge ${left.join(",")} <${middle}> ${right.join(",")}`);
+    }
+  }
+
+  private changeMembership(): void {
+    const leader = this.leader();
+    const status = leader?.raw?.status();
+    if (leader === undefined || status === undefined) return;
+    const conf = status.confState;
+    const learners = conf.members.filter((m) => m.role === "learner");
+    const voterIds = voters(conf);
+    if (learners.length > 0 && this.prng.chance(0.7)) {
+      const learner = pick(this.prng, learners);
+      leader.proposeConfChange({ kind: "addVoter", id: learner.id, address: learner.address });
+      this.note(`promote ${learner.id}`);
+    } else if (voterIds.length > 3 && this.prng.chance(0.5)) {
+      const victim = pick(this.prng, voterIds);
+      leader.proposeConfChange({ kind: "remove", id: victim, address: "" });
+      this.note(`remove ${victim}`);
+    } else if (this.nodes.size < 8) {
+      const id = nodeId(`n${this.nextNodeNumber++}`);
+      this.addNode(id);
+      leader.proposeConfChange({ kind: "addLearner", id, address: `${id}:7000` });
+      this.note(`add learner ${id}`);
+    }
+  }
+
+  private healEverything(): void {
+    this.network.heal();
+    this.network.faults = { ...CALM_NETWORK };
+    for (const node of this.nodes.values()) node.restart();
+    this.note("heal everything");
+  }
+
+  // ---- final checks ----------------------------------------------------------------------------
+
+  private checkLiveness(): string[] {
+    const failures: string[] = [];
+    const leader = this.leader();
+    if (leader === undefined) return [`liveness: no leader ${this.faultPhaseMs} ms after every fault healed`];
+    const conf = leader.raw!.status().confState;
+    const members = conf.members.map((m) => this.nodes.get(m.id)).filter((n): n is SimNode => n !== undefined);
+    const applied = members.map((n) => `${n.id}:${n.machine.appliedIndex}`);
+    const fingerprints = new Set(members.map((n) => n.machine.fingerprint()));
+    const indexes = new Set(members.map((n) => n.machine.appliedIndex));
+    if (indexes.size > 1 || fingerprints.size > 1) failures.push(`liveness: members did not converge (${applied.join(" ")})`);
+    const healedAt = this.faultPhaseMs + 1000;
+    if (!this.history.some((o) => o.call >= healedAt && o.output !== undefined)) {
+      failures.push("liveness: no client operation succeeded after the cluster healed");
+    }
+    return failures;
+  }
+
+  private checkLinearizable(): string[] {
+    const result = check(registerModel, this.history, { timeoutMs: 20_000 });
+    if (result.result === "ok") return [];
+    if (result.result === "unknown") return [`linearizability: unknown (checker budget ran out)`];
+    return [`linearizability: ${explain(result).slice(0, 3000)}`];
+  }
+}
+
+function toInput(op: RegisterOp): RegisterInput {
+  switch (op.kind) {
+    case "put":
+      return { kind: "put", key: op.key, value: op.value };
+    case "get":
+      return { kind: "get", key: op.key };
+    case "cas":
+      return { kind: "cas", key: op.key, expected: op.expected, value: op.value };
+  }
+}
+
+function toOutput(op: RegisterOp, result: RegisterResult): RegisterOutput {
+  switch (op.kind) {
+    case "put":
+      return { kind: "put" };
+    case "get":
+      assert(typeof result === "string" || result === null, "get returns a value");
+      return { kind: "get", value: result };
+    case "cas":
+      assert(typeof result === "boolean", "cas returns a boolean");
+      return { kind: "cas", ok: result };
+  }
+}
+
+export function runSimulation(options: SimOptions): SimResult {
+  return new Simulation(options).run();
+}
