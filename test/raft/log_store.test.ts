@@ -416,12 +416,24 @@ t.test("writes that break a Raft invariant are bugs: they throw and write nothin
   for (const [what, batch] of bad) {
     await t.rejects(store.write(batch), AssertionError, what);
   }
-  await t.rejects(store.compact(snapshot(4, 2)), AssertionError, "compaction beyond the commit");
+  await t.rejects(store.compact(snapshot(6, 2)), AssertionError, "compaction beyond the last index");
   t.equal(store.lastIndex(), 5);
   await store.close();
   const { state } = await f.openOk();
   t.same(state.entries.map((e) => e.index), [1, 2, 3, 4, 5], "the log is unchanged");
   t.same(state.hardState, hardState(2, "n1", 3));
+});
+
+t.test("compacting beyond the stored commit index raises it: a snapshot holds only committed entries", async (t) => {
+  const f = await fixture(t);
+  const { store } = await f.openOk();
+  await writeOk(t, store, write(hardState(2, "n1", 2), entries(1, 5, 2)));
+  const compacted = await store.compact(snapshot(4, 2));
+  t.ok(E.isRight(compacted));
+  await store.close();
+  const { state } = await f.openOk();
+  t.equal(state.hardState.commit, 4, "the commit index follows the snapshot");
+  t.same(state.entries.map((e) => e.index), [5]);
 });
 
 /** Spawns a node process that opens `dir` with level and keeps it open until killed. */

@@ -74,20 +74,27 @@ export function planWrite(position: LogPosition, write: LogWrite): Plan {
   return { operations, next: { snapshotIndex, lastIndex, hardState } };
 }
 
-/** Compaction: the snapshot replaces the entries up to its index; later entries stay. */
+/**
+ * Compaction: the snapshot replaces the entries up to its index; later entries stay. A snapshot
+ * is taken only of applied, hence committed, entries, so the stored commit index (which the
+ * runtime need not persist on every change) is raised to the snapshot index when it lags.
+ */
 export function planCompaction(position: LogPosition, snapshot: Snapshot): Plan {
   const index = snapshot.meta.index;
   assert(index > position.snapshotIndex, () =>
     `compacting to index ${index}, not after the stored snapshot at ${position.snapshotIndex}`);
-  assert(index <= position.hardState.commit, () =>
-    `compacting to index ${index}, beyond the commit index ${position.hardState.commit}`);
   assert(index <= position.lastIndex, () =>
     `compacting to index ${index}, beyond the last index ${position.lastIndex}`);
   const operations: BatchOperation[] = [
     putSnapshot(snapshot),
     ...deletions(position, index, position.lastIndex, position.lastIndex),
   ];
-  return { operations, next: { ...position, snapshotIndex: index } };
+  let hardState = position.hardState;
+  if (hardState.commit < index) {
+    hardState = { ...hardState, commit: index };
+    operations.push({ type: "put", key: HARD_STATE_KEY, value: seal(encodeHardState(hardState)) });
+  }
+  return { operations, next: { ...position, snapshotIndex: index, hardState } };
 }
 
 /**

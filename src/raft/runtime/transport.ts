@@ -46,6 +46,13 @@ export interface TransportOptions {
   readonly listenPort: number;
   readonly logger: Logger;
   readonly limits?: Partial<TransportLimits>;
+  /**
+   * Accept authenticated connections from nodes outside the current membership. The Raft runtime
+   * sets it: a node that missed the entry adding a new member must still hear from that member
+   * when it has become leader, or it could never learn the entry (etcd's peer transport accepts
+   * such members too). Authentication (cluster id and shared secret) still applies.
+   */
+  readonly admitNonMembers?: boolean;
 }
 
 export type TransportErrorCode = "addressInUse" | "addressNotAvailable" | "permissionDenied" | "listenFailed";
@@ -196,7 +203,7 @@ export class Transport {
         const text = typeof message === "string" ? message : message();
         this.log.warn(suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields, text);
       },
-      isPeer: (id) => this.links.has(id),
+      isPeer: (id) => this.links.has(id) || this.options.admitNonMembers === true,
       isStopped: () => this.stopped,
       track: (socket) => this.track(socket),
       flushSoon: (target) => {

@@ -1,0 +1,453 @@
+/**
+ * A running Raft node: the pure core (RawNode) driven by a clock, a durable log (LogStore) and
+ * the network (Transport), behind an API for the layer above — propose() with the state machine's
+ * result, readIndex() for linearizable reads, membership changes, leadership transfer, status.
+ *
+ * The loop follows RawNode's contract: inputs (messages, ticks, requests) queue while a Ready is
+ * persisted, so each durable write carries everything that arrived during the previous one (group
+ * commit). A node that cannot write its log stops and reports a fatal error: Raft's promises rest
+ * on durability, so continuing would be worse than stopping.
+ */
+import { randomInt } from "node:crypto";
+import { either as E } from "fp-ts";
+import { assert } from "../../lib/assert.js";
+import type { Logger } from "../../lib/logger.js";
+import { createPrng } from "../../lib/prng.js";
+import { DEFAULT_TUNABLES, type RaftConfig } from "../config.js";
+import { describeConfState } from "../membership.js";
+import type { ProposeResult } from "../raft.js";
+import { bootstrapState, type InitialState, RawNode, type Ready } from "../raw_node.js";
+import type { ConfChange, Entry, LogIndex, Message, NodeId, Term } from "../types.js";
+import { LogStore } from "./log_store.js";
+import { decodeEnvelope, encodeEnvelope, SessionTable } from "./proposals.js";
+import type {
+  PeerContact,
+  Proposed,
+  RaftNodeError,
+  RaftNodeErrorCode,
+  RaftNodeOptions,
+  RaftNodeStatus,
+} from "./raft_node_types.js";
+import { RaftNodeFailure } from "./raft_node_types.js";
+import { decodeSnapshotData, encodeSnapshotData } from "./snapshot_container.js";
+import { Transport } from "./transport.js";
+
+export const PROPOSE_TIMEOUT_MS_DEFAULT = 5000;
+
+interface Pending<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: RaftNodeFailure) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+const REFUSALS: Record<string, { code: RaftNodeErrorCode; message: string }> = {
+  noLeader: { code: "noLeader", message: "no Raft leader is known right now (an election may be in progress); retry shortly" },
+  notLeader: { code: "notLeader", message: "this node is not the Raft leader" },
+  transferring: { code: "transferring", message: "Raft leadership is being transferred; retry shortly" },
+  overloaded: { code: "overloaded", message: "too many proposals are waiting to commit; retry later" },
+  tooLarge: { code: "tooLarge", message: "the proposal is larger than the maximum proposal size" },
+  pendingConfChange: { code: "pendingConfChange", message: "another membership change is still in progress; retry when it has committed" },
+  invalidConfChange: { code: "invalidConfChange", message: "the membership change is not valid" },
+};
+
+export class RaftNode<Result> {
+  private readonly log: Logger;
+  private inputs: (() => void)[] = [];
+  private scheduled = false;
+  private busy = false;
+  private stopped = false;
+  private readonly tickTimer: NodeJS.Timeout;
+  private nextSeq = 1;
+  private nextReadId = 1;
+  private readonly pendingProposals = new Map<number, Pending<Proposed<Result>>>();
+  private readonly pendingReads = new Map<number, Pending<LogIndex>>();
+  private readsAwaitingApply: { index: LogIndex; pending: Pending<LogIndex> }[] = [];
+  private readonly pendingConfChanges = new Map<number, { term: Term; pending: Pending<LogIndex> }>();
+  private readonly appliedListeners = new Set<(index: LogIndex) => void>();
+  private readonly lastContact = new Map<NodeId, number>();
+  private sessions: SessionTable;
+  private applied: LogIndex;
+  private snapshotIndex: LogIndex;
+  private peersKey = "";
+  private writes = 0;
+  private entriesWritten = 0;
+  private cycle: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly options: RaftNodeOptions<Result>,
+    private readonly raw: RawNode,
+    private readonly store: LogStore,
+    private transport: Transport | null,
+    private readonly incarnation: number,
+    sessions: SessionTable,
+  ) {
+    this.log = options.logger.child({ component: "raft" });
+    this.sessions = sessions;
+    const status = raw.status();
+    this.applied = status.applied;
+    this.snapshotIndex = status.snapshotIndex;
+    this.tickTimer = setInterval(() => this.input(() => this.raw.tick()), options.heartbeatMs);
+  }
+
+  static async start<Result>(options: RaftNodeOptions<Result>): Promise<E.Either<RaftNodeError, RaftNode<Result>>> {
+    const log = options.logger.child({ component: "raft" });
+    const electionTimeoutTicks = Math.round(options.electionTimeoutMs / options.heartbeatMs);
+    assert(electionTimeoutTicks >= 2 && Number.isInteger(options.electionTimeoutMs / options.heartbeatMs), "election timeout must be a multiple (≥ 2) of the heartbeat interval");
+    const opened = await LogStore.open(options.dataDir, { clusterId: options.clusterId, nodeId: options.nodeId }, log);
+    if (E.isLeft(opened)) return E.left({ code: "startup", message: opened.left.message });
+    const { store, state } = opened.right;
+    const initial = await initialState(options, store, state);
+    if (E.isLeft(initial)) {
+      await store.close();
+      return initial;
+    }
+    const sessions = restoreStateMachine(options, initial.right);
+    if (E.isLeft(sessions)) {
+      await store.close();
+      return sessions;
+    }
+    const config: RaftConfig = {
+      ...DEFAULT_TUNABLES,
+      ...options.tunables,
+      electionTimeoutTicks,
+      heartbeatTicks: 1,
+      preVote: true,
+      checkQuorum: true,
+      id: options.nodeId,
+      prng: createPrng(options.randomSeed ?? randomInt(0, 2 ** 31)),
+      logger: log,
+    };
+    const raw = new RawNode(config, initial.right);
+    const node = new RaftNode(options, raw, store, null, state.incarnation, sessions.right);
+    const transport = await Transport.start({
+      selfId: options.nodeId,
+      clusterId: options.clusterId,
+      secret: options.secret,
+      listenHost: options.listenHost,
+      listenPort: options.listenPort,
+      logger: options.logger,
+      admitNonMembers: true,
+      ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
+    }, {
+      onMessages: (messages) => node.receive(messages),
+      onPeerUnreachable: (peer) => node.input(() => node.raw.reportUnreachable(peer)),
+      onSnapshotFailed: (peer) => node.input(() => node.raw.reportSnapshot(peer, false)),
+    });
+    if (E.isLeft(transport)) {
+      clearInterval(node.tickTimer);
+      await store.close();
+      return E.left({ code: "startup", message: transport.left.message });
+    }
+    node.transport = transport.right;
+    node.updatePeers();
+    const status = raw.status();
+    log.info({ term: status.term, commit: status.commit, lastIndex: status.lastIndex, members: describeConfState(status.confState), incarnation: state.incarnation }, "raft node started");
+    node.schedule();
+    return E.right(node);
+  }
+
+  get port(): number {
+    assert(this.transport !== null, "transport started");
+    return this.transport.port;
+  }
+
+  // ---- API for the layer above ------------------------------------------------------------------
+
+  /** Replicates `payload`; resolves with its log index and the state machine's result once applied here. */
+  propose(payload: Uint8Array, timeoutMs = PROPOSE_TIMEOUT_MS_DEFAULT): Promise<Proposed<Result>> {
+    return new Promise((resolve, reject) => {
+      if (this.stopped) return reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
+      const seq = this.nextSeq++;
+      this.pending(this.pendingProposals, seq, timeoutMs, resolve, reject, "the proposal was not applied in time; its outcome is unknown");
+      this.input(() => {
+        const result = this.raw.propose(encodeEnvelope({ origin: this.options.nodeId, incarnation: this.incarnation, seq, payload }));
+        if (!result.ok) this.settle(this.pendingProposals, seq, refusal(result));
+      });
+    });
+  }
+
+  /**
+   * A linearizable read barrier (ReadIndex): resolves once this node has applied everything that
+   * was committed when the read was issued, so its state machine can then answer the read.
+   */
+  readIndex(timeoutMs = PROPOSE_TIMEOUT_MS_DEFAULT): Promise<LogIndex> {
+    return new Promise((resolve, reject) => {
+      if (this.stopped) return reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
+      const id = this.nextReadId++;
+      this.pending(this.pendingReads, id, timeoutMs, resolve, reject, "the read could not be confirmed by a quorum in time");
+      this.input(() => {
+        if (!this.raw.readIndex(id)) this.settle(this.pendingReads, id, new RaftNodeFailure("noLeader", REFUSALS["noLeader"]!.message));
+      });
+    });
+  }
+
+  /** On the leader: adds, promotes, demotes or removes a member; resolves when the change is applied here. */
+  proposeConfChange(change: ConfChange, timeoutMs = PROPOSE_TIMEOUT_MS_DEFAULT): Promise<LogIndex> {
+    return new Promise((resolve, reject) => {
+      if (this.stopped) return reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
+      this.input(() => {
+        const result = this.raw.proposeConfChange(change);
+        if (!result.ok) {
+          const failure = refusal(result);
+          const detail = result.reason === "invalidConfChange" || result.reason === "pendingConfChange" ? `: ${this.raw.lastConfChangeRefusal()}` : "";
+          reject(new RaftNodeFailure(failure.code, `${failure.message}${detail}`));
+          return;
+        }
+        assert(result.index !== null, "a leader's conf change has an index");
+        const timer = setTimeout(() => {
+          this.pendingConfChanges.delete(result.index!);
+          reject(new RaftNodeFailure("timeout", "the membership change did not commit in time; check the cluster status"));
+        }, timeoutMs);
+        this.pendingConfChanges.set(result.index, { term: this.raw.status().term, pending: { resolve, reject, timer } });
+      });
+    });
+  }
+
+  transferLeadership(target: NodeId): void {
+    this.input(() => this.raw.transferLeader(target));
+  }
+
+  campaign(): void {
+    this.input(() => this.raw.campaign());
+  }
+
+  /** Called after each batch of applied entries with the last applied index. Returns an unsubscribe. */
+  onApplied(listener: (index: LogIndex) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
+  }
+
+  appliedIndex(): LogIndex {
+    return this.applied;
+  }
+
+  status(): RaftNodeStatus {
+    const peers = this.transport?.peerStatus() ?? new Map();
+    const contacts: PeerContact[] = [...peers.entries()].map(([id, p]) => ({ id, connected: p.connected, lastContactMs: this.lastContact.get(id) ?? null }));
+    return { ...this.raw.status(), contacts, incarnation: this.incarnation, writes: this.writes, entriesWritten: this.entriesWritten };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    await this.cycle;
+    const failure = new RaftNodeFailure("stopped", "the Raft node stopped");
+    for (const map of [this.pendingProposals, this.pendingReads] as Map<number, Pending<unknown>>[]) {
+      for (const [key] of map) this.settle(map, key, failure);
+    }
+    for (const [, { pending }] of this.pendingConfChanges) {
+      clearTimeout(pending.timer);
+      pending.reject(failure);
+    }
+    this.pendingConfChanges.clear();
+    await this.transport?.stop();
+    await this.store.close();
+    this.log.info({}, "raft node stopped");
+  }
+
+  // ---- the loop --------------------------------------------------------------------------------
+
+  private receive(messages: Message[]): void {
+    const now = Date.now();
+    for (const message of messages) {
+      this.lastContact.set(message.from, now);
+      this.inputs.push(() => this.raw.step(message));
+    }
+    this.schedule();
+  }
+
+  private input(run: () => void): void {
+    if (this.stopped) return;
+    this.inputs.push(run);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.busy || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.cycle = this.runCycle();
+    });
+  }
+
+  private async runCycle(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.raw.setClock(Date.now());
+    const inputs = this.inputs;
+    this.inputs = [];
+    for (const run of inputs) run();
+    if (!this.raw.hasReady()) return;
+    this.busy = true;
+    try {
+      await this.handleReady(this.raw.ready());
+    } catch (error: unknown) {
+      this.fail(error instanceof RaftNodeFailure ? error : new RaftNodeFailure("storage", `raft loop failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`));
+      return;
+    } finally {
+      this.busy = false;
+    }
+    this.schedule();
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    const transport = this.transport!;
+    if (ready.sendBeforePersist) transport.send(ready.messages);
+    if (ready.mustSync || ready.entries.length > 0 || ready.snapshot !== null) {
+      const written = await this.store.write({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+      if (E.isLeft(written)) throw new RaftNodeFailure("storage", `cannot write the Raft log: ${written.left.message}`);
+      this.writes++;
+      this.entriesWritten += ready.entries.length;
+    }
+    if (this.stopped) return;
+    if (!ready.sendBeforePersist) transport.send(ready.messages);
+    if (ready.snapshot !== null) this.restoreSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
+    for (const entry of ready.committedEntries) this.apply(entry);
+    for (const read of ready.readStates) {
+      const pending = this.pendingReads.get(read.requestId);
+      if (pending === undefined) continue;
+      this.pendingReads.delete(read.requestId);
+      this.readsAwaitingApply.push({ index: read.index, pending });
+    }
+    this.raw.advance();
+    this.serveReads();
+    if (ready.softState !== null || ready.committedEntries.some((e) => e.type === "config") || ready.snapshot !== null) this.updatePeers();
+    if (ready.committedEntries.length > 0 || ready.snapshot !== null) for (const listener of this.appliedListeners) listener(this.applied);
+    await this.maybeCompact();
+  }
+
+  private apply(entry: Entry): void {
+    this.applied = entry.index;
+    if (entry.type === "config") {
+      this.settleConfChange(entry);
+      return;
+    }
+    if (entry.data.length === 0) return;
+    const envelope = decodeEnvelope(entry.data);
+    if (E.isLeft(envelope)) {
+      this.log.error({ index: entry.index, error: envelope.left }, "skipping a log entry that is not a proposal envelope");
+      return;
+    }
+    const { origin, incarnation, seq, payload } = envelope.right;
+    const admitted = this.sessions.admit(envelope.right);
+    const result = admitted ? this.options.stateMachine.apply(payload, { index: entry.index, term: entry.term, timeMs: entry.timeMs }) : null;
+    if (origin !== this.options.nodeId || incarnation !== this.incarnation) return;
+    const pending = this.pendingProposals.get(seq);
+    if (pending === undefined) return;
+    this.pendingProposals.delete(seq);
+    clearTimeout(pending.timer);
+    if (admitted) pending.resolve({ index: entry.index, result: result as Result });
+    else pending.reject(new RaftNodeFailure("outcomeUnknown", "the proposal was delivered twice or out of order; whether it was applied is unknown"));
+  }
+
+  private settleConfChange(entry: Entry): void {
+    const waiting = this.pendingConfChanges.get(entry.index);
+    if (waiting === undefined) return;
+    this.pendingConfChanges.delete(entry.index);
+    clearTimeout(waiting.pending.timer);
+    if (entry.term === waiting.term) waiting.pending.resolve(entry.index);
+    else waiting.pending.reject(new RaftNodeFailure("notLeader", "leadership changed before the membership change committed; it was not applied"));
+  }
+
+  private restoreSnapshot(data: Uint8Array, index: LogIndex): void {
+    const decoded = decodeSnapshotData(data);
+    if (E.isLeft(decoded)) throw new RaftNodeFailure("storage", `cannot restore the snapshot at ${index}: ${decoded.left}`);
+    this.options.stateMachine.restore(decoded.right.state);
+    this.sessions = decoded.right.sessions;
+    this.applied = index;
+    this.snapshotIndex = index;
+    // Our proposals that the snapshot accounts for were applied or skipped; we cannot tell which.
+    const last = this.sessions.lastSeq(this.options.nodeId, this.incarnation);
+    for (const [seq] of this.pendingProposals) {
+      if (seq <= last) this.settle(this.pendingProposals, seq, new RaftNodeFailure("outcomeUnknown", "a snapshot replaced the log before the proposal's result was seen; its outcome is unknown"));
+    }
+    this.log.info({ index }, "restored the state machine from a snapshot");
+  }
+
+  private serveReads(): void {
+    if (this.readsAwaitingApply.length === 0) return;
+    const remaining: typeof this.readsAwaitingApply = [];
+    for (const read of this.readsAwaitingApply) {
+      if (read.index > this.applied) {
+        remaining.push(read);
+        continue;
+      }
+      clearTimeout(read.pending.timer);
+      read.pending.resolve(read.index);
+    }
+    this.readsAwaitingApply = remaining;
+  }
+
+  private async maybeCompact(): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.options.snapshotEveryEntries) return;
+    const snapshot = this.raw.createSnapshot(encodeSnapshotData(this.sessions, this.options.stateMachine.snapshot()));
+    const compacted = await this.store.compact(snapshot);
+    if (E.isLeft(compacted)) throw new RaftNodeFailure("storage", `cannot write a snapshot: ${compacted.left.message}`);
+    this.raw.compact(snapshot);
+    this.snapshotIndex = snapshot.meta.index;
+    this.log.debug({ index: snapshot.meta.index, bytes: snapshot.data.length }, "compacted the Raft log");
+  }
+
+  /** The transport dials the members of the latest configuration (or the seeds while it knows none). */
+  private updatePeers(): void {
+    const peers = new Map<NodeId, string>();
+    const members = this.raw.confState().members;
+    for (const member of members) if (member.id !== this.options.nodeId) peers.set(member.id, member.address);
+    if (members.length === 0) for (const [id, address] of this.options.seedPeers ?? []) if (id !== this.options.nodeId) peers.set(id, address);
+    const key = [...peers.entries()].map(([id, address]) => `${id}@${address}`).sort().join(",");
+    if (key === this.peersKey) return;
+    this.peersKey = key;
+    this.transport?.setPeers(peers);
+    this.log.info({ peers: key }, "raft peers changed");
+  }
+
+  private pending<T>(map: Map<number, Pending<T>>, key: number, timeoutMs: number, resolve: (v: T) => void, reject: (e: RaftNodeFailure) => void, timeoutMessage: string): void {
+    const timer = setTimeout(() => this.settle(map, key, new RaftNodeFailure("timeout", timeoutMessage)), timeoutMs);
+    map.set(key, { resolve, reject, timer });
+  }
+
+  private settle<T>(map: Map<number, Pending<T>>, key: number, failure: RaftNodeFailure): void {
+    const pending = map.get(key);
+    if (pending === undefined) return;
+    map.delete(key);
+    clearTimeout(pending.timer);
+    pending.reject(failure);
+  }
+
+  private fail(error: RaftNodeFailure): void {
+    if (this.stopped) return;
+    this.log.error({ code: error.code }, `raft node stopping: ${error.message}`);
+    void this.stop().finally(() => this.options.onFatal(error));
+  }
+}
+
+function refusal(result: ProposeResult): RaftNodeFailure {
+  assert(!result.ok, "refusal of a refused proposal");
+  const known = REFUSALS[result.reason] ?? { code: "notLeader" as const, message: result.reason };
+  return new RaftNodeFailure(known.code, known.message);
+}
+
+async function initialState<Result>(options: RaftNodeOptions<Result>, store: LogStore, state: { hardState: InitialState["hardState"]; snapshot: InitialState["snapshot"]; entries: readonly Entry[] }): Promise<E.Either<RaftNodeError, InitialState>> {
+  const empty = state.entries.length === 0 && state.snapshot === null && state.hardState.term === 0;
+  if (!empty) return E.right(state);
+  if (options.initialMembers === null || options.initialMembers.length === 0) {
+    if ((options.seedPeers?.size ?? 0) > 0) return E.right(state);
+    return E.left({ code: "startup", message: `the Raft data directory ${options.dataDir} is empty and neither initial members nor peers to join were given; configure raft.initial_members for a new cluster or raft.join for an existing one` });
+  }
+  if (!options.initialMembers.some((m) => m.id === options.nodeId)) {
+    return E.left({ code: "startup", message: `node ${options.nodeId} is not among the initial members (${options.initialMembers.map((m) => m.id).join(", ")}); add it there or join the cluster instead` });
+  }
+  const bootstrap = bootstrapState(options.initialMembers);
+  const written = await store.write({ hardState: bootstrap.hardState, entries: bootstrap.entries, snapshot: null });
+  if (E.isLeft(written)) return E.left({ code: "startup", message: `cannot write the initial Raft log: ${written.left.message}` });
+  return E.right(bootstrap);
+}
+
+function restoreStateMachine<Result>(options: RaftNodeOptions<Result>, initial: InitialState): E.Either<RaftNodeError, SessionTable> {
+  if (initial.snapshot === null) return E.right(new SessionTable());
+  const decoded = decodeSnapshotData(initial.snapshot.data);
+  if (E.isLeft(decoded)) return E.left({ code: "startup", message: `the stored snapshot cannot be read: ${decoded.left}` });
+  options.stateMachine.restore(decoded.right.state);
+  return E.right(decoded.right.sessions);
+}
