@@ -791,6 +791,18 @@ export class Raft {
     else this.sendAppend(target, true);
   }
 
+  /**
+   * A follower that knows its leader is gone (its connection closed) forgets it, so it no longer
+   * refuses votes under the CheckQuorum lease and an election can finish before the lease would
+   * have run out (etcd-raft's ForgetLeader). Safety does not depend on it; a wrong guess only
+   * lets a pre-vote through, and pre-votes do not disturb a leader that others still hear.
+   */
+  forgetLeader(): void {
+    if (this.role !== "follower" || this.leader === null) return;
+    this.logger.info({ leader: this.leader, term: this.term }, "forgetting the leader: its connection closed");
+    this.leader = null;
+  }
+
   reportUnreachable(id: NodeId): void {
     const progress = this.progress.get(id);
     if (this.role === "leader" && progress?.state === "replicate") progress.becomeProbe();
@@ -819,8 +831,8 @@ export class Raft {
   checkInvariants(): void {
     const last = this.log.lastIndex();
     assert(this.log.committed <= last, "commit beyond last index");
-    assert(this.log.applied <= this.log.committed, "applied beyond commit");
-    assert(this.log.stable <= last, "stable beyond last index");
+    assert(this.log.applied <= this.log.applying && this.log.applying <= this.log.committed, "applied ≤ applying ≤ commit");
+    assert(this.log.stable <= this.log.inProgress && this.log.inProgress <= last, "stable ≤ in progress ≤ last index");
     assert(this.log.lastTerm() <= this.term, () => `last entry term ${this.log.lastTerm()} above current term ${this.term}`);
     if (this.role === "leader") {
       assert(this.leader === this.id && this.vote === this.id, "a leader voted for itself and leads");

@@ -1,7 +1,9 @@
 /**
- * The replicated log as the core sees it: a snapshot point, the entries after it, and three marks —
- * `stable` (persisted by the runtime), `committed`, `applied`. The whole uncompacted log is held in
- * memory; the runtime compacts it with snapshots so it stays small.
+ * The replicated log as the core sees it: a snapshot point, the entries after it, and its marks:
+ * `inProgress` (handed to the runtime to persist) ≥ `stable` (persisted), `committed`, `applying`
+ * (handed to the runtime to apply) ≥ `applied`. Several batches may be in flight at once; the
+ * runtime completes them in order. The whole uncompacted log is held in memory; the runtime
+ * compacts it with snapshots so it stays small.
  *
  * It also tracks the configuration entries in the log, because a node uses the latest
  * configuration in its log, committed or not (Raft thesis §4.1), and must fall back to an older one
@@ -35,9 +37,13 @@ export class RaftLog {
   private configPoints: ConfigPoint[] = [];
   /** A snapshot received from the leader that the runtime has not yet persisted and applied. */
   unstableSnapshot: Snapshot | null = null;
+  /** Whether `unstableSnapshot` was handed to the runtime. */
+  snapshotInProgress = false;
   committed: LogIndex;
   applied: LogIndex;
+  applying: LogIndex;
   stable: LogIndex;
+  inProgress: LogIndex;
 
   constructor(snapshot: Snapshot, entries: readonly Entry[], committed: LogIndex) {
     this.base = snapshot.meta;
@@ -45,9 +51,12 @@ export class RaftLog {
     this.entries = [];
     this.committed = snapshot.meta.index;
     this.applied = snapshot.meta.index;
+    this.applying = snapshot.meta.index;
     this.stable = snapshot.meta.index;
+    this.inProgress = snapshot.meta.index;
     if (entries.length > 0) this.append(entries);
     this.stable = this.lastIndex();
+    this.inProgress = this.lastIndex();
     assert(committed <= this.lastIndex(), () => `stored commit ${committed} is beyond the last stored entry ${this.lastIndex()}`);
     this.committed = Math.max(committed, snapshot.meta.index) as LogIndex;
   }
@@ -132,6 +141,7 @@ export class RaftLog {
       this.entries.length = first - this.base.index - 1;
       while (this.configPoints.length > 0 && this.configPoints[this.configPoints.length - 1]!.index >= first) this.configPoints.pop();
       if (this.stable >= first) this.stable = (first - 1) as LogIndex;
+      if (this.inProgress >= first) this.inProgress = (first - 1) as LogIndex;
     }
     let previous = this.entries[this.entries.length - 1] ?? null;
     for (const entry of entries) {
@@ -208,24 +218,42 @@ export class RaftLog {
     return out;
   }
 
+  /** Entries not yet handed to the runtime for persisting. */
   unstableEntries(): Entry[] {
-    return this.stable >= this.lastIndex() ? [] : this.entries.slice(this.stable - this.base.index);
+    return this.inProgress >= this.lastIndex() ? [] : this.entries.slice(this.inProgress - this.base.index);
   }
 
-  /** Committed entries not yet applied, persisted ones only, up to `maxBytes`. */
+  markInProgress(index: number): void {
+    assert(index <= this.lastIndex(), "marking entries in progress beyond the log");
+    if (index > this.inProgress) this.inProgress = index as LogIndex;
+  }
+
+  /**
+   * Committed entries not yet handed out for applying, up to `maxBytes`. Only durable ones: the
+   * runtime applies them at once, before the write of the batch that carries them completes.
+   */
   nextCommittedEntries(maxBytes: number): Entry[] {
-    const hi = Math.min(this.committed, this.lastIndex());
-    if (this.applied >= hi || this.unstableSnapshot !== null) return [];
-    return this.slice(this.applied + 1, hi + 1, maxBytes);
+    const hi = Math.min(this.committed, this.stable);
+    if (this.applying >= hi || this.unstableSnapshot !== null) return [];
+    return this.slice(this.applying + 1, hi + 1, maxBytes);
   }
 
-  stableTo(index: number): void {
-    assert(index <= this.lastIndex(), "stableTo beyond the log");
+  markApplying(index: number): void {
+    assert(index <= this.committed && index <= this.stable, () => `applying ${index} beyond commit or durable log`);
+    if (index > this.applying) this.applying = index as LogIndex;
+  }
+
+  /**
+   * A write of entries up to (index, term) completed. If that entry has been replaced since (a
+   * conflicting append truncated it), a later write carries the replacement and marks it.
+   */
+  stableTo(index: number, term: number): void {
+    if (this.term(index) !== term) return;
     if (index > this.stable) this.stable = index as LogIndex;
   }
 
   appliedTo(index: number): void {
-    assert(index <= this.committed, () => `applied ${index} beyond commit ${this.committed}`);
+    assert(index <= this.applying, () => `applied ${index} beyond what was handed out (${this.applying})`);
     if (index > this.applied) this.applied = index as LogIndex;
   }
 
@@ -238,19 +266,25 @@ export class RaftLog {
     this.configPoints = [];
     this.committed = snapshot.meta.index;
     this.stable = snapshot.meta.index;
+    this.inProgress = snapshot.meta.index;
     this.unstableSnapshot = snapshot;
+    this.snapshotInProgress = false;
   }
 
-  snapshotPersisted(): void {
-    assert(this.unstableSnapshot !== null, "no snapshot to persist");
-    this.applied = this.unstableSnapshot.meta.index;
-    this.unstableSnapshot = null;
+  /** The write carrying `snapshot` completed and the state machine was restored from it. */
+  snapshotPersisted(snapshot: Snapshot): void {
+    if (snapshot.meta.index > this.applied) this.applied = snapshot.meta.index;
+    if (snapshot.meta.index > this.applying) this.applying = snapshot.meta.index;
+    if (this.unstableSnapshot === snapshot) {
+      this.unstableSnapshot = null;
+      this.snapshotInProgress = false;
+    }
   }
 
   /** Local compaction after the application snapshotted its state at `snapshot.meta.index`. */
   compact(snapshot: Snapshot): void {
     const index = snapshot.meta.index;
-    assert(index <= this.applied, () => `compacting to ${index} beyond applied ${this.applied}`);
+    assert(index <= this.applying, () => `compacting to ${index} beyond what the state machine applied (${this.applying})`);
     if (index <= this.base.index) return;
     assert(this.term(index) === snapshot.meta.term, "snapshot term does not match the log");
     this.entries = this.entries.slice(index - this.base.index);
@@ -260,6 +294,6 @@ export class RaftLog {
   }
 
   describe(): string {
-    return `log [${this.firstIndex()}..${this.lastIndex()}] commit ${this.committed} applied ${this.applied} stable ${this.stable}`;
+    return `log [${this.firstIndex()}..${this.lastIndex()}] commit ${this.committed} applied ${this.applied} stable ${this.stable} in progress ${this.inProgress}`;
   }
 }

@@ -1,17 +1,20 @@
 /**
  * The public face of the core: inputs (tick, step, propose, …) and the Ready/advance cycle.
  *
- * The contract with the runtime (etcd-raft's, made stricter):
- *   1. `ready()` returns a batch; no other input may be given until `advance()`.
- *   2. Persist `snapshot` (it replaces the log), then `entries` (they replace any persisted entries
- *      from entries[0].index on) and `hardState`, in one durable write when `mustSync`.
- *   3. Send `messages` — or, when `sendBeforePersist` is set, send them before persisting: the
- *      leader's appends do not depend on its own durability (Raft thesis §10.2.1), which lets the
- *      leader's fsync overlap the followers'.
- *   4. Restore the state machine from `snapshot`, then apply `committedEntries` in order.
- *   5. Call `advance()`.
- * Inputs that arrive during 2–4 are queued by the runtime and stepped after advance(); the next
- * Ready then carries all of them, which is what makes group commit fall out naturally.
+ * The contract with the runtime (etcd-raft's, with asynchronous storage writes):
+ *   1. `ready()` returns a batch. Inputs may continue while batches are in flight, and further
+ *      batches may be taken; each holds only what is new since the previous one.
+ *   2. Apply `committedEntries` at once, in order (they are already durable here).
+ *   3. Persist `snapshot` (it replaces the log), then `entries` (they replace any persisted entries
+ *      from entries[0].index on) and `hardState` — one durable write per batch, completing in the
+ *      order the batches were taken.
+ *   4. Send `messages` once that write is durable — or at once when `sendBeforePersist` is set:
+ *      the leader's appends do not depend on its own durability (Raft thesis §10.2.1), which lets
+ *      its fsync overlap the followers'.
+ *   5. When the write is durable, restore the state machine from `snapshot` if any, and call
+ *      `advance()` — batches are advanced in the order they were taken.
+ * While one write is in flight the runtime keeps stepping messages and taking batches, so the
+ * next write carries everything that arrived meanwhile: group commit and pipelining.
  */
 import { assert } from "../lib/assert.js";
 import type { RaftConfig } from "./config.js";
@@ -114,9 +117,13 @@ export const EMPTY_STATE: InitialState = {
 export class RawNode {
   private readonly raft: Raft;
   private readonly config: RaftConfig;
+  /** What the batches taken so far have told the runtime. */
   private prevSoftState: SoftState;
   private prevHardState: HardState;
-  private inFlight: Ready | null = null;
+  /** Batches taken and not yet advanced, oldest first. */
+  private readonly inFlight: Ready[] = [];
+  /** Batches in flight that change the term or the vote. */
+  private readonly voteChanges = new WeakSet<Ready>();
 
   constructor(config: RaftConfig, initial: InitialState) {
     this.config = config;
@@ -135,8 +142,7 @@ export class RawNode {
     return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
   }
 
-  private input<T>(what: string, run: () => T): T {
-    assert(this.inFlight === null, () => `${what} while a Ready is in flight: queue inputs until advance()`);
+  private input<T>(run: () => T): T {
     const result = run();
     this.raft.checkInvariants();
     return result;
@@ -145,12 +151,12 @@ export class RawNode {
   // ---- inputs ----------------------------------------------------------------------------------
 
   tick(): void {
-    this.input("tick", () => this.raft.tick());
+    this.input(() => this.raft.tick());
   }
 
   step(message: Message): void {
     assert(message.to === this.config.id, () => `message for ${message.to} stepped into ${this.config.id}`);
-    this.input("step", () => this.raft.step(message));
+    this.input(() => this.raft.step(message));
   }
 
   /** Wall-clock time for stamping entries; never moves backwards inside the core. */
@@ -159,11 +165,11 @@ export class RawNode {
   }
 
   propose(data: Uint8Array): ProposeResult {
-    return this.input("propose", () => this.raft.propose(data));
+    return this.input(() => this.raft.propose(data));
   }
 
   proposeConfChange(change: ConfChange): ProposeResult {
-    return this.input("proposeConfChange", () => this.raft.proposeConfChange(change));
+    return this.input(() => this.raft.proposeConfChange(change));
   }
 
   lastConfChangeRefusal(): string {
@@ -172,31 +178,38 @@ export class RawNode {
 
   /** Returns false when no leader is known (the read cannot even start). */
   readIndex(requestId: number): boolean {
-    return this.input("readIndex", () => this.raft.readIndex(requestId));
+    return this.input(() => this.raft.readIndex(requestId));
   }
 
   transferLeader(target: NodeId): void {
-    this.input("transferLeader", () => this.raft.transferLeader(target));
+    this.input(() => this.raft.transferLeader(target));
   }
 
   campaign(): void {
-    this.input("campaign", () => this.raft.hup(false));
+    this.input(() => this.raft.hup(false));
+  }
+
+  forgetLeader(): void {
+    this.input(() => this.raft.forgetLeader());
   }
 
   reportUnreachable(id: NodeId): void {
-    this.input("reportUnreachable", () => this.raft.reportUnreachable(id));
+    this.input(() => this.raft.reportUnreachable(id));
   }
 
   reportSnapshot(id: NodeId, ok: boolean): void {
-    this.input("reportSnapshot", () => this.raft.reportSnapshot(id, ok));
+    this.input(() => this.raft.reportSnapshot(id, ok));
   }
 
   // ---- snapshots -------------------------------------------------------------------------------
 
-  /** A snapshot of the application state `data`, taken at the applied index. */
+  /**
+   * A snapshot of the application state `data`, which must reflect every committed entry handed
+   * out so far (the state machine applies them as soon as it receives them).
+   */
   createSnapshot(data: Uint8Array): Snapshot {
     const log = this.raft.log;
-    const index = log.applied;
+    const index = log.applying;
     const term = log.term(index);
     assert(term !== undefined, "the applied entry is in the log");
     const timeMs = index === log.snapshotIndex() ? log.snapshot()?.meta.timeMs ?? 0 : log.entry(index)!.timeMs;
@@ -205,20 +218,23 @@ export class RawNode {
 
   /** Drops the entries covered by a snapshot the runtime has persisted. */
   compact(snapshot: Snapshot): void {
-    this.input("compact", () => this.raft.log.compact(snapshot));
+    this.input(() => this.raft.log.compact(snapshot));
   }
 
   // ---- ready / advance -------------------------------------------------------------------------
 
+  inFlightCount(): number {
+    return this.inFlight.length;
+  }
+
   hasReady(): boolean {
-    assert(this.inFlight === null, "hasReady while a Ready is in flight");
     const log = this.raft.log;
     const hs = this.hardState();
     return (
       this.raft.hasPendingOutput() ||
-      log.unstableSnapshot !== null ||
-      log.stable < log.lastIndex() ||
-      Math.min(log.committed, log.lastIndex()) > log.applied ||
+      (log.unstableSnapshot !== null && !log.snapshotInProgress) ||
+      log.inProgress < log.lastIndex() ||
+      (log.unstableSnapshot === null && Math.min(log.committed, log.stable) > log.applying) ||
       hs.term !== this.prevHardState.term ||
       hs.vote !== this.prevHardState.vote ||
       hs.commit !== this.prevHardState.commit ||
@@ -228,7 +244,6 @@ export class RawNode {
   }
 
   ready(): Ready {
-    assert(this.inFlight === null, "ready() called twice without advance()");
     this.raft.flush();
     const log = this.raft.log;
     const hs = this.hardState();
@@ -236,34 +251,44 @@ export class RawNode {
     const hardChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote || hs.commit !== this.prevHardState.commit;
     const termOrVoteChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
     const entries = log.unstableEntries();
-    const snapshot = log.unstableSnapshot;
+    const snapshot = log.unstableSnapshot !== null && !log.snapshotInProgress ? log.unstableSnapshot : null;
+    const committedEntries = log.nextCommittedEntries(this.config.maxCommittedBytesPerReady);
+    // A leader's messages may leave before its own write, unless a vote or term change they rest
+    // on (in this batch or an earlier one still in flight) is not yet durable.
+    const pendingVote = termOrVoteChanged || this.inFlight.some((r) => this.voteChanges.has(r));
     const ready: Ready = {
       softState: soft.role !== this.prevSoftState.role || soft.leader !== this.prevSoftState.leader || soft.term !== this.prevSoftState.term ? soft : null,
       hardState: hardChanged ? hs : null,
       entries,
       snapshot,
-      committedEntries: log.nextCommittedEntries(this.config.maxCommittedBytesPerReady),
+      committedEntries,
       messages: this.raft.takeMessages(),
       readStates: this.raft.takeReadStates(),
       mustSync: termOrVoteChanged || entries.length > 0 || snapshot !== null,
-      sendBeforePersist: this.raft.role === "leader" && !termOrVoteChanged && snapshot === null,
+      sendBeforePersist: this.raft.role === "leader" && !pendingVote && snapshot === null,
     };
-    this.inFlight = ready;
+    const lastEntry = entries[entries.length - 1];
+    if (lastEntry !== undefined) log.markInProgress(lastEntry.index);
+    if (snapshot !== null) log.snapshotInProgress = true;
+    const lastCommitted = committedEntries[committedEntries.length - 1];
+    if (lastCommitted !== undefined) log.markApplying(lastCommitted.index);
+    this.prevHardState = hs;
+    this.prevSoftState = soft;
+    this.inFlight.push(ready);
+    if (termOrVoteChanged) this.voteChanges.add(ready);
     return ready;
   }
 
+  /** The oldest batch in flight is durable, its entries applied and its snapshot restored. */
   advance(): void {
-    const ready = this.inFlight;
-    assert(ready !== null, "advance() without a Ready");
-    this.inFlight = null;
+    const ready = this.inFlight.shift();
+    assert(ready !== undefined, "advance() without a Ready in flight");
     const log = this.raft.log;
-    if (ready.snapshot !== null) log.snapshotPersisted();
+    if (ready.snapshot !== null) log.snapshotPersisted(ready.snapshot);
     const lastEntry = ready.entries[ready.entries.length - 1];
-    if (lastEntry !== undefined && log.term(lastEntry.index) === lastEntry.term) log.stableTo(lastEntry.index);
+    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
     const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastApplied !== undefined) log.appliedTo(lastApplied.index);
-    if (ready.hardState !== null) this.prevHardState = ready.hardState;
-    if (ready.softState !== null) this.prevSoftState = ready.softState;
     this.raft.selfPersisted();
     this.raft.checkInvariants();
   }

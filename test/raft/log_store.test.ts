@@ -296,14 +296,29 @@ t.test("a missing entry in the middle is reported as a log that is not contiguou
   t.match(message, "entry 4: the log is not contiguous: entry 3 is missing");
 });
 
-t.test("an entry left below the snapshot is reported as a log not contiguous", async (t) => {
+t.test("entries an interrupted compaction left below the snapshot are ignored and removed at open", async (t) => {
   const f = await fixture(t);
   const { store } = await f.openOk();
   await writeOk(t, store, write(hardState(1, null, 4), entries(1, 5, 1)));
   t.ok(E.isRight(await store.compact(snapshot(3, 1))));
   await store.close();
   await f.raw((db) => db.put(entryKey(logIndex(2)), seal(encodeEntry(entry(2, 1)))));
-  t.match(expectError(t, await f.open(), "corrupt"), "entry 2: the log is not contiguous");
+  const { store: reopened, state } = await f.openOk();
+  t.same(state.entries.map((e) => e.index), [4, 5], "the log starts after the snapshot");
+  await reopened.close();
+  await f.raw(async (db) => t.equal(await db.get(entryKey(logIndex(2))), undefined, "the leftover was deleted"));
+});
+
+t.test("compaction deletes the entries the snapshot covers", async (t) => {
+  const f = await fixture(t);
+  const { store } = await f.openOk();
+  await writeOk(t, store, write(hardState(1, null, 4), entries(1, 5, 1)));
+  t.ok(E.isRight(await store.compact(snapshot(3, 1))));
+  await store.close();
+  await f.raw(async (db) => {
+    for (const i of [1, 2, 3]) t.equal(await db.get(entryKey(logIndex(i))), undefined, `entry ${i} is gone`);
+    t.not(await db.get(entryKey(logIndex(4))), undefined, "entry 4 stays");
+  });
 });
 
 t.test("a record with a valid checksum that cannot be decoded is corrupt", async (t) => {

@@ -13,6 +13,7 @@ import type { Prng } from "../../src/lib/prng.js";
 import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
 import { type InitialState, RawNode, type Ready } from "../../src/raft/raw_node.js";
 import { decodeEnvelope, encodeEnvelope } from "../../src/raft/runtime/proposals.js";
+import { type MergedWrite, WriteBatcher } from "../../src/raft/runtime/write_batcher.js";
 import type { ConfChange, Entry, HardState, Message, NodeId, Snapshot } from "../../src/raft/types.js";
 import type { SafetyChecker } from "./checkers.js";
 import type { EventQueue } from "./event_queue.js";
@@ -34,8 +35,6 @@ export type OpOutcome = { readonly kind: "ok"; readonly result: RegisterResult }
 
 interface Disk {
   hardState: HardState;
-  /** A hard state written without fsync: lost if the node crashes before the next synced write. */
-  unsyncedHardState: HardState | null;
   snapshot: Snapshot | null;
   entries: Entry[];
   incarnation: number;
@@ -55,12 +54,14 @@ export interface SimContext {
 
 type Pending = (outcome: OpOutcome) => void;
 
+
+
 export class SimNode {
   raw: RawNode | null = null;
   machine = new RegisterMachine();
   clockOffsetMs: number;
   private readonly disk: Disk;
-  private busy = false;
+  private batcher = new WriteBatcher();
   private pumpScheduled = false;
   private inputs: (() => void)[] = [];
   private epoch = 0;
@@ -78,7 +79,7 @@ export class SimNode {
     clockOffsetMs: number,
   ) {
     this.clockOffsetMs = clockOffsetMs;
-    this.disk = { hardState: initial.hardState, unsyncedHardState: null, snapshot: initial.snapshot, entries: [...initial.entries], incarnation: 0 };
+    this.disk = { hardState: initial.hardState, snapshot: initial.snapshot, entries: [...initial.entries], incarnation: 0 };
     this.start();
   }
 
@@ -92,7 +93,7 @@ export class SimNode {
     this.raw = new RawNode({ ...DEFAULT_TUNABLES, ...this.ctx.tunables, id: this.id, prng: this.ctx.prng.fork(), logger: this.ctx.logger }, initial);
     this.machine = this.disk.snapshot === null ? new RegisterMachine() : RegisterMachine.restore(this.disk.snapshot.data);
     this.ctx.checker.onRestart(this.id, this.disk.snapshot?.meta.index ?? 0);
-    this.busy = false;
+    this.batcher = new WriteBatcher();
     this.wasLeaderInTerm = -1;
   }
 
@@ -100,12 +101,10 @@ export class SimNode {
     if (this.raw === null) return;
     this.raw = null;
     this.epoch++;
-    this.busy = false;
     this.inputs = [];
     this.pendingProposals.clear();
     this.pendingReads.clear();
     this.readsAwaitingApply = [];
-    this.disk.unsyncedHardState = null;
   }
 
   restart(): void {
@@ -132,6 +131,18 @@ export class SimNode {
 
   tick(): void {
     this.input((raw) => raw.tick());
+  }
+
+  /** What the runtime does when the connection from its leader closes. */
+  leaderGone(leader: NodeId): void {
+    this.input((raw) => {
+      if (raw.status().leader !== leader) return;
+      raw.forgetLeader();
+      this.ctx.queue.schedule(this.ctx.prng.next() * 30, () => this.input((r) => {
+        const status = r.status();
+        if (status.role === "follower" && status.leader === null) r.campaign();
+      }));
+    });
   }
 
   transferLeader(target: NodeId): void {
@@ -178,35 +189,25 @@ export class SimNode {
     });
   }
 
+  /**
+   * The runtime loop, as RaftNode runs it: step queued inputs, take every batch the core has
+   * ready, apply committed entries at once, and write what must be durable in one group write
+   * per disk round; batches complete in order when their write is done.
+   */
   private pump(): void {
     const raw = this.raw;
-    if (raw === null || this.busy) return;
+    if (raw === null) return;
     raw.setClock(this.ctx.queue.now + this.clockOffsetMs);
     const inputs = this.inputs;
     this.inputs = [];
     for (const run of inputs) run();
-    if (this.raw !== raw || !raw.hasReady()) return;
-    const ready = raw.ready();
-    this.busy = true;
-    const early = ready.sendBeforePersist || this.ctx.bugs.ackBeforePersist;
-    if (early) this.ctx.send(ready.messages);
-    const epoch = this.epoch;
-    const [lo, hi] = this.ctx.diskLatencyMs;
-    const latency = ready.mustSync ? lo + this.ctx.prng.next() * (hi - lo) : 0;
-    this.ctx.queue.schedule(latency, () => {
-      if (this.epoch === epoch) this.persisted(raw, ready, early);
-    });
+    while (this.raw === raw && raw.hasReady()) this.takeReady(raw);
+    this.startWrite(raw);
   }
 
-  private persisted(raw: RawNode, ready: Ready, sent: boolean): void {
-    this.writeDisk(ready);
-    this.ctx.checker.onPersist(this.id, ready.entries, (i) => raw.logTerm(i));
-    if (!sent) this.ctx.send(ready.messages);
-    if (ready.snapshot !== null) {
-      this.machine = RegisterMachine.restore(ready.snapshot.data);
-      this.ctx.checker.onSnapshotApplied(this.id, ready.snapshot.meta.index);
-      this.settleProposalsCoveredBySnapshot();
-    }
+  private takeReady(raw: RawNode): void {
+    const ready = raw.ready();
+    if (ready.sendBeforePersist || this.ctx.bugs.ackBeforePersist) this.ctx.send(ready.messages);
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const read of ready.readStates) {
       const pending = this.pendingReads.get(read.requestId);
@@ -214,36 +215,56 @@ export class SimNode {
       this.pendingReads.delete(read.requestId);
       this.readsAwaitingApply.push({ index: read.index, ...pending });
     }
-    raw.advance();
-    this.busy = false;
+    this.serveReads();
+    this.batcher.add(ready);
+  }
+
+  private startWrite(raw: RawNode): void {
+    const batch = this.batcher.take();
+    if (batch === null) return;
+    if (batch.write === null) {
+      this.complete(raw, batch.readies);
+      return;
+    }
+    const write = batch.write;
+    const epoch = this.epoch;
+    const [lo, hi] = this.ctx.diskLatencyMs;
+    this.ctx.queue.schedule(lo + this.ctx.prng.next() * (hi - lo), () => {
+      if (this.epoch !== epoch) return;
+      this.writeDisk(write);
+      this.ctx.checker.onPersist(this.id, write.entries, (i) => raw.logTerm(i));
+      this.batcher.written();
+      this.complete(raw, batch.readies);
+      this.schedulePump();
+    });
+  }
+
+  private complete(raw: RawNode, readies: readonly Ready[]): void {
+    for (const ready of readies) {
+      if (!ready.sendBeforePersist && !this.ctx.bugs.ackBeforePersist) this.ctx.send(ready.messages);
+      if (ready.snapshot !== null) {
+        this.machine = RegisterMachine.restore(ready.snapshot.data);
+        this.ctx.checker.onSnapshotApplied(this.id, ready.snapshot.meta.index);
+        this.settleProposalsCoveredBySnapshot();
+      }
+      raw.advance();
+    }
     this.serveReads();
     this.noticeLeadership(raw);
     this.maybeCompact(raw);
-    this.schedulePump();
   }
 
-  private writeDisk(ready: Ready): void {
+  private writeDisk(write: MergedWrite): void {
     const disk = this.disk;
-    if (ready.snapshot !== null) {
-      disk.snapshot = ready.snapshot;
+    if (write.snapshot !== null) {
+      disk.snapshot = write.snapshot;
       disk.entries = [];
     }
-    if (ready.entries.length > 0) {
-      const first = ready.entries[0]!.index;
-      disk.entries = disk.entries.filter((e) => e.index < first).concat(ready.entries);
+    if (write.entries.length > 0) {
+      const first = write.entries[0]!.index;
+      disk.entries = disk.entries.filter((e) => e.index < first).concat(write.entries);
     }
-    if (ready.hardState !== null) {
-      if (ready.mustSync) {
-        disk.hardState = ready.hardState;
-        disk.unsyncedHardState = null;
-      } else {
-        disk.unsyncedHardState = ready.hardState;
-      }
-    } else if (ready.mustSync && disk.unsyncedHardState !== null) {
-      // A synced write makes every earlier write durable too (one sequential log on disk).
-      disk.hardState = disk.unsyncedHardState;
-      disk.unsyncedHardState = null;
-    }
+    if (write.hardState !== null) disk.hardState = write.hardState;
   }
 
   private apply(entry: Entry): void {

@@ -284,6 +284,8 @@ export class Simulation {
         const victim = this.prng.chance(0.4) ? this.leader() ?? pick(this.prng, up) : pick(this.prng, up);
         victim.crash();
         this.note(`crash ${victim.id}`);
+        // Most peers see the crashed process's connections close (kernel resets them).
+        for (const node of all) if (node !== victim && this.prng.chance(0.8)) node.leaderGone(victim.id);
       }
     } else if (roll < 0.35) {
       const down = all.filter((n) => !n.isUp());

@@ -9,6 +9,7 @@ import type { Entry, HardState, LogIndex, Snapshot, Term } from "../types.js";
 import {
   ENTRY_KEYS_END,
   ENTRY_KEYS_START,
+  entryKey,
   HARD_STATE_KEY,
   IDENTITY_KEY,
   INCARNATION_KEY,
@@ -144,11 +145,17 @@ async function readDecoded<T>(
   return E.isLeft(decoded) ? E.left(corruptError(dir, what, decoded.left)) : E.right(decoded.right);
 }
 
-/** Reads the entries in index order, checking each one and the contiguity of the whole. */
+/**
+ * Reads the entries after the snapshot in index order, checking each one and the contiguity of
+ * the whole. Entries at or below the snapshot index are not read: compaction deletes them after
+ * the snapshot is durable, so an interrupted compaction may leave some (the store deletes them at
+ * open).
+ */
 async function readEntries(db: LogDb, dir: string, snapshot: Snapshot | null): Loaded<Entry[]> {
   const entries: Entry[] = [];
+  const after = snapshot === null ? { gte: ENTRY_KEYS_START } : { gt: entryKey(snapshot.meta.index) };
   try {
-    for await (const [key, value] of db.iterator({ gte: ENTRY_KEYS_START, lt: ENTRY_KEYS_END })) {
+    for await (const [key, value] of db.iterator({ ...after, lt: ENTRY_KEYS_END })) {
       const entry = verifyEntry(dir, key, value, entries.at(-1) ?? null, snapshot);
       if (E.isLeft(entry)) return entry;
       entries.push(entry.right);

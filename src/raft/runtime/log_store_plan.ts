@@ -75,9 +75,12 @@ export function planWrite(position: LogPosition, write: LogWrite): Plan {
 }
 
 /**
- * Compaction: the snapshot replaces the entries up to its index; later entries stay. A snapshot
- * is taken only of applied, hence committed, entries, so the stored commit index (which the
- * runtime need not persist on every change) is raised to the snapshot index when it lags.
+ * Compaction: the snapshot now stands for the entries up to its index; later entries stay. The
+ * entries it covers are deleted by the store afterwards, in the background (see
+ * LogStore.compact): one delete per entry in this batch would make a large compaction a long
+ * synced write that every later write waits behind. A snapshot is taken only of applied, hence
+ * committed, entries, so the stored commit index (which the runtime need not persist on every
+ * change) is raised to the snapshot index when it lags.
  */
 export function planCompaction(position: LogPosition, snapshot: Snapshot): Plan {
   const index = snapshot.meta.index;
@@ -85,10 +88,7 @@ export function planCompaction(position: LogPosition, snapshot: Snapshot): Plan 
     `compacting to index ${index}, not after the stored snapshot at ${position.snapshotIndex}`);
   assert(index <= position.lastIndex, () =>
     `compacting to index ${index}, beyond the last index ${position.lastIndex}`);
-  const operations: BatchOperation[] = [
-    putSnapshot(snapshot),
-    ...deletions(position, index, position.lastIndex, position.lastIndex),
-  ];
+  const operations: BatchOperation[] = [putSnapshot(snapshot)];
   let hardState = position.hardState;
   if (hardState.commit < index) {
     hardState = { ...hardState, commit: index };

@@ -31,6 +31,7 @@ import type {
 import { RaftNodeFailure } from "./raft_node_types.js";
 import { decodeSnapshotData, encodeSnapshotData } from "./snapshot_container.js";
 import { Transport } from "./transport.js";
+import { WriteBatcher } from "./write_batcher.js";
 
 export const PROPOSE_TIMEOUT_MS_DEFAULT = 5000;
 
@@ -54,8 +55,10 @@ export class RaftNode<Result> {
   private readonly log: Logger;
   private inputs: (() => void)[] = [];
   private scheduled = false;
-  private busy = false;
   private stopped = false;
+  private compacting = false;
+  private compaction: Promise<void> = Promise.resolve();
+  private readonly batcher = new WriteBatcher();
   private readonly tickTimer: NodeJS.Timeout;
   private nextSeq = 1;
   private nextReadId = 1;
@@ -132,6 +135,7 @@ export class RaftNode<Result> {
       onMessages: (messages) => node.receive(messages),
       onPeerUnreachable: (peer) => node.input(() => node.raw.reportUnreachable(peer)),
       onSnapshotFailed: (peer) => node.input(() => node.raw.reportSnapshot(peer, false)),
+      onPeerDisconnected: (peer) => node.leaderMayBeGone(peer),
     });
     if (E.isLeft(transport)) {
       clearInterval(node.tickTimer);
@@ -232,6 +236,7 @@ export class RaftNode<Result> {
     this.stopped = true;
     clearInterval(this.tickTimer);
     await this.cycle;
+    await this.compaction;
     const failure = new RaftNodeFailure("stopped", "the Raft node stopped");
     for (const map of [this.pendingProposals, this.pendingReads] as Map<number, Pending<unknown>>[]) {
       for (const [key] of map) this.settle(map, key, failure);
@@ -263,46 +268,55 @@ export class RaftNode<Result> {
     this.schedule();
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.busy || this.stopped) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.cycle = this.runCycle();
+  /**
+   * The connection from our leader closed: its process probably died. Forget it and campaign
+   * after a short random delay (so the survivors do not split the vote), instead of waiting for
+   * the election timeout. If the leader is alive, its next heartbeat restores it and the
+   * campaign is skipped; a pre-vote would not disturb it anyway.
+   */
+  private leaderMayBeGone(peer: NodeId): void {
+    this.input(() => {
+      if (this.raw.status().leader !== peer) return;
+      this.raw.forgetLeader();
+      const delayMs = randomInt(0, Math.max(1, this.options.heartbeatMs * 3));
+      setTimeout(() => this.input(() => {
+        const status = this.raw.status();
+        if (status.role === "follower" && status.leader === null) this.raw.campaign();
+      }), delayMs);
     });
   }
 
-  private async runCycle(): Promise<void> {
-    if (this.busy || this.stopped) return;
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runCycle();
+    });
+  }
+
+  /**
+   * Steps every queued input, then takes what the core has ready. Committed entries are applied
+   * at once (they are durable); what must be persisted joins the next group write; messages leave
+   * when their batch is durable, the leader's at once (thesis §10.2.1).
+   */
+  private runCycle(): void {
+    if (this.stopped) return;
     this.raw.setClock(Date.now());
     const inputs = this.inputs;
     this.inputs = [];
-    for (const run of inputs) run();
-    if (!this.raw.hasReady()) return;
-    this.busy = true;
     try {
-      await this.handleReady(this.raw.ready());
+      for (const run of inputs) run();
+      while (this.raw.hasReady()) this.takeReady(this.raw.ready());
     } catch (error: unknown) {
       this.fail(error instanceof RaftNodeFailure ? error : new RaftNodeFailure("storage", `raft loop failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`));
       return;
-    } finally {
-      this.busy = false;
     }
-    this.schedule();
+    this.startWrite();
   }
 
-  private async handleReady(ready: Ready): Promise<void> {
-    const transport = this.transport!;
-    if (ready.sendBeforePersist) transport.send(ready.messages);
-    if (ready.mustSync || ready.entries.length > 0 || ready.snapshot !== null) {
-      const written = await this.store.write({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
-      if (E.isLeft(written)) throw new RaftNodeFailure("storage", `cannot write the Raft log: ${written.left.message}`);
-      this.writes++;
-      this.entriesWritten += ready.entries.length;
-    }
-    if (this.stopped) return;
-    if (!ready.sendBeforePersist) transport.send(ready.messages);
-    if (ready.snapshot !== null) this.restoreSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
+  private takeReady(ready: Ready): void {
+    if (ready.sendBeforePersist) this.transport!.send(ready.messages);
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const read of ready.readStates) {
       const pending = this.pendingReads.get(read.requestId);
@@ -310,11 +324,52 @@ export class RaftNode<Result> {
       this.pendingReads.delete(read.requestId);
       this.readsAwaitingApply.push({ index: read.index, pending });
     }
-    this.raw.advance();
     this.serveReads();
-    if (ready.softState !== null || ready.committedEntries.some((e) => e.type === "config") || ready.snapshot !== null) this.updatePeers();
-    if (ready.committedEntries.length > 0 || ready.snapshot !== null) for (const listener of this.appliedListeners) listener(this.applied);
-    await this.maybeCompact();
+    if (ready.committedEntries.length > 0) for (const listener of this.appliedListeners) listener(this.applied);
+    this.batcher.add(ready);
+  }
+
+  /** Writes everything waiting as one durable batch, unless a write is already in progress. */
+  private startWrite(): void {
+    const batch = this.batcher.take();
+    if (batch === null) return;
+    if (batch.write === null) {
+      this.completeBatch(batch.readies);
+      return;
+    }
+    const write = batch.write;
+    this.cycle = this.store.write(write).then((written) => {
+      this.batcher.written();
+      if (this.stopped) return;
+      if (E.isLeft(written)) {
+        this.fail(new RaftNodeFailure("storage", `cannot write the Raft log: ${written.left.message}`));
+        return;
+      }
+      this.writes++;
+      this.entriesWritten += write.entries.length;
+      try {
+        this.completeBatch(batch.readies);
+      } catch (error: unknown) {
+        this.fail(error instanceof RaftNodeFailure ? error : new RaftNodeFailure("storage", `raft loop failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`));
+        return;
+      }
+      this.startWrite();
+      this.schedule();
+    });
+  }
+
+  /** The batches' writes are durable: send what waited for it, restore snapshots, advance. */
+  private completeBatch(readies: readonly Ready[]): void {
+    for (const ready of readies) {
+      if (!ready.sendBeforePersist) this.transport!.send(ready.messages);
+      if (ready.snapshot !== null) {
+        this.restoreSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
+        for (const listener of this.appliedListeners) listener(this.applied);
+      }
+      this.raw.advance();
+      if (ready.softState !== null || ready.snapshot !== null || ready.entries.some((e) => e.type === "config")) this.updatePeers();
+    }
+    this.maybeCompact();
   }
 
   private apply(entry: Entry): void {
@@ -379,14 +434,25 @@ export class RaftNode<Result> {
     this.readsAwaitingApply = remaining;
   }
 
-  private async maybeCompact(): Promise<void> {
-    if (this.applied - this.snapshotIndex < this.options.snapshotEveryEntries) return;
+  /**
+   * Snapshots the state machine every `snapshotEveryEntries` applied entries. The write queues
+   * behind any log write in progress; the in-memory log is compacted once it is durable.
+   */
+  private maybeCompact(): void {
+    if (this.compacting || this.applied - this.snapshotIndex < this.options.snapshotEveryEntries) return;
     const snapshot = this.raw.createSnapshot(encodeSnapshotData(this.sessions, this.options.stateMachine.snapshot()));
-    const compacted = await this.store.compact(snapshot);
-    if (E.isLeft(compacted)) throw new RaftNodeFailure("storage", `cannot write a snapshot: ${compacted.left.message}`);
-    this.raw.compact(snapshot);
-    this.snapshotIndex = snapshot.meta.index;
-    this.log.debug({ index: snapshot.meta.index, bytes: snapshot.data.length }, "compacted the Raft log");
+    this.compacting = true;
+    this.compaction = this.store.compact(snapshot).then((compacted) => {
+      this.compacting = false;
+      if (this.stopped) return;
+      if (E.isLeft(compacted)) {
+        this.fail(new RaftNodeFailure("storage", `cannot write a snapshot: ${compacted.left.message}`));
+        return;
+      }
+      this.raw.compact(snapshot);
+      if (snapshot.meta.index > this.snapshotIndex) this.snapshotIndex = snapshot.meta.index;
+      this.log.debug({ index: snapshot.meta.index, bytes: snapshot.data.length }, "compacted the Raft log");
+    });
   }
 
   /** The transport dials the members of the latest configuration (or the seeds while it knows none). */

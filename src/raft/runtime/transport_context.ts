@@ -14,6 +14,12 @@ export interface TransportHandlers {
   onPeerUnreachable(peer: NodeId): void;
   /** A message of type "snapshot" could not be sent (or may not have arrived). */
   onSnapshotFailed(peer: NodeId): void;
+  /**
+   * An established connection from the peer closed. When a peer process dies its kernel closes
+   * the socket at once, so this is the fastest sign that the peer is gone (a partition, by
+   * contrast, shows only as silence).
+   */
+  onPeerDisconnected?(peer: NodeId): void;
 }
 
 /** Something with queued work that the Transport runs on its next setImmediate flush. */

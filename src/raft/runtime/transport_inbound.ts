@@ -170,6 +170,7 @@ export class InboundConnection {
     const detail = this.lastError ?? `code ${code}${reason === "" ? "" : `: ${reason}`}`;
     if (this.lastError !== null) this.warn("error", `connection from ${this.who()} failed: ${detail}`);
     else if (wasOpen) this.context.logger.info({ peer: this.authenticatedPeer, code }, `connection from node ${this.who()} closed (${detail})`);
+    if (wasOpen && this.authenticatedPeer !== null && !this.context.isStopped()) this.context.handlers.onPeerDisconnected?.(this.authenticatedPeer);
     else this.context.logger.debug({ remote: this.remote, code }, `connection from ${this.remote} closed during the handshake (${detail})`);
   }
 

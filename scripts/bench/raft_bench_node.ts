@@ -1,0 +1,104 @@
+/**
+ * One Raft node process for the benchmark: durable storage, the real transport, a counter as the
+ * state machine, and a WebSocket endpoint for the load process. Started by raft_bench.ts with a
+ * JSON NodeSpec as its only argument; prints one JSON line when ready; stops on SIGTERM.
+ */
+import { either as E } from "fp-ts";
+import { pino } from "pino";
+import { WebSocketServer } from "ws";
+import type { Logger } from "../../src/lib/logger.js";
+import { RaftNode } from "../../src/raft/runtime/raft_node.js";
+import type { StateMachine } from "../../src/raft/runtime/raft_node_types.js";
+import { type ConfMember, nodeId } from "../../src/raft/types.js";
+import { type BenchNodeStatus, encodeResponse, KIND_PROPOSE, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
+
+class Counter implements StateMachine<number> {
+  count = 0;
+  apply(): number {
+    return ++this.count;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(String(this.count));
+  }
+  restore(snapshot: Uint8Array): void {
+    this.count = Number(new TextDecoder().decode(snapshot));
+  }
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? "") as NodeSpec;
+  const logger = pino({ level: "warn", base: { node: spec.id } }, pino.destination(2)) as unknown as Logger;
+  const members: ConfMember[] = spec.members.map((m) => ({ id: nodeId(m.id), role: "voter", address: m.address }));
+  const started = await RaftNode.start<number>({
+    nodeId: nodeId(spec.id),
+    clusterId: "bench",
+    secret: "bench-secret",
+    dataDir: spec.dir,
+    listenHost: "127.0.0.1",
+    listenPort: spec.raftPort,
+    initialMembers: members,
+    heartbeatMs: spec.heartbeatMs,
+    electionTimeoutMs: spec.electionTimeoutMs,
+    snapshotEveryEntries: Number(process.env["RAFT_BENCH_SNAPSHOT_EVERY"] ?? 20_000),
+    stateMachine: new Counter(),
+    logger,
+    onFatal: (error) => {
+      process.stderr.write(`fatal: ${error.message}\n`);
+      process.exit(1);
+    },
+  });
+  if (E.isLeft(started)) {
+    process.stderr.write(`${started.left.message}\n`);
+    process.exit(1);
+  }
+  const node = started.right;
+  const server = new WebSocketServer({ host: "127.0.0.1", port: spec.clientPort, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", () => resolve());
+    server.once("error", reject);
+  });
+  server.on("connection", (socket) => {
+    // Answers produced in one turn of the event loop leave in one write (cork until the next turn).
+    const tcp = (socket as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    let corked = false;
+    const reply = (frame: Buffer): void => {
+      if (!corked) {
+        corked = true;
+        tcp.cork();
+        setImmediate(() => {
+          corked = false;
+          tcp.uncork();
+        });
+      }
+      socket.send(frame);
+    };
+    socket.on("message", (data: Buffer) => {
+      const kind = data.readUInt8(0);
+      const id = data.readUInt32LE(1);
+      if (kind === KIND_PROPOSE) {
+        node.propose(data.subarray(5)).then(
+          (proposed) => {
+            const body = Buffer.allocUnsafe(8);
+            body.writeDoubleLE(proposed.index, 0);
+            reply(encodeResponse(kind, id, true, body));
+          },
+          (error: { code?: string }) => reply(encodeResponse(kind, id, false, Buffer.from(error.code ?? "error"))),
+        );
+      } else if (kind === KIND_STATUS) {
+        const s = node.status();
+        const status: BenchNodeStatus = { id: s.id, role: s.role, leader: s.leader, term: s.term, commit: s.commit, applied: s.applied, writes: s.writes, entriesWritten: s.entriesWritten };
+        reply(encodeResponse(kind, id, true, Buffer.from(JSON.stringify(status))));
+      }
+    });
+  });
+  process.on("SIGTERM", () => {
+    server.close();
+    void node.stop().then(() => process.exit(0));
+  });
+  process.stdout.write(`${JSON.stringify({ ready: true, id: spec.id, pid: process.pid })}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for raftgres: the PostgreSQL 15 server from Debian's packages (if it is
+# missing), the npm dependencies, and the build. Idempotent: run it as often as you like.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_BIN=/usr/lib/postgresql/15/bin
+if [ ! -x "$PG_BIN/postgres" ] || [ ! -x "$PG_BIN/pg_rewind" ]; then
+  echo "setup: installing the PostgreSQL 15 server from Debian's packages"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-15 >/dev/null
+  # The package may create and start a default cluster on port 5432; raftgres manages its own.
+  $SUDO pg_ctlcluster 15 main stop 2>/dev/null || true
+fi
+if ! id postgres >/dev/null 2>&1; then
+  echo "setup: the 'postgres' OS user is missing; PostgreSQL refuses to run as root" >&2
+  exit 1
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: building"
+npm run build --silent
+echo "setup: done"
