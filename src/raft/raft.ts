@@ -232,6 +232,20 @@ export class Raft {
     }
   }
 
+  /**
+   * How many ticks may pass before a tick changes anything observable: the next heartbeat or
+   * quorum check for a leader, the election timeout for the others. A runtime may sleep that
+   * long and then deliver the ticks it owes at once, instead of waking every tick (an idle
+   * follower then wakes only for its leader's heartbeats).
+   */
+  ticksUntilNextEvent(): number {
+    if (this.role === "leader") {
+      return Math.max(1, Math.min(this.config.heartbeatTicks - this.heartbeatElapsed, this.config.electionTimeoutTicks - this.electionElapsed));
+    }
+    const timeout = this.promotable() ? this.randomizedElectionTimeout : this.config.electionTimeoutTicks;
+    return Math.max(1, timeout - this.electionElapsed);
+  }
+
   private quorumRecentlyActive(): boolean {
     const voterIds = voters(this.confState());
     const active = voterIds.filter((id) => id === this.id || this.progress.get(id)?.recentActive === true).length;
@@ -529,6 +543,14 @@ export class Raft {
 
   private handleAppendResponse(m: Message, progress: Progress): void {
     if (m.reject) {
+      if (progress.state === "probe" && m.index === progress.next - 1 && m.rejectHint < progress.match) {
+        // The answer to our current probe says the follower's log ends below what it has
+        // acknowledged in this term: its durable log lost entries (a replaced or damaged data
+        // directory). Probe from what it has, loudly, instead of forever above its log. (Only
+        // in probe state: answers to pipelined appends may arrive late and out of order.)
+        this.logger.error({ follower: m.from, acknowledged: progress.match, has: m.rejectHint }, `follower ${m.from} lost log entries it had acknowledged (it has up to ${m.rejectHint}, acknowledged ${progress.match}); was its Raft data directory replaced?`);
+        progress.match = m.rejectHint;
+      }
       let probeAt = m.rejectHint as number;
       if (m.logTerm > 0) probeAt = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
       if (progress.maybeDecrTo(m.index, probeAt)) {

@@ -124,6 +124,7 @@ export class RawNode {
   private readonly inFlight: Ready[] = [];
   /** Batches in flight that change the term or the vote. */
   private readonly voteChanges = new WeakSet<Ready>();
+  private voteChangesInFlight = 0;
 
   constructor(config: RaftConfig, initial: InitialState) {
     this.config = config;
@@ -152,6 +153,11 @@ export class RawNode {
 
   tick(): void {
     this.input(() => this.raft.tick());
+  }
+
+  /** See Raft.ticksUntilNextEvent: the runtime may owe this many ticks before it must deliver them. */
+  ticksUntilNextEvent(): number {
+    return this.raft.ticksUntilNextEvent();
   }
 
   step(message: Message): void {
@@ -207,9 +213,11 @@ export class RawNode {
    * A snapshot of the application state `data`, which must reflect every committed entry handed
    * out so far (the state machine applies them as soon as it receives them).
    */
-  createSnapshot(data: Uint8Array): Snapshot {
+  createSnapshot(data: Uint8Array): Snapshot | null {
     const log = this.raft.log;
     const index = log.applying;
+    // A snapshot from the leader is being installed: the state machine is about to be replaced.
+    if (log.unstableSnapshot !== null || index < log.snapshotIndex()) return null;
     const term = log.term(index);
     assert(term !== undefined, "the applied entry is in the log");
     const timeMs = index === log.snapshotIndex() ? log.snapshot()?.meta.timeMs ?? 0 : log.entry(index)!.timeMs;
@@ -255,7 +263,7 @@ export class RawNode {
     const committedEntries = log.nextCommittedEntries(this.config.maxCommittedBytesPerReady);
     // A leader's messages may leave before its own write, unless a vote or term change they rest
     // on (in this batch or an earlier one still in flight) is not yet durable.
-    const pendingVote = termOrVoteChanged || this.inFlight.some((r) => this.voteChanges.has(r));
+    const pendingVote = termOrVoteChanged || this.voteChangesInFlight > 0;
     const ready: Ready = {
       softState: soft.role !== this.prevSoftState.role || soft.leader !== this.prevSoftState.leader || soft.term !== this.prevSoftState.term ? soft : null,
       hardState: hardChanged ? hs : null,
@@ -275,7 +283,10 @@ export class RawNode {
     this.prevHardState = hs;
     this.prevSoftState = soft;
     this.inFlight.push(ready);
-    if (termOrVoteChanged) this.voteChanges.add(ready);
+    if (termOrVoteChanged) {
+      this.voteChanges.add(ready);
+      this.voteChangesInFlight++;
+    }
     return ready;
   }
 
@@ -283,6 +294,7 @@ export class RawNode {
   advance(): void {
     const ready = this.inFlight.shift();
     assert(ready !== undefined, "advance() without a Ready in flight");
+    if (this.voteChanges.has(ready)) this.voteChangesInFlight--;
     const log = this.raft.log;
     if (ready.snapshot !== null) log.snapshotPersisted(ready.snapshot);
     const lastEntry = ready.entries[ready.entries.length - 1];

@@ -279,6 +279,7 @@ export class TranscriptRunner {
   private compact(id: string): string {
     const h = this.h.get(id);
     const snapshot = h.node.createSnapshot(text(`snapshot of ${id} at ${h.node.status().applied}`));
+    if (snapshot === null) return "no snapshot: one from the leader is being installed";
     h.node.compact(snapshot);
     h.durable = { ...h.durable, snapshot, entries: h.durable.entries.filter((e) => e.index > snapshot.meta.index) };
     return `compacted to ${snapshot.meta.index}/${snapshot.meta.term}`;

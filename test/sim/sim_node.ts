@@ -49,10 +49,18 @@ export interface SimContext {
   readonly diskLatencyMs: readonly [number, number];
   readonly compactEvery: number;
   readonly logger: Logger;
+  /** Failpoints: chance that a durable write is cut short by a crash, and that a node crashes just after a vote it cast became durable. */
+  readonly crashDuringWriteRate: number;
+  readonly crashAfterVoteRate: number;
   send(messages: readonly Message[]): void;
+  /** The node crashed at a failpoint: the simulation notes it and restarts the node soon. */
+  crashedAtFailpoint(node: SimNode, where: string): void;
 }
 
 type Pending = (outcome: OpOutcome) => void;
+
+/** Ready batches one pump may take: a core that keeps producing them without input is a bug. */
+const READY_PER_PUMP_MAX = 64;
 
 
 
@@ -201,7 +209,10 @@ export class SimNode {
     const inputs = this.inputs;
     this.inputs = [];
     for (const run of inputs) run();
-    while (this.raw === raw && raw.hasReady()) this.takeReady(raw);
+    for (let taken = 0; this.raw === raw && raw.hasReady(); taken++) {
+      if (taken >= READY_PER_PUMP_MAX) throw new Error(`${this.id}: the core produced ${taken} Ready batches in a row without new input`);
+      this.takeReady(raw);
+    }
     this.startWrite(raw);
   }
 
@@ -229,13 +240,21 @@ export class SimNode {
     const write = batch.write;
     const epoch = this.epoch;
     const [lo, hi] = this.ctx.diskLatencyMs;
-    this.ctx.queue.schedule(lo + this.ctx.prng.next() * (hi - lo), () => {
+    const latency = lo + this.ctx.prng.next() * (hi - lo);
+    if (this.ctx.prng.chance(this.ctx.crashDuringWriteRate)) {
+      this.ctx.queue.schedule(this.ctx.prng.next() * latency, () => {
+        if (this.epoch === epoch) this.ctx.crashedAtFailpoint(this, "during a write");
+      });
+    }
+    this.ctx.queue.schedule(latency, () => {
       if (this.epoch !== epoch) return;
       this.writeDisk(write);
       this.ctx.checker.onPersist(this.id, write.entries, (i) => raw.logTerm(i));
       this.batcher.written();
       this.complete(raw, batch.readies);
       this.schedulePump();
+      const voted = batch.readies.some((r) => r.hardState !== null && r.hardState.vote !== null && r.hardState.vote !== this.id && r.mustSync);
+      if (voted && this.ctx.prng.chance(this.ctx.crashAfterVoteRate)) this.ctx.crashedAtFailpoint(this, "after voting");
     });
   }
 
@@ -311,6 +330,7 @@ export class SimNode {
     const snapshotIndex = this.disk.snapshot?.meta.index ?? 0;
     if (this.machine.appliedIndex - snapshotIndex < this.ctx.compactEvery) return;
     const snapshot = raw.createSnapshot(this.machine.snapshot());
+    if (snapshot === null) return;
     this.disk.snapshot = snapshot;
     this.disk.entries = this.disk.entries.filter((e) => e.index > snapshot.meta.index);
     raw.compact(snapshot);

@@ -29,6 +29,8 @@ export interface SimOptions {
   readonly bugs?: Partial<SimBugs>;
   /** Virtual milliseconds of faults, then as long again to heal and converge. */
   readonly faultPhaseMs?: number;
+  /** Overrides of the seed's randomly chosen configuration (to aim a test at one fault). */
+  readonly overrides?: Partial<Omit<SwarmConfig, "tunables">> & { readonly tunables?: Partial<RaftTunables> };
 }
 
 export interface SimStats {
@@ -42,6 +44,7 @@ export interface SimStats {
   readonly maxTerm: number;
   readonly messages: number;
   readonly dropped: number;
+  readonly events: number;
 }
 
 export interface SimResult {
@@ -54,8 +57,10 @@ export interface SimResult {
 
 const TICK_MS = 10;
 const CLIENT_TIMEOUT_MS = 400;
+/** A run needs up to about 100,000 events; ten times more means something loops. */
+const EVENTS_MAX = 1_000_000;
 
-interface SwarmConfig {
+export interface SwarmConfig {
   readonly nodeCount: number;
   readonly tunables: RaftTunables;
   readonly dropRate: number;
@@ -67,6 +72,8 @@ interface SwarmConfig {
   readonly clients: number;
   readonly keys: number;
   readonly membership: boolean;
+  readonly crashDuringWriteRate: number;
+  readonly crashAfterVoteRate: number;
 }
 
 function pick<T>(prng: Prng, items: readonly T[]): T {
@@ -94,6 +101,8 @@ function swarm(prng: Prng, nodes: 3 | 5 | undefined): SwarmConfig {
     clients: prng.int(2, 7),
     keys: prng.int(1, 4),
     membership: false,
+    crashDuringWriteRate: pick(prng, [0, 0, 0.002, 0.02]),
+    crashAfterVoteRate: pick(prng, [0, 0.1, 0.5]),
   };
   // A removed node that never learns of its removal keeps campaigning; Pre-Vote and CheckQuorum
   // together keep it from disrupting the cluster (thesis §4.2.3), and raftgres always runs with
@@ -106,7 +115,8 @@ export function describeSwarm(c: SwarmConfig): string {
   return `nodes=${c.nodeCount} election=${t.electionTimeoutTicks} prevote=${t.preVote} checkquorum=${t.checkQuorum} ` +
     `inflight=${t.maxInflightMessages} maxmsg=${t.maxMessageBytes} drop=${c.dropRate} dup=${c.duplicateRate} ` +
     `delay<=${c.delayMaxMs}ms disk=${c.diskLatencyMs.join("-")}ms compact=${c.compactEvery} ` +
-    `faults/${c.faultEveryMs.join("-")}ms clients=${c.clients} keys=${c.keys} membership=${c.membership}`;
+    `faults/${c.faultEveryMs.join("-")}ms crash-in-write=${c.crashDuringWriteRate} crash-after-vote=${c.crashAfterVoteRate} ` +
+    `clients=${c.clients} keys=${c.keys} membership=${c.membership}`;
 }
 
 export class Simulation {
@@ -131,7 +141,8 @@ export class Simulation {
 
   constructor(private readonly options: SimOptions) {
     this.prng = createPrng(options.seed);
-    this.config = swarm(this.prng, options.nodes);
+    const drawn = swarm(this.prng, options.nodes);
+    this.config = { ...drawn, ...options.overrides, tunables: { ...drawn.tunables, ...options.overrides?.tunables } };
     this.bugs = { ...NO_BUGS, ...options.bugs };
     this.faultPhaseMs = options.faultPhaseMs ?? 3000;
     this.checker = new SafetyChecker(() => this.queue.now);
@@ -152,7 +163,15 @@ export class Simulation {
       diskLatencyMs: this.config.diskLatencyMs,
       compactEvery: this.config.compactEvery,
       logger: SILENT_LOGGER,
+      crashDuringWriteRate: this.config.crashDuringWriteRate,
+      crashAfterVoteRate: this.config.crashAfterVoteRate,
       send: (messages) => this.network.send(messages),
+      crashedAtFailpoint: (crashed, where) => {
+        if (this.queue.now >= this.faultPhaseMs) return;
+        crashed.crash();
+        this.note(`crash ${crashed.id} ${where}`);
+        this.queue.schedule(1 + this.prng.next() * 30, () => crashed.restart());
+      },
     }, initial, this.prng.int(-1000, 1000));
     this.nodes.set(id, node);
     // Each node's clock runs at its own rate: tick intervals differ by up to ±10 %.
@@ -166,37 +185,56 @@ export class Simulation {
   }
 
   run(): SimResult {
+    try {
+      return this.runUnguarded();
+    } catch (error: unknown) {
+      // A broken assertion inside the core or the simulated runtime fails the seed, with its id.
+      const message = error instanceof Error ? error.stack?.split("\n").slice(0, 6).join("\n") ?? error.message : String(error);
+      return { seed: this.options.seed, ok: false, failures: [`exception: ${message}`, `faults: ${this.faultLog.slice(-12).join("; ")}`], config: describeSwarm(this.config), stats: this.stats(0) };
+    }
+  }
+
+  private runUnguarded(): SimResult {
     this.network.faults = { dropRate: this.config.dropRate, duplicateRate: this.config.duplicateRate, delayMinMs: 0.5, delayMaxMs: this.config.delayMaxMs };
     for (let c = 0; c < this.config.clients; c++) this.startClient(this.nextClientId++);
     this.scheduleFault();
     const failures: string[] = [];
     const end = this.faultPhaseMs * 2;
+    let events = 0;
     while (this.queue.runNext(end)) {
       if (!this.checker.ok()) break;
+      if (++events > EVENTS_MAX) {
+        failures.push(`the run exceeded its budget of ${EVENTS_MAX} events at t=${this.queue.now.toFixed(0)}ms (a message storm?)`);
+        break;
+      }
     }
     this.finished = true;
     for (const abandon of [...this.inFlight.values()]) abandon();
     failures.push(...this.checker.violations);
     if (failures.length === 0) failures.push(...this.checkLiveness());
     if (failures.length === 0) failures.push(...this.checkLinearizable());
-    const ops = this.history.length + this.failedOps;
     return {
       seed: this.options.seed,
       ok: failures.length === 0,
       failures: failures.length === 0 ? [] : [...failures, `faults: ${this.faultLog.slice(-12).join("; ")}`],
       config: describeSwarm(this.config),
-      stats: {
-        nodes: this.nodes.size,
-        ops,
-        okOps: this.history.filter((o) => o.output !== undefined).length,
-        indeterminateOps: this.history.filter((o) => o.output === undefined).length,
-        failedOps: this.failedOps,
-        faults: this.faultCount,
-        leaders: this.checker.leadersElected(),
-        maxTerm: this.checker.maxTerm(),
-        messages: this.network.sent,
-        dropped: this.network.dropped,
-      },
+      stats: this.stats(events),
+    };
+  }
+
+  private stats(events: number): SimStats {
+    return {
+      nodes: this.nodes.size,
+      ops: this.history.length + this.failedOps,
+      okOps: this.history.filter((o) => o.output !== undefined).length,
+      indeterminateOps: this.history.filter((o) => o.output === undefined).length,
+      failedOps: this.failedOps,
+      faults: this.faultCount,
+      leaders: this.checker.leadersElected(),
+      maxTerm: this.checker.maxTerm(),
+      messages: this.network.sent,
+      dropped: this.network.dropped,
+      events,
     };
   }
 

@@ -59,7 +59,9 @@ export class RaftNode<Result> {
   private compacting = false;
   private compaction: Promise<void> = Promise.resolve();
   private readonly batcher = new WriteBatcher();
-  private readonly tickTimer: NodeJS.Timeout;
+  /** Time is delivered to the core lazily: `lastTickAt` is when the last tick delivered was due. */
+  private lastTickAt: number;
+  private tickTimer: NodeJS.Timeout | null = null;
   private nextSeq = 1;
   private nextReadId = 1;
   private readonly pendingProposals = new Map<number, Pending<Proposed<Result>>>();
@@ -89,7 +91,7 @@ export class RaftNode<Result> {
     const status = raw.status();
     this.applied = status.applied;
     this.snapshotIndex = status.snapshotIndex;
-    this.tickTimer = setInterval(() => this.input(() => this.raw.tick()), options.heartbeatMs);
+    this.lastTickAt = performance.now();
   }
 
   static async start<Result>(options: RaftNodeOptions<Result>): Promise<E.Either<RaftNodeError, RaftNode<Result>>> {
@@ -138,12 +140,12 @@ export class RaftNode<Result> {
       onPeerDisconnected: (peer) => node.leaderMayBeGone(peer),
     });
     if (E.isLeft(transport)) {
-      clearInterval(node.tickTimer);
       await store.close();
       return E.left({ code: "startup", message: transport.left.message });
     }
     node.transport = transport.right;
     node.updatePeers();
+    node.armTickTimer();
     const status = raw.status();
     log.info({ term: status.term, commit: status.commit, lastIndex: status.lastIndex, members: describeConfState(status.confState), incarnation: state.incarnation }, "raft node started");
     node.schedule();
@@ -234,7 +236,7 @@ export class RaftNode<Result> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.tickTimer);
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
     await this.cycle;
     await this.compaction;
     const failure = new RaftNodeFailure("stopped", "the Raft node stopped");
@@ -306,6 +308,7 @@ export class RaftNode<Result> {
     const inputs = this.inputs;
     this.inputs = [];
     try {
+      this.deliverTicks();
       for (const run of inputs) run();
       while (this.raw.hasReady()) this.takeReady(this.raw.ready());
     } catch (error: unknown) {
@@ -313,6 +316,34 @@ export class RaftNode<Result> {
       return;
     }
     this.startWrite();
+    this.armTickTimer();
+  }
+
+  /**
+   * Delivers every tick that fell due since the last one, before the inputs that followed them.
+   * After a long stall (the process was stopped or starved) at most two election timeouts' worth
+   * are delivered: more would only repeat heartbeats that can no longer matter.
+   */
+  private deliverTicks(): void {
+    const tickMs = this.options.heartbeatMs;
+    const due = Math.floor((performance.now() - this.lastTickAt) / tickMs);
+    const cap = 2 * Math.round(this.options.electionTimeoutMs / tickMs);
+    if (due > cap) this.log.warn({ stalledMs: Math.round(due * tickMs) }, `the raft loop stalled for ${Math.round(due * tickMs)} ms (was the process stopped or starved of CPU?)`);
+    for (let i = 0; i < Math.min(due, cap); i++) this.raw.tick();
+    this.lastTickAt += due * tickMs;
+  }
+
+  /**
+   * Wakes up when the next tick that matters is due (a leader's heartbeat, a follower's election
+   * timeout), not every tick: an idle follower then wakes only for its leader's messages.
+   */
+  private armTickTimer(): void {
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    const dueAt = this.lastTickAt + this.raw.ticksUntilNextEvent() * this.options.heartbeatMs;
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = null;
+      this.schedule();
+    }, Math.max(1, Math.ceil(dueAt - performance.now())));
   }
 
   private takeReady(ready: Ready): void {
@@ -441,6 +472,7 @@ export class RaftNode<Result> {
   private maybeCompact(): void {
     if (this.compacting || this.applied - this.snapshotIndex < this.options.snapshotEveryEntries) return;
     const snapshot = this.raw.createSnapshot(encodeSnapshotData(this.sessions, this.options.stateMachine.snapshot()));
+    if (snapshot === null) return;
     this.compacting = true;
     this.compaction = this.store.compact(snapshot).then((compacted) => {
       this.compacting = false;
