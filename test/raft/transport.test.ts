@@ -48,6 +48,8 @@ interface NodeSettings {
   readonly clusterId?: string;
   readonly port?: number;
   readonly limits?: Partial<TransportLimits>;
+  readonly admitNonMembers?: boolean;
+  readonly disconnected?: NodeId[];
 }
 
 async function startNode(t: Test, id: string, settings: NodeSettings = {}): Promise<TestNode> {
@@ -64,6 +66,7 @@ async function startNode(t: Test, id: string, settings: NodeSettings = {}): Prom
     listenPort: settings.port ?? 0,
     logger,
     limits: { handshakeTimeoutMs: 2000, reconnectDelayMaxMs: 200, ...settings.limits },
+    ...(settings.admitNonMembers === undefined ? {} : { admitNonMembers: settings.admitNonMembers }),
   };
   const started = await Transport.start(options, {
     onMessages: (messages) => {
@@ -72,6 +75,7 @@ async function startNode(t: Test, id: string, settings: NodeSettings = {}): Prom
     },
     onPeerUnreachable: (peer) => unreachable.push(peer),
     onSnapshotFailed: (peer) => snapshotFailed.push(peer),
+    onPeerDisconnected: (peer) => settings.disconnected?.push(peer),
   });
   if (E.isLeft(started)) throw new Error(started.left.message);
   const transport = started.right;
@@ -531,4 +535,28 @@ t.test("stop() closes everything; send() afterwards is a no-op", async (t) => {
   await a.transport.stop();
   await sleep(50);
   t.equal(b.received.length, 1);
+});
+
+t.test("with admitNonMembers, an authenticated node outside the membership is heard (it may be a new leader)", async (t) => {
+  const a = await startNode(t, "a");
+  const b = await startNode(t, "b", { admitNonMembers: true });
+  a.transport.setPeers(new Map([[b.id, b.address]]));
+  a.transport.send([heartbeat(a, b, 1)]);
+  await eventually("b receives from a although a is not among its peers", () => b.received.length === 1);
+  const wrong = await startNode(t, "c", { secret: "not-the-secret" });
+  wrong.transport.setPeers(new Map([[b.id, b.address]]));
+  wrong.transport.send([heartbeat(wrong, b, 1)]);
+  await eventually("b refuses a node with the wrong secret", () => warnings(b).some((w) => w.includes("authentication")));
+  t.equal(b.received.length, 1, "nothing from the unauthenticated node");
+});
+
+t.test("the closing of an established connection from a peer is reported (its process died)", async (t) => {
+  const disconnected: NodeId[] = [];
+  const a = await startNode(t, "a");
+  const b = await startNode(t, "b", { disconnected });
+  meshPeers([a, b]);
+  a.transport.send([heartbeat(a, b, 1)]);
+  await eventually("connected", () => b.received.length === 1);
+  await a.transport.stop();
+  await eventually("b hears that a went away", () => disconnected.includes(a.id));
 });
