@@ -2,10 +2,10 @@
  * Starting, reaching and watching the node processes of the Raft benchmark and the demo.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
+import { freePort } from "../../test/support/net.js";
 import { type BenchNodeStatus, decodeResponse, encodeRequest, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
@@ -68,16 +68,7 @@ export class BenchClient {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -10,6 +10,7 @@ import type { Logger } from "../../src/lib/logger.js";
 import { RaftNode } from "../../src/raft/runtime/raft_node.js";
 import type { StateMachine } from "../../src/raft/runtime/raft_node_types.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
+import { corkedSender } from "../../test/support/net.js";
 import { type BenchNodeStatus, encodeResponse, KIND_PROPOSE, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
 
 class Counter implements StateMachine<number> {
@@ -58,20 +59,8 @@ async function main(): Promise<void> {
     server.once("error", reject);
   });
   server.on("connection", (socket) => {
-    // Answers produced in one turn of the event loop leave in one write (cork until the next turn).
-    const tcp = (socket as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
-    let corked = false;
-    const reply = (frame: Buffer): void => {
-      if (!corked) {
-        corked = true;
-        tcp.cork();
-        setImmediate(() => {
-          corked = false;
-          tcp.uncork();
-        });
-      }
-      socket.send(frame);
-    };
+    // Answers produced in one turn of the event loop leave in one write.
+    const reply = corkedSender(socket);
     socket.on("message", (data: Buffer) => {
       const kind = data.readUInt8(0);
       const id = data.readUInt32LE(1);

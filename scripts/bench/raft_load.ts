@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
+import { corkedSender } from "../../test/support/net.js";
 import { decodeResponse, encodeRequest, KIND_PROPOSE, percentile } from "./raft_bench_protocol.js";
 
 interface LoadSpec {
@@ -31,24 +32,15 @@ async function main(): Promise<void> {
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => (finish = resolve));
   // Requests produced in one turn of the event loop leave in one write.
-  const tcp = (socket as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
-  let corked = false;
+  const write = corkedSender(socket);
   const send = (): void => {
-    if (!corked) {
-      corked = true;
-      tcp.cork();
-      setImmediate(() => {
-        corked = false;
-        tcp.uncork();
-      });
-    }
     if (process.hrtime.bigint() >= deadline) {
       if (--active === 0) finish();
       return;
     }
     const id = nextId++;
     sentAt.set(id, process.hrtime.bigint());
-    socket.send(encodeRequest(KIND_PROPOSE, id, payload));
+    write(encodeRequest(KIND_PROPOSE, id, payload));
   };
   socket.on("message", (data: Buffer) => {
     const response = decodeResponse(data);

@@ -4,7 +4,6 @@
  * machine records what was applied.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { either as E } from "fp-ts";
@@ -12,6 +11,7 @@ import { createRecordingLogger, type LoggedLine } from "../../src/lib/logger.js"
 import { RaftNode } from "../../src/raft/runtime/raft_node.js";
 import type { ApplyContext, RaftNodeError, StateMachine } from "../../src/raft/runtime/raft_node_types.js";
 import { type ConfMember, type NodeId, nodeId } from "../../src/raft/types.js";
+import { freePort } from "../support/net.js";
 
 export class ListMachine implements StateMachine<number> {
   items: string[] = [];
@@ -27,17 +27,6 @@ export class ListMachine implements StateMachine<number> {
   restore(snapshot: Uint8Array): void {
     this.items = JSON.parse(new TextDecoder().decode(snapshot)) as string[];
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
 }
 
 export interface TestNode {

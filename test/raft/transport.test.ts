@@ -3,7 +3,7 @@
  * teardown. No timing assertions: waits are "eventually, within 5 s".
  */
 import { once } from "node:events";
-import { type AddressInfo, createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { either as E } from "fp-ts";
 import t from "tap";
 import WebSocket, { WebSocketServer } from "ws";
@@ -22,6 +22,7 @@ import {
 import { Transport, type TransportOptions } from "../../src/raft/runtime/transport.js";
 import type { TransportLimits } from "../../src/raft/runtime/transport_limits.js";
 import { type LogIndex, makeMessage, type Message, type NodeId, nodeId, type Term } from "../../src/raft/types.js";
+import { freePort } from "../support/net.js";
 
 const SECRET = "s3cret-shared-by-the-cluster";
 const CLUSTER = "test-cluster";
@@ -128,16 +129,6 @@ function snapshotMessage(from: TestNode, to: NodeId, dataBytes: number): Message
 
 function warnings(node: TestNode): string[] {
   return node.lines.filter((line) => line.level === "warn").map((line) => line.message);
-}
-
-/** A port with nothing listening on it (bound and released by the OS). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 interface RawClient {
