@@ -27,10 +27,6 @@ export function findMember(conf: ConfState, id: NodeId): ConfMember | undefined 
   return conf.members.find((m) => m.id === id);
 }
 
-export function quorumSize(voterCount: number): number {
-  return Math.floor(voterCount / 2) + 1;
-}
-
 function sorted(members: ConfMember[]): ConfState {
   members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { members };

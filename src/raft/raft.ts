@@ -10,14 +10,18 @@
  * snapshots for lagging followers (§7), leadership transfer (thesis §3.10), single-server
  * membership changes with learners (thesis §4), and ReadIndex reads (thesis §6.4).
  *
- * This file is over 400 lines because the protocol is one state machine whose handlers share its
- * state; replication bookkeeping, the log, membership and reads live in their own modules.
+ * Why this file is over 800 lines: the protocol is one state machine whose handlers all read and
+ * write the same few fields (term, role, log, progress), and splitting it across classes would
+ * spread each rule of the paper over several files. What stands on its own lives elsewhere: the
+ * log (raft_log.ts), follower progress and flow control (progress.ts), quorum arithmetic
+ * (quorum.ts), membership rules (membership.ts), ReadIndex bookkeeping (read_only.ts).
  */
 import { assert } from "../lib/assert.js";
 import type { Logger } from "../lib/logger.js";
 import { type RaftConfig, validateConfig } from "./config.js";
 import { encodeConfChange } from "./codec.js";
-import { applyConfChange, isVoter, quorumSize, voters } from "./membership.js";
+import { applyConfChange, isVoter, voters } from "./membership.js";
+import { quorumSize, quorumValue, type VoteResult, voteResult } from "./quorum.js";
 import { Progress } from "./progress.js";
 import { RaftLog } from "./raft_log.js";
 import { ReadOnly } from "./read_only.js";
@@ -31,6 +35,7 @@ import {
   type LogIndex,
   makeMessage,
   type Message,
+  type MessageType,
   type NodeId,
   type ReadState,
   type Role,
@@ -302,19 +307,8 @@ export class Raft {
     }
   }
 
-  private tallyVotes(): "won" | "lost" | "pending" {
-    const voterIds = voters(this.confState());
-    const quorum = quorumSize(voterIds.length);
-    let granted = 0;
-    let rejected = 0;
-    for (const id of voterIds) {
-      const vote = this.votes.get(id);
-      if (vote === true) granted++;
-      else if (vote === false) rejected++;
-    }
-    if (granted >= quorum) return "won";
-    if (rejected > voterIds.length - quorum) return "lost";
-    return "pending";
+  private tallyVotes(): VoteResult {
+    return voteResult(voters(this.confState()).map((id) => this.votes.get(id)));
   }
 
   // ---- messages in -----------------------------------------------------------------------------
@@ -372,9 +366,9 @@ export class Raft {
     if ((this.config.checkQuorum || this.config.preVote) && (m.type === "append" || m.type === "heartbeat")) {
       // A deposed leader learns the new term from this answer and steps down; without it, a
       // node whose term rose while isolated could never rejoin (etcd-raft does the same).
-      this.send(makeMessage({ type: "appendResponse", from: this.id, to: m.from, term: this.term }));
+      this.reply("appendResponse", m.from);
     } else if (m.type === "preVote") {
-      this.send(makeMessage({ type: "preVoteResponse", from: this.id, to: m.from, term: this.term, reject: true }));
+      this.reply("preVoteResponse", m.from, { reject: true });
     } else {
       this.logger.debug({ from: m.from, type: m.type, term: m.term, ourTerm: this.term }, `ignoring ${m.type} from term ${m.term}: current term is ${this.term}`);
     }
@@ -392,7 +386,7 @@ export class Raft {
         this.vote = m.from;
       }
     } else {
-      this.send(makeMessage({ type: responseType, from: this.id, to: m.from, term: this.term, reject: true }));
+      this.reply(responseType, m.from, { reject: true });
     }
   }
 
@@ -430,7 +424,7 @@ export class Raft {
         this.electionElapsed = 0;
         this.leader = m.from;
         this.commitFromHeartbeat(m);
-        this.send(makeMessage({ type: "heartbeatResponse", from: this.id, to: m.from, term: this.term, context: m.context }));
+        this.reply("heartbeatResponse", m.from, { context: m.context });
         return;
       case "snapshot":
         this.electionElapsed = 0;
@@ -458,25 +452,16 @@ export class Raft {
 
   private handleAppend(m: Message): void {
     if (m.index < this.log.committed) {
-      this.send(makeMessage({ type: "appendResponse", from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      this.reply("appendResponse", m.from, { index: this.log.committed });
       return;
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== null) {
-      this.send(makeMessage({ type: "appendResponse", from: this.id, to: m.from, term: this.term, index: lastNew }));
+      this.reply("appendResponse", m.from, { index: lastNew });
       return;
     }
     const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    this.send(makeMessage({
-      type: "appendResponse",
-      from: this.id,
-      to: m.from,
-      term: this.term,
-      index: m.index,
-      reject: true,
-      rejectHint: hint.index,
-      logTerm: hint.term,
-    }));
+    this.reply("appendResponse", m.from, { index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
   }
 
   private handleSnapshot(m: Message): void {
@@ -484,7 +469,7 @@ export class Raft {
     assert(snapshot !== null, "snapshot message without a snapshot");
     const { index, term } = snapshot.meta;
     if (index <= this.log.committed) {
-      this.send(makeMessage({ type: "appendResponse", from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      this.reply("appendResponse", m.from, { index: this.log.committed });
       return;
     }
     if (this.log.matchTerm(index, term)) {
@@ -494,7 +479,7 @@ export class Raft {
       this.logger.info({ index, term, from: m.from }, "restoring a snapshot from the leader");
       this.log.restore(snapshot);
     }
-    this.send(makeMessage({ type: "appendResponse", from: this.id, to: m.from, term: this.term, index: this.log.lastIndex() }));
+    this.reply("appendResponse", m.from, { index: this.log.lastIndex() });
   }
 
   // ---- leader ----------------------------------------------------------------------------------
@@ -576,8 +561,7 @@ export class Raft {
     if (this.role !== "leader") return false;
     const voterIds = voters(this.confState());
     if (voterIds.length === 0) return false;
-    const matches = voterIds.map((id) => this.progress.get(id)?.match ?? 0).sort((a, b) => b - a);
-    const quorumIndex = matches[quorumSize(voterIds.length) - 1]!;
+    const quorumIndex = quorumValue(voterIds.map((id) => this.progress.get(id)?.match ?? 0));
     const before = this.log.committed;
     if (!this.log.maybeCommit(quorumIndex, this.term)) return false;
     for (let i = before + 1; i <= this.log.committed; i++) {
@@ -604,7 +588,7 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: NodeId): void {
-    this.send(makeMessage({ type: "timeoutNow", from: this.id, to, term: this.term }));
+    this.reply("timeoutNow", to);
   }
 
   /** Sends the next append (or snapshot) to a follower. Returns whether something was sent. */
@@ -617,16 +601,7 @@ export class Raft {
     const lastIndex = this.log.lastIndex();
     const entries = progress.next <= lastIndex ? this.log.slice(progress.next, lastIndex + 1, this.config.maxMessageBytes) : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send(makeMessage({
-      type: "append",
-      from: this.id,
-      to,
-      term: this.term,
-      index: prevIndex as LogIndex,
-      logTerm: prevTerm,
-      entries,
-      commit: this.log.committed,
-    }));
+    this.reply("append", to, { index: prevIndex as LogIndex, logTerm: prevTerm, entries, commit: this.log.committed });
     if (progress.state === "replicate" && entries.length > 0) {
       const last = entries[entries.length - 1]!.index;
       progress.next = (last + 1) as LogIndex;
@@ -643,7 +618,7 @@ export class Raft {
     assert(snapshot !== null, "entries are compacted but there is no snapshot");
     progress.becomeSnapshot(snapshot.meta.index);
     this.logger.info({ to, index: snapshot.meta.index }, "sending a snapshot to a lagging follower");
-    this.send(makeMessage({ type: "snapshot", from: this.id, to, term: this.term, snapshot }));
+    this.reply("snapshot", to, { snapshot });
     return true;
   }
 
@@ -655,14 +630,7 @@ export class Raft {
     const round = this.reads.startRoundIfPending();
     for (const [id, progress] of this.progress) {
       if (id === this.id) continue;
-      this.send(makeMessage({
-        type: "heartbeat",
-        from: this.id,
-        to: id,
-        term: this.term,
-        commit: Math.min(progress.match, this.log.committed) as LogIndex,
-        context: round,
-      }));
+      this.reply("heartbeat", id, { commit: Math.min(progress.match, this.log.committed) as LogIndex, context: round });
     }
   }
 
@@ -783,14 +751,14 @@ export class Raft {
 
   private releaseReads(): void {
     const voterIds = voters(this.confState());
-    const rounds = voterIds.map((id) => (id === this.id ? this.reads.currentRound() : this.progress.get(id)?.readRound ?? 0)).sort((a, b) => b - a);
-    const confirmed = rounds[quorumSize(voterIds.length) - 1] ?? 0;
+    if (voterIds.length === 0) return;
+    const confirmed = quorumValue(voterIds.map((id) => (id === this.id ? this.reads.currentRound() : this.progress.get(id)?.readRound ?? 0)));
     for (const read of this.reads.takeConfirmed(confirmed)) this.answerRead(read.from, read.requestId, read.index);
   }
 
   private answerRead(from: NodeId, requestId: number, index: LogIndex): void {
     if (from === this.id) this.readStates.push({ requestId, index });
-    else this.send(makeMessage({ type: "readIndexResponse", from: this.id, to: from, term: this.term, index, context: requestId }));
+    else this.reply("readIndexResponse", from, { index, context: requestId });
   }
 
   transferLeader(target: NodeId): void {
@@ -848,6 +816,11 @@ export class Raft {
 
   private send(m: Message): void {
     this.outbox.push(m);
+  }
+
+  /** A message from this node in its current term. */
+  private reply(type: MessageType, to: NodeId, fields: Partial<Message> = {}): void {
+    this.outbox.push(makeMessage({ type, from: this.id, to, term: this.term, ...fields }));
   }
 
   checkInvariants(): void {
