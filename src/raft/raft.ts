@@ -76,12 +76,17 @@ export class Raft {
   /** Proposals received since the last flush; sent in one message (follower) or one broadcast (leader). */
   private forwardBatch: Entry[] = [];
   private broadcastPending = false;
+  /** Heartbeat answering (followers): see shouldAnswerHeartbeat. */
+  private readonly heartbeatAnswerEvery: number;
+  private heartbeatsUnanswered = 0;
+  private lastHeartbeatRound = -1;
 
   constructor(config: RaftConfig, log: RaftLog, hardTerm: Term, hardVote: NodeId | null) {
     validateConfig(config);
     this.config = config;
     this.id = config.id;
     this.logger = config.logger;
+    this.heartbeatAnswerEvery = Math.max(1, Math.min(3, Math.floor(config.electionTimeoutTicks / (3 * config.heartbeatTicks))));
     this.log = log;
     this.term = hardTerm;
     this.vote = hardVote;
@@ -145,6 +150,8 @@ export class Raft {
     this.reads.reset();
     this.forwardBatch = [];
     this.broadcastPending = false;
+    this.heartbeatsUnanswered = 0;
+    this.lastHeartbeatRound = -1;
   }
 
   becomeFollower(term: Term, leader: NodeId | null): void {
@@ -424,7 +431,7 @@ export class Raft {
         this.electionElapsed = 0;
         this.leader = m.from;
         this.commitFromHeartbeat(m);
-        this.reply("heartbeatResponse", m.from, { context: m.context });
+        if (this.shouldAnswerHeartbeat(m)) this.reply("heartbeatResponse", m.from, { context: m.context });
         return;
       case "snapshot":
         this.electionElapsed = 0;
@@ -448,6 +455,21 @@ export class Raft {
     // durable log lost entries it had acknowledged (a wiped or restored data directory).
     if (m.commit <= this.log.lastIndex()) this.log.commitTo(m.commit);
     else this.logger.warn({ commit: m.commit, lastIndex: this.log.lastIndex(), leader: m.from }, "the leader believes this node has entries it does not have; was its Raft data directory replaced?");
+  }
+
+  /**
+   * A follower answers every heartbeat that starts a ReadIndex round, and otherwise one in
+   * `heartbeatAnswerEvery` (still several per election timeout, which is all CheckQuorum and
+   * the recovery of lost appends need). An idle leader then wakes for a fraction of the answers
+   * etcd-raft would send it.
+   */
+  private shouldAnswerHeartbeat(m: Message): boolean {
+    if (m.context !== this.lastHeartbeatRound || ++this.heartbeatsUnanswered >= this.heartbeatAnswerEvery) {
+      this.lastHeartbeatRound = m.context;
+      this.heartbeatsUnanswered = 0;
+      return true;
+    }
+    return false;
   }
 
   private handleAppend(m: Message): void {

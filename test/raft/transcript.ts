@@ -259,6 +259,7 @@ export class TranscriptRunner {
       this.h.tickAll(1);
       this.stabilize();
       const leaders = [...this.h.nodes.values()]
+        .filter((node) => !this.h.down.has(node.id))
         .map((node) => node.node.status())
         .filter((s) => s.role === "leader")
         .map((s) => `${s.id}@${s.term}`)
