@@ -16,7 +16,7 @@ import { createPrng } from "../../lib/prng.js";
 import { DEFAULT_TUNABLES, type RaftConfig } from "../config.js";
 import { describeConfState } from "../membership.js";
 import type { ProposeResult } from "../raft.js";
-import { bootstrapState, type InitialState, RawNode, type Ready } from "../raw_node.js";
+import { RawNode, type Ready } from "../raw_node.js";
 import type { ConfChange, Entry, LogIndex, Message, NodeId, Term } from "../types.js";
 import { LogStore } from "./log_store.js";
 import { decodeEnvelope, encodeEnvelope, SessionTable } from "./proposals.js";
@@ -29,17 +29,13 @@ import type {
   RaftNodeStatus,
 } from "./raft_node_types.js";
 import { RaftNodeFailure } from "./raft_node_types.js";
+import { initialState, restoreStateMachine } from "./raft_node_startup.js";
 import { decodeSnapshotData, encodeSnapshotData } from "./snapshot_container.js";
 import { Transport } from "./transport.js";
+import { Waiters } from "./waiters.js";
 import { WriteBatcher } from "./write_batcher.js";
 
 export const PROPOSE_TIMEOUT_MS_DEFAULT = 5000;
-
-interface Pending<T> {
-  readonly resolve: (value: T) => void;
-  readonly reject: (error: RaftNodeFailure) => void;
-  readonly timer: NodeJS.Timeout;
-}
 
 const REFUSALS: Record<string, { code: RaftNodeErrorCode; message: string }> = {
   noLeader: { code: "noLeader", message: "no Raft leader is known right now (an election may be in progress); retry shortly" },
@@ -64,10 +60,13 @@ export class RaftNode<Result> {
   private tickTimer: NodeJS.Timeout | null = null;
   private nextSeq = 1;
   private nextReadId = 1;
-  private readonly pendingProposals = new Map<number, Pending<Proposed<Result>>>();
-  private readonly pendingReads = new Map<number, Pending<LogIndex>>();
-  private readsAwaitingApply: { index: LogIndex; pending: Pending<LogIndex> }[] = [];
-  private readonly pendingConfChanges = new Map<number, { term: Term; pending: Pending<LogIndex> }>();
+  private readonly proposals = new Waiters<Proposed<Result>>();
+  private readonly reads = new Waiters<LogIndex>();
+  /** Reads confirmed by the leader, waiting until this node has applied up to their index. */
+  private readsAwaitingApply: { index: LogIndex; id: number }[] = [];
+  /** Membership changes by log index, with the term they were proposed in. */
+  private readonly confChanges = new Waiters<LogIndex>();
+  private readonly confChangeTerms = new Map<number, Term>();
   private readonly appliedListeners = new Set<(index: LogIndex) => void>();
   private readonly lastContact = new Map<NodeId, number>();
   private sessions: SessionTable;
@@ -161,15 +160,14 @@ export class RaftNode<Result> {
 
   /** Replicates `payload`; resolves with its log index and the state machine's result once applied here. */
   propose(payload: Uint8Array, timeoutMs = PROPOSE_TIMEOUT_MS_DEFAULT): Promise<Proposed<Result>> {
-    return new Promise((resolve, reject) => {
-      if (this.stopped) return reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
-      const seq = this.nextSeq++;
-      this.pending(this.pendingProposals, seq, timeoutMs, resolve, reject, "the proposal was not applied in time; its outcome is unknown");
-      this.input(() => {
-        const result = this.raw.propose(encodeEnvelope({ origin: this.options.nodeId, incarnation: this.incarnation, seq, payload }));
-        if (!result.ok) this.settle(this.pendingProposals, seq, refusal(result));
-      });
+    if (this.stopped) return Promise.reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
+    const seq = this.nextSeq++;
+    const result = this.proposals.wait(seq, timeoutMs, "the proposal was not applied in time; its outcome is unknown");
+    this.input(() => {
+      const proposed = this.raw.propose(encodeEnvelope({ origin: this.options.nodeId, incarnation: this.incarnation, seq, payload }));
+      if (!proposed.ok) this.proposals.reject(seq, refusal(proposed));
     });
+    return result;
   }
 
   /**
@@ -177,34 +175,30 @@ export class RaftNode<Result> {
    * was committed when the read was issued, so its state machine can then answer the read.
    */
   readIndex(timeoutMs = PROPOSE_TIMEOUT_MS_DEFAULT): Promise<LogIndex> {
-    return new Promise((resolve, reject) => {
-      if (this.stopped) return reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
-      const id = this.nextReadId++;
-      this.pending(this.pendingReads, id, timeoutMs, resolve, reject, "the read could not be confirmed by a quorum in time");
-      this.input(() => {
-        if (!this.raw.readIndex(id)) this.settle(this.pendingReads, id, new RaftNodeFailure("noLeader", REFUSALS["noLeader"]!.message));
-      });
+    if (this.stopped) return Promise.reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
+    const id = this.nextReadId++;
+    const result = this.reads.wait(id, timeoutMs, "the read could not be confirmed by a quorum in time");
+    this.input(() => {
+      if (!this.raw.readIndex(id)) this.reads.reject(id, new RaftNodeFailure("noLeader", REFUSALS["noLeader"]!.message));
     });
+    return result;
   }
 
   /** On the leader: adds, promotes, demotes or removes a member; resolves when the change is applied here. */
   proposeConfChange(change: ConfChange, timeoutMs = PROPOSE_TIMEOUT_MS_DEFAULT): Promise<LogIndex> {
+    if (this.stopped) return Promise.reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
     return new Promise((resolve, reject) => {
-      if (this.stopped) return reject(new RaftNodeFailure("stopped", "the Raft node is stopped"));
       this.input(() => {
-        const result = this.raw.proposeConfChange(change);
-        if (!result.ok) {
-          const failure = refusal(result);
-          const detail = result.reason === "invalidConfChange" || result.reason === "pendingConfChange" ? `: ${this.raw.lastConfChangeRefusal()}` : "";
+        const proposed = this.raw.proposeConfChange(change);
+        if (!proposed.ok) {
+          const failure = refusal(proposed);
+          const detail = proposed.reason === "invalidConfChange" || proposed.reason === "pendingConfChange" ? `: ${this.raw.lastConfChangeRefusal()}` : "";
           reject(new RaftNodeFailure(failure.code, `${failure.message}${detail}`));
           return;
         }
-        assert(result.index !== null, "a leader's conf change has an index");
-        const timer = setTimeout(() => {
-          this.pendingConfChanges.delete(result.index!);
-          reject(new RaftNodeFailure("timeout", "the membership change did not commit in time; check the cluster status"));
-        }, timeoutMs);
-        this.pendingConfChanges.set(result.index, { term: this.raw.status().term, pending: { resolve, reject, timer } });
+        assert(proposed.index !== null, "a leader's conf change has an index");
+        this.confChangeTerms.set(proposed.index, this.raw.status().term);
+        this.confChanges.wait(proposed.index, timeoutMs, "the membership change did not commit in time; check the cluster status").then(resolve, reject);
       });
     });
   }
@@ -240,14 +234,9 @@ export class RaftNode<Result> {
     await this.cycle;
     await this.compaction;
     const failure = new RaftNodeFailure("stopped", "the Raft node stopped");
-    for (const map of [this.pendingProposals, this.pendingReads] as Map<number, Pending<unknown>>[]) {
-      for (const [key] of map) this.settle(map, key, failure);
-    }
-    for (const [, { pending }] of this.pendingConfChanges) {
-      clearTimeout(pending.timer);
-      pending.reject(failure);
-    }
-    this.pendingConfChanges.clear();
+    this.proposals.rejectAll(failure);
+    this.reads.rejectAll(failure);
+    this.confChanges.rejectAll(failure);
     await this.transport?.stop();
     await this.store.close();
     this.log.info({}, "raft node stopped");
@@ -350,10 +339,7 @@ export class RaftNode<Result> {
     if (ready.sendBeforePersist) this.transport!.send(ready.messages);
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const read of ready.readStates) {
-      const pending = this.pendingReads.get(read.requestId);
-      if (pending === undefined) continue;
-      this.pendingReads.delete(read.requestId);
-      this.readsAwaitingApply.push({ index: read.index, pending });
+      if (this.reads.has(read.requestId)) this.readsAwaitingApply.push({ index: read.index, id: read.requestId });
     }
     this.serveReads();
     if (ready.committedEntries.length > 0) for (const listener of this.appliedListeners) listener(this.applied);
@@ -419,21 +405,16 @@ export class RaftNode<Result> {
     const admitted = this.sessions.admit(envelope.right);
     const result = admitted ? this.options.stateMachine.apply(payload, { index: entry.index, term: entry.term, timeMs: entry.timeMs }) : null;
     if (origin !== this.options.nodeId || incarnation !== this.incarnation) return;
-    const pending = this.pendingProposals.get(seq);
-    if (pending === undefined) return;
-    this.pendingProposals.delete(seq);
-    clearTimeout(pending.timer);
-    if (admitted) pending.resolve({ index: entry.index, result: result as Result });
-    else pending.reject(new RaftNodeFailure("outcomeUnknown", "the proposal was delivered twice or out of order; whether it was applied is unknown"));
+    if (admitted) this.proposals.resolve(seq, { index: entry.index, result: result as Result });
+    else this.proposals.reject(seq, new RaftNodeFailure("outcomeUnknown", "the proposal was delivered twice or out of order; whether it was applied is unknown"));
   }
 
   private settleConfChange(entry: Entry): void {
-    const waiting = this.pendingConfChanges.get(entry.index);
-    if (waiting === undefined) return;
-    this.pendingConfChanges.delete(entry.index);
-    clearTimeout(waiting.pending.timer);
-    if (entry.term === waiting.term) waiting.pending.resolve(entry.index);
-    else waiting.pending.reject(new RaftNodeFailure("notLeader", "leadership changed before the membership change committed; it was not applied"));
+    const term = this.confChangeTerms.get(entry.index);
+    if (term === undefined) return;
+    this.confChangeTerms.delete(entry.index);
+    if (entry.term === term) this.confChanges.resolve(entry.index, entry.index);
+    else this.confChanges.reject(entry.index, new RaftNodeFailure("notLeader", "leadership changed before the membership change committed; it was not applied"));
   }
 
   private restoreSnapshot(data: Uint8Array, index: LogIndex): void {
@@ -445,8 +426,8 @@ export class RaftNode<Result> {
     this.snapshotIndex = index;
     // Our proposals that the snapshot accounts for were applied or skipped; we cannot tell which.
     const last = this.sessions.lastSeq(this.options.nodeId, this.incarnation);
-    for (const [seq] of this.pendingProposals) {
-      if (seq <= last) this.settle(this.pendingProposals, seq, new RaftNodeFailure("outcomeUnknown", "a snapshot replaced the log before the proposal's result was seen; its outcome is unknown"));
+    for (const seq of this.proposals.keys()) {
+      if (seq <= last) this.proposals.reject(seq, new RaftNodeFailure("outcomeUnknown", "a snapshot replaced the log before the proposal's result was seen; its outcome is unknown"));
     }
     this.log.info({ index }, "restored the state machine from a snapshot");
   }
@@ -455,12 +436,8 @@ export class RaftNode<Result> {
     if (this.readsAwaitingApply.length === 0) return;
     const remaining: typeof this.readsAwaitingApply = [];
     for (const read of this.readsAwaitingApply) {
-      if (read.index > this.applied) {
-        remaining.push(read);
-        continue;
-      }
-      clearTimeout(read.pending.timer);
-      read.pending.resolve(read.index);
+      if (read.index > this.applied) remaining.push(read);
+      else this.reads.resolve(read.id, read.index);
     }
     this.readsAwaitingApply = remaining;
   }
@@ -500,19 +477,6 @@ export class RaftNode<Result> {
     this.log.info({ peers: key }, "raft peers changed");
   }
 
-  private pending<T>(map: Map<number, Pending<T>>, key: number, timeoutMs: number, resolve: (v: T) => void, reject: (e: RaftNodeFailure) => void, timeoutMessage: string): void {
-    const timer = setTimeout(() => this.settle(map, key, new RaftNodeFailure("timeout", timeoutMessage)), timeoutMs);
-    map.set(key, { resolve, reject, timer });
-  }
-
-  private settle<T>(map: Map<number, Pending<T>>, key: number, failure: RaftNodeFailure): void {
-    const pending = map.get(key);
-    if (pending === undefined) return;
-    map.delete(key);
-    clearTimeout(pending.timer);
-    pending.reject(failure);
-  }
-
   private fail(error: RaftNodeFailure): void {
     if (this.stopped) return;
     this.log.error({ code: error.code }, `raft node stopping: ${error.message}`);
@@ -524,28 +488,4 @@ function refusal(result: ProposeResult): RaftNodeFailure {
   assert(!result.ok, "refusal of a refused proposal");
   const known = REFUSALS[result.reason] ?? { code: "notLeader" as const, message: result.reason };
   return new RaftNodeFailure(known.code, known.message);
-}
-
-async function initialState<Result>(options: RaftNodeOptions<Result>, store: LogStore, state: { hardState: InitialState["hardState"]; snapshot: InitialState["snapshot"]; entries: readonly Entry[] }): Promise<E.Either<RaftNodeError, InitialState>> {
-  const empty = state.entries.length === 0 && state.snapshot === null && state.hardState.term === 0;
-  if (!empty) return E.right(state);
-  if (options.initialMembers === null || options.initialMembers.length === 0) {
-    if ((options.seedPeers?.size ?? 0) > 0) return E.right(state);
-    return E.left({ code: "startup", message: `the Raft data directory ${options.dataDir} is empty and neither initial members nor peers to join were given; configure raft.initial_members for a new cluster or raft.join for an existing one` });
-  }
-  if (!options.initialMembers.some((m) => m.id === options.nodeId)) {
-    return E.left({ code: "startup", message: `node ${options.nodeId} is not among the initial members (${options.initialMembers.map((m) => m.id).join(", ")}); add it there or join the cluster instead` });
-  }
-  const bootstrap = bootstrapState(options.initialMembers);
-  const written = await store.write({ hardState: bootstrap.hardState, entries: bootstrap.entries, snapshot: null });
-  if (E.isLeft(written)) return E.left({ code: "startup", message: `cannot write the initial Raft log: ${written.left.message}` });
-  return E.right(bootstrap);
-}
-
-function restoreStateMachine<Result>(options: RaftNodeOptions<Result>, initial: InitialState): E.Either<RaftNodeError, SessionTable> {
-  if (initial.snapshot === null) return E.right(new SessionTable());
-  const decoded = decodeSnapshotData(initial.snapshot.data);
-  if (E.isLeft(decoded)) return E.left({ code: "startup", message: `the stored snapshot cannot be read: ${decoded.left}` });
-  options.stateMachine.restore(decoded.right.state);
-  return E.right(decoded.right.sessions);
 }
