@@ -142,7 +142,9 @@ export class Simulation {
   constructor(private readonly options: SimOptions) {
     this.prng = createPrng(options.seed);
     const drawn = swarm(this.prng, options.nodes);
-    this.config = { ...drawn, ...options.overrides, tunables: { ...drawn.tunables, ...options.overrides?.tunables } };
+    const merged = { ...drawn, ...options.overrides, tunables: { ...drawn.tunables, ...options.overrides?.tunables } };
+    // Membership changes only where removed nodes cannot disrupt the cluster (see swarm()).
+    this.config = { ...merged, membership: merged.membership && merged.tunables.preVote && merged.tunables.checkQuorum };
     this.bugs = { ...NO_BUGS, ...options.bugs };
     this.faultPhaseMs = options.faultPhaseMs ?? 3000;
     this.checker = new SafetyChecker(() => this.queue.now);
