@@ -76,9 +76,10 @@ export class Raft {
   /** Proposals received since the last flush; sent in one message (follower) or one broadcast (leader). */
   private forwardBatch: Entry[] = [];
   private broadcastPending = false;
-  /** Heartbeat answering (followers): see shouldAnswerHeartbeat. */
+  /** Heartbeats the leader sends between those it asks every follower to answer (see broadcastHeartbeat). */
   private readonly heartbeatAnswerEvery: number;
-  private heartbeatsUnanswered = 0;
+  private heartbeatsSent = 0;
+  /** Followers: the last ReadIndex round answered (see shouldAnswerHeartbeat). */
   private lastHeartbeatRound = -1;
 
   constructor(config: RaftConfig, log: RaftLog, hardTerm: Term, hardVote: NodeId | null) {
@@ -150,7 +151,7 @@ export class Raft {
     this.reads.reset();
     this.forwardBatch = [];
     this.broadcastPending = false;
-    this.heartbeatsUnanswered = 0;
+    this.heartbeatsSent = 0;
     this.lastHeartbeatRound = -1;
   }
 
@@ -458,18 +459,13 @@ export class Raft {
   }
 
   /**
-   * A follower answers every heartbeat that starts a ReadIndex round, and otherwise one in
-   * `heartbeatAnswerEvery` (still several per election timeout, which is all CheckQuorum and
-   * the recovery of lost appends need). An idle leader then wakes for a fraction of the answers
-   * etcd-raft would send it.
+   * A follower answers the heartbeats its leader marks (`force`) and any that starts a ReadIndex
+   * round it has not answered yet (a safety net: the leader marks those too).
    */
   private shouldAnswerHeartbeat(m: Message): boolean {
-    if (m.context !== this.lastHeartbeatRound || ++this.heartbeatsUnanswered >= this.heartbeatAnswerEvery) {
-      this.lastHeartbeatRound = m.context;
-      this.heartbeatsUnanswered = 0;
-      return true;
-    }
-    return false;
+    if (!m.force && m.context === this.lastHeartbeatRound) return false;
+    this.lastHeartbeatRound = m.context;
+    return true;
   }
 
   private handleAppend(m: Message): void {
@@ -648,11 +644,23 @@ export class Raft {
     for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, sendIfEmpty);
   }
 
+  /**
+   * Heartbeats ask for an answer (`force`) only when the leader needs one: every
+   * `heartbeatAnswerEvery`-th heartbeat (still several per election timeout, all CheckQuorum
+   * needs), when a ReadIndex round starts, and from a follower that is behind or whose appends
+   * may have been lost. All followers answer the same heartbeat, so an idle leader wakes once for
+   * all their answers, and a few times a second instead of for every answer of every follower.
+   */
   private broadcastHeartbeat(): void {
+    const before = this.reads.currentRound();
     const round = this.reads.startRoundIfPending();
+    const periodic = ++this.heartbeatsSent % this.heartbeatAnswerEvery === 0;
+    const last = this.log.lastIndex();
     for (const [id, progress] of this.progress) {
       if (id === this.id) continue;
-      this.reply("heartbeat", id, { commit: Math.min(progress.match, this.log.committed) as LogIndex, context: round });
+      const lagging = progress.state !== "replicate" || progress.match < last || progress.inflights.full();
+      const force = periodic || round !== before || lagging;
+      this.reply("heartbeat", id, { commit: Math.min(progress.match, this.log.committed) as LogIndex, context: round, force });
     }
   }
 

@@ -130,7 +130,8 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
  * - appendResponse: index = last index now matching (success) or the rejected index (reject);
  *   rejectHint/logTerm = where the follower suggests to probe next (reject only).
  * - vote/preVote: index/logTerm = candidate's last entry; `force` = leadership transfer.
- * - heartbeat: commit = min(follower match, leader commit); context = read round.
+ * - heartbeat: commit = min(follower match, leader commit); context = read round; `force` = the
+ *   leader asks for an answer (followers answer only those, and new read rounds).
  * - heartbeatResponse: context = echoed read round.
  * - snapshot: snapshot.
  * - propose: entries (data only; the leader assigns term, index and time).

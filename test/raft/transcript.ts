@@ -70,7 +70,7 @@ export function describeMessage(m: Message): string {
     case "preVoteResponse":
       return `${head} term=${m.term} ${m.reject ? "rejected" : "granted"}`;
     case "heartbeat":
-      return `${head} term=${m.term} commit=${m.commit} round=${m.context}`;
+      return `${head} term=${m.term} commit=${m.commit} round=${m.context}${m.force ? " answer" : ""}`;
     case "heartbeatResponse":
       return `${head} term=${m.term} round=${m.context}`;
     case "snapshot":
