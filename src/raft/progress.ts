@@ -76,6 +76,8 @@ export class Progress {
   pendingSnapshot: LogIndex = 0 as LogIndex;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** Consecutive refusals of entries the follower acknowledged (see Raft.handleRefusedAcknowledged). */
+  refusedAcknowledged = 0;
   /** Heartbeat answers received while a snapshot is pending; too many means it was lost. */
   heartbeatsWhileSnapshotting = 0;
   /** Highest ReadIndex heartbeat round this follower has answered. */
@@ -119,6 +121,7 @@ export class Progress {
       this.match = index as LogIndex;
       updated = true;
       this.probeSent = false;
+      this.refusedAcknowledged = 0;
     }
     if (this.next < index + 1) this.next = (index + 1) as LogIndex;
     return updated;

@@ -42,6 +42,9 @@ import {
   type Term,
 } from "./types.js";
 
+/** Heartbeat-driven refusals of acknowledged entries before the leader believes the loss. */
+const LOST_ENTRIES_CONFIRMATIONS = 5;
+
 export type ProposeResult =
   | { readonly ok: true; readonly index: LogIndex | null }
   | { readonly ok: false; readonly reason: ProposeRefusal };
@@ -544,15 +547,28 @@ export class Raft {
     this.releaseReads();
   }
 
+  /**
+   * The follower refuses an entry it acknowledged in this term: its durable log lost it (a
+   * replaced or damaged data directory), or the answer is a late copy of an old one. Probing again
+   * at once would repeat at network speed, and trusting a late copy would undo real progress; so
+   * wait for heartbeat answers, and only when the refusal persists through several of them start
+   * over from what the follower says it has.
+   */
+  private handleRefusedAcknowledged(m: Message, progress: Progress): void {
+    if (++progress.refusedAcknowledged < LOST_ENTRIES_CONFIRMATIONS) return;
+    this.logger.error({ follower: m.from, acknowledged: progress.match, has: m.rejectHint }, `follower ${m.from} lost log entries it had acknowledged (it has up to ${m.rejectHint}, acknowledged ${progress.match}); was its Raft data directory replaced? Replicating to it again from there`);
+    progress.refusedAcknowledged = 0;
+    progress.match = Math.min(progress.match, m.rejectHint) as LogIndex;
+    progress.next = (progress.match + 1) as LogIndex;
+    progress.probeSent = false;
+    this.sendAppend(m.from, true);
+  }
+
   private handleAppendResponse(m: Message, progress: Progress): void {
     if (m.reject) {
-      if (progress.state === "probe" && m.index === progress.next - 1 && m.rejectHint < progress.match) {
-        // The answer to our current probe says the follower's log ends below what it has
-        // acknowledged in this term: its durable log lost entries (a replaced or damaged data
-        // directory). Probe from what it has, loudly, instead of forever above its log. (Only
-        // in probe state: answers to pipelined appends may arrive late and out of order.)
-        this.logger.error({ follower: m.from, acknowledged: progress.match, has: m.rejectHint }, `follower ${m.from} lost log entries it had acknowledged (it has up to ${m.rejectHint}, acknowledged ${progress.match}); was its Raft data directory replaced?`);
-        progress.match = m.rejectHint;
+      if (progress.state === "probe" && m.index === progress.next - 1 && m.index <= progress.match) {
+        this.handleRefusedAcknowledged(m, progress);
+        return;
       }
       let probeAt = m.rejectHint as number;
       if (m.logTerm > 0) probeAt = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;

@@ -44,7 +44,7 @@ t.test("planted bug: reads served from the local state machine are caught as not
 
 t.test("planted bug: acknowledging entries before they are durable is caught when a crash loses them", async (t) => {
   const failure = firstFailure({ ackBeforePersist: true }, 40, { crashDuringWriteRate: 0.05, diskLatencyMs: [2, 15] });
-  t.match(failure, /leader completeness|state machine safety|log matching|election safety|linearizability/, String(failure));
+  t.match(failure, /leader completeness|state machine safety|log matching|election safety|linearizability|converge/, String(failure));
 });
 
 t.test("planted bug: a node that forgets its vote after a restart is caught electing two leaders in one term", async (t) => {
