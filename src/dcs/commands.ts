@@ -1,0 +1,395 @@
+/**
+ * Commands: what a member or an operator asks of the cluster state. Each travels through the
+ * Raft log as a borsh envelope (schema version, scope, author, command); every node decodes and
+ * validates it against its state at apply time (decide.ts), so decoding must never throw and must
+ * refuse exactly the same bytes on every node.
+ *
+ * Schema evolution: a new command or field gets a new variant or a new schema version; a node
+ * refuses, deterministically, an envelope of a schema newer than it knows. Activating a new
+ * schema therefore waits until every member runs a version that knows it.
+ */
+import { deserialize, field, option, serialize, variant, vec } from "@dao-xyz/borsh";
+import { either as E } from "fp-ts";
+import { canonicalJson, type JsonObject, parseJsonObject } from "./json.js";
+import {
+  isValidName,
+  type Lsn,
+  MEMBER_ROLES,
+  MEMBER_STATES,
+  type MemberName,
+  type MemberStatus,
+  type MemberTags,
+  type Scope,
+  TIMELINE_REASONS,
+  type TimelineReason,
+} from "./model.js";
+
+export const SCHEMA_VERSION = 1;
+
+export type Command =
+  | { readonly kind: "initializeCluster"; readonly member: MemberName; readonly systemId: string }
+  | { readonly kind: "upsertMember"; readonly status: MemberStatus }
+  | { readonly kind: "removeMember"; readonly name: MemberName }
+  | { readonly kind: "acquireLease"; readonly member: MemberName; readonly ttlMs: number }
+  | { readonly kind: "renewLease"; readonly member: MemberName; readonly ttlMs: number; readonly generation: number }
+  | { readonly kind: "releaseLease"; readonly member: MemberName; readonly generation: number }
+  | { readonly kind: "setConfig"; readonly expectedVersion: number | null; readonly mode: "patch" | "replace"; readonly value: JsonObject }
+  | { readonly kind: "requestSwitchover"; readonly from: MemberName | null; readonly to: MemberName | null; readonly scheduledAtMs: number | null }
+  | { readonly kind: "requestFailover"; readonly to: MemberName }
+  | { readonly kind: "cancelSwitchover" }
+  | { readonly kind: "setSyncState"; readonly expectedVersion: number | null; readonly leader: MemberName | null; readonly standbys: readonly MemberName[]; readonly quorum: number }
+  | { readonly kind: "recordTimeline"; readonly timeline: number; readonly lsn: Lsn; readonly reason: TimelineReason; readonly newPrimary: MemberName }
+  | { readonly kind: "setPause"; readonly paused: boolean }
+  | { readonly kind: "setMaintenance"; readonly member: MemberName; readonly on: boolean };
+
+export type CommandKind = Command["kind"];
+
+export interface CommandEnvelope {
+  readonly scope: Scope;
+  /** Who asks: a member name, or "api:<user>" / "cli:<user>" for operators. */
+  readonly author: string;
+  readonly command: Command;
+}
+
+// ---- wire classes ----------------------------------------------------------------------------
+
+class WireTags {
+  @field({ type: "bool" }) nofailover: boolean;
+  @field({ type: "u32" }) failoverPriority: number;
+  @field({ type: "bool" }) nosync: boolean;
+  @field({ type: "bool" }) noloadbalance: boolean;
+  @field({ type: "bool" }) clonefrom: boolean;
+  @field({ type: option("string") }) replicatefrom: string | undefined;
+  constructor(tags: MemberTags) {
+    this.nofailover = tags.nofailover;
+    this.failoverPriority = tags.failoverPriority;
+    this.nosync = tags.nosync;
+    this.noloadbalance = tags.noloadbalance;
+    this.clonefrom = tags.clonefrom;
+    this.replicatefrom = tags.replicatefrom ?? undefined;
+  }
+}
+
+abstract class WireCommand {}
+
+@variant(0)
+class WireInitializeCluster extends WireCommand {
+  @field({ type: "string" }) member: string;
+  @field({ type: "string" }) systemId: string;
+  constructor(member: string, systemId: string) {
+    super();
+    this.member = member;
+    this.systemId = systemId;
+  }
+}
+
+@variant(1)
+class WireUpsertMember extends WireCommand {
+  @field({ type: "string" }) name: string;
+  @field({ type: "string" }) apiUrl: string;
+  @field({ type: "string" }) connUrl: string;
+  @field({ type: "u8" }) role: number;
+  @field({ type: "u8" }) state: number;
+  @field({ type: "u32" }) timeline: number;
+  @field({ type: option("u64") }) walWritten: bigint | undefined;
+  @field({ type: option("u64") }) walReceived: bigint | undefined;
+  @field({ type: option("u64") }) walReplayed: bigint | undefined;
+  @field({ type: WireTags }) tags: WireTags;
+  @field({ type: "string" }) agentVersion: string;
+  constructor(status: MemberStatus) {
+    super();
+    this.name = status.name;
+    this.apiUrl = status.apiUrl;
+    this.connUrl = status.connUrl;
+    this.role = MEMBER_ROLES.indexOf(status.role);
+    this.state = MEMBER_STATES.indexOf(status.state);
+    this.timeline = status.timeline;
+    this.walWritten = status.walWritten ?? undefined;
+    this.walReceived = status.walReceived ?? undefined;
+    this.walReplayed = status.walReplayed ?? undefined;
+    this.tags = new WireTags(status.tags);
+    this.agentVersion = status.agentVersion;
+  }
+}
+
+@variant(2)
+class WireRemoveMember extends WireCommand {
+  @field({ type: "string" }) name: string;
+  constructor(name: string) {
+    super();
+    this.name = name;
+  }
+}
+
+@variant(3)
+class WireAcquireLease extends WireCommand {
+  @field({ type: "string" }) member: string;
+  @field({ type: "u32" }) ttlMs: number;
+  constructor(member: string, ttlMs: number) {
+    super();
+    this.member = member;
+    this.ttlMs = ttlMs;
+  }
+}
+
+@variant(4)
+class WireRenewLease extends WireCommand {
+  @field({ type: "string" }) member: string;
+  @field({ type: "u32" }) ttlMs: number;
+  @field({ type: "f64" }) generation: number;
+  constructor(member: string, ttlMs: number, generation: number) {
+    super();
+    this.member = member;
+    this.ttlMs = ttlMs;
+    this.generation = generation;
+  }
+}
+
+@variant(5)
+class WireReleaseLease extends WireCommand {
+  @field({ type: "string" }) member: string;
+  @field({ type: "f64" }) generation: number;
+  constructor(member: string, generation: number) {
+    super();
+    this.member = member;
+    this.generation = generation;
+  }
+}
+
+@variant(6)
+class WireSetConfig extends WireCommand {
+  @field({ type: option("f64") }) expectedVersion: number | undefined;
+  @field({ type: "bool" }) replace: boolean;
+  @field({ type: "string" }) json: string;
+  constructor(expectedVersion: number | null, replace: boolean, json: string) {
+    super();
+    this.expectedVersion = expectedVersion ?? undefined;
+    this.replace = replace;
+    this.json = json;
+  }
+}
+
+@variant(7)
+class WireRequestSwitchover extends WireCommand {
+  @field({ type: option("string") }) from: string | undefined;
+  @field({ type: option("string") }) to: string | undefined;
+  @field({ type: option("f64") }) scheduledAtMs: number | undefined;
+  constructor(from: string | null, to: string | null, scheduledAtMs: number | null) {
+    super();
+    this.from = from ?? undefined;
+    this.to = to ?? undefined;
+    this.scheduledAtMs = scheduledAtMs ?? undefined;
+  }
+}
+
+@variant(8)
+class WireRequestFailover extends WireCommand {
+  @field({ type: "string" }) to: string;
+  constructor(to: string) {
+    super();
+    this.to = to;
+  }
+}
+
+@variant(9)
+class WireCancelSwitchover extends WireCommand {}
+
+@variant(10)
+class WireSetSyncState extends WireCommand {
+  @field({ type: option("f64") }) expectedVersion: number | undefined;
+  @field({ type: option("string") }) leader: string | undefined;
+  @field({ type: vec("string") }) standbys: string[];
+  @field({ type: "u32" }) quorum: number;
+  constructor(expectedVersion: number | null, leader: string | null, standbys: readonly string[], quorum: number) {
+    super();
+    this.expectedVersion = expectedVersion ?? undefined;
+    this.leader = leader ?? undefined;
+    this.standbys = [...standbys];
+    this.quorum = quorum;
+  }
+}
+
+@variant(11)
+class WireRecordTimeline extends WireCommand {
+  @field({ type: "u32" }) timeline: number;
+  @field({ type: "u64" }) lsn: bigint;
+  @field({ type: "u8" }) reason: number;
+  @field({ type: "string" }) newPrimary: string;
+  constructor(timeline: number, lsn: bigint, reason: TimelineReason, newPrimary: string) {
+    super();
+    this.timeline = timeline;
+    this.lsn = lsn;
+    this.reason = TIMELINE_REASONS.indexOf(reason);
+    this.newPrimary = newPrimary;
+  }
+}
+
+@variant(12)
+class WireSetPause extends WireCommand {
+  @field({ type: "bool" }) paused: boolean;
+  constructor(paused: boolean) {
+    super();
+    this.paused = paused;
+  }
+}
+
+@variant(13)
+class WireSetMaintenance extends WireCommand {
+  @field({ type: "string" }) member: string;
+  @field({ type: "bool" }) on: boolean;
+  constructor(member: string, on: boolean) {
+    super();
+    this.member = member;
+    this.on = on;
+  }
+}
+
+class WireEnvelope {
+  @field({ type: "u8" }) schemaVersion: number;
+  @field({ type: "string" }) scope: string;
+  @field({ type: "string" }) author: string;
+  @field({ type: WireCommand }) command: WireCommand;
+  constructor(scope: string, author: string, command: WireCommand) {
+    this.schemaVersion = SCHEMA_VERSION;
+    this.scope = scope;
+    this.author = author;
+    this.command = command;
+  }
+}
+
+function toWire(command: Command): WireCommand {
+  switch (command.kind) {
+    case "initializeCluster":
+      return new WireInitializeCluster(command.member, command.systemId);
+    case "upsertMember":
+      return new WireUpsertMember(command.status);
+    case "removeMember":
+      return new WireRemoveMember(command.name);
+    case "acquireLease":
+      return new WireAcquireLease(command.member, command.ttlMs);
+    case "renewLease":
+      return new WireRenewLease(command.member, command.ttlMs, command.generation);
+    case "releaseLease":
+      return new WireReleaseLease(command.member, command.generation);
+    case "setConfig":
+      return new WireSetConfig(command.expectedVersion, command.mode === "replace", canonicalJson(command.value));
+    case "requestSwitchover":
+      return new WireRequestSwitchover(command.from, command.to, command.scheduledAtMs);
+    case "requestFailover":
+      return new WireRequestFailover(command.to);
+    case "cancelSwitchover":
+      return new WireCancelSwitchover();
+    case "setSyncState":
+      return new WireSetSyncState(command.expectedVersion, command.leader, command.standbys, command.quorum);
+    case "recordTimeline":
+      return new WireRecordTimeline(command.timeline, command.lsn, command.reason, command.newPrimary);
+    case "setPause":
+      return new WireSetPause(command.paused);
+    case "setMaintenance":
+      return new WireSetMaintenance(command.member, command.on);
+  }
+}
+
+export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
+  return serialize(new WireEnvelope(envelope.scope, envelope.author, toWire(envelope.command)));
+}
+
+// ---- decoding --------------------------------------------------------------------------------
+
+class Invalid extends Error {}
+
+function name(value: string, what: string): MemberName {
+  if (!isValidName(value)) throw new Invalid(`${what} ${JSON.stringify(value.slice(0, 80))} is not a valid name (letters, digits, '_', '.', '-', at most 63)`);
+  return value as MemberName;
+}
+
+function optionalName(value: string | undefined, what: string): MemberName | null {
+  return value === undefined ? null : name(value, what);
+}
+
+function safeInteger(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new Invalid(`${what} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+function pick<T>(values: readonly T[], index: number, what: string): T {
+  const value = values[index];
+  if (value === undefined) throw new Invalid(`unknown ${what} ${index}`);
+  return value;
+}
+
+function lsn(value: bigint | undefined): Lsn | null {
+  return value === undefined ? null : (value as Lsn);
+}
+
+function fromWire(wire: WireCommand): Command {
+  if (wire instanceof WireInitializeCluster) return { kind: "initializeCluster", member: name(wire.member, "member"), systemId: wire.systemId };
+  if (wire instanceof WireUpsertMember) {
+    const t = wire.tags;
+    const status: MemberStatus = {
+      name: name(wire.name, "member"),
+      apiUrl: wire.apiUrl,
+      connUrl: wire.connUrl,
+      role: pick(MEMBER_ROLES, wire.role, "member role"),
+      state: pick(MEMBER_STATES, wire.state, "member state"),
+      timeline: wire.timeline,
+      walWritten: lsn(wire.walWritten),
+      walReceived: lsn(wire.walReceived),
+      walReplayed: lsn(wire.walReplayed),
+      tags: {
+        nofailover: t.nofailover,
+        failoverPriority: t.failoverPriority,
+        nosync: t.nosync,
+        noloadbalance: t.noloadbalance,
+        clonefrom: t.clonefrom,
+        replicatefrom: optionalName(t.replicatefrom, "replicatefrom"),
+      },
+      agentVersion: wire.agentVersion,
+    };
+    return { kind: "upsertMember", status };
+  }
+  if (wire instanceof WireRemoveMember) return { kind: "removeMember", name: name(wire.name, "member") };
+  if (wire instanceof WireAcquireLease) return { kind: "acquireLease", member: name(wire.member, "member"), ttlMs: wire.ttlMs };
+  if (wire instanceof WireRenewLease) return { kind: "renewLease", member: name(wire.member, "member"), ttlMs: wire.ttlMs, generation: safeInteger(wire.generation, "generation") };
+  if (wire instanceof WireReleaseLease) return { kind: "releaseLease", member: name(wire.member, "member"), generation: safeInteger(wire.generation, "generation") };
+  if (wire instanceof WireSetConfig) {
+    const parsed = parseJsonObject(wire.json);
+    if (!parsed.ok) throw new Invalid(`config: ${parsed.reason}`);
+    const expectedVersion = wire.expectedVersion === undefined ? null : safeInteger(wire.expectedVersion, "expected version");
+    return { kind: "setConfig", expectedVersion, mode: wire.replace ? "replace" : "patch", value: parsed.value };
+  }
+  if (wire instanceof WireRequestSwitchover) {
+    const scheduledAtMs = wire.scheduledAtMs === undefined ? null : safeInteger(wire.scheduledAtMs, "scheduled time");
+    return { kind: "requestSwitchover", from: optionalName(wire.from, "from"), to: optionalName(wire.to, "to"), scheduledAtMs };
+  }
+  if (wire instanceof WireRequestFailover) return { kind: "requestFailover", to: name(wire.to, "to") };
+  if (wire instanceof WireCancelSwitchover) return { kind: "cancelSwitchover" };
+  if (wire instanceof WireSetSyncState) {
+    const expectedVersion = wire.expectedVersion === undefined ? null : safeInteger(wire.expectedVersion, "expected version");
+    return { kind: "setSyncState", expectedVersion, leader: optionalName(wire.leader, "leader"), standbys: wire.standbys.map((s) => name(s, "standby")), quorum: wire.quorum };
+  }
+  if (wire instanceof WireRecordTimeline) {
+    return { kind: "recordTimeline", timeline: wire.timeline, lsn: wire.lsn as Lsn, reason: pick(TIMELINE_REASONS, wire.reason, "timeline reason"), newPrimary: name(wire.newPrimary, "new primary") };
+  }
+  if (wire instanceof WireSetPause) return { kind: "setPause", paused: wire.paused };
+  if (wire instanceof WireSetMaintenance) return { kind: "setMaintenance", member: name(wire.member, "member"), on: wire.on };
+  throw new Invalid("unknown command");
+}
+
+/** Decodes an envelope; the left side says, in words, why the bytes are not a valid command. */
+export function decodeCommand(bytes: Uint8Array): E.Either<string, CommandEnvelope> {
+  let wire: WireEnvelope;
+  try {
+    wire = deserialize(bytes, WireEnvelope);
+  } catch (error: unknown) {
+    if (bytes.length > 0 && bytes[0]! > SCHEMA_VERSION) return E.left(`command schema ${bytes[0]} is newer than this node understands (${SCHEMA_VERSION}); upgrade this node`);
+    return E.left(`malformed command: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (wire.schemaVersion !== SCHEMA_VERSION) return E.left(`command schema ${wire.schemaVersion} is not ${SCHEMA_VERSION}; upgrade this node`);
+  try {
+    return E.right({ scope: name(wire.scope, "scope") as string as Scope, author: wire.author, command: fromWire(wire.command) });
+  } catch (error: unknown) {
+    if (error instanceof Invalid) return E.left(`invalid command: ${error.message}`);
+    throw error;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The dynamic configuration (compare-and-set on its version, merge patch or whole replacement),
+ * the synchronous standby set (set by the primary only) and the primary history (timelines only
+ * move forward).
+ */
+import { either as E } from "fp-ts";
+import type { Command } from "./commands.js";
+import type { DecideContext, Decision } from "./decide_context.js";
+import { canonicalJson, isJsonObject, type JsonObject } from "./json.js";
+import { diffAsMergePatch, mergePatch } from "./merge_patch.js";
+import { rejection } from "./rejection.js";
+
+/** Settings the DCS itself reads must have sane values, whatever else the config holds. */
+function settingProblem(config: JsonObject): string | null {
+  const ttl = config["ttl"];
+  if (ttl !== undefined && (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)) return `ttl must be a positive number of seconds, got ${JSON.stringify(ttl)}`;
+  const lag = config["maximum_lag_on_failover"];
+  if (lag !== undefined && (typeof lag !== "number" || !Number.isInteger(lag) || lag < 0)) return `maximum_lag_on_failover must be a non-negative integer of bytes, got ${JSON.stringify(lag)}`;
+  return null;
+}
+
+export function decideConfig(ctx: DecideContext, command: Extract<Command, { kind: "setConfig" }>): Decision {
+  const current = ctx.scope.config;
+  if (command.expectedVersion !== null && command.expectedVersion !== current.version) {
+    return E.left(rejection("versionConflict", `the config of ${ctx.scope.scope} is at version ${current.version}, not ${command.expectedVersion}: reload it and apply the change again`));
+  }
+  const next = command.mode === "replace" ? command.value : mergePatch(current.value, command.value);
+  if (!isJsonObject(next)) return E.left(rejection("invalid", "the resulting config is not a JSON object"));
+  const problem = settingProblem(next);
+  if (problem !== null) return E.left(rejection("invalid", problem));
+  const bytes = canonicalJson(next).length;
+  if (bytes > ctx.state.limits.configBytesMax) return E.left(rejection("limitReached", `the config would be ${bytes} bytes, above the limit of ${ctx.state.limits.configBytesMax}`));
+  const patch = diffAsMergePatch(current.value, next);
+  if (Object.keys(patch).length === 0) return E.right([]);
+  return E.right([{ kind: "configChanged", version: current.version + 1, config: next, patch, author: ctx.author }]);
+}
+
+export function decideSyncState(ctx: DecideContext, command: Extract<Command, { kind: "setSyncState" }>): Decision {
+  const { scope } = ctx;
+  if (command.expectedVersion !== null && command.expectedVersion !== scope.sync.version) {
+    return E.left(rejection("versionConflict", `the synchronous state of ${scope.scope} is at version ${scope.sync.version}, not ${command.expectedVersion}`));
+  }
+  const lease = scope.lease;
+  if (command.leader !== null && (lease === null || lease.holder !== command.leader || lease.expiresAtMs <= ctx.nowMs)) {
+    return E.left(rejection("notLeaseHolder", `only the primary sets the synchronous standbys; ${command.leader} does not hold the lease`));
+  }
+  const standbys = new Set(command.standbys);
+  if (standbys.size !== command.standbys.length) return E.left(rejection("invalid", "a synchronous standby is listed twice"));
+  for (const standby of command.standbys) {
+    if (!scope.members.has(standby)) return E.left(rejection("unknownMember", `synchronous standby ${standby} is not a member of ${scope.scope}`));
+    if (standby === command.leader) return E.left(rejection("invalid", `${standby} is the primary; it cannot be its own synchronous standby`));
+  }
+  if (command.quorum > command.standbys.length) return E.left(rejection("invalid", `a quorum of ${command.quorum} needs at least as many standbys, not ${command.standbys.length}`));
+  return E.right([{ kind: "syncStateChanged", sync: { version: scope.sync.version + 1, leader: command.leader, standbys: [...command.standbys].sort(), quorum: command.quorum } }]);
+}
+
+export function decideTimeline(ctx: DecideContext, command: Extract<Command, { kind: "recordTimeline" }>): Decision {
+  const last = ctx.scope.primaryHistory[ctx.scope.primaryHistory.length - 1];
+  if (last !== undefined && command.timeline <= last.timeline) {
+    return E.left(rejection("timelineNotNewer", `timeline ${command.timeline} is not after the last recorded timeline ${last.timeline}`));
+  }
+  return E.right([{
+    kind: "timelineRecorded",
+    change: { timeline: command.timeline, lsn: command.lsn, atMs: ctx.nowMs, reason: command.reason, newPrimary: command.newPrimary },
+  }]);
+}

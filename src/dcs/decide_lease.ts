@@ -1,0 +1,83 @@
+/**
+ * The leader lease (Patroni's leader key), by entry time:
+ * - acquire when there is no lease, when it expired at this entry's time, or when the caller
+ *   already holds it; every grant to a new holder (or after expiry) takes a new generation — the
+ *   fencing token the HA layer checks before it promotes;
+ * - renew only by the holder, with the current generation, before expiry;
+ * - release only by the holder, with the current generation.
+ * A change of holder clears a pending switchover or failover: it has happened.
+ */
+import { either as E } from "fp-ts";
+import { isoTime } from "../lib/iso_time.js";
+import type { Command } from "./commands.js";
+import type { DecideContext, Decision } from "./decide_context.js";
+import type { Event } from "./events.js";
+import { rejection } from "./rejection.js";
+
+/** Bounds of a lease's time to live. */
+export const LEASE_TTL_MS_MIN = 1000;
+export const LEASE_TTL_MS_MAX = 3_600_000;
+
+type LeaseCommand = Extract<Command, { kind: "acquireLease" | "renewLease" | "releaseLease" }>;
+
+export function decideLease(ctx: DecideContext, command: LeaseCommand): Decision {
+  if (command.member !== ctx.author) {
+    return E.left(rejection("notAuthor", `${ctx.author} cannot act on the lease for ${command.member}: a member asks for itself`));
+  }
+  if (command.kind !== "releaseLease" && (command.ttlMs < LEASE_TTL_MS_MIN || command.ttlMs > LEASE_TTL_MS_MAX)) {
+    return E.left(rejection("invalid", `a lease ttl of ${command.ttlMs} ms is outside ${LEASE_TTL_MS_MIN}–${LEASE_TTL_MS_MAX} ms`));
+  }
+  switch (command.kind) {
+    case "acquireLease":
+      return acquire(ctx, command);
+    case "renewLease":
+      return renew(ctx, command);
+    case "releaseLease":
+      return release(ctx, command);
+  }
+}
+
+function acquire(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "acquireLease" }>): Decision {
+  const { scope, nowMs } = ctx;
+  if (scope.initialization === null) return E.left(rejection("notInitialized", `${scope.scope} is not initialized yet; no member may lead it`));
+  if (!scope.members.has(command.member)) return E.left(rejection("unknownMember", `${command.member} must report its status before it takes the lease`));
+  const lease = scope.lease;
+  const expiresAtMs = nowMs + command.ttlMs;
+  if (lease !== null && lease.expiresAtMs > nowMs) {
+    if (lease.holder !== command.member) {
+      return E.left(rejection("leaseHeld", `${lease.holder} holds the lease until ${isoTime(lease.expiresAtMs)} (generation ${lease.generation})`));
+    }
+    return E.right([{ kind: "leaseRenewed", holder: lease.holder, ttlMs: command.ttlMs, expiresAtMs, generation: lease.generation }]);
+  }
+  const events: Event[] = [{ kind: "leaseAcquired", holder: command.member, ttlMs: command.ttlMs, expiresAtMs, generation: scope.leaseGeneration + 1 }];
+  const pending = scope.pending;
+  const previous = lease?.holder ?? null;
+  if (pending !== null && previous !== command.member) {
+    events.push({ kind: "switchoverCleared", reason: `${command.member} took the lease${previous === null ? "" : ` from ${previous}`}` });
+  }
+  return E.right(events);
+}
+
+function renew(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "renewLease" }>): Decision {
+  const lease = ctx.scope.lease;
+  if (lease === null) return E.left(rejection("notLeaseHolder", `nobody holds the lease of ${ctx.scope.scope}; acquire it instead`));
+  if (lease.holder !== command.member) return E.left(rejection("notLeaseHolder", `${lease.holder} holds the lease, not ${command.member}`));
+  if (lease.generation !== command.generation) {
+    return E.left(rejection("staleGeneration", `the lease is at generation ${lease.generation}, not ${command.generation}: it was granted again since`));
+  }
+  if (lease.expiresAtMs <= ctx.nowMs) {
+    return E.left(rejection("leaseExpired", `the lease expired at ${isoTime(lease.expiresAtMs)} (now ${isoTime(ctx.nowMs)}); acquire it again`));
+  }
+  return E.right([{ kind: "leaseRenewed", holder: lease.holder, ttlMs: command.ttlMs, expiresAtMs: ctx.nowMs + command.ttlMs, generation: lease.generation }]);
+}
+
+function release(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "releaseLease" }>): Decision {
+  const lease = ctx.scope.lease;
+  if (lease === null || lease.holder !== command.member) {
+    return E.left(rejection("notLeaseHolder", `${command.member} does not hold the lease of ${ctx.scope.scope}${lease === null ? "" : ` (${lease.holder} does)`}`));
+  }
+  if (lease.generation !== command.generation) {
+    return E.left(rejection("staleGeneration", `the lease is at generation ${lease.generation}, not ${command.generation}`));
+  }
+  return E.right([{ kind: "leaseReleased", holder: lease.holder, generation: lease.generation }]);
+}

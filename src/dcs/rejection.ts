@@ -1,0 +1,40 @@
+/**
+ * Why a command was refused: a code for programs and a sentence for people, which names the
+ * current state ("member pg2 holds the lease until …"), and for switchovers the reason of every
+ * candidate (Patroni's bare "412 no good candidates" is a top complaint of its users).
+ */
+export type RejectionCode =
+  | "invalid"
+  | "notInitialized"
+  | "alreadyInitialized"
+  | "unknownMember"
+  | "notAuthor"
+  | "leaseHeld"
+  | "notLeaseHolder"
+  | "staleGeneration"
+  | "leaseExpired"
+  | "versionConflict"
+  | "noPrimary"
+  | "notPrimary"
+  | "alreadyPrimary"
+  | "switchoverPending"
+  | "noSwitchoverPending"
+  | "noCandidate"
+  | "timelineNotNewer"
+  | "limitReached";
+
+export interface CandidateProblem {
+  readonly member: string;
+  readonly reason: string;
+}
+
+export interface Rejection {
+  readonly code: RejectionCode;
+  readonly message: string;
+  /** For switchovers and failovers: each member considered and why it cannot be chosen. */
+  readonly candidates?: readonly CandidateProblem[];
+}
+
+export function rejection(code: RejectionCode, message: string, candidates?: readonly CandidateProblem[]): Rejection {
+  return candidates === undefined ? { code, message } : { code, message, candidates };
+}
