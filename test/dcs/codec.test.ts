@@ -1,0 +1,55 @@
+import { isDeepStrictEqual } from "node:util";
+import { either as E } from "fp-ts";
+import t from "tap";
+import { type Command, decodeCommand, encodeCommand } from "../../src/dcs/commands.js";
+import { decodeEvents, encodeEvents, type Recorded } from "../../src/dcs/events.js";
+import type { Lsn, MemberName, Scope } from "../../src/dcs/model.js";
+import { m, status } from "./fixtures.js";
+
+const scope = "main" as Scope;
+const every: Command[] = [
+  { kind: "initializeCluster", member: m("pg1"), systemId: "7301234567890123456" },
+  { kind: "upsertMember", status: status("pg2", { walReceived: 123456789012345n as Lsn, tags: { nofailover: true, failoverPriority: 3, nosync: true, noloadbalance: false, clonefrom: true, replicatefrom: m("pg1") } }) },
+  { kind: "removeMember", name: m("pg3") },
+  { kind: "acquireLease", member: m("pg1"), ttlMs: 30_000 },
+  { kind: "renewLease", member: m("pg1"), ttlMs: 30_000, generation: 12 },
+  { kind: "releaseLease", member: m("pg1"), generation: 12 },
+  { kind: "setConfig", expectedVersion: 4, mode: "patch", value: { ttl: 20, postgresql: { parameters: { work_mem: null } } } },
+  { kind: "setConfig", expectedVersion: null, mode: "replace", value: {} },
+  { kind: "requestSwitchover", from: m("pg1"), to: null, scheduledAtMs: 1_800_000_000_000 },
+  { kind: "requestFailover", to: m("pg2") },
+  { kind: "cancelSwitchover" },
+  { kind: "setSyncState", expectedVersion: 2, leader: m("pg1"), standbys: [m("pg2"), m("pg3")], quorum: 1 },
+  { kind: "recordTimeline", timeline: 3, lsn: 50_331_808n as Lsn, reason: "switchover", newPrimary: m("pg2") },
+  { kind: "setPause", paused: true },
+  { kind: "setMaintenance", member: m("pg2"), on: false },
+];
+
+t.test("every command survives its borsh encoding", async (t) => {
+  for (const command of every) {
+    const decoded = decodeCommand(encodeCommand({ scope, author: "api:alice", command }));
+    t.ok(E.isRight(decoded) && isDeepStrictEqual(decoded.right, { scope, author: "api:alice", command }), command.kind);
+  }
+});
+
+t.test("bad names and truncated bytes are refused with a reason", async (t) => {
+  const bytes = encodeCommand({ scope, author: "x", command: { kind: "removeMember", name: "bad name!" as MemberName } });
+  const decoded = decodeCommand(bytes);
+  t.ok(E.isLeft(decoded) && decoded.left.includes("is not a valid name"), E.isLeft(decoded) ? decoded.left : "decoded");
+  const good = encodeCommand({ scope, author: "x", command: every[1]! });
+  t.ok(E.isLeft(decodeCommand(good.subarray(0, good.length - 3))), "truncated");
+});
+
+t.test("events survive their borsh encoding", async (t) => {
+  const events: Recorded[] = [
+    { scope, atMs: 1, event: { kind: "leaseAcquired", holder: m("pg1"), ttlMs: 30_000, expiresAtMs: 31_000, generation: 1 } },
+    { scope, atMs: 2, event: { kind: "leaseReleased", holder: m("pg1"), generation: 1 } },
+    { scope, atMs: 3, event: { kind: "memberUpdated", status: status("5n", { walReceived: 99n as Lsn }) } },
+    { scope, atMs: 4, event: { kind: "configChanged", version: 2, config: { ttl: 20 }, patch: { ttl: 20, a: null }, author: "api:bob" } },
+    { scope, atMs: 5, event: { kind: "timelineRecorded", change: { timeline: 2, lsn: 77n as Lsn, atMs: 5, reason: "failover", newPrimary: m("pg2") } } },
+    { scope, atMs: 6, event: { kind: "switchoverRequested", pending: { kind: "switchover", from: m("pg1"), to: null, scheduledAtMs: null, requestedBy: "api:x", atMs: 6 } } },
+    { scope, atMs: 7, event: { kind: "syncStateChanged", sync: { version: 1, leader: m("pg1"), standbys: [m("pg2")], quorum: 0 } } },
+  ];
+  const decoded = decodeEvents(encodeEvents(events));
+  t.ok(E.isRight(decoded) && isDeepStrictEqual(decoded.right, events), "round trip, including a member named like a bigint");
+});

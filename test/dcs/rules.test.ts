@@ -1,0 +1,168 @@
+import { either as E } from "fp-ts";
+import t from "tap";
+import type { Lsn } from "../../src/dcs/model.js";
+import { Driver, m, rejected, SCOPE, status } from "./fixtures.js";
+
+t.test("exactly one member initializes a cluster; it alone records the system id", async (t) => {
+  const d = new Driver();
+  t.equal(rejected(d.run("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "" })), "accepted");
+  t.match(rejected(d.run("pg2", { kind: "initializeCluster", member: m("pg2"), systemId: "" })), /^alreadyInitialized: main was initialized by pg1 \(its bootstrap is still running\)/);
+  t.equal(rejected(d.run("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "7301" })), "accepted");
+  t.same(d.scope().initialization, { by: "pg1", systemId: "7301", atMs: d.nowMs });
+  t.equal(rejected(d.run("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "7301" })), "accepted", "a retry is accepted and changes nothing");
+  t.match(rejected(d.run("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "9999" })), /^alreadyInitialized: .*system id 7301/);
+});
+
+t.test("the lease goes to the first asker, is renewed only by its holder before expiry, and changes generation with every new grant", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  t.equal(d.scope().lease?.generation, 1);
+  t.match(rejected(d.run("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 30_000 })), /^leaseHeld: pg1 holds the lease until .*\(generation 1\)/);
+  t.match(rejected(d.run("pg2", { kind: "renewLease", member: m("pg2"), ttlMs: 30_000, generation: 1 })), /^notLeaseHolder: pg1 holds the lease, not pg2/);
+  t.match(rejected(d.run("pg3", { kind: "acquireLease", member: m("pg2"), ttlMs: 30_000 })), /^notAuthor/, "nobody acts for another member");
+  d.advance(29_999);
+  t.equal(rejected(d.run("pg1", { kind: "renewLease", member: m("pg1"), ttlMs: 30_000, generation: 1 })), "accepted", "renewal just before expiry");
+  t.equal(d.scope().lease?.expiresAtMs, d.nowMs + 30_000);
+  t.match(rejected(d.run("pg1", { kind: "renewLease", member: m("pg1"), ttlMs: 30_000, generation: 7 })), /^staleGeneration/);
+  d.advance(30_000);
+  t.match(rejected(d.run("pg1", { kind: "renewLease", member: m("pg1"), ttlMs: 30_000, generation: 1 })), /^leaseExpired: the lease expired at/);
+  d.ok("pg2", { kind: "upsertMember", status: status("pg2") });
+  t.equal(rejected(d.run("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 30_000 })), "accepted", "an expired lease can be taken");
+  t.equal(d.scope().lease?.holder, "pg2");
+  t.equal(d.scope().lease?.generation, 2, "a new holder gets a new fencing generation");
+  t.match(rejected(d.run("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 })), /^notLeaseHolder: pg1 does not hold the lease of main \(pg2 does\)/);
+  t.equal(rejected(d.run("pg2", { kind: "releaseLease", member: m("pg2"), generation: 2 })), "accepted");
+  t.equal(d.scope().lease, null);
+  t.equal(rejected(d.run("pg3", { kind: "acquireLease", member: m("pg3"), ttlMs: 30_000 })), "accepted", "a released lease can be taken at once");
+  t.equal(d.scope().lease?.generation, 3);
+});
+
+t.test("the lease needs an initialized cluster, a known member and a sane ttl", async (t) => {
+  const d = new Driver();
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1") });
+  t.match(rejected(d.run("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 30_000 })), /^notInitialized/);
+  d.ok("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "1" });
+  t.match(rejected(d.run("pg9", { kind: "acquireLease", member: m("pg9"), ttlMs: 30_000 })), /^unknownMember: pg9 must report its status/);
+  t.match(rejected(d.run("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 10 })), /^invalid: a lease ttl of 10 ms/);
+});
+
+t.test("config changes are compare-and-set on the version, with a merge patch, and kept in history", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("api:alice", { kind: "setConfig", expectedVersion: 0, mode: "patch", value: { ttl: 20, postgresql: { parameters: { max_connections: 100, work_mem: "4MB" } } } });
+  t.match(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: 0, mode: "patch", value: { ttl: 25 } })), /^versionConflict: the config of main is at version 1, not 0/);
+  d.advance(1000);
+  d.ok("api:bob", { kind: "setConfig", expectedVersion: 1, mode: "patch", value: { postgresql: { parameters: { work_mem: null, max_connections: 200 } } } });
+  t.same(d.scope().config, { version: 2, value: { ttl: 20, postgresql: { parameters: { max_connections: 200 } } } });
+  t.same(d.scope().configHistory.map((h) => [h.version, h.author, h.patch]), [
+    [1, "api:alice", { ttl: 20, postgresql: { parameters: { max_connections: 100, work_mem: "4MB" } } }],
+    [2, "api:bob", { postgresql: { parameters: { max_connections: 200, work_mem: null } } }],
+  ]);
+  t.equal(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { ttl: 20 } })), "accepted", "a change that changes nothing is accepted");
+  t.equal(d.scope().config.version, 2, "and does not bump the version");
+  t.match(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { ttl: -1 } })), /^invalid: ttl must be a positive number/);
+  d.ok("api:bob", { kind: "setConfig", expectedVersion: 2, mode: "replace", value: { ttl: 15 } });
+  t.same(d.scope().config.value, { ttl: 15 }, "replace swaps the whole config");
+});
+
+t.test("a switchover is refused with the reason of every candidate when nobody can take over", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", walWritten: 50_000_000n as Lsn, walReceived: null, walReplayed: null }) });
+  d.ok("pg2", { kind: "upsertMember", status: status("pg2", { walReceived: 1000n as Lsn }) });
+  d.ok("pg3", { kind: "upsertMember", status: status("pg3", { state: "creating replica" }) });
+  const decision = d.run("api:alice", { kind: "requestSwitchover", from: m("pg1"), to: null, scheduledAtMs: null });
+  t.ok(E.isLeft(decision));
+  if (E.isLeft(decision)) {
+    t.equal(decision.left.code, "noCandidate");
+    t.same(decision.left.candidates, [
+      { member: "pg2", reason: "pg2 is 49999000 bytes behind the primary (maximum_lag_on_failover is 1048576)" },
+      { member: "pg3", reason: "pg3 is not streaming (state: creating replica)" },
+    ]);
+  }
+  t.match(rejected(d.run("api:alice", { kind: "requestSwitchover", from: null, to: m("pg9"), scheduledAtMs: null })), /^noCandidate: cannot switch over to pg9: pg9 is not a member/);
+  t.match(rejected(d.run("api:alice", { kind: "requestSwitchover", from: null, to: m("pg1"), scheduledAtMs: null })), /^alreadyPrimary: cannot switch over to pg1: pg1 is already the primary/);
+  t.match(rejected(d.run("api:alice", { kind: "requestSwitchover", from: m("pg2"), to: null, scheduledAtMs: null })), /^notPrimary: pg2 is not the primary of main; pg1 is/);
+});
+
+t.test("a switchover to a healthy replica is recorded and cleared when it takes the lease", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("api:alice", { kind: "requestSwitchover", from: m("pg1"), to: m("pg2"), scheduledAtMs: null });
+  t.match(d.scope().pending, { kind: "switchover", from: "pg1", to: "pg2", requestedBy: "api:alice" });
+  t.match(rejected(d.run("api:bob", { kind: "requestSwitchover", from: null, to: m("pg3"), scheduledAtMs: null })), /^switchoverPending: a switchover to pg2 is already pending \(requested by api:alice\)/);
+  d.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
+  const taken = d.ok("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 30_000 });
+  t.same(E.isRight(taken) ? taken.right.map((e) => e.kind) : [], ["leaseAcquired", "switchoverCleared"]);
+  t.equal(d.scope().pending, null);
+  t.match(rejected(d.run("api:bob", { kind: "cancelSwitchover" })), /^noSwitchoverPending/);
+});
+
+t.test("a failover needs no primary and ignores lag, but still a live, willing target", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("pg3", { kind: "upsertMember", status: status("pg3", { tags: { nofailover: true, failoverPriority: 1, nosync: false, noloadbalance: false, clonefrom: false, replicatefrom: null } }) });
+  d.advance(40_000);
+  d.ok("pg2", { kind: "upsertMember", status: status("pg2", { walReceived: 1n as Lsn }) });
+  t.match(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg3") })), /pg3 has not reported for 40 s/);
+  t.equal(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg2") })), "accepted");
+  t.match(d.scope().pending, { kind: "failover", from: null, to: "pg2" });
+});
+
+t.test("members report only their own status, and a lease holder cannot be removed", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  t.match(rejected(d.run("pg2", { kind: "upsertMember", status: status("pg3") })), /^notAuthor: pg2 cannot report the status of pg3/);
+  t.match(rejected(d.run("api:alice", { kind: "removeMember", name: m("pg1") })), /^leaseHeld: pg1 holds the leader lease/);
+  t.equal(rejected(d.run("api:alice", { kind: "removeMember", name: m("pg3") })), "accepted");
+  t.notOk(d.scope().members.has(m("pg3")));
+});
+
+t.test("the synchronous standby set is the primary's to set, with known, distinct standbys", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  t.match(rejected(d.run("pg2", { kind: "setSyncState", expectedVersion: 0, leader: m("pg2"), standbys: [m("pg3")], quorum: 0 })), /^notLeaseHolder: only the primary sets/);
+  t.match(rejected(d.run("pg1", { kind: "setSyncState", expectedVersion: 0, leader: m("pg1"), standbys: [m("pg9")], quorum: 0 })), /^unknownMember/);
+  t.match(rejected(d.run("pg1", { kind: "setSyncState", expectedVersion: 0, leader: m("pg1"), standbys: [m("pg2")], quorum: 2 })), /^invalid: a quorum of 2/);
+  d.ok("pg1", { kind: "setSyncState", expectedVersion: 0, leader: m("pg1"), standbys: [m("pg3"), m("pg2")], quorum: 1 });
+  t.same(d.scope().sync, { version: 1, leader: "pg1", standbys: ["pg2", "pg3"], quorum: 1 });
+  t.match(rejected(d.run("pg1", { kind: "setSyncState", expectedVersion: 0, leader: m("pg1"), standbys: [], quorum: 0 })), /^versionConflict/);
+});
+
+t.test("timelines only move forward in the primary history; pause and maintenance are idempotent switches", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("pg1", { kind: "recordTimeline", timeline: 1, lsn: 0n as Lsn, reason: "bootstrap", newPrimary: m("pg1") });
+  d.ok("pg2", { kind: "recordTimeline", timeline: 2, lsn: 50_331_808n as Lsn, reason: "failover", newPrimary: m("pg2") });
+  t.match(rejected(d.run("pg1", { kind: "recordTimeline", timeline: 2, lsn: 1n as Lsn, reason: "manual", newPrimary: m("pg1") })), /^timelineNotNewer/);
+  t.same(d.scope().primaryHistory.map((h) => [h.timeline, h.reason, h.newPrimary]), [[1, "bootstrap", "pg1"], [2, "failover", "pg2"]]);
+  const paused = d.ok("api:alice", { kind: "setPause", paused: true });
+  t.equal(E.isRight(paused) ? paused.right.length : -1, 1);
+  const again = d.ok("api:alice", { kind: "setPause", paused: true });
+  t.equal(E.isRight(again) ? again.right.length : -1, 0, "pausing twice changes nothing");
+  d.ok("api:alice", { kind: "setMaintenance", member: m("pg3"), on: true });
+  t.ok(d.scope().maintenance.has(m("pg3")));
+  t.match(rejected(d.run("api:alice", { kind: "requestSwitchover", from: null, to: m("pg3"), scheduledAtMs: null })), /pg3 is in maintenance/);
+});
+
+t.test("scopes are independent: one DCS serves several clusters", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  const other = "analytics" as typeof SCOPE;
+  d.bootstrap(other);
+  t.equal(d.scope().lease?.holder, "pg1");
+  t.equal(d.scope(other).lease?.holder, "pg1");
+  d.ok("api:alice", { kind: "setPause", paused: true }, other);
+  t.equal(d.scope().paused, false);
+  t.equal(d.scope(other).paused, true);
+});
+
+t.test("malformed or unknown commands are refused deterministically, never thrown", async (t) => {
+  const d = new Driver();
+  d.index++;
+  const decision = d.machine.apply(new Uint8Array([1, 2, 3]), { index: d.index, term: 1, timeMs: d.nowMs });
+  t.match(rejected(decision), /^invalid: malformed command/);
+  d.index++;
+  const newer = d.machine.apply(new Uint8Array([9, 0, 0, 0, 0]), { index: d.index, term: 1, timeMs: d.nowMs });
+  t.match(rejected(newer), /schema 9 is newer than this node understands/);
+});
