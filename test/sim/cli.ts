@@ -1,10 +1,11 @@
 /**
- * npm run sim -- --seeds N [--from S] [--seed S] [--nodes 3|5] [--jobs J] [--bug NAME]
+ * npm run sim -- --seeds N [--from S] [--seed S] [--nodes 3|5] [--jobs J] [--bug NAME] [--workload register|dcs]
  *
  * Runs N deterministic simulations (seeds S..S+N-1, S = 1 by default) on J worker threads, or one
  * seed with its details (--seed). A failing seed prints its id; `--seed` replays it exactly.
  * --bug plants a mistake in the simulated runtime (ackBeforePersist, forgetVote, staleReads) to
- * show the checkers catch it. Exits non-zero if any seed fails.
+ * show the checkers catch it. --workload dcs replicates the cluster state (DCS) instead of the
+ * registers and checks its leases and config compare-and-set. Exits non-zero if any seed fails.
  */
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -18,13 +19,14 @@ interface Job {
   readonly stride: number;
   readonly nodes: 3 | 5 | undefined;
   readonly bugs: Partial<SimBugs>;
+  readonly workload: "register" | "dcs";
 }
 
 const BUGS = ["ackBeforePersist", "forgetVote", "staleReads"] as const;
 
 function runJob(job: Job, report: (result: SimResult) => void): void {
   for (let seed = job.from; seed < job.from + job.count * job.stride; seed += job.stride) {
-    report(runSimulation({ seed, ...(job.nodes === undefined ? {} : { nodes: job.nodes }), bugs: job.bugs }));
+    report(runSimulation({ seed, ...(job.nodes === undefined ? {} : { nodes: job.nodes }), bugs: job.bugs, workload: job.workload }));
   }
 }
 
@@ -37,17 +39,20 @@ function parse(): { job: Job; single: number | null; jobs: number } {
       nodes: { type: "string" },
       jobs: { type: "string" },
       bug: { type: "string" },
+      workload: { type: "string", default: "register" },
     },
   });
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
   if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new Error(`--nodes must be 3 or 5, got ${values.nodes}`);
   const bug = values.bug;
   if (bug !== undefined && !(BUGS as readonly string[]).includes(bug)) throw new Error(`--bug must be one of ${BUGS.join(", ")}`);
+  const workload = values.workload;
+  if (workload !== "register" && workload !== "dcs") throw new Error(`--workload must be register or dcs, got ${workload}`);
   const count = Number(values.seeds);
   const from = Number(values.from);
   if (!Number.isSafeInteger(count) || count < 1) throw new Error(`--seeds must be a positive integer, got ${values.seeds}`);
   return {
-    job: { from, count, stride: 1, nodes, bugs: bug === undefined ? {} : { [bug]: true } },
+    job: { from, count, stride: 1, nodes, bugs: bug === undefined ? {} : { [bug]: true }, workload },
     single: values.seed === undefined ? null : Number(values.seed),
     jobs: Math.max(1, Number(values.jobs ?? availableParallelism())),
   };
@@ -62,7 +67,7 @@ function printFailure(result: SimResult): void {
 async function main(): Promise<void> {
   const { job, single, jobs } = parse();
   if (single !== null) {
-    const result = runSimulation({ seed: single, ...(job.nodes === undefined ? {} : { nodes: job.nodes }), bugs: job.bugs });
+    const result = runSimulation({ seed: single, ...(job.nodes === undefined ? {} : { nodes: job.nodes }), bugs: job.bugs, workload: job.workload });
     console.log(`seed ${single}: ${result.ok ? "ok" : "FAILED"}\n  config: ${result.config}\n  stats: ${JSON.stringify(result.stats)}`);
     if (!result.ok) printFailure(result);
     process.exitCode = result.ok ? 0 : 1;

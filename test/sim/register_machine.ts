@@ -5,6 +5,7 @@
  */
 import { either as E } from "fp-ts";
 import { SessionTable } from "../../src/raft/runtime/proposals.js";
+import type { SimMachine } from "./workload.js";
 
 export type RegisterOp =
   | { readonly id: string; readonly kind: "put"; readonly key: string; readonly value: string }
@@ -21,20 +22,25 @@ export function decodeOp(bytes: Uint8Array): RegisterOp {
   return JSON.parse(new TextDecoder().decode(bytes)) as RegisterOp;
 }
 
-export class RegisterMachine {
+export class RegisterMachine implements SimMachine {
   values = new Map<string, string>();
   appliedOps = new Set<string>();
   sessions = new SessionTable();
   appliedIndex = 0;
 
-  apply(op: RegisterOp): RegisterResult {
+  apply(payload: Uint8Array): RegisterResult {
+    const op = decodeOp(payload);
     if (this.appliedOps.has(op.id)) throw new Error(`operation ${op.id} applied twice`);
     this.appliedOps.add(op.id);
-    return this.read(op, true);
+    return this.execute(op, true);
+  }
+
+  read(payload: Uint8Array): RegisterResult {
+    return this.execute(decodeOp(payload), false);
   }
 
   /** Executes an operation; a get or a failed cas changes nothing. */
-  read(op: RegisterOp, mutate: boolean): RegisterResult {
+  private execute(op: RegisterOp, mutate: boolean): RegisterResult {
     const current = this.values.get(op.key) ?? null;
     switch (op.kind) {
       case "get":

@@ -17,7 +17,7 @@ import { type MergedWrite, WriteBatcher } from "../../src/raft/runtime/write_bat
 import type { ConfChange, Entry, HardState, Message, NodeId, Snapshot } from "../../src/raft/types.js";
 import type { SafetyChecker } from "./checkers.js";
 import type { EventQueue } from "./event_queue.js";
-import { decodeOp, encodeOp, type RegisterOp, type RegisterResult, RegisterMachine } from "./register_machine.js";
+import type { SimMachine } from "./workload.js";
 
 export interface SimBugs {
   /** Followers answer before their write is durable (a crash then loses acknowledged entries). */
@@ -31,7 +31,13 @@ export interface SimBugs {
 export const NO_BUGS: SimBugs = { ackBeforePersist: false, forgetVote: false, staleReads: false };
 
 /** failed: certainly not applied; unknown: maybe applied (as after a timeout). */
-export type OpOutcome = { readonly kind: "ok"; readonly result: RegisterResult } | { readonly kind: "failed" } | { readonly kind: "unknown" };
+export type OpOutcome = { readonly kind: "ok"; readonly result: unknown } | { readonly kind: "failed" } | { readonly kind: "unknown" };
+
+/** A client's request: its payload, and whether it only reads. */
+export interface SimRequest {
+  readonly payload: Uint8Array;
+  readonly read: boolean;
+}
 
 interface Disk {
   hardState: HardState;
@@ -49,6 +55,8 @@ export interface SimContext {
   readonly diskLatencyMs: readonly [number, number];
   readonly compactEvery: number;
   readonly logger: Logger;
+  readonly createMachine: () => SimMachine;
+  readonly restoreMachine: (snapshot: Uint8Array) => SimMachine;
   /** Failpoints: chance that a durable write is cut short by a crash, and that a node crashes just after a vote it cast became durable. */
   readonly crashDuringWriteRate: number;
   readonly crashAfterVoteRate: number;
@@ -66,7 +74,7 @@ const READY_PER_PUMP_MAX = 64;
 
 export class SimNode {
   raw: RawNode | null = null;
-  machine = new RegisterMachine();
+  machine: SimMachine;
   clockOffsetMs: number;
   private readonly disk: Disk;
   private batcher = new WriteBatcher();
@@ -74,8 +82,8 @@ export class SimNode {
   private inputs: (() => void)[] = [];
   private epoch = 0;
   private pendingProposals = new Map<number, Pending>();
-  private pendingReads = new Map<number, { op: RegisterOp; done: Pending }>();
-  private readsAwaitingApply: { index: number; op: RegisterOp; done: Pending }[] = [];
+  private pendingReads = new Map<number, { request: SimRequest; done: Pending }>();
+  private readsAwaitingApply: { index: number; request: SimRequest; done: Pending }[] = [];
   private nextSeq = 1;
   private nextReadId = 1;
   private wasLeaderInTerm = -1;
@@ -87,6 +95,7 @@ export class SimNode {
     clockOffsetMs: number,
   ) {
     this.clockOffsetMs = clockOffsetMs;
+    this.machine = ctx.createMachine();
     this.disk = { hardState: initial.hardState, snapshot: initial.snapshot, entries: [...initial.entries], incarnation: 0 };
     this.start();
   }
@@ -99,7 +108,7 @@ export class SimNode {
     this.disk.incarnation++;
     const initial: InitialState = { hardState: this.disk.hardState, snapshot: this.disk.snapshot, entries: this.disk.entries };
     this.raw = new RawNode({ ...DEFAULT_TUNABLES, ...this.ctx.tunables, id: this.id, prng: this.ctx.prng.fork(), logger: this.ctx.logger }, initial);
-    this.machine = this.disk.snapshot === null ? new RegisterMachine() : RegisterMachine.restore(this.disk.snapshot.data);
+    this.machine = this.disk.snapshot === null ? this.ctx.createMachine() : this.ctx.restoreMachine(this.disk.snapshot.data);
     this.ctx.checker.onRestart(this.id, this.disk.snapshot?.meta.index ?? 0);
     this.batcher = new WriteBatcher();
     this.wasLeaderInTerm = -1;
@@ -161,26 +170,26 @@ export class SimNode {
     this.input((raw) => raw.proposeConfChange(change));
   }
 
-  submit(op: RegisterOp, viaLog: boolean, done: Pending): void {
+  submit(request: SimRequest, viaLog: boolean, done: Pending): void {
     if (this.raw === null) {
       done({ kind: "failed" });
       return;
     }
-    if (op.kind === "get" && !viaLog) {
+    if (request.read && !viaLog) {
       if (this.ctx.bugs.staleReads) {
-        done({ kind: "ok", result: this.machine.read(op, false) });
+        done({ kind: "ok", result: this.machine.read(request.payload) });
         return;
       }
       this.input((raw) => {
         const id = this.nextReadId++;
-        if (raw.readIndex(id)) this.pendingReads.set(id, { op, done });
+        if (raw.readIndex(id)) this.pendingReads.set(id, { request, done });
         else done({ kind: "failed" });
       });
       return;
     }
     this.input((raw) => {
       const seq = this.nextSeq++;
-      const result = raw.propose(encodeEnvelope({ origin: this.id, incarnation: this.disk.incarnation, seq, payload: encodeOp(op) }));
+      const result = raw.propose(encodeEnvelope({ origin: this.id, incarnation: this.disk.incarnation, seq, payload: request.payload }));
       if (result.ok) this.pendingProposals.set(seq, done);
       else done({ kind: "failed" });
     });
@@ -262,7 +271,7 @@ export class SimNode {
     for (const ready of readies) {
       if (!ready.sendBeforePersist && !this.ctx.bugs.ackBeforePersist) this.ctx.send(ready.messages);
       if (ready.snapshot !== null) {
-        this.machine = RegisterMachine.restore(ready.snapshot.data);
+        this.machine = this.ctx.restoreMachine(ready.snapshot.data);
         this.ctx.checker.onSnapshotApplied(this.id, ready.snapshot.meta.index);
         this.settleProposalsCoveredBySnapshot();
       }
@@ -293,7 +302,7 @@ export class SimNode {
     const envelope = decodeEnvelope(entry.data);
     if (E.isLeft(envelope)) throw new Error(`entry ${entry.index}: ${envelope.left}`);
     const admitted = this.machine.sessions.admit(envelope.right);
-    const result = admitted ? this.machine.apply(decodeOp(envelope.right.payload)) : null;
+    const result = admitted ? this.machine.apply(envelope.right.payload, entry) : null;
     if (envelope.right.origin !== this.id || envelope.right.incarnation !== this.disk.incarnation) return;
     const done = this.pendingProposals.get(envelope.right.seq);
     if (done === undefined) return;
@@ -315,7 +324,7 @@ export class SimNode {
     const ready = this.readsAwaitingApply.filter((r) => r.index <= this.machine.appliedIndex);
     if (ready.length === 0) return;
     this.readsAwaitingApply = this.readsAwaitingApply.filter((r) => r.index > this.machine.appliedIndex);
-    for (const read of ready) read.done({ kind: "ok", result: this.machine.read(read.op, false) });
+    for (const read of ready) read.done({ kind: "ok", result: this.machine.read(read.request.payload) });
   }
 
   private noticeLeadership(raw: RawNode): void {

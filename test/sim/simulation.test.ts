@@ -20,6 +20,26 @@ t.test(`${SEEDS} seeds of faults pass every safety, liveness and linearizability
   t.ok(ops > SEEDS * 100, `clients completed ${ops} operations`);
 });
 
+const DCS_SEEDS = Number(process.env["SIM_TEST_DCS_SEEDS"] ?? 100);
+
+t.test(`${DCS_SEEDS} seeds of the DCS on the simulated cluster: leases and config compare-and-set stay linearizable`, async (t) => {
+  const failed: string[] = [];
+  for (let seed = 1; seed <= DCS_SEEDS; seed++) {
+    const result = runSimulation({ seed, workload: "dcs" });
+    if (!result.ok) failed.push(`seed ${result.seed} (${result.config}):\n  ${result.failures.join("\n  ").slice(0, 2000)}`);
+  }
+  t.same(failed, [], `failing DCS seeds (replay with npm run sim -- --workload dcs --seed N):\n${failed.join("\n")}`);
+});
+
+t.test("planted bug: DCS reads served from the local state are caught as not linearizable", async (t) => {
+  let failure: string | null = null;
+  for (let seed = 1; seed <= 60 && failure === null; seed++) {
+    const result = runSimulation({ seed, workload: "dcs", bugs: { staleReads: true } });
+    if (!result.ok) failure = `seed ${seed}: ${result.failures[0]?.slice(0, 300)}`;
+  }
+  t.match(failure, /linearizability/, String(failure));
+});
+
 t.test("a seed replays identically", async (t) => {
   for (const seed of [7, 1234]) {
     const first = runSimulation({ seed });

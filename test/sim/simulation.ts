@@ -16,12 +16,14 @@ import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
 import { voters } from "../../src/raft/membership.js";
 import { bootstrapState, EMPTY_STATE } from "../../src/raft/raw_node.js";
 import { type ConfMember, type NodeId, nodeId } from "../../src/raft/types.js";
-import { check, explain, type RegisterInput, type RegisterOperation, type RegisterOutput, registerModel } from "../lincheck/index.js";
+import { check, explain, type Operation } from "../lincheck/index.js";
 import { SafetyChecker } from "./checkers.js";
 import { EventQueue } from "./event_queue.js";
 import { CALM_NETWORK, SimNetwork } from "./network.js";
-import type { RegisterOp, RegisterResult } from "./register_machine.js";
+import { dcsWorkload } from "./dcs_workload.js";
+import { registerWorkload } from "./register_workload.js";
 import { NO_BUGS, type SimBugs, SimNode } from "./sim_node.js";
+import type { Workload } from "./workload.js";
 
 export interface SimOptions {
   readonly seed: number;
@@ -29,6 +31,8 @@ export interface SimOptions {
   readonly bugs?: Partial<SimBugs>;
   /** Virtual milliseconds of faults, then as long again to heal and converge. */
   readonly faultPhaseMs?: number;
+  /** What to replicate and check: registers (Raft itself, the default) or the DCS. */
+  readonly workload?: "register" | "dcs";
   /** Overrides of the seed's randomly chosen configuration (to aim a test at one fault). */
   readonly overrides?: Partial<Omit<SwarmConfig, "tunables">> & { readonly tunables?: Partial<RaftTunables> };
 }
@@ -126,12 +130,12 @@ export class Simulation {
   readonly checker: SafetyChecker;
   readonly network: SimNetwork;
   readonly nodes = new Map<NodeId, SimNode>();
-  readonly history: RegisterOperation[] = [];
+  readonly history: Operation<unknown, unknown>[] = [];
+  readonly workload: Workload<unknown, unknown, unknown>;
   private readonly bugs: SimBugs;
   private readonly faultPhaseMs: number;
   private nextClientId = 1;
   private nextNodeNumber: number;
-  private opCounter = 0;
   private faultCount = 0;
   private failedOps = 0;
   private finished = false;
@@ -146,6 +150,7 @@ export class Simulation {
     // Membership changes only where removed nodes cannot disrupt the cluster (see swarm()).
     this.config = { ...merged, membership: merged.membership && merged.tunables.preVote && merged.tunables.checkQuorum };
     this.bugs = { ...NO_BUGS, ...options.bugs };
+    this.workload = (options.workload === "dcs" ? dcsWorkload(this.config.keys) : registerWorkload(this.config.keys)) as Workload<unknown, unknown, unknown>;
     this.faultPhaseMs = options.faultPhaseMs ?? 3000;
     this.checker = new SafetyChecker(() => this.queue.now);
     this.network = new SimNetwork(this.queue, this.prng.fork(), (m) => this.nodes.get(m.to)?.receive(m));
@@ -165,6 +170,8 @@ export class Simulation {
       diskLatencyMs: this.config.diskLatencyMs,
       compactEvery: this.config.compactEvery,
       logger: SILENT_LOGGER,
+      createMachine: () => this.workload.createMachine(),
+      restoreMachine: (snapshot) => this.workload.restoreMachine(snapshot),
       crashDuringWriteRate: this.config.crashDuringWriteRate,
       crashAfterVoteRate: this.config.crashAfterVoteRate,
       send: (messages) => this.network.send(messages),
@@ -198,7 +205,7 @@ export class Simulation {
 
   private runUnguarded(): SimResult {
     this.network.faults = { dropRate: this.config.dropRate, duplicateRate: this.config.duplicateRate, delayMinMs: 0.5, delayMaxMs: this.config.delayMaxMs };
-    for (let c = 0; c < this.config.clients; c++) this.startClient(this.nextClientId++);
+    for (let c = 0; c < this.config.clients; c++) this.startClient(this.nextClientId++, c);
     this.scheduleFault();
     const failures: string[] = [];
     const end = this.faultPhaseMs * 2;
@@ -242,45 +249,36 @@ export class Simulation {
 
   // ---- clients ---------------------------------------------------------------------------------
 
-  private startClient(clientId: number): void {
-    this.queue.schedule(this.prng.next() * 50, () => this.clientStep(clientId));
+  private startClient(clientId: number, actor: number): void {
+    this.queue.schedule(this.prng.next() * 50, () => this.clientStep(clientId, actor));
   }
 
-  private randomOp(): RegisterOp {
-    const id = `op${++this.opCounter}`;
-    const key = `k${this.prng.int(0, this.config.keys)}`;
-    const roll = this.prng.next();
-    if (roll < 0.4) return { id, kind: "put", key, value: `v${this.opCounter}` };
-    if (roll < 0.6) return { id, kind: "cas", key, expected: this.prng.chance(0.3) ? null : `v${this.prng.int(Math.max(1, this.opCounter - 20), this.opCounter + 1)}`, value: `v${this.opCounter}` };
-    return { id, kind: "get", key };
-  }
-
-  private clientStep(clientId: number): void {
+  /** `actor` is the logical client (0 … clients-1), stable while its lincheck client id changes. */
+  private clientStep(clientId: number, actor: number): void {
     if (this.queue.now > this.faultPhaseMs * 2 - 200 || this.finished) return;
-    const op = this.randomOp();
+    const op = this.workload.nextOp(this.prng, actor);
     const live = [...this.nodes.values()].filter((n) => n.isUp());
     const target = live.length > 0 ? pick(this.prng, live) : pick(this.prng, [...this.nodes.values()]);
     const call = this.queue.now;
     let finished = false;
-    const finish = (output: RegisterOutput | undefined, failed: boolean): void => {
+    const finish = (output: unknown, failed: boolean): void => {
       if (finished) return;
       finished = true;
       this.inFlight.delete(clientId);
       if (failed) this.failedOps++;
-      else this.history.push({ clientId, call, return: output === undefined ? Infinity : this.queue.now, input: toInput(op), output });
+      else this.history.push({ clientId, call, return: output === undefined ? Infinity : this.queue.now, input: op.input, output });
       // A client that never learned an outcome continues as a new client (lincheck's rule).
       const next = output === undefined && !failed ? this.nextClientId++ : clientId;
-      this.queue.schedule(this.prng.next() * 20, () => this.clientStep(next));
+      this.queue.schedule(this.prng.next() * 20, () => this.clientStep(next, actor));
     };
-    this.inFlight.set(clientId, () => finish(undefined, op.kind === "get"));
+    this.inFlight.set(clientId, () => finish(undefined, op.read));
     target.submit(op, this.prng.chance(0.5), (outcome) => {
-      if (outcome.kind === "ok") finish(toOutput(op, outcome.result), false);
-      else finish(undefined, outcome.kind === "failed" || op.kind === "get");
+      if (outcome.kind === "ok") finish(this.workload.output(op, outcome.result, actor), false);
+      else finish(undefined, outcome.kind === "failed" || op.read);
     });
     this.queue.schedule(CLIENT_TIMEOUT_MS, () => {
-      // An unanswered get changed nothing: drop it. Unanswered writes may have taken effect.
-      if (op.kind === "get") finish(undefined, true);
-      else finish(undefined, false);
+      // An unanswered read changed nothing: drop it. Unanswered writes may have taken effect.
+      finish(undefined, op.read);
     });
   }
 
@@ -435,34 +433,10 @@ export class Simulation {
   }
 
   private checkLinearizable(): string[] {
-    const result = check(registerModel, this.history, { timeoutMs: 20_000 });
+    const result = check(this.workload.model, this.history, { timeoutMs: 20_000 });
     if (result.result === "ok") return [];
     if (result.result === "unknown") return [`linearizability: unknown (checker budget ran out)`];
     return [`linearizability: ${explain(result).slice(0, 3000)}`];
-  }
-}
-
-function toInput(op: RegisterOp): RegisterInput {
-  switch (op.kind) {
-    case "put":
-      return { kind: "put", key: op.key, value: op.value };
-    case "get":
-      return { kind: "get", key: op.key };
-    case "cas":
-      return { kind: "cas", key: op.key, expected: op.expected, value: op.value };
-  }
-}
-
-function toOutput(op: RegisterOp, result: RegisterResult): RegisterOutput {
-  switch (op.kind) {
-    case "put":
-      return { kind: "put" };
-    case "get":
-      assert(typeof result === "string" || result === null, "get returns a value");
-      return { kind: "get", value: result };
-    case "cas":
-      assert(typeof result === "boolean", "cas returns a boolean");
-      return { kind: "cas", ok: result };
   }
 }
 
