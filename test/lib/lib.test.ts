@@ -2,6 +2,7 @@ import fc from "fast-check";
 import t from "tap";
 import { assert, AssertionError, assertNever } from "../../src/lib/assert.js";
 import { crc32c } from "../../src/lib/crc32c.js";
+import { isoTime } from "../../src/lib/iso_time.js";
 import { createPrng } from "../../src/lib/prng.js";
 
 t.test("crc32c matches the standard check value and detects a flipped bit", async (t) => {
@@ -41,4 +42,9 @@ t.test("assertions throw AssertionError with their message", async (t) => {
   t.throws(() => assert(false, () => "lazy message"), { message: "lazy message" });
   t.doesNotThrow(() => assert(true, "fine"));
   t.throws(() => assertNever("x" as never, "role"), { message: 'unexpected role: "x"' });
+});
+
+t.test("isoTime formats epoch milliseconds exactly as Date#toISOString, without a clock", async (t) => {
+  fc.assert(fc.property(fc.integer({ min: 0, max: 8_000_000_000_000 }), (ms) => isoTime(ms) === new Date(ms).toISOString()));
+  t.equal(isoTime(951_782_400_000), "2000-02-29T00:00:00.000Z");
 });
