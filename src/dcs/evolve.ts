@@ -6,7 +6,7 @@
  */
 import { assert, assertNever } from "../lib/assert.js";
 import type { Event } from "./events.js";
-import type { DcsState, MemberRecord, Scope, ScopeState } from "./model.js";
+import type { DcsState, MemberRecord, MemberStatus, Scope, ScopeState } from "./model.js";
 import { emptyScope } from "./model.js";
 
 export function scopeFor(state: DcsState, scope: Scope): ScopeState {
@@ -23,6 +23,24 @@ function pushBounded<T>(list: T[], item: T, max: number): void {
   if (list.length > max) list.splice(0, list.length - max);
 }
 
+/** Field by field, not by spread: one object shape for every record, and the hot path of replay. */
+function memberRecord(status: MemberStatus, lastSeenMs: number): MemberRecord {
+  return {
+    name: status.name,
+    apiUrl: status.apiUrl,
+    connUrl: status.connUrl,
+    role: status.role,
+    state: status.state,
+    timeline: status.timeline,
+    walWritten: status.walWritten,
+    walReceived: status.walReceived,
+    walReplayed: status.walReplayed,
+    tags: status.tags,
+    agentVersion: status.agentVersion,
+    lastSeenMs,
+  };
+}
+
 export function evolve(state: DcsState, scopeName: Scope, event: Event, atMs: number): void {
   const scope = scopeFor(state, scopeName);
   const max = state.limits.historyMax;
@@ -36,8 +54,7 @@ export function evolve(state: DcsState, scopeName: Scope, event: Event, atMs: nu
       scope.initialization = { ...scope.initialization, systemId: event.systemId };
       return;
     case "memberUpdated": {
-      const record: MemberRecord = { ...event.status, lastSeenMs: atMs };
-      scope.members.set(event.status.name, record);
+      scope.members.set(event.status.name, memberRecord(event.status, atMs));
       return;
     }
     case "memberRemoved":

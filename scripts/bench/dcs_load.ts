@@ -1,0 +1,229 @@
+/**
+ * The load process of the DCS benchmark: the agents of S scopes × M members, each talking to the
+ * DCS node that hosts it (one WebSocket per node). First it bootstraps every scope (the primary
+ * reports, initializes the scope and takes the lease; the replicas report), then it runs the
+ * steady pattern (dcs_bench_workload.ts): every second each member reports its status and each
+ * primary renews its lease, the commands of a second spread evenly over it. After `warmupSeconds`
+ * it measures for `measureSeconds`: per command, the time from send to the answer (applied at
+ * that node). Prints JSON lines on stdout: {"phase":"measure"} when the measurement starts,
+ * {"phase":"measured"} when it ends, then the result; exits when its stdin closes.
+ */
+import WebSocket from "ws";
+import { encodeCommand } from "../../src/dcs/commands.js";
+import { corkedSender } from "../../test/support/net.js";
+import { commandsPerSecond, type Planned, setupCommands, steadySecond, type Topology } from "./dcs_bench_workload.js";
+import { decodeResponse, encodeRequest, KIND_PROPOSE, percentile } from "./raft_bench_protocol.js";
+
+export interface DcsLoadSpec {
+  readonly urls: readonly string[];
+  readonly scopes: number;
+  readonly membersPerScope: number;
+  readonly warmupSeconds: number;
+  readonly measureSeconds: number;
+  /** The process gives up (exit 2) after this long, whatever happens. */
+  readonly deadlineMs: number;
+}
+
+export interface DcsLoadResult {
+  readonly setupMs: number;
+  readonly sent: number;
+  readonly accepted: number;
+  readonly rejected: Record<string, number>;
+  readonly unavailable: Record<string, number>;
+  readonly unanswered: number;
+  /** From the first to the last send of the measurement. */
+  readonly seconds: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly p99MsByNode: readonly number[];
+  /** Commands answered after more than 50 ms, and the 100 ms windows (by send time) with the worst ones. */
+  readonly over50Ms: number;
+  readonly worstWindows: readonly { readonly atS: number; readonly maxMs: number }[];
+  /** Largest delay of a send behind its schedule (ms): how evenly the load was actually spread. */
+  readonly sendLagMaxMs: number;
+  readonly warmupProblems: number;
+}
+
+interface InFlight {
+  readonly sentNs: bigint;
+  readonly measured: boolean;
+  readonly host: number;
+  readonly resolve: ((r: { ok: boolean; body: Buffer }) => void) | null;
+}
+
+const ANSWER_WAIT_MS = 10_000;
+const TICK_MS = 1;
+
+class Load {
+  private nextId = 1;
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly writers: ((frame: Buffer) => void)[];
+  /** Worst latency per 100 ms of send time since the measurement began. */
+  readonly windowMaxMs = new Map<number, number>();
+  measureBeginNs = 0n;
+  readonly latencies: number[] = [];
+  readonly byNode: number[][];
+  readonly rejected: Record<string, number> = {};
+  readonly unavailable: Record<string, number> = {};
+  accepted = 0;
+  sent = 0;
+  warmupProblems = 0;
+
+  constructor(private readonly sockets: readonly WebSocket[]) {
+    this.writers = sockets.map((s) => corkedSender(s));
+    this.byNode = sockets.map(() => []);
+    for (const socket of sockets) socket.on("message", (data: Buffer) => this.onAnswer(data));
+  }
+
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  send(planned: Planned, measured: boolean, wait: boolean): Promise<{ ok: boolean; body: Buffer }> | null {
+    const frame = encodeRequest(KIND_PROPOSE, this.nextId, encodeCommand(planned));
+    let promise: Promise<{ ok: boolean; body: Buffer }> | null = null;
+    let resolve: InFlight["resolve"] = null;
+    if (wait) promise = new Promise((r) => (resolve = r));
+    this.inFlight.set(this.nextId++, { sentNs: process.hrtime.bigint(), measured, host: planned.host, resolve });
+    if (measured) this.sent++;
+    this.writers[planned.host]!(frame);
+    return promise;
+  }
+
+  private onAnswer(data: Buffer): void {
+    const response = decodeResponse(data);
+    const flight = this.inFlight.get(response.id);
+    if (flight === undefined) return;
+    this.inFlight.delete(response.id);
+    flight.resolve?.(response);
+    if (!flight.measured) {
+      if (!response.ok && flight.resolve === null) this.warmupProblems++;
+      return;
+    }
+    if (response.ok) {
+      const ms = Number(process.hrtime.bigint() - flight.sentNs) / 1e6;
+      this.latencies.push(ms);
+      this.byNode[flight.host]!.push(ms);
+      const window = Math.floor(Number(flight.sentNs - this.measureBeginNs) / 1e8);
+      this.windowMaxMs.set(window, Math.max(ms, this.windowMaxMs.get(window) ?? 0));
+      this.accepted++;
+      return;
+    }
+    const [what, code] = response.body.toString().split(":");
+    const counts = what === "rejected" ? this.rejected : this.unavailable;
+    counts[code ?? "?"] = (counts[code ?? "?"] ?? 0) + 1;
+  }
+
+  close(): void {
+    for (const socket of this.sockets) socket.close();
+  }
+}
+
+/** Bootstraps every scope, its commands in order; returns each scope's lease generation. */
+async function setup(load: Load, topology: Topology): Promise<number[]> {
+  const all = setupCommands(topology);
+  const perScope = all.length / topology.scopes;
+  const generations: number[] = [];
+  await Promise.all(Array.from({ length: topology.scopes }, async (_, s) => {
+    for (const planned of all.slice(s * perScope, (s + 1) * perScope)) {
+      const answer = await load.send(planned, false, true)!;
+      if (!answer.ok) throw new Error(`setup: ${planned.command.kind} by ${planned.author} failed: ${answer.body.toString()}`);
+      if (planned.command.kind === "acquireLease") generations[s] = answer.body.readDoubleLE(8);
+    }
+  }));
+  return generations;
+}
+
+/**
+ * Sends second after second of the steady pattern, command k of a second at k/N of it, from a
+ * 1 ms timer that sends whatever is due (so a late timer catches up instead of drifting).
+ */
+function steady(load: Load, topology: Topology, generations: readonly number[], spec: DcsLoadSpec): Promise<{ lagMaxMs: number; seconds: number }> {
+  const perSecond = commandsPerSecond(topology);
+  const totalSeconds = spec.warmupSeconds + spec.measureSeconds;
+  const beginNs = process.hrtime.bigint();
+  let second = 0;
+  let k = 0;
+  let planned = steadySecond(topology, 1, generations);
+  let lagMaxMs = 0;
+  let measureBeginNs = 0n;
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const elapsedMs = Number(process.hrtime.bigint() - beginNs) / 1e6;
+      while (second < totalSeconds) {
+        const dueMs = second * 1000 + (k * 1000) / perSecond;
+        if (dueMs > elapsedMs) break;
+        const measured = second >= spec.warmupSeconds;
+        if (measured) lagMaxMs = Math.max(lagMaxMs, elapsedMs - dueMs);
+        if (second === spec.warmupSeconds && k === 0) {
+          measureBeginNs = process.hrtime.bigint();
+          load.measureBeginNs = measureBeginNs;
+          process.stdout.write(`${JSON.stringify({ phase: "measure" })}\n`);
+        }
+        load.send(planned[k]!, measured, false);
+        if (++k === perSecond) {
+          k = 0;
+          second++;
+          planned = steadySecond(topology, second + 1, generations);
+        }
+      }
+      if (second < totalSeconds) setTimeout(tick, TICK_MS);
+      else resolve({ lagMaxMs, seconds: Number(process.hrtime.bigint() - measureBeginNs) / 1e9 });
+    };
+    tick();
+  });
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? "") as DcsLoadSpec;
+  setTimeout(() => {
+    process.stderr.write(`dcs load: still running after ${spec.deadlineMs} ms; giving up\n`);
+    process.exit(2);
+  }, spec.deadlineMs).unref();
+  const sockets = await Promise.all(spec.urls.map(async (url) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    return socket;
+  }));
+  const topology: Topology = { scopes: spec.scopes, membersPerScope: spec.membersPerScope, nodes: sockets.length };
+  const load = new Load(sockets);
+  const setupStart = process.hrtime.bigint();
+  const generations = await setup(load, topology);
+  const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
+  const { lagMaxMs: sendLagMaxMs, seconds } = await steady(load, topology, generations, spec);
+  process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`);
+  const waitUntil = Date.now() + ANSWER_WAIT_MS;
+  while (load.pending > 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
+  load.close();
+  const sorted = [...load.latencies].sort((a, b) => a - b);
+  const result: DcsLoadResult = {
+    setupMs,
+    sent: load.sent,
+    accepted: load.accepted,
+    rejected: load.rejected,
+    unavailable: load.unavailable,
+    unanswered: load.pending,
+    seconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted[sorted.length - 1] ?? NaN,
+    p99MsByNode: load.byNode.map((l) => percentile([...l].sort((a, b) => a - b), 99)),
+    over50Ms: sorted.filter((ms) => ms > 50).length,
+    worstWindows: [...load.windowMaxMs.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([w, maxMs]) => ({ atS: w / 10, maxMs })),
+    sendLagMaxMs,
+    warmupProblems: load.warmupProblems,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  // Stay until the orchestrator has read our CPU time and closes our stdin.
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
