@@ -34,6 +34,7 @@ import type { DcsLoadResult, DcsLoadSpec } from "./dcs_load.js";
 import { commandsPerSecond, configPatch, memberStatus, type Planned, setupCommands, steadySecond, type Topology } from "./dcs_bench_workload.js";
 import { connect, EXT, findLeader, freePort, HERE, NODE_ARGS, type RunningNode, sleep } from "./raft_bench_cluster.js";
 import { percentile } from "./raft_bench_protocol.js";
+import { whenReady } from "../../test/support/net.js";
 
 const TOTAL_TIMEOUT_MS = 15 * 60_000;
 const REPLAY_TIMEOUT_MS = 5 * 60_000;
@@ -324,15 +325,7 @@ async function restart(logger: Logger): Promise<{ restartMs: number }> {
 // ---- 3. heartbeat load ----------------------------------------------------------------------
 
 function startNode(spec: DcsNodeSpec): Promise<ChildProcess> {
-  const child = spawnScript("dcs_bench_node", spec, nodeArgs());
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('"ready":true')) resolve(child);
-    });
-    child.once("exit", (code) => reject(new Error(`node ${spec.id} exited with ${code} before it was ready`)));
-  });
+  return whenReady(spawnScript("dcs_bench_node", spec, nodeArgs()), `node ${spec.id}`);
 }
 
 interface Usage {

@@ -15,13 +15,12 @@
 import { fileURLToPath } from "node:url";
 import { either as E } from "fp-ts";
 import { pino } from "pino";
-import { WebSocketServer } from "ws";
 import { type DcsNode, type DcsNodeOptions, startDcsNode } from "../../src/agent/dcs_node.js";
 import type { Decision } from "../../src/dcs/decide.js";
 import { DEFAULT_LIMITS, type Scope } from "../../src/dcs/model.js";
 import type { Logger } from "../../src/lib/logger.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
-import { corkedSender } from "../../test/support/net.js";
+import { corkedSender, listenWebSocket } from "../../test/support/net.js";
 import { type BenchNodeStatus, encodeResponse, KIND_PROPOSE, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
 
 /** What a restart must find again: the DCS state of the node when it was stopped. */
@@ -86,11 +85,7 @@ function answer(decision: Decision, index: number): { ok: boolean; body: Buffer 
 }
 
 async function serve(spec: DcsNodeSpec, dcs: DcsNode): Promise<void> {
-  const server = new WebSocketServer({ host: "127.0.0.1", port: spec.clientPort, perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", () => resolve());
-    server.once("error", reject);
-  });
+  const server = await listenWebSocket(spec.clientPort);
   server.on("connection", (socket) => {
     // Answers produced in one turn of the event loop leave in one write.
     const reply = corkedSender(socket);

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
-import { freePort } from "../../test/support/net.js";
+import { freePort, whenReady } from "../../test/support/net.js";
 import { type BenchNodeStatus, decodeResponse, encodeRequest, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
@@ -76,14 +76,7 @@ export function startNode(spec: NodeSpec): Promise<ChildProcess> {
   // RAFT_BENCH_NODE_ARGS passes extra node options to the node processes (e.g. --cpu-prof).
   const extra = (process.env["RAFT_BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
   const child = spawn(process.execPath, [...NODE_ARGS, ...extra, join(HERE, `raft_bench_node${EXT}`), JSON.stringify(spec)], { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('"ready":true')) resolve(child);
-    });
-    child.once("exit", (code) => reject(new Error(`node ${spec.id} exited with ${code} before it was ready`)));
-  });
+  return whenReady(child, `node ${spec.id}`);
 }
 
 export async function connect(node: RunningNode): Promise<BenchClient> {

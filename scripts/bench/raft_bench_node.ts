@@ -5,12 +5,11 @@
  */
 import { either as E } from "fp-ts";
 import { pino } from "pino";
-import { WebSocketServer } from "ws";
 import type { Logger } from "../../src/lib/logger.js";
 import { RaftNode } from "../../src/raft/runtime/raft_node.js";
 import type { StateMachine } from "../../src/raft/runtime/raft_node_types.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
-import { corkedSender } from "../../test/support/net.js";
+import { corkedSender, listenWebSocket } from "../../test/support/net.js";
 import { type BenchNodeStatus, encodeResponse, KIND_PROPOSE, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
 
 class Counter implements StateMachine<number> {
@@ -53,11 +52,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const node = started.right;
-  const server = new WebSocketServer({ host: "127.0.0.1", port: spec.clientPort, perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", () => resolve());
-    server.once("error", reject);
-  });
+  const server = await listenWebSocket(spec.clientPort);
   server.on("connection", (socket) => {
     // Answers produced in one turn of the event loop leave in one write.
     const reply = corkedSender(socket);

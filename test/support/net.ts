@@ -2,7 +2,8 @@
  * Network helpers shared by tests, benchmarks and the demo (never by src/).
  */
 import { createServer } from "node:net";
-import type WebSocket from "ws";
+import type { ChildProcess } from "node:child_process";
+import { type WebSocket, WebSocketServer } from "ws";
 
 /** A port on 127.0.0.1 with nothing listening on it (bound, then released by the OS). */
 export async function freePort(): Promise<number> {
@@ -35,4 +36,26 @@ export function corkedSender(socket: WebSocket): (frame: Buffer) => void {
     }
     socket.send(frame);
   };
+}
+
+/** A WebSocket server on 127.0.0.1:port, once it listens. */
+export async function listenWebSocket(port: number): Promise<WebSocketServer> {
+  const server = new WebSocketServer({ host: "127.0.0.1", port, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", () => resolve());
+    server.once("error", reject);
+  });
+  return server;
+}
+
+/** Resolves with the child once it prints `"ready":true`; rejects if it exits before. */
+export function whenReady(child: ChildProcess, name: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('"ready":true')) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+  });
 }
