@@ -26,6 +26,8 @@ import {
 
 export const SCHEMA_VERSION = 1;
 
+export const FENCE_REASON_CHARS_MAX = 500;
+
 export type Command =
   | { readonly kind: "initializeCluster"; readonly member: MemberName; readonly systemId: string }
   | { readonly kind: "upsertMember"; readonly status: MemberStatus }
@@ -33,6 +35,11 @@ export type Command =
   | { readonly kind: "acquireLease"; readonly member: MemberName; readonly ttlMs: number }
   | { readonly kind: "renewLease"; readonly member: MemberName; readonly ttlMs: number; readonly generation: number }
   | { readonly kind: "releaseLease"; readonly member: MemberName; readonly generation: number }
+  /**
+   * Another member reports that the holder's own watchdog killed its PostgreSQL (a signed fence
+   * report): the lease is released before its expiry, so a failover need not wait for the ttl.
+   */
+  | { readonly kind: "fenceLease"; readonly holder: MemberName; readonly generation: number; readonly reason: string }
   | { readonly kind: "setConfig"; readonly expectedVersion: number | null; readonly mode: "patch" | "replace"; readonly value: JsonObject }
   | { readonly kind: "requestSwitchover"; readonly from: MemberName | null; readonly to: MemberName | null; readonly scheduledAtMs: number | null }
   | { readonly kind: "requestFailover"; readonly to: MemberName }
@@ -156,6 +163,19 @@ class WireReleaseLease extends WireCommand {
   }
 }
 
+@variant(14)
+class WireFenceLease extends WireCommand {
+  @field({ type: "string" }) holder: string;
+  @field({ type: "f64" }) generation: number;
+  @field({ type: "string" }) reason: string;
+  constructor(holder: string, generation: number, reason: string) {
+    super();
+    this.holder = holder;
+    this.generation = generation;
+    this.reason = reason;
+  }
+}
+
 @variant(6)
 class WireSetConfig extends WireCommand {
   @field({ type: option("f64") }) expectedVersion: number | undefined;
@@ -271,6 +291,8 @@ function toWire(command: Command): WireCommand {
       return new WireRenewLease(command.member, command.ttlMs, command.generation);
     case "releaseLease":
       return new WireReleaseLease(command.member, command.generation);
+    case "fenceLease":
+      return new WireFenceLease(command.holder, command.generation, command.reason);
     case "setConfig":
       return new WireSetConfig(command.expectedVersion, command.mode === "replace", canonicalJson(command.value));
     case "requestSwitchover":
@@ -352,6 +374,10 @@ function fromWire(wire: WireCommand): Command {
   if (wire instanceof WireAcquireLease) return { kind: "acquireLease", member: name(wire.member, "member"), ttlMs: wire.ttlMs };
   if (wire instanceof WireRenewLease) return { kind: "renewLease", member: name(wire.member, "member"), ttlMs: wire.ttlMs, generation: safeInteger(wire.generation, "generation") };
   if (wire instanceof WireReleaseLease) return { kind: "releaseLease", member: name(wire.member, "member"), generation: safeInteger(wire.generation, "generation") };
+  if (wire instanceof WireFenceLease) {
+    if (wire.reason.length > FENCE_REASON_CHARS_MAX) throw new Invalid(`a fence reason of ${wire.reason.length} characters is over ${FENCE_REASON_CHARS_MAX}`);
+    return { kind: "fenceLease", holder: name(wire.holder, "holder"), generation: safeInteger(wire.generation, "generation"), reason: wire.reason };
+  }
   if (wire instanceof WireSetConfig) {
     const parsed = parseJsonObject(wire.json);
     if (!parsed.ok) throw new Invalid(`config: ${parsed.reason}`);

@@ -38,6 +38,7 @@ function decideCommand(ctx: DecideContext, command: Command): Decision {
     case "acquireLease":
     case "renewLease":
     case "releaseLease":
+    case "fenceLease":
       return decideLease(ctx, command);
     case "setConfig":
       return decideConfig(ctx, command);

@@ -4,7 +4,11 @@
  *   already holds it; every grant to a new holder (or after expiry) takes a new generation — the
  *   fencing token the HA layer checks before it promotes;
  * - renew only by the holder, with the current generation, before expiry;
- * - release only by the holder, with the current generation.
+ * - release only by the holder, with the current generation;
+ * - fence: any member may release the holder's lease (current generation) when the holder's own
+ *   watchdog reported, signed with the cluster secret, that it killed the holder's PostgreSQL.
+ *   The agent checks the signature before it proposes this; the rule checks the generation, so a
+ *   late report of an old fencing cannot release a newer grant.
  * A change of holder clears a pending switchover or failover: it has happened.
  */
 import { either as E } from "fp-ts";
@@ -12,15 +16,17 @@ import { isoTime } from "../lib/iso_time.js";
 import type { Command } from "./commands.js";
 import type { DecideContext, Decision } from "./decide_context.js";
 import type { Event } from "./events.js";
+import type { MemberName } from "./model.js";
 import { rejection } from "./rejection.js";
 
 /** Bounds of a lease's time to live. */
 export const LEASE_TTL_MS_MIN = 1000;
 export const LEASE_TTL_MS_MAX = 3_600_000;
 
-type LeaseCommand = Extract<Command, { kind: "acquireLease" | "renewLease" | "releaseLease" }>;
+type LeaseCommand = Extract<Command, { kind: "acquireLease" | "renewLease" | "releaseLease" | "fenceLease" }>;
 
 export function decideLease(ctx: DecideContext, command: LeaseCommand): Decision {
+  if (command.kind === "fenceLease") return fence(ctx, command);
   if (command.member !== ctx.author) {
     return E.left(rejection("notAuthor", `${ctx.author} cannot act on the lease for ${command.member}: a member asks for itself`));
   }
@@ -78,6 +84,20 @@ function release(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "rel
   }
   if (lease.generation !== command.generation) {
     return E.left(rejection("staleGeneration", `the lease is at generation ${lease.generation}, not ${command.generation}`));
+  }
+  return E.right([{ kind: "leaseReleased", holder: lease.holder, generation: lease.generation }]);
+}
+
+function fence(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "fenceLease" }>): Decision {
+  const lease = ctx.scope.lease;
+  if (!ctx.scope.members.has(ctx.author as MemberName)) {
+    return E.left(rejection("unknownMember", `${ctx.author} is not a member of ${ctx.scope.scope}: only members relay fence reports`));
+  }
+  if (lease === null || lease.holder !== command.holder) {
+    return E.left(rejection("notLeaseHolder", `${command.holder} does not hold the lease of ${ctx.scope.scope}${lease === null ? "" : ` (${lease.holder} does)`}`));
+  }
+  if (lease.generation !== command.generation) {
+    return E.left(rejection("staleGeneration", `the lease is at generation ${lease.generation}; the fence report is for generation ${command.generation}`));
   }
   return E.right([{ kind: "leaseReleased", holder: lease.holder, generation: lease.generation }]);
 }

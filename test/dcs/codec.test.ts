@@ -14,6 +14,7 @@ const every: Command[] = [
   { kind: "acquireLease", member: m("pg1"), ttlMs: 30_000 },
   { kind: "renewLease", member: m("pg1"), ttlMs: 30_000, generation: 12 },
   { kind: "releaseLease", member: m("pg1"), generation: 12 },
+  { kind: "fenceLease", holder: m("pg1"), generation: 12, reason: "the watchdog of pg1 killed its PostgreSQL: agent exited" },
   { kind: "setConfig", expectedVersion: 4, mode: "patch", value: { ttl: 20, postgresql: { parameters: { work_mem: null } } } },
   { kind: "setConfig", expectedVersion: null, mode: "replace", value: {} },
   { kind: "requestSwitchover", from: m("pg1"), to: null, scheduledAtMs: 1_800_000_000_000 },

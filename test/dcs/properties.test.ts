@@ -31,7 +31,7 @@ const stepArb: fc.Arbitrary<Step> = fc.record({
   scope: fc.constantFrom(...SCOPES),
   who: member,
   other: member,
-  kind: fc.integer({ min: 0, max: 12 }),
+  kind: fc.integer({ min: 0, max: 13 }),
   n: fc.integer({ min: 0, max: 4 }),
   ttlMs: ttl,
   lag: fc.bigInt({ min: 0n, max: 5_000_000n }),
@@ -51,6 +51,7 @@ const stepArb: fc.Arbitrary<Step> = fc.record({
     { kind: "setPause", paused: n % 2 === 0 },
     { kind: "setMaintenance", member: m(other), on: n % 2 === 1 },
     { kind: "removeMember", name: m(other) },
+    { kind: "fenceLease", holder: m(other), generation: n, reason: "fenced" },
   ];
   return { advanceMs, scope, author, command: commands[kind]! };
 });

@@ -37,6 +37,20 @@ t.test("the lease goes to the first asker, is renewed only by its holder before 
   t.equal(d.scope().lease?.generation, 3);
 });
 
+t.test("a member relays a fence report: the holder's lease of that generation is released at once", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("pg2", { kind: "upsertMember", status: status("pg2") });
+  const fence = (generation: number) => ({ kind: "fenceLease" as const, holder: m("pg1"), generation, reason: "watchdog of pg1: agent exited" });
+  t.match(rejected(d.run("api:op", fence(1))), /^unknownMember: api:op is not a member of main/, "only members relay fence reports");
+  t.match(rejected(d.run("pg2", fence(7))), /^staleGeneration: the lease is at generation 1; the fence report is for generation 7/);
+  t.match(rejected(d.run("pg2", { ...fence(1), holder: m("pg2") })), /^notLeaseHolder: pg2 does not hold the lease of main \(pg1 does\)/);
+  t.equal(rejected(d.run("pg2", fence(1))), "accepted");
+  t.equal(d.scope().lease, null, "released before its expiry");
+  t.equal(rejected(d.run("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 30_000 })), "accepted", "another member may take it at once");
+  t.match(rejected(d.run("pg2", fence(1))), /^notLeaseHolder/, "a late report of the old holder releases nothing");
+});
+
 t.test("the lease needs an initialized cluster, a known member and a sane ttl", async (t) => {
   const d = new Driver();
   d.ok("pg1", { kind: "upsertMember", status: status("pg1") });
