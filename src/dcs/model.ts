@@ -183,12 +183,21 @@ export const DEFAULT_LIMITS: DcsLimits = {
   configBytesMax: 256 * 1024,
 };
 
-/** The dynamic settings the DCS itself reads, with Patroni's defaults. */
+/**
+ * The dynamic settings read from the scope's config, with their defaults: Patroni's names and
+ * meanings, our LAN defaults for the timings (Patroni: ttl 30, loop_wait 10, retry_timeout 10).
+ */
 export const CONFIG_DEFAULTS = {
-  /** Seconds: a member silent for longer is shown as gone. */
-  ttl: 30,
+  /** Seconds: the lease's time to live; a member silent for longer is shown as gone. */
+  ttl: 5,
+  /** Seconds between two HA cycles (the holder renews its lease every cycle). */
+  loop_wait: 1,
+  /** Seconds a cluster-state or PostgreSQL call may take before it counts as failed. */
+  retry_timeout: 2,
   /** Bytes: a replica further behind may not be chosen for a switchover or failover. */
   maximum_lag_on_failover: 1024 * 1024,
+  /** Seconds a crashed primary may take to start again in place before it gives up the lease. */
+  primary_start_timeout: 300,
 } as const;
 
 export function emptyScope(scope: Scope): ScopeState {

@@ -1,0 +1,42 @@
+/**
+ * What decide() asks the executor to do. PostgreSQL actions are carried out by src/pg (through
+ * the PostgresPort in ports.ts); cluster-state actions are DCS commands. At most one long action
+ * (bootstrap, clone, rewind, reinit, start, stop, promote) runs at a time.
+ */
+import type { Command } from "../dcs/commands.js";
+import type { MemberName } from "../dcs/model.js";
+
+/** A PostgreSQL server to stream from, clone from or rewind from. */
+export interface Upstream {
+  readonly member: MemberName;
+  /** libpq connection string of that member as it published it (its connUrl). */
+  readonly connUrl: string;
+}
+
+export type StopMode = "fast" | "immediate";
+
+export type PostgresAction =
+  /** initdb, configuration, start as a primary, roles: the winner of the initialization race. */
+  | { readonly kind: "bootstrap" }
+  /** pg_basebackup from `source` into the empty data directory, then configure as its replica. */
+  | { readonly kind: "clone"; readonly source: Upstream }
+  /** Start the postmaster; a replica streams from `upstream` (null: no upstream yet). */
+  | { readonly kind: "start"; readonly as: "primary" | "replica"; readonly upstream: Upstream | null }
+  | { readonly kind: "stop"; readonly mode: StopMode }
+  /** pg_promote() and wait until it leaves recovery. */
+  | { readonly kind: "promote" }
+  /** Point primary_conninfo and the slot at `upstream` and reload (PostgreSQL 15 needs no restart). */
+  | { readonly kind: "followPrimary"; readonly upstream: Upstream }
+  /** pg_rewind from `source` (stopped data directory), then configure as its replica. */
+  | { readonly kind: "rewind"; readonly source: Upstream }
+  /** Wipe the data directory and clone again from `source`. */
+  | { readonly kind: "reinit"; readonly source: Upstream; readonly reason: string }
+  /** Primary: keep a physical slot for each of `members`, drop the other member slots. */
+  | { readonly kind: "syncSlots"; readonly members: readonly MemberName[] };
+
+export type Action = PostgresAction | { readonly kind: "dcs"; readonly command: Command };
+
+export type PostgresActionKind = PostgresAction["kind"];
+
+/** The long actions: while one runs, decide() is asked again only about the lease. */
+export const LONG_ACTIONS: ReadonlySet<PostgresActionKind> = new Set(["bootstrap", "clone", "start", "stop", "promote", "rewind", "reinit"]);

@@ -1,0 +1,66 @@
+/**
+ * Facts the rules share, derived from the input: who holds the lease, whether this node holds it
+ * by its own clock too, where a member can be reached, how far along a member's WAL is.
+ */
+import type { Command } from "../dcs/commands.js";
+import type { MemberName } from "../dcs/model.js";
+import type { LeaseView, MemberView, ScopeView } from "../dcs/views.js";
+import type { Action, Upstream } from "./actions.js";
+import type { HaDecision, HaInput } from "./input.js";
+import type { LocalPostgres } from "./observation.js";
+
+export function decision(actions: readonly Action[], reason: string, detail = ""): HaDecision {
+  return { actions, reason, detail };
+}
+
+export function dcs(command: Command): Action {
+  return { kind: "dcs", command };
+}
+
+/** The lease if it has not expired at the view's entry time. */
+export function validLease(view: ScopeView | null): LeaseView | null {
+  const lease = view?.lease ?? null;
+  return lease !== null && !lease.expired ? lease : null;
+}
+
+/**
+ * This node holds the lease: the log says so, and the grant it knows of (same generation) is
+ * still inside its local deadline. Either alone is not enough: the log can lag behind, and a
+ * local deadline from an older grant says nothing about the current one.
+ */
+export function holdsLease(input: HaInput): boolean {
+  const lease = validLease(input.view);
+  return lease !== null && lease.holder === input.me && input.lease !== null && input.lease.generation === lease.generation && input.lease.deadlineMs > input.nowMs;
+}
+
+/** Milliseconds left before this node must have stopped writing (the lease deadline minus the margins). */
+export function safeTimeLeftMs(input: HaInput): number {
+  if (input.lease === null) return 0;
+  return input.lease.deadlineMs - input.settings.watchdogMarginMs - input.settings.demoteLeadMs - input.nowMs;
+}
+
+export function member(view: ScopeView | null, name: MemberName): MemberView | null {
+  return view?.members.find((m) => m.name === name) ?? null;
+}
+
+export function upstreamOf(view: ScopeView | null, name: MemberName): Upstream | null {
+  const record = member(view, name);
+  return record === null || record.connUrl === "" ? null : { member: name, connUrl: record.connUrl };
+}
+
+/** How far this member's WAL goes (received, else replayed, else written). */
+export function memberPosition(m: MemberView): bigint | null {
+  return m.walReceived ?? m.walReplayed ?? m.walWritten ?? null;
+}
+
+export function localPosition(pg: LocalPostgres): bigint | null {
+  const received = pg.walReceived;
+  const replayed = pg.walReplayed;
+  if (received !== null && replayed !== null) return received > replayed ? received : replayed;
+  return received ?? replayed ?? pg.walWritten;
+}
+
+/** The data directory was last a primary (or crashed as one): it may hold WAL no replica has. */
+export function wasPrimary(pg: LocalPostgres): boolean {
+  return pg.controlState === "in production" || pg.controlState === "shut down" || pg.controlState === "shutting down" || pg.controlState === "in crash recovery";
+}

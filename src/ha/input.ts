@@ -1,0 +1,53 @@
+/**
+ * What decide() sees and what it answers. Two clocks appear, never mixed:
+ * - `nowMs` is this node's monotonic clock (the agent's), used for local deadlines: the lease
+ *   deadline counted from when the renewal was sent, the time a crashed primary has had to start;
+ * - the view's times (`view.nowMs`, lease expiry, last-seen) are entry times of the Raft log.
+ */
+import type { MemberName } from "../dcs/model.js";
+import type { ScopeView } from "../dcs/views.js";
+import type { Action, PostgresActionKind } from "./actions.js";
+import type { LocalPostgres } from "./observation.js";
+import type { HaSettings } from "./settings.js";
+
+/** The lease as this node holds it: granted at `generation`, safe until `deadlineMs` (local). */
+export interface LocalLease {
+  readonly generation: number;
+  /** Local monotonic time the last successful acquire/renew was sent, plus the ttl. */
+  readonly deadlineMs: number;
+}
+
+/** What the agent remembers between cycles (set by the executor from what happened). */
+export interface HaMemory {
+  /** Local time PostgreSQL was last seen to crash while this node held the lease. */
+  readonly crashedAtMs: number | null;
+  /** Local time the replica was last seen not streaming (null while it streams). */
+  readonly notStreamingSinceMs: number | null;
+  /** Why the last pg_rewind failed or could not run (then reinit, if allowed). */
+  readonly rewindFailure: string | null;
+  /** The data directory was rewound or cloned from this member and not started since. */
+  readonly preparedFrom: MemberName | null;
+}
+
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null };
+
+export interface HaInput {
+  readonly me: MemberName;
+  readonly nowMs: number;
+  /** The scope as this node applied it; null when the scope has no state yet. */
+  readonly view: ScopeView | null;
+  readonly pg: LocalPostgres;
+  readonly lease: LocalLease | null;
+  readonly settings: HaSettings;
+  readonly memory: HaMemory;
+  /** A long PostgreSQL action is running (its kind), or null. */
+  readonly busy: PostgresActionKind | null;
+}
+
+export interface HaDecision {
+  readonly actions: readonly Action[];
+  /** One short sentence for operators: what this cycle does and why. */
+  readonly reason: string;
+  /** Details (numbers, names) for the log and the status endpoint. */
+  readonly detail: string;
+}

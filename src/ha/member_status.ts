@@ -1,0 +1,62 @@
+/**
+ * What this member publishes about itself each cycle (Patroni's member key), derived from the
+ * local observation: role, state, timeline, WAL positions, tags.
+ */
+import type { MemberName, MemberState, MemberStatus, MemberTags } from "../dcs/model.js";
+import type { PostgresActionKind } from "./actions.js";
+import type { LocalPostgres } from "./observation.js";
+
+export interface Identity {
+  readonly name: MemberName;
+  readonly apiUrl: string;
+  readonly connUrl: string;
+  readonly tags: MemberTags;
+  readonly agentVersion: string;
+}
+
+const BUSY_STATES: Readonly<Record<PostgresActionKind, MemberState | null>> = {
+  bootstrap: "initializing new cluster",
+  clone: "creating replica",
+  reinit: "creating replica",
+  rewind: "rewinding",
+  start: "starting",
+  stop: "stopping",
+  promote: null,
+  followPrimary: null,
+  syncSlots: null,
+};
+
+function state(pg: LocalPostgres, busy: PostgresActionKind | null): MemberState {
+  const busyState = busy === null ? null : BUSY_STATES[busy];
+  if (busyState !== null) return busyState;
+  switch (pg.process) {
+    case "running":
+      if (pg.role === "replica") return pg.streaming ? "streaming" : "running";
+      return pg.role === "primary" ? "running" : "unknown";
+    case "starting":
+      return "starting";
+    case "stopping":
+      return "stopping";
+    case "stopped":
+      return "stopped";
+    case "crashed":
+      return "crashed";
+  }
+}
+
+export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null): MemberStatus {
+  const running = pg.process === "running";
+  return {
+    name: identity.name,
+    apiUrl: identity.apiUrl,
+    connUrl: identity.connUrl,
+    role: pg.dataDir !== "initialized" ? "uninitialized" : running && pg.role === "primary" ? "primary" : "replica",
+    state: state(pg, busy),
+    timeline: pg.timeline ?? 0,
+    walWritten: running && pg.role === "primary" ? pg.walWritten : null,
+    walReceived: pg.walReceived,
+    walReplayed: pg.walReplayed,
+    tags: identity.tags,
+    agentVersion: identity.agentVersion,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * What the HA executor needs of the PostgreSQL adapter (src/pg implements it). Every call is
+ * bounded in time and returns a result; no library error crosses this boundary.
+ */
+import type { either as E } from "fp-ts";
+import type { PostgresAction } from "./actions.js";
+import type { LocalPostgres } from "./observation.js";
+
+export type PgFailureCode =
+  /** The call did not finish in its time limit (it was cancelled or the process killed). */
+  | "timeout"
+  /** A program (initdb, pg_basebackup, pg_rewind, postgres) exited with an error. */
+  | "failed"
+  /** The action needs a running server and there is none, or the reverse. */
+  | "wrongState"
+  /** pg_rewind cannot run here (no checksums/wal_log_hints, no source, …): reinit instead. */
+  | "rewindImpossible";
+
+export interface PgFailure {
+  readonly code: PgFailureCode;
+  /** For operators: what failed, the last lines the program printed, what to do. */
+  readonly message: string;
+}
+
+export type PgResult = E.Either<PgFailure, void>;
+
+/** How the postmaster ended when nobody asked it to. */
+export interface PostmasterExit {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+export interface PostgresPort {
+  /** The local server now (SQL with a timeout when running, pg_controldata when stopped). */
+  observe(): Promise<LocalPostgres>;
+  /** Carries out one action to its end (or its time limit). */
+  run(action: PostgresAction): Promise<PgResult>;
+  /**
+   * The postmaster's PID while one runs. It leads its own process group (every backend is in
+   * it), so the watchdog kills the group, never only the postmaster.
+   */
+  postmasterPid(): number | null;
+  /** Called when the postmaster exits without being asked to (a crash, a kill). */
+  onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void;
+}

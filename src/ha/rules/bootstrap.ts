@@ -1,0 +1,45 @@
+/**
+ * Before there is a cluster to follow: the initialization race (exactly one member runs initdb),
+ * the winner's bootstrap, the others' clone, and data that belongs to another cluster.
+ * patroni-behaviour.md §5 H.
+ */
+import type { HaDecision, HaInput } from "../input.js";
+import { dcs, decision, upstreamOf, validLease } from "../facts.js";
+
+/** A decision when the node is not yet part of an initialized cluster, or null to go on. */
+export function bootstrapRule(input: HaInput): HaDecision | null {
+  const { view, pg, me } = input;
+  const init = view?.initialization ?? null;
+  if (init === null) {
+    if (input.settings.nofailover) return decision([], "waiting for a member that may become primary to bootstrap the cluster", "this member is tagged nofailover");
+    if (pg.dataDir === "initialized" && pg.systemId !== null) {
+      return decision([dcs({ kind: "initializeCluster", member: me, systemId: pg.systemId })], "claiming the cluster for the existing data directory", `system id ${pg.systemId}`);
+    }
+    return decision([dcs({ kind: "initializeCluster", member: me, systemId: "" })], "racing to initialize the cluster");
+  }
+  if (init.by === me && init.systemId === "") return ownBootstrap(input);
+  if (init.systemId === "") return decision([], `waiting for ${init.by} to bootstrap the cluster`);
+  if (pg.dataDir === "inaccessible") return decision([], "the data directory is not accessible", pg.problem ?? "");
+  if (pg.dataDir === "empty") {
+    if (input.busy !== null) return decision([], `${input.busy} in progress`);
+    const lease = validLease(view);
+    const source = lease === null ? null : upstreamOf(view, lease.holder);
+    if (source === null) return decision([], "waiting for a primary to clone from");
+    return decision([{ kind: "clone", source }], `creating a replica of ${source.member} with pg_basebackup`);
+  }
+  if (pg.systemId !== null && pg.systemId !== init.systemId) {
+    return decision([], "the data directory belongs to another cluster: reinitialize this member", `local system id ${pg.systemId}, cluster ${init.systemId} (initialized by ${init.by})`);
+  }
+  return null;
+}
+
+function ownBootstrap(input: HaInput): HaDecision {
+  const { pg, me } = input;
+  if (input.busy !== null) return decision([], `${input.busy} in progress`);
+  if (pg.dataDir === "empty") return decision([{ kind: "bootstrap" }], "initializing a new cluster (this member won the initialization race)");
+  if (pg.process === "running" && pg.role === "primary" && pg.systemId !== null) {
+    return decision([dcs({ kind: "initializeCluster", member: me, systemId: pg.systemId })], "recording the system id of the new cluster", `system id ${pg.systemId}`);
+  }
+  if (pg.process !== "running" && pg.dataDir === "initialized") return decision([{ kind: "start", as: "primary", upstream: null }], "starting the new cluster's primary");
+  return decision([], "waiting for the new cluster's primary", `process ${pg.process}, role ${pg.role ?? "none"}`);
+}

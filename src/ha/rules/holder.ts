@@ -1,0 +1,63 @@
+/**
+ * This node holds the lease: renew it every cycle, make PostgreSQL the primary (promote a
+ * replica, start a stopped primary in place within primary_start_timeout), record the new
+ * timeline, keep the members' replication slots. patroni-behaviour.md §5 B2.1, D, J.
+ */
+import type { Lsn } from "../../dcs/model.js";
+import type { Action } from "../actions.js";
+import { dcs, decision, holdsLease, safeTimeLeftMs, validLease } from "../facts.js";
+import type { HaDecision, HaInput } from "../input.js";
+
+export function holderRule(input: HaInput): HaDecision | null {
+  if (!holdsLease(input)) return null;
+  const lease = validLease(input.view)!;
+  const renew = dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation });
+  if (safeTimeLeftMs(input) <= 0 && input.pg.process !== "stopped") {
+    // Renewals have not succeeded for too long: stop before the watchdog fires and long before
+    // anyone else may take the lease.
+    return decision([{ kind: "stop", mode: "immediate" }, renew], "stopping PostgreSQL: the lease could not be renewed and its deadline is near", `generation ${lease.generation}`);
+  }
+  if (input.busy !== null) return decision([renew], `renewed the lease during ${input.busy}`);
+  if (input.view?.paused === true) return decision([renew], "PAUSE: holding the lease; no automatic action");
+  const pg = input.pg;
+  switch (pg.process) {
+    case "starting":
+    case "stopping":
+      return decision([renew], `holding the lease while PostgreSQL is ${pg.process}`);
+    case "crashed":
+    case "stopped":
+      return restartInPlace(input, renew);
+    case "running":
+      break;
+  }
+  if (pg.role === "replica") return decision([renew, { kind: "promote" }], "promoting PostgreSQL: this member holds the lease", `generation ${lease.generation}`);
+  return decision([renew, ...primaryHousekeeping(input)], "renewed the lease as the primary", `generation ${lease.generation}, timeline ${pg.timeline ?? "?"}`);
+}
+
+function restartInPlace(input: HaInput, renew: Action): HaDecision {
+  const { memory, settings, nowMs, pg } = input;
+  const crashedForMs = memory.crashedAtMs === null ? 0 : nowMs - memory.crashedAtMs;
+  if (crashedForMs > settings.primaryStartTimeoutMs) {
+    const lease = validLease(input.view)!;
+    return decision([dcs({ kind: "releaseLease", member: input.me, generation: lease.generation })], "releasing the lease: PostgreSQL did not start within primary_start_timeout", `down for ${Math.round(crashedForMs / 1000)} s`);
+  }
+  // A data directory last run as a replica comes back as one and is promoted: starting it
+  // without standby.signal would make it a primary without a new timeline.
+  const as = pg.controlState === "shut down in recovery" || pg.controlState === "in archive recovery" ? "replica" : "primary";
+  return decision([renew, { kind: "start", as, upstream: null }], `starting PostgreSQL in place as ${as === "primary" ? "the primary" : "a replica to promote"} (this member holds the lease)`, `state ${pg.controlState}`);
+}
+
+function primaryHousekeeping(input: HaInput): Action[] {
+  const { view, pg, me } = input;
+  const actions: Action[] = [];
+  const history = view?.primaryHistory ?? [];
+  const last = history[history.length - 1];
+  if (pg.timeline !== null && (last === undefined || last.timeline < pg.timeline)) {
+    const reason = last === undefined ? "bootstrap" : view?.pending?.kind === "switchover" ? "switchover" : "failover";
+    actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, lsn: pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
+  }
+  if (input.settings.useSlots && view !== null) {
+    actions.push({ kind: "syncSlots", members: view.members.filter((m) => m.name !== me && m.role !== "witness").map((m) => m.name) });
+  }
+  return actions;
+}

@@ -1,0 +1,72 @@
+/**
+ * Nobody holds the lease: a primary without it stops (it could have been fenced or partitioned
+ * away), the node that just bootstrapped takes it, and replicas race for it only if they are
+ * healthy and no other candidate is better (further WAL, then higher failover_priority, then
+ * the name, so two equal candidates do not both try). patroni-behaviour.md §5 C.
+ */
+import type { MemberView } from "../../dcs/views.js";
+import { dcs, decision, localPosition, memberPosition, validLease } from "../facts.js";
+import type { HaDecision, HaInput } from "../input.js";
+
+/**
+ * Candidates publish their position as soon as they see the lease gone; a candidate whose last
+ * report is older than this (entry time) may be further along than it says: wait for it.
+ */
+export const RACE_REPORT_FRESHNESS_MS = 700;
+
+export function raceRule(input: HaInput): HaDecision | null {
+  if (validLease(input.view) !== null) return null;
+  const { pg, view, me } = input;
+  if (pg.process === "running" && pg.role === "primary") {
+    const init = view?.initialization ?? null;
+    const justBootstrapped = input.lease === null && init?.by === me && (view?.primaryHistory.length ?? 0) === 0;
+    if (justBootstrapped && view?.lease === null) return decision([dcs({ kind: "acquireLease", member: me, ttlMs: input.settings.ttlMs })], "taking the lease for the cluster this member bootstrapped");
+    return decision([{ kind: "stop", mode: "immediate" }], "stopping PostgreSQL: this primary does not hold the lease", view?.lease === null ? "the lease was released" : "the lease expired");
+  }
+  if (input.busy !== null) return decision([], `${input.busy} in progress; not racing for the lease`);
+  if (view?.paused === true) return decision([], "PAUSE: no member holds the lease; no automatic failover");
+  if (pg.process === "stopped" || pg.process === "crashed") {
+    return decision([{ kind: "start", as: "replica", upstream: null }], "starting PostgreSQL read-only: no member holds the lease");
+  }
+  if (pg.process !== "running") return decision([], `PostgreSQL is ${pg.process}; not racing for the lease`);
+  const refusal = raceRefusal(input);
+  if (refusal !== null) return decision([], `not racing for the lease: ${refusal}`);
+  return decision([dcs({ kind: "acquireLease", member: me, ttlMs: input.settings.ttlMs })], "racing for the lease: this member is the best candidate", `position ${localPosition(pg) ?? "unknown"}`);
+}
+
+/** Why this node should not try to take the lease now, or null if it should. */
+function raceRefusal(input: HaInput): string | null {
+  const { settings, view, me, pg } = input;
+  if (settings.nofailover || settings.failoverPriority <= 0) return "this member is tagged nofailover";
+  if (view === null) return "the cluster state is not known yet";
+  const pending = view.pending;
+  if (pending?.kind === "failover" && pending.to !== null && pending.to !== me) {
+    const target = view.members.find((m) => m.name === pending.to);
+    if (target !== undefined && !target.gone) return `a failover to ${pending.to} is pending`;
+  }
+  if (view.members.find((m) => m.name === me)?.maintenance === true) return "this member is in maintenance";
+  const mine = localPosition(pg);
+  if (mine === null) return "this member's WAL position is unknown";
+  const forced = pending?.kind === "failover" && pending.to === me;
+  const lastPrimary = view.primaryHistory[view.primaryHistory.length - 1]?.newPrimary;
+  const previous = lastPrimary === undefined ? undefined : view.members.find((m) => m.name === lastPrimary);
+  const primaryPosition = previous?.walWritten ?? null;
+  if (!forced && primaryPosition !== null && primaryPosition - mine > BigInt(settings.maximumLagOnFailoverBytes)) {
+    return `${primaryPosition - mine} bytes behind the last primary's reported position (maximum_lag_on_failover ${settings.maximumLagOnFailoverBytes})`;
+  }
+  if (forced) return null;
+  for (const other of view.members) {
+    if (other.name === me || other.name === lastPrimary || !isCandidate(other)) continue;
+    if (view.nowMs - other.lastSeenMs > RACE_REPORT_FRESHNESS_MS) return `waiting for ${other.name} to report its position`;
+    const theirs = memberPosition(other);
+    if (theirs === null) continue;
+    if (theirs > mine) return `${other.name} has more WAL (${theirs} > ${mine})`;
+    if (theirs === mine && other.tags.failoverPriority > settings.failoverPriority) return `${other.name} has the same WAL and a higher failover_priority`;
+    if (theirs === mine && other.tags.failoverPriority === settings.failoverPriority && other.name < me) return `${other.name} has the same WAL and priority, and goes first by name`;
+  }
+  return null;
+}
+
+function isCandidate(m: MemberView): boolean {
+  return !m.gone && !m.maintenance && m.role === "replica" && (m.state === "streaming" || m.state === "running") && !m.tags.nofailover && m.tags.failoverPriority > 0;
+}

@@ -1,0 +1,109 @@
+/**
+ * The HA timings and switches: the dynamic ones come from the scope's config (edited once for
+ * the whole cluster), the local ones from the node's YAML. Pure.
+ *
+ * The timing rule everything rests on (Patroni, patroni-behaviour.md §0.3):
+ * loop_wait + 2 × retry_timeout ≤ ttl. A config that breaks it is adjusted the way Patroni does —
+ * loop_wait first, then retry_timeout — and the adjustment is reported, never silently applied.
+ */
+import { assert } from "../lib/assert.js";
+import { type Config, CONFIG_DEFAULTS, configNumber } from "../dcs/model.js";
+
+export interface HaSettings {
+  readonly ttlMs: number;
+  readonly loopWaitMs: number;
+  readonly retryTimeoutMs: number;
+  readonly maximumLagOnFailoverBytes: number;
+  readonly primaryStartTimeoutMs: number;
+  /**
+   * The watchdog fires this long before the lease deadline (measured on this node's monotonic
+   * clock from when the renewal was sent). It must exceed the clock offset between nodes: the
+   * Raft leader stamps entry times with its own clock.
+   */
+  readonly watchdogMarginMs: number;
+  /** The agent stops a primary it cannot renew this long before the watchdog would fire. */
+  readonly demoteLeadMs: number;
+  readonly usePgRewind: boolean;
+  /** When pg_rewind fails or is impossible: wipe the data directory and clone again. */
+  readonly reinitOnRewindFailure: boolean;
+  readonly useSlots: boolean;
+  readonly nofailover: boolean;
+  readonly failoverPriority: number;
+}
+
+/** What the node's YAML sets (the rest comes from the scope's config). */
+export interface LocalHaSettings {
+  readonly watchdogMarginMs: number;
+  readonly demoteLeadMs: number;
+  readonly usePgRewind: boolean;
+  readonly reinitOnRewindFailure: boolean;
+  readonly useSlots: boolean;
+  readonly nofailover: boolean;
+  readonly failoverPriority: number;
+}
+
+export const DEFAULT_LOCAL_HA_SETTINGS: LocalHaSettings = {
+  watchdogMarginMs: 1000,
+  demoteLeadMs: 500,
+  usePgRewind: true,
+  reinitOnRewindFailure: true,
+  useSlots: true,
+  nofailover: false,
+  failoverPriority: 1,
+};
+
+/** Limits of the timing settings (seconds), like Patroni's validator (§3.2), scaled for a LAN. */
+/** With the default watchdog margin (1 s) and demote lead (0.5 s), a shorter ttl leaves no time to renew. */
+export const TTL_S_MIN = 3;
+export const TTL_S_MAX = 3600;
+export const LOOP_WAIT_S_MIN = 0.1;
+export const RETRY_TIMEOUT_S_MIN = 0.5;
+
+export interface Resolved {
+  readonly settings: HaSettings;
+  /** Sentences for operators about values that were out of range or adjusted. */
+  readonly adjustments: readonly string[];
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
+export function resolveHaSettings(config: Config, local: LocalHaSettings): Resolved {
+  const adjustments: string[] = [];
+  const ttl = clamp(configNumber(config, "ttl"), TTL_S_MIN, TTL_S_MAX);
+  if (ttl !== configNumber(config, "ttl")) adjustments.push(`ttl ${configNumber(config, "ttl")} s is outside ${TTL_S_MIN}–${TTL_S_MAX} s; using ${ttl} s`);
+  let loopWait = Math.max(LOOP_WAIT_S_MIN, configNumber(config, "loop_wait"));
+  let retryTimeout = Math.max(RETRY_TIMEOUT_S_MIN, configNumber(config, "retry_timeout"));
+  if (loopWait + 2 * retryTimeout > ttl) {
+    const before = `loop_wait ${loopWait} s + 2 × retry_timeout ${retryTimeout} s exceeds ttl ${ttl} s`;
+    loopWait = Math.max(LOOP_WAIT_S_MIN, ttl - 2 * retryTimeout);
+    if (loopWait + 2 * retryTimeout > ttl) retryTimeout = (ttl - loopWait) / 2;
+    adjustments.push(`${before}; using loop_wait ${loopWait} s and retry_timeout ${retryTimeout} s`);
+  }
+  // The holder renews every loop_wait and must still have time left before it demotes itself.
+  const renewWindowS = ttl - (local.watchdogMarginMs + local.demoteLeadMs + 500) / 1000;
+  if (loopWait > renewWindowS) {
+    adjustments.push(`loop_wait ${loopWait} s leaves no time to renew the lease before the watchdog margin (${local.watchdogMarginMs} ms) and demote lead (${local.demoteLeadMs} ms) within ttl ${ttl} s; using loop_wait ${Math.max(LOOP_WAIT_S_MIN, renewWindowS)} s`);
+    loopWait = Math.max(LOOP_WAIT_S_MIN, renewWindowS);
+  }
+  const settings: HaSettings = {
+    ttlMs: Math.round(ttl * 1000),
+    loopWaitMs: Math.round(loopWait * 1000),
+    retryTimeoutMs: Math.round(retryTimeout * 1000),
+    maximumLagOnFailoverBytes: configNumber(config, "maximum_lag_on_failover"),
+    primaryStartTimeoutMs: Math.max(0, configNumber(config, "primary_start_timeout")) * 1000,
+    ...local,
+  };
+  checkSettings(settings);
+  return { settings, adjustments };
+}
+
+/** The relations the lease arithmetic relies on. */
+export function checkSettings(s: HaSettings): void {
+  assert(s.loopWaitMs + 2 * s.retryTimeoutMs <= s.ttlMs, () => `loop_wait ${s.loopWaitMs} + 2 × retry_timeout ${s.retryTimeoutMs} > ttl ${s.ttlMs}`);
+  assert(s.watchdogMarginMs > 0 && s.demoteLeadMs > 0, "the watchdog margin and the demote lead are positive");
+  assert(s.watchdogMarginMs + s.demoteLeadMs < s.ttlMs - s.loopWaitMs, () => `the watchdog margin ${s.watchdogMarginMs} ms and demote lead ${s.demoteLeadMs} ms leave no time to renew within ttl ${s.ttlMs} ms`);
+}
+
+export const DEFAULT_CONFIG_TIMINGS = { ttl: CONFIG_DEFAULTS.ttl, loop_wait: CONFIG_DEFAULTS.loop_wait, retry_timeout: CONFIG_DEFAULTS.retry_timeout } as const;

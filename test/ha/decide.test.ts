@@ -1,0 +1,130 @@
+/**
+ * decide() as a table: each case is a cluster state (built with real DCS commands), a local
+ * PostgreSQL and a local lease, and the actions and reason that must come out.
+ */
+import t from "tap";
+import type { Lsn } from "../../src/dcs/model.js";
+import { decide } from "../../src/ha/decide.js";
+import { NOT_STREAMING_REWIND_MS } from "../../src/ha/rules/follower.js";
+import { Driver, input, m, pg, PRIMARY, SETTINGS, status, summary } from "./fixtures.js";
+
+const held = (generation = 1, deadlineMs = 14_000) => ({ generation, deadlineMs });
+
+/** pg1 holds the lease (generation 1), pg2 and pg3 stream; the lease then expires if asked. */
+function cluster(options: { expired?: boolean; released?: boolean } = {}): Driver {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("pg1", { kind: "recordTimeline", timeline: 1, lsn: 0n as Lsn, reason: "bootstrap", newPrimary: m("pg1") });
+  if (options.released) d.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
+  if (options.expired) {
+    d.advance(31_000);
+    d.ok("pg2", { kind: "upsertMember", status: status("pg2", { state: "running" }) });
+    d.ok("pg3", { kind: "upsertMember", status: status("pg3", { state: "running" }) });
+  }
+  return d;
+}
+
+t.test("bootstrap: the race, the winner's initdb and lease, the others' clone", async (t) => {
+  const empty = pg({ dataDir: "empty", systemId: null, process: "stopped", role: null, timeline: null, controlState: "unknown", walReceived: null, walReplayed: null, streaming: false, upstream: null });
+  t.same(summary(decide(input(null, "pg1", { pg: empty })).actions), ["dcs:initializeCluster"], "a member of a new cluster races to initialize it");
+  t.same(decide(input(null, "pg1", { pg: empty, settings: { ...SETTINGS, nofailover: true } })).actions, [], "a nofailover member never bootstraps");
+
+  const d = new Driver();
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "uninitialized", state: "stopped" }) });
+  d.ok("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "" });
+  t.same(summary(decide(input(d, "pg1", { pg: empty })).actions), ["bootstrap"], "the winner runs initdb");
+  t.match(decide(input(d, "pg2", { pg: empty })).reason, /^waiting for pg1 to bootstrap/, "the others wait");
+  const fresh = { ...PRIMARY, systemId: "7301234567890123456" };
+  t.same(summary(decide(input(d, "pg1", { pg: fresh })).actions), ["dcs:initializeCluster"], "the winner records the system id once its primary runs");
+  d.ok("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "7301234567890123456" });
+  t.same(summary(decide(input(d, "pg1", { pg: fresh })).actions), ["dcs:acquireLease"], "then takes the lease");
+  d.ok("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 5000 });
+  t.same(summary(decide(input(d, "pg2", { pg: empty })).actions), ["clone<pg1"], "then the others clone from the primary");
+  t.match(decide(input(d, "pg2", { pg: pg({ systemId: "999" }) })).reason, /belongs to another cluster/, "foreign data is never started");
+});
+
+t.test("the holder renews every cycle, promotes a replica once the lease is committed, records the timeline, keeps slots", async (t) => {
+  const d = cluster();
+  const primary = decide(input(d, "pg1", { pg: { ...PRIMARY, timeline: 2 }, lease: held() }));
+  t.same(summary(primary.actions), ["dcs:renewLease", "dcs:recordTimeline", "syncSlots:pg2,pg3"]);
+  t.match(primary.reason, /renewed the lease as the primary/);
+  const promoted = decide(input(d, "pg1", { pg: pg(), lease: held() }));
+  t.same(summary(promoted.actions), ["dcs:renewLease", "promote"], "a replica holding the lease is promoted");
+  t.same(summary(decide(input(d, "pg1", { pg: pg(), lease: held(1, 9_000) })).actions), [], "an expired local deadline is not a held lease");
+  t.same(summary(decide(input(d, "pg1", { pg: pg(), lease: held(2) })).actions), [], "nor is the deadline of another generation");
+});
+
+t.test("a holder whose renewals fail stops PostgreSQL before the watchdog margin, whatever the log says", async (t) => {
+  const d = cluster();
+  const nearDeadline = 10_000 + SETTINGS.watchdogMarginMs + SETTINGS.demoteLeadMs;
+  const stopped = decide(input(d, "pg1", { pg: PRIMARY, lease: held(1, nearDeadline) }));
+  t.same(summary(stopped.actions), ["stop:immediate"]);
+  t.match(stopped.reason, /could not be renewed/);
+  t.same(summary(decide(input(d, "pg1", { pg: PRIMARY, lease: held(1, nearDeadline + 1) })).actions), ["dcs:renewLease", "syncSlots:pg2,pg3"], "one millisecond earlier it still renews");
+});
+
+t.test("a crashed primary holding the lease starts in place, and gives the lease up after primary_start_timeout", async (t) => {
+  const d = cluster();
+  const crashed = { ...PRIMARY, process: "crashed" as const, controlState: "in production" as const };
+  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null } })).actions), ["dcs:renewLease", "start:primary"]);
+  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null };
+  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: late })).actions), ["dcs:releaseLease"]);
+  const replicaCrashed = { ...crashed, controlState: "in archive recovery" as const };
+  t.same(summary(decide(input(d, "pg1", { pg: replicaCrashed, lease: held() })).actions), ["dcs:renewLease", "start:replica"], "a replica's data directory restarts as a replica, then is promoted");
+});
+
+t.test("a member that is not the holder: a primary stops, a diverged one rewinds or reinitializes, a replica follows", async (t) => {
+  const d = cluster();
+  t.same(summary(decide(input(d, "pg2", { pg: PRIMARY })).actions), ["stop:immediate"], "a second primary stops at once");
+  const stoppedPrimary = { ...PRIMARY, process: "stopped" as const, controlState: "shut down" as const };
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary })).actions), ["rewind<pg1"]);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null } })).actions), ["reinit<pg1"]);
+  const noReinit = { ...SETTINGS, reinitOnRewindFailure: false };
+  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null } })).reason, /cannot be rewound: reinitialize it/);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: m("pg1") } })).actions), ["start:replica<pg1"], "after the rewind it starts");
+  const stoppedReplica = pg({ process: "stopped", controlState: "shut down in recovery" });
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedReplica })).actions), ["start:replica<pg1"]);
+  t.same(summary(decide(input(d, "pg2", { pg: pg({ upstream: m("pg3") }) })).actions), ["followPrimary<pg1"]);
+  t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), []);
+});
+
+t.test("a replica stuck on an older timeline is stopped for a rewind", async (t) => {
+  const d = cluster();
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 3, walWritten: 1000n as Lsn }) });
+  const stuck = pg({ streaming: false, timeline: 2 });
+  const memory = (since: number) => ({ crashedAtMs: null, notStreamingSinceMs: since, rewindFailure: null, preparedFrom: null });
+  t.same(summary(decide(input(d, "pg2", { pg: stuck, memory: memory(10_000 - NOT_STREAMING_REWIND_MS + 1) })).actions), []);
+  t.same(summary(decide(input(d, "pg2", { pg: stuck, memory: memory(10_000 - NOT_STREAMING_REWIND_MS) })).actions), ["stop:fast"]);
+  t.same(summary(decide(input(d, "pg2", { pg: pg({ process: "stopped", timeline: 2, controlState: "shut down in recovery" }) })).actions), ["rewind<pg1"]);
+});
+
+t.test("with no lease, the best replica races; the others say whom they wait for", async (t) => {
+  const d = cluster({ released: true });
+  const ahead = pg({ walReceived: 2000n as Lsn, streaming: false });
+  t.same(summary(decide(input(d, "pg2", { pg: ahead })).actions), ["dcs:acquireLease"], "further along than everyone else: race");
+  t.match(decide(input(d, "pg3", { pg: pg({ walReceived: 900n as Lsn, walReplayed: 900n as Lsn }) })).reason, /pg2 has more WAL/);
+  t.match(decide(input(d, "pg3", { pg: pg() })).reason, /pg2 has the same WAL and priority, and goes first by name/);
+  t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), ["dcs:acquireLease"], "the tie goes to the first name");
+  t.match(decide(input(d, "pg2", { pg: pg(), settings: { ...SETTINGS, nofailover: true } })).reason, /nofailover/);
+  t.match(decide(input(d, "pg2", { pg: pg({ walReceived: 10n as Lsn, walReplayed: 10n as Lsn }) })).reason, /bytes behind|has more WAL/);
+  d.advance(5_000);
+  d.ok("pg2", { kind: "upsertMember", status: status("pg2") });
+  t.match(decide(input(d, "pg2", { pg: pg() })).reason, /waiting for pg3 to report its position/, "a silent candidate may be further along");
+  const paused = cluster({ released: true });
+  paused.ok("api:op", { kind: "setPause", paused: true });
+  t.match(decide(input(paused, "pg2", { pg: pg() })).reason, /^PAUSE/);
+});
+
+t.test("with no lease, a primary stops unless it just bootstrapped, and a stopped member starts read-only", async (t) => {
+  const d = cluster({ released: true });
+  t.same(summary(decide(input(d, "pg1", { pg: PRIMARY })).actions), ["stop:immediate"]);
+  t.same(summary(decide(input(d, "pg2", { pg: pg({ process: "stopped", controlState: "shut down in recovery" }) })).actions), ["start:replica"]);
+  const expired = cluster({ expired: true });
+  t.match(decide(input(expired, "pg1", { pg: PRIMARY, lease: held(1, 50_000) })).reason, /does not hold the lease/, "the log's expiry wins over a local deadline");
+});
+
+t.test("a long action in progress: only the lease is kept", async (t) => {
+  const d = cluster();
+  t.same(summary(decide(input(d, "pg1", { pg: pg(), lease: held(), busy: "promote" })).actions), ["dcs:renewLease"]);
+  t.same(summary(decide(input(d, "pg2", { pg: pg({ process: "stopped" }), busy: "rewind" })).actions), []);
+});
