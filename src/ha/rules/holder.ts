@@ -9,8 +9,14 @@ import { dcs, decision, holdsLease, safeTimeLeftMs, validLease } from "../facts.
 import type { HaDecision, HaInput } from "../input.js";
 
 export function holderRule(input: HaInput): HaDecision | null {
-  if (!holdsLease(input)) return null;
-  const lease = validLease(input.view)!;
+  const lease = validLease(input.view);
+  if (lease === null || lease.holder !== input.me) return null;
+  if (!holdsLease(input)) {
+    // The log says this member holds the lease but this agent has no deadline for it (it just
+    // restarted): renew to learn one, and do nothing to PostgreSQL until then.
+    if (input.lease !== null && input.lease.generation === lease.generation) return null;
+    return decision([dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation })], "renewing the lease this member held before the agent restarted", `generation ${lease.generation}`);
+  }
   const renew = dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation });
   if (safeTimeLeftMs(input) <= 0 && input.pg.process !== "stopped") {
     // Renewals have not succeeded for too long: stop before the watchdog fires and long before
