@@ -1,0 +1,310 @@
+/**
+ * The HA loop of one member: it observes PostgreSQL, publishes the member's status, asks
+ * decide() what to do and does it — cluster-state commands through the DCS client, PostgreSQL
+ * actions through the PostgresPort — and keeps the watchdog armed while it holds the lease.
+ *
+ * A cycle runs on every change that matters, not only on the loop_wait tick: a command applied
+ * to the scope (a lease released, a member's report), an unexpected postmaster exit, the end of
+ * a long action. Cycles never overlap; a trigger during a cycle runs one more right after it.
+ * Long actions (start, stop, promote, clone, rewind …) run one at a time in the background, so
+ * the lease keeps being renewed while they run.
+ */
+import { either as E } from "fp-ts";
+import type { Command } from "../../dcs/commands.js";
+import type { DcsFailure, Executed } from "../../dcs/client.js";
+import type { Recorded } from "../../dcs/events.js";
+import type { MemberName, Scope } from "../../dcs/model.js";
+import type { ScopeView } from "../../dcs/views.js";
+import type { Logger } from "../../lib/logger.js";
+import { type Action, LONG_ACTIONS, type PostgresAction, type PostgresActionKind } from "../actions.js";
+import { decide } from "../decide.js";
+import { EMPTY_MEMORY, type HaDecision, type HaMemory, type LocalLease } from "../input.js";
+import { type Identity, memberStatus } from "../member_status.js";
+import type { LocalPostgres } from "../observation.js";
+import type { PgResult, PostgresPort } from "../ports.js";
+import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
+
+/** What the loop needs of the DCS client (src/dcs/client.ts provides it). */
+export interface ClusterState {
+  execute(scope: Scope, command: Command, options?: { timeoutMs?: number }): Promise<E.Either<DcsFailure, Executed>>;
+  local(scope: Scope): ScopeView | null;
+  subscribe(scope: Scope, listener: (view: ScopeView, changes: readonly Recorded[]) => void): () => void;
+}
+
+/** What the loop needs of the watchdog (src/ha/io/watchdog.ts provides it). */
+export interface Fencing {
+  /** Kill process group `processGroup` unless armed again before `deadlineMs` (monotonic ms). */
+  arm(processGroup: number, deadlineMs: number, generation: number): void;
+  disarm(): void;
+}
+
+export interface HaLoopOptions {
+  readonly scope: Scope;
+  readonly identity: Identity;
+  readonly cluster: ClusterState;
+  readonly postgres: PostgresPort;
+  readonly fencing: Fencing;
+  readonly local: LocalHaSettings;
+  readonly logger: Logger;
+  /** Monotonic milliseconds, the same clock as the watchdog's (CLOCK_MONOTONIC). */
+  readonly clock: () => number;
+}
+
+export interface HaStatus {
+  readonly decision: HaDecision | null;
+  readonly busy: PostgresActionKind | null;
+  readonly lease: LocalLease | null;
+  readonly memory: HaMemory;
+  readonly postgres: LocalPostgres | null;
+  readonly settings: HaSettings;
+}
+
+/** The commands whose outcome moves the local lease. */
+const LEASE_COMMANDS = new Set(["acquireLease", "renewLease", "releaseLease"]);
+
+export class HaLoop {
+  private readonly me: MemberName;
+  private lease: LocalLease | null = null;
+  private memory: HaMemory = EMPTY_MEMORY;
+  private busy: PostgresActionKind | null = null;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void)[] = [];
+  private lastDecision: HaDecision | null = null;
+  private lastObservation: LocalPostgres | null = null;
+  private lastPublished: { key: string; atMs: number } | null = null;
+  private settings: HaSettings;
+  private adjustments = "";
+  private idle: Promise<void> = Promise.resolve();
+  private busyDone: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: HaLoopOptions) {
+    this.me = options.identity.name;
+    this.settings = resolveHaSettings({ version: 0, value: {} }, options.local).settings;
+  }
+
+  start(): void {
+    const { cluster, postgres, scope } = this.options;
+    this.unsubscribe.push(cluster.subscribe(scope, () => this.trigger()));
+    this.unsubscribe.push(postgres.onUnexpectedExit((exit) => {
+      this.options.logger.warn({ pid: exit.pid, code: exit.code, signal: exit.signal }, "PostgreSQL exited without being asked to");
+      if (this.lease !== null && this.memory.crashedAtMs === null) this.memory = { ...this.memory, crashedAtMs: this.options.clock() };
+      this.trigger();
+    }));
+    this.tick();
+  }
+
+  status(): HaStatus {
+    return { decision: this.lastDecision, busy: this.busy, lease: this.lease, memory: this.memory, postgres: this.lastObservation, settings: this.settings };
+  }
+
+  /** Runs a cycle now, or right after the one running. */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.cycleLoop();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.trigger();
+    this.timer = setTimeout(() => this.tick(), this.settings.loopWaitMs);
+  }
+
+  private async cycleLoop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        await this.cycle();
+      } while (this.again && !this.stopped);
+    } catch (error: unknown) {
+      this.options.logger.error({ err: error }, "the HA cycle failed; it runs again at the next trigger");
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async cycle(): Promise<void> {
+    const { postgres, cluster, scope, logger, clock } = this.options;
+    const pg = await postgres.observe();
+    this.lastObservation = pg;
+    this.remember(pg);
+    const view = cluster.local(scope);
+    this.resolveSettings(view);
+    await this.publish(pg, view);
+    const decided = decide({ me: this.me, nowMs: clock(), view: cluster.local(scope), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
+    if (this.lastDecision?.reason !== decided.reason) logger.info({ detail: decided.detail, actions: decided.actions.map(describe) }, decided.reason);
+    this.lastDecision = decided;
+    for (const action of decided.actions) await this.perform(action);
+    this.armWatchdog();
+  }
+
+  private remember(pg: LocalPostgres): void {
+    const now = this.options.clock();
+    let memory = this.memory;
+    if (pg.process === "running" && memory.crashedAtMs !== null) memory = { ...memory, crashedAtMs: null };
+    const stalled = pg.process === "running" && pg.role === "replica" && !pg.streaming;
+    if (stalled && memory.notStreamingSinceMs === null) memory = { ...memory, notStreamingSinceMs: now };
+    if (!stalled && memory.notStreamingSinceMs !== null) memory = { ...memory, notStreamingSinceMs: null };
+    this.memory = memory;
+  }
+
+  private resolveSettings(view: ScopeView | null): void {
+    const resolved = resolveHaSettings(view?.config ?? { version: 0, value: {} }, this.options.local);
+    this.settings = resolved.settings;
+    const adjustments = resolved.adjustments.join("; ");
+    if (adjustments !== this.adjustments && adjustments !== "") this.options.logger.warn({ adjustments: resolved.adjustments }, "the HA timings in the cluster config were adjusted");
+    this.adjustments = adjustments;
+  }
+
+  /**
+   * Reports this member's status when it changed, when the lease is gone (candidates compare
+   * fresh positions), and at least every loop_wait.
+   */
+  private async publish(pg: LocalPostgres, view: ScopeView | null): Promise<void> {
+    const status = memberStatus(this.options.identity, pg, this.busy);
+    const leaseGone = view !== null && (view.lease === null || view.lease.expired);
+    const key = `${status.role}|${status.state}|${status.timeline}|${leaseGone ? `gone@${view?.lease?.generation ?? view?.nowMs}` : "held"}`;
+    const now = this.options.clock();
+    const published = this.lastPublished;
+    if (published !== null && published.key === key && now - published.atMs < this.settings.loopWaitMs) return;
+    const sent = await this.execute({ kind: "upsertMember", status });
+    if (E.isRight(sent)) this.lastPublished = { key, atMs: now };
+  }
+
+  private execute(command: Command): Promise<E.Either<DcsFailure, Executed>> {
+    return this.options.cluster.execute(this.options.scope, command, { timeoutMs: this.settings.retryTimeoutMs });
+  }
+
+  private async perform(action: Action): Promise<void> {
+    if (action.kind === "dcs") return this.performCommand(action.command);
+    if (!LONG_ACTIONS.has(action.kind)) {
+      const done = await this.options.postgres.run(action);
+      if (E.isLeft(done)) this.options.logger.warn({ code: done.left.code }, `${action.kind} failed: ${done.left.message}`);
+      return;
+    }
+    if (this.busy !== null) {
+      if (action.kind === "stop" && action.mode === "immediate") this.killPostmaster(`stop requested during ${this.busy}`);
+      return;
+    }
+    this.runLong(action);
+  }
+
+  private async performCommand(command: Command): Promise<void> {
+    const sentAtMs = this.options.clock();
+    const result = await this.execute(command);
+    if (LEASE_COMMANDS.has(command.kind)) this.leaseOutcome(command, result, sentAtMs);
+    else if (E.isLeft(result)) this.options.logger.warn({ code: result.left.code }, `${command.kind} was not applied: ${result.left.message}`);
+  }
+
+  /**
+   * The local lease follows the outcome of the lease commands: a grant or renewal sent at
+   * `sentAtMs` is safe until sentAtMs + ttl on this clock (its entry time, stamped later, only
+   * makes the real expiry later); a refusal ends it; an unknown outcome leaves the deadline as it
+   * was, so it runs out if renewals keep failing.
+   */
+  private leaseOutcome(command: Command, result: E.Either<DcsFailure, Executed>, sentAtMs: number): void {
+    if (E.isLeft(result)) {
+      const lost = result.left.code !== "unavailable" && result.left.code !== "outcomeUnknown";
+      this.options.logger.warn({ code: result.left.code }, `${command.kind} failed: ${result.left.message}`);
+      if (lost) this.setLease(null);
+      return;
+    }
+    for (const event of result.right.events) {
+      if (event.kind === "leaseAcquired" || event.kind === "leaseRenewed") this.setLease({ generation: event.generation, deadlineMs: sentAtMs + event.ttlMs });
+      if (event.kind === "leaseReleased") this.setLease(null);
+    }
+  }
+
+  private setLease(lease: LocalLease | null): void {
+    if (lease !== null && this.lease?.generation !== lease.generation) this.options.logger.info({ generation: lease.generation }, "this member holds the lease");
+    if (lease === null && this.lease !== null) this.options.logger.info({ generation: this.lease.generation }, "this member no longer holds the lease");
+    this.lease = lease;
+    this.armWatchdog();
+  }
+
+  /** Armed while this member holds a lease and a postmaster runs; the deadline moves with every renewal. */
+  private armWatchdog(): void {
+    const pid = this.options.postgres.postmasterPid();
+    const lease = this.lease;
+    if (lease === null || pid === null || this.stopped) {
+      this.options.fencing.disarm();
+      return;
+    }
+    this.options.fencing.arm(pid, lease.deadlineMs - this.settings.watchdogMarginMs, lease.generation);
+  }
+
+  private runLong(action: PostgresAction): void {
+    this.busy = action.kind;
+    this.busyDone = this.options.postgres.run(action).then((result) => {
+      this.busy = null;
+      this.afterLong(action, result);
+      this.armWatchdog();
+      this.trigger();
+    });
+  }
+
+  private afterLong(action: PostgresAction, result: PgResult): void {
+    const { logger } = this.options;
+    if (E.isLeft(result)) logger.warn({ code: result.left.code }, `${action.kind} failed: ${result.left.message}`);
+    else logger.info({}, `${action.kind} done`);
+    switch (action.kind) {
+      case "rewind":
+        this.memory = E.isRight(result) ? { ...this.memory, rewindFailure: null, preparedFrom: action.source.member } : { ...this.memory, rewindFailure: result.left.message };
+        return;
+      case "clone":
+      case "reinit":
+        if (E.isRight(result)) this.memory = { ...this.memory, rewindFailure: null, preparedFrom: action.source.member };
+        return;
+      case "start":
+        if (E.isRight(result)) this.memory = { ...this.memory, preparedFrom: null };
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The last resort while another action holds PostgreSQL: kill its whole process group. */
+  private killPostmaster(why: string): void {
+    const pid = this.options.postgres.postmasterPid();
+    if (pid === null) return;
+    this.options.logger.warn({ pid }, `killing PostgreSQL's process group: ${why}`);
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /**
+   * Stops the loop. Unless paused, a member holding the lease stops PostgreSQL (fast) and then
+   * releases the lease, so a replica takes over at once (Patroni's shutdown, §5 M).
+   */
+  async stop(options: { stopPostgres: boolean }): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    for (const off of this.unsubscribe) off();
+    await this.idle;
+    // A long action runs to its end or its own time limit (every adapter call is bounded).
+    await this.busyDone;
+    if (options.stopPostgres) {
+      const stopped = await this.options.postgres.run({ kind: "stop", mode: "fast" });
+      if (E.isLeft(stopped)) this.options.logger.warn({}, `stopping PostgreSQL at shutdown failed: ${stopped.left.message}`);
+      const lease = this.lease;
+      if (lease !== null && E.isRight(stopped)) await this.execute({ kind: "releaseLease", member: this.me, generation: lease.generation });
+    }
+    this.lease = null;
+    this.options.fencing.disarm();
+  }
+}
+
+function describe(action: Action): string {
+  if (action.kind === "dcs") return `dcs:${action.command.kind}`;
+  return action.kind;
+}
