@@ -1,0 +1,140 @@
+/**
+ * The configuration files the adapter owns in the data directory:
+ * - postgresql.conf gets one line, `include_if_exists = 'raftgres.conf'` (clones and rewinds copy
+ *   postgresql.conf from their source, so the line travels with it);
+ * - raftgres.conf is rewritten on every node before each start, on followPrimary and after
+ *   promote/rewind/clone: the HA parameters, the user's parameters, and for a replica the
+ *   upstream (primary_conninfo, primary_slot_name). Its first line names the upstream member,
+ *   which is how observe() reports `upstream` without parsing a connection string;
+ * - pg_hba.conf is rewritten with it;
+ * - standby.signal exists for a replica and not for a primary.
+ * Every write is atomic and owned by the OS user (files.ts).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { either as E } from "fp-ts";
+import type { Upstream } from "../ha/actions.js";
+import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
+import { removeIfPresent, writeFileAtomic } from "./files.js";
+import type { ParameterValue, ResolvedSettings } from "./settings.js";
+import { slotName } from "./slot_names.js";
+import type { MemberName } from "./types.js";
+
+export const SERVER_CONF_FILE = "raftgres.conf";
+export const INCLUDE_LINE = `include_if_exists = '${SERVER_CONF_FILE}'`;
+const UPSTREAM_MARK = "# raftgres upstream member: ";
+
+export type ServerRole = { readonly role: "primary" } | { readonly role: "replica"; readonly upstream: Upstream | null };
+
+/** Defaults the user's parameters may change. */
+const DEFAULT_PARAMETERS: Readonly<Record<string, ParameterValue>> = {
+  max_wal_senders: 10,
+  max_replication_slots: 10,
+  wal_keep_size: "128MB",
+  hot_standby_feedback: true,
+  logging_collector: false,
+  log_line_prefix: "%m [%p] ",
+};
+
+/** A value as postgresql.conf wants it: strings single-quoted, '' and \\ escaped. */
+export function confValue(value: ParameterValue): string {
+  if (typeof value === "boolean") return value ? "on" : "off";
+  if (typeof value === "number") return String(value);
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+/** primary_conninfo for streaming from `upstream` as the replication role. */
+export function primaryConninfo(s: ResolvedSettings, upstream: Upstream): E.Either<string, string> {
+  const parsed = parseConnectionString(upstream.connUrl);
+  if (E.isLeft(parsed)) return E.left(`the connection URL of ${upstream.member}: ${parsed.left}`);
+  const params = withParams(parsed.right, {
+    dbname: undefined,
+    user: s.replication.username,
+    password: s.replication.password,
+    application_name: s.memberName,
+  });
+  return E.right(formatConninfo(params));
+}
+
+/** The text of raftgres.conf for `role`; Left when the upstream's URL cannot be parsed. */
+export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Either<string, string> {
+  const ha: Record<string, ParameterValue> = {
+    listen_addresses: s.listenHost,
+    port: s.port,
+    unix_socket_directories: s.socketDir ?? "",
+    hot_standby: true,
+    wal_log_hints: true,
+    recovery_target_timeline: "latest",
+  };
+  // wal_level must be replica or more: a user's "logical" is kept, anything else is not.
+  if (s.parameters["wal_level"] !== "logical") ha["wal_level"] = "replica";
+  const upstream = role.role === "replica" ? role.upstream : null;
+  if (upstream !== null) {
+    const conninfo = primaryConninfo(s, upstream);
+    if (E.isLeft(conninfo)) return conninfo;
+    ha["primary_conninfo"] = conninfo.right;
+    ha["primary_slot_name"] = slotName(s.memberName);
+  } else {
+    ha["primary_conninfo"] = "";
+    ha["primary_slot_name"] = "";
+  }
+  const merged: Record<string, ParameterValue> = { cluster_name: s.memberName, ...DEFAULT_PARAMETERS, ...s.parameters, ...ha };
+  const lines = [
+    `${UPSTREAM_MARK}${upstream === null ? "" : upstream.member}`,
+    `# Written by raftgres for ${s.memberName} as ${role.role}; rewritten before each start: do not edit,`,
+    "# set parameters in the raftgres configuration instead.",
+    ...Object.entries(merged).map(([name, value]) => `${name} = ${confValue(value)}`),
+  ];
+  return E.right(`${lines.join("\n")}\n`);
+}
+
+/** pg_hba.conf: the extra lines first (first match wins), then ours. */
+export function renderHba(s: ResolvedSettings): string {
+  const repl = `"${s.replication.username}"`;
+  const lines = ["# Written by raftgres before each start: do not edit, set pgHba in its configuration.", ...s.pgHba, "local all all peer"];
+  for (const network of ["127.0.0.1/32", "::1/128", "0.0.0.0/0", "::/0"]) {
+    lines.push(`host replication ${repl} ${network} scram-sha-256`);
+    lines.push(`host all all ${network} scram-sha-256`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Writes raftgres.conf, pg_hba.conf, the include line and standby.signal for `role`. */
+export async function writeServerFiles(s: ResolvedSettings, role: ServerRole): Promise<E.Either<string, void>> {
+  const conf = renderServerConf(s, role);
+  if (E.isLeft(conf)) return conf;
+  try {
+    await ensureIncludeLine(s);
+    await writeFileAtomic(join(s.dataDir, SERVER_CONF_FILE), conf.right, s.osUser);
+    await writeFileAtomic(join(s.dataDir, "pg_hba.conf"), renderHba(s), s.osUser);
+    const signal = join(s.dataDir, "standby.signal");
+    if (role.role === "replica") await writeFileAtomic(signal, "", s.osUser);
+    else await removeIfPresent(signal);
+    return E.right(undefined);
+  } catch (error) {
+    return E.left(`cannot write the configuration files in ${s.dataDir}: ${String(error)}`);
+  }
+}
+
+async function ensureIncludeLine(s: ResolvedSettings): Promise<void> {
+  const path = join(s.dataDir, "postgresql.conf");
+  const text = await readFile(path, "utf8");
+  const present = text.split("\n").some((line) => line.replace(/\s+/g, " ").trim() === INCLUDE_LINE);
+  if (present) return;
+  const separator = text.endsWith("\n") || text === "" ? "" : "\n";
+  await writeFileAtomic(path, `${text}${separator}\n# raftgres: HA parameters, rewritten before each start\n${INCLUDE_LINE}\n`, s.osUser);
+}
+
+/** The member raftgres.conf names as upstream; null when none or no file. */
+export async function readUpstreamMember(dataDir: string): Promise<MemberName | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, SERVER_CONF_FILE), "utf8");
+  } catch {
+    return null;
+  }
+  const first = text.split("\n", 1)[0] ?? "";
+  if (!first.startsWith(UPSTREAM_MARK)) return null;
+  const member = first.slice(UPSTREAM_MARK.length).trim();
+  return member === "" ? null : (member as MemberName);
+}

@@ -1,0 +1,60 @@
+/**
+ * pg_controldata, run as the OS user and parsed: the system identifier, the cluster state, the
+ * latest checkpoint's timeline and whether pg_rewind can work (checksums or wal_log_hints).
+ */
+import { either as E } from "fp-ts";
+import type { ControlState } from "../ha/observation.js";
+import { CONTROLDATA_TIMEOUT_MS } from "./constants.js";
+import type { OsUser } from "./os_user.js";
+import { describeOutcome, runProgram, succeeded } from "./programs.js";
+
+export interface ControlData {
+  readonly systemId: string;
+  readonly state: ControlState;
+  readonly checkpointTimeline: number;
+  readonly dataChecksums: boolean;
+  readonly walLogHints: boolean;
+}
+
+const STATES: ReadonlySet<string> = new Set<ControlState>([
+  "shut down",
+  "shut down in recovery",
+  "in production",
+  "in archive recovery",
+  "in crash recovery",
+  "shutting down",
+]);
+
+/** Parses the output of `LC_ALL=C pg_controldata` ("Name:   value" lines). */
+export function parseControlData(text: string): E.Either<string, ControlData> {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  const systemId = fields.get("Database system identifier");
+  const state = fields.get("Database cluster state");
+  const timeline = Number(fields.get("Latest checkpoint's TimeLineID"));
+  const checksums = fields.get("Data page checksum version");
+  const hints = fields.get("wal_log_hints setting");
+  if (systemId === undefined || !/^\d+$/.test(systemId) || state === undefined || !Number.isInteger(timeline)) {
+    return E.left("pg_controldata printed no system identifier, cluster state or timeline");
+  }
+  return E.right({
+    systemId,
+    state: STATES.has(state) ? (state as ControlState) : "unknown",
+    checkpointTimeline: timeline,
+    dataChecksums: checksums !== undefined && checksums !== "0",
+    walLogHints: hints === "on",
+  });
+}
+
+export async function readControlData(binDir: string, user: OsUser, dataDir: string): Promise<E.Either<string, ControlData>> {
+  const outcome = await runProgram(binDir, user, {
+    program: "pg_controldata",
+    args: ["-D", dataDir],
+    timeoutMs: CONTROLDATA_TIMEOUT_MS,
+  });
+  if (!succeeded(outcome)) return E.left(describeOutcome("pg_controldata", outcome, CONTROLDATA_TIMEOUT_MS));
+  return parseControlData(outcome.stdout);
+}

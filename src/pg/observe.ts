@@ -1,0 +1,135 @@
+/**
+ * observe(): what the local PostgreSQL is now, as plain data for decide(). The data directory and
+ * pg_controldata always; SQL when the postmaster runs. Never throws: whatever failed is in
+ * `problem`, for operators.
+ */
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { either as E } from "fp-ts";
+import type { LocalPostgres } from "../ha/observation.js";
+import { readUpstreamMember } from "./conf.js";
+import { type ControlData, readControlData } from "./controldata.js";
+import { checkDataDir } from "./files.js";
+import { lsnOrNull } from "./lsn.js";
+import type { Postmaster } from "./postmaster.js";
+import type { ResolvedSettings } from "./settings.js";
+import type { SqlSession } from "./sql.js";
+
+const NOTHING: Omit<LocalPostgres, "dataDir" | "process"> = {
+  systemId: null,
+  role: null,
+  timeline: null,
+  controlState: "unknown",
+  walWritten: null,
+  walReceived: null,
+  walReplayed: null,
+  streaming: false,
+  upstream: null,
+  problem: null,
+};
+
+/**
+ * One round trip. The primary's timeline comes from the name of its current WAL file (the
+ * checkpoint's lags after a promotion until the next checkpoint); a replica's from the WAL
+ * receiver while it streams, else from the last restartpoint. CASE keeps the functions that
+ * fail during recovery (pg_current_wal_lsn, pg_walfile_name) from running on a replica.
+ */
+const OBSERVE_SQL = `
+SELECT r.recovery,
+  CASE WHEN NOT r.recovery THEN pg_current_wal_lsn()::text END AS written,
+  CASE WHEN NOT r.recovery THEN substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS wal_timeline,
+  CASE WHEN r.recovery THEN pg_last_wal_receive_lsn()::text END AS received,
+  CASE WHEN r.recovery THEN pg_last_wal_replay_lsn()::text END AS replayed,
+  w.status AS receiver_status,
+  w.received_tli,
+  (pg_control_checkpoint()).timeline_id AS checkpoint_timeline
+FROM (SELECT pg_is_in_recovery() AS recovery) r
+LEFT JOIN (SELECT status, received_tli FROM pg_stat_wal_receiver LIMIT 1) w ON true`;
+
+interface ObserveRow {
+  readonly [column: string]: unknown;
+  readonly recovery: boolean;
+  readonly written: string | null;
+  readonly wal_timeline: string | null;
+  readonly received: string | null;
+  readonly replayed: string | null;
+  readonly receiver_status: string | null;
+  readonly received_tli: number | null;
+  readonly checkpoint_timeline: number | null;
+}
+
+/** pg_controldata once per change of global/pg_control (its mtime and size). */
+export class ControlDataCache {
+  private key = "";
+  private value: ControlData | null = null;
+
+  constructor(private readonly settings: ResolvedSettings) {}
+
+  async read(): Promise<E.Either<string, ControlData>> {
+    const s = this.settings;
+    let key: string;
+    try {
+      const stats = await stat(join(s.dataDir, "global", "pg_control"));
+      key = `${stats.mtimeMs}:${stats.size}:${stats.ino}`;
+    } catch (error) {
+      return E.left(`cannot read global/pg_control: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    if (key === this.key && this.value !== null) return E.right(this.value);
+    const read = await readControlData(s.binDir, s.osUser, s.dataDir);
+    if (E.isRight(read)) {
+      this.key = key;
+      this.value = read.right;
+    }
+    return read;
+  }
+
+  invalidate(): void {
+    this.key = "";
+    this.value = null;
+  }
+}
+
+export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, control: ControlDataCache, session: SqlSession): Promise<LocalPostgres> {
+  const process = postmaster.state;
+  const dir = await checkDataDir(s.dataDir, s.osUser);
+  if (dir.state !== "initialized") return { ...NOTHING, dataDir: dir.state, process, problem: dir.problem };
+  const upstream = await readUpstreamMember(s.dataDir);
+  const controlData = await control.read();
+  const base: LocalPostgres = E.isRight(controlData)
+    ? {
+        ...NOTHING,
+        dataDir: "initialized",
+        process,
+        upstream,
+        systemId: controlData.right.systemId,
+        controlState: controlData.right.state,
+        timeline: process === "running" ? null : controlData.right.checkpointTimeline,
+      }
+    : { ...NOTHING, dataDir: "initialized", process, upstream, problem: controlData.left };
+  if (process !== "running") return base;
+  const rows = await session.query<ObserveRow>(OBSERVE_SQL);
+  if (E.isLeft(rows) || rows.right[0] === undefined) {
+    const why = E.isLeft(rows) ? rows.left.message : "no row";
+    return { ...base, timeline: null, problem: `the server runs but does not answer SQL: ${why}` };
+  }
+  return { ...base, ...fromRow(rows.right[0]) };
+}
+
+function fromRow(row: ObserveRow): Partial<LocalPostgres> {
+  if (!row.recovery) {
+    return {
+      role: "primary",
+      timeline: row.wal_timeline === null ? row.checkpoint_timeline : Number.parseInt(row.wal_timeline, 16),
+      walWritten: lsnOrNull(row.written),
+      streaming: false,
+    };
+  }
+  const streaming = row.receiver_status === "streaming";
+  return {
+    role: "replica",
+    timeline: streaming && row.received_tli !== null ? row.received_tli : row.checkpoint_timeline,
+    walReceived: lsnOrNull(row.received),
+    walReplayed: lsnOrNull(row.replayed),
+    streaming,
+  };
+}

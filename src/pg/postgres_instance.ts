@@ -1,0 +1,189 @@
+/**
+ * PostgresInstance: the PostgresPort of src/ha/ports.ts for one local PostgreSQL, wiring the
+ * modules of this folder together. One long action (LONG_ACTIONS) at a time: the executor
+ * promises that, and an assertion holds it to the promise.
+ */
+import { either as E } from "fp-ts";
+import { LONG_ACTIONS, type PostgresAction, type PostgresActionKind, type Upstream } from "../ha/actions.js";
+import type { LocalPostgres } from "../ha/observation.js";
+import type { PgResult, PostgresPort, PostmasterExit } from "../ha/ports.js";
+import { AssertionError, assert, assertNever } from "../lib/assert.js";
+import { ensureReplicationRole, initializeDataDir } from "./bootstrap.js";
+import { cloneFrom } from "./clone.js";
+import { serverUrl } from "./conninfo.js";
+import { wipeDirectoryContents } from "./files.js";
+import { serverLogFile, sqlTarget, startServer, stopServer } from "./lifecycle.js";
+import { ControlDataCache, observeLocal } from "./observe.js";
+import { Postmaster } from "./postmaster.js";
+import { type ActionProgress, ProgressReporter } from "./progress.js";
+import { DONE, failure } from "./results.js";
+import { rewindFrom } from "./rewind.js";
+import { followUpstream, promoteServer } from "./role_changes.js";
+import { type PostgresSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
+import { syncMemberSlots } from "./slots.js";
+import { SqlSession } from "./sql.js";
+
+export class PostgresInstance implements PostgresPort {
+  private readonly postmaster: Postmaster;
+  private readonly session: SqlSession;
+  private readonly control: ControlDataCache;
+  private readonly progressReporter: ProgressReporter;
+  private readonly exitListeners = new Set<(exit: PostmasterExit) => void>();
+  private longAction: PostgresActionKind | null = null;
+
+  /**
+   * Validates the settings and looks up the OS user; adopts a postmaster already running on
+   * the data directory (see postmaster.ts).
+   */
+  static create(settings: PostgresSettings): E.Either<string, PostgresInstance> {
+    const resolved = resolveSettings(settings);
+    return E.isLeft(resolved) ? resolved : E.right(new PostgresInstance(resolved.right));
+  }
+
+  private constructor(readonly settings: ResolvedSettings) {
+    const logger = settings.logger;
+    this.session = new SqlSession(sqlTarget(settings));
+    this.control = new ControlDataCache(settings);
+    this.progressReporter = new ProgressReporter(logger);
+    this.postmaster = new Postmaster(
+      { binDir: settings.binDir, dataDir: settings.dataDir, logFile: serverLogFile(settings), user: settings.osUser, logger },
+      (exit) => this.reportUnexpectedExit(exit),
+    );
+    this.postmaster.adoptIfRunning();
+  }
+
+  observe(): Promise<LocalPostgres> {
+    return observeLocal(this.settings, this.postmaster, this.control, this.session).catch(
+      (error: unknown): LocalPostgres => ({
+        dataDir: "inaccessible",
+        systemId: null,
+        process: this.postmaster.state,
+        role: null,
+        timeline: null,
+        controlState: "unknown",
+        walWritten: null,
+        walReceived: null,
+        walReplayed: null,
+        streaming: false,
+        upstream: null,
+        problem: `observation failed: ${String(error)}`,
+      }),
+    );
+  }
+
+  async run(action: PostgresAction): Promise<PgResult> {
+    const long = LONG_ACTIONS.has(action.kind);
+    if (long) {
+      assert(this.longAction === null, () => `${action.kind} asked while ${this.longAction} runs: one long action at a time`);
+      this.longAction = action.kind;
+    }
+    try {
+      return await this.carryOut(action);
+    } catch (error) {
+      if (error instanceof AssertionError) throw error;
+      // File-system errors (disk full, permissions) end here as results, with what was tried.
+      this.settings.logger.error({ action: action.kind, error: String(error) }, "PostgreSQL action failed");
+      return failure("failed", `${action.kind} failed: ${String(error)}`);
+    } finally {
+      if (long) this.longAction = null;
+    }
+  }
+
+  postmasterPid(): number | null {
+    return this.postmaster.pid;
+  }
+
+  onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /** The running clone or rewind and how far it got, for the status endpoint; null otherwise. */
+  progress(): ActionProgress | null {
+    return this.progressReporter.current();
+  }
+
+  /** The system identifier of the data directory (pg_controldata), or null when there is none. */
+  async systemId(): Promise<string | null> {
+    const read = await this.control.read();
+    return E.isRight(read) ? read.right.systemId : null;
+  }
+
+  /** This server's URL as other members reach it (`host` is the address they use). */
+  connUrl(host: string): string {
+    return serverUrl(host, this.settings.port);
+  }
+
+  /** Releases the SQL connection and timers; the postmaster keeps running (it is adopted later). */
+  close(): void {
+    this.session.close();
+    this.postmaster.close();
+  }
+
+  private async carryOut(action: PostgresAction): Promise<PgResult> {
+    const s = this.settings;
+    switch (action.kind) {
+      case "bootstrap":
+        return this.bootstrap();
+      case "clone":
+        return cloneFrom(s, action.source, this.progressReporter);
+      case "start":
+        return startServer(s, this.postmaster, action.as === "primary" ? { role: "primary" } : { role: "replica", upstream: action.upstream });
+      case "stop":
+        this.session.close();
+        return stopServer(s, this.postmaster, action.mode);
+      case "promote":
+        return promoteServer(s, this.postmaster, this.session);
+      case "followPrimary":
+        return followUpstream(s, this.postmaster, this.session, action.upstream);
+      case "rewind":
+        return this.rewind(action.source);
+      case "reinit":
+        return this.reinit(action.source, action.reason);
+      case "syncSlots":
+        return this.syncSlots(action.members);
+      default:
+        return assertNever(action, "PostgreSQL action");
+    }
+  }
+
+  private async bootstrap(): Promise<PgResult> {
+    const initialized = await initializeDataDir(this.settings);
+    if (E.isLeft(initialized)) return initialized;
+    const started = await startServer(this.settings, this.postmaster, { role: "primary" });
+    if (E.isLeft(started)) return failure(started.left.code, `bootstrap: initdb succeeded but ${started.left.message}`);
+    return ensureReplicationRole(this.settings, this.session);
+  }
+
+  private async rewind(source: Upstream): Promise<PgResult> {
+    if (this.postmaster.pid !== null) {
+      return failure("wrongState", `cannot rewind: PostgreSQL is ${this.postmaster.state} (pid ${this.postmaster.pid}); stop it first`);
+    }
+    return rewindFrom(this.settings, source, this.control, this.progressReporter);
+  }
+
+  private async reinit(source: Upstream, reason: string): Promise<PgResult> {
+    this.settings.logger.warn({ source: source.member, reason }, `reinitializing from ${source.member}: ${reason}`);
+    this.session.close();
+    const stopped = await stopServer(this.settings, this.postmaster, "immediate");
+    if (E.isLeft(stopped)) return stopped;
+    await wipeDirectoryContents(this.settings.dataDir);
+    this.control.invalidate();
+    return cloneFrom(this.settings, source, this.progressReporter);
+  }
+
+  private async syncSlots(members: readonly Upstream["member"][]): Promise<PgResult> {
+    if (this.postmaster.state !== "running") return failure("wrongState", `cannot sync replication slots: PostgreSQL is ${this.postmaster.state}`);
+    const synced = await syncMemberSlots(this.session, this.settings.memberName, members);
+    if (E.isLeft(synced)) return failure("failed", `${synced.left}; the next sync tries again`);
+    const { created, dropped, advanced } = synced.right;
+    if (created.length + dropped.length > 0) this.settings.logger.info({ created, dropped, advanced }, "replication slots synced");
+    return DONE;
+  }
+
+  private reportUnexpectedExit(exit: PostmasterExit): void {
+    this.session.close();
+    this.control.invalidate();
+    for (const listener of [...this.exitListeners]) listener(exit);
+  }
+}

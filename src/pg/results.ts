@@ -1,0 +1,12 @@
+/**
+ * The results every action returns (src/ha/ports.ts): Right for done, Left with a code the HA
+ * executor handles and a message an operator can act on.
+ */
+import { either as E } from "fp-ts";
+import type { PgFailureCode, PgResult } from "../ha/ports.js";
+
+export const DONE: PgResult = E.right(undefined);
+
+export function failure(code: PgFailureCode, message: string): PgResult {
+  return E.left({ code, message });
+}

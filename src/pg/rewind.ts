@@ -1,0 +1,58 @@
+/**
+ * rewind: pg_rewind of the stopped data directory against a running member, then the
+ * configuration of a replica of that member. pg_rewind copies the source's configuration files
+ * (raftgres.conf and pg_hba.conf included), so ours are written again afterwards.
+ *
+ * PostgreSQL 15's pg_rewind runs crash recovery itself (`postgres --single`) when the target was
+ * not shut down cleanly; single-user mode refuses standby.signal ("standby mode is not supported
+ * by single-user servers"), so the signal file is removed first and written again afterwards.
+ */
+import { join } from "node:path";
+import { either as E } from "fp-ts";
+import type { Upstream } from "../ha/actions.js";
+import type { PgResult } from "../ha/ports.js";
+import { writeServerFiles } from "./conf.js";
+import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
+import { removeIfPresent } from "./files.js";
+import type { ControlDataCache } from "./observe.js";
+import type { ProgressReporter } from "./progress.js";
+import { describeOutcome, runProgram, succeeded } from "./programs.js";
+import { DONE, failure } from "./results.js";
+import type { ResolvedSettings } from "./settings.js";
+
+/** Output of pg_rewind that no retry will change: only a new copy (reinit) helps. */
+const IMPOSSIBLE = [/different systems/i, /could not find common ancestor/i, /target server needs to use either data checksums/i];
+
+export async function rewindFrom(s: ResolvedSettings, source: Upstream, control: ControlDataCache, progress: ProgressReporter): Promise<PgResult> {
+  control.invalidate();
+  const controlData = await control.read();
+  if (E.isLeft(controlData)) return failure("rewindImpossible", `cannot rewind: ${controlData.left}`);
+  if (!controlData.right.dataChecksums && !controlData.right.walLogHints) {
+    return failure("rewindImpossible", "cannot rewind: the data directory has neither data checksums nor wal_log_hints (pg_controldata); reinit instead");
+  }
+  const parsed = parseConnectionString(source.connUrl);
+  if (E.isLeft(parsed)) return failure("failed", `cannot rewind from ${source.member}: ${parsed.left}`);
+  const conninfo = formatConninfo(withParams(parsed.right, { user: s.superuser.username, password: undefined, dbname: "postgres", application_name: `${s.memberName}_rewind` }));
+  await removeIfPresent(join(s.dataDir, "standby.signal"));
+  const timeoutMs = s.timeouts.rewindTimeoutMs;
+  progress.begin("rewind");
+  s.logger.info({ source: source.member }, `rewinding against ${source.member} with pg_rewind`);
+  const outcome = await runProgram(s.binDir, s.osUser, {
+    program: "pg_rewind",
+    args: [`--target-pgdata=${s.dataDir}`, `--source-server=${conninfo}`, "--progress"],
+    timeoutMs,
+    env: { PGPASSWORD: s.superuser.password },
+    onLine: (line) => progress.line(line),
+  }).finally(() => progress.end());
+  control.invalidate();
+  if (!succeeded(outcome)) {
+    const impossible = outcome.tail.some((line) => IMPOSSIBLE.some((pattern) => pattern.test(line)));
+    const what = `rewind against ${source.member} failed: ${describeOutcome("pg_rewind", outcome, timeoutMs)}`;
+    return impossible ? failure("rewindImpossible", `${what}\nReinit from ${source.member} instead.`) : failure("failed", `${what}\nCheck that ${source.member} runs and accepts the superuser; rewind again or reinit.`);
+  }
+  const written = await writeServerFiles(s, { role: "replica", upstream: source });
+  if (E.isLeft(written)) return failure("failed", `rewind against ${source.member} succeeded but ${written.left}`);
+  const noop = outcome.tail.some((line) => line.includes("no rewind required"));
+  s.logger.info({ source: source.member }, noop ? `no rewind required against ${source.member}` : `rewound against ${source.member}`);
+  return DONE;
+}

@@ -1,0 +1,183 @@
+/**
+ * The settings of one PostgreSQL instance, as the agent builds them, their defaults and their
+ * validation (bad settings are refused at the edge with a sentence, never half-applied).
+ *
+ * Permissions: every PostgreSQL program runs as `osUser` (default "postgres"), never as root.
+ * The data directory is created by the adapter, owned by that user, mode 0700; every parent
+ * directory must be traversable (search bit) by that user. `mkdtemp` directories are 0700 root:
+ * chmod such a root 0711 (or chown it) first. The adapter checks this before each action and
+ * names the directory that is not reachable.
+ *
+ * The server log goes to `logDir` (default: `<dataDir>.log.d`, beside the data directory, so
+ * pg_basebackup and pg_rewind never copy or overwrite it).
+ */
+import { isAbsolute, normalize } from "node:path";
+import { either as E } from "fp-ts";
+import type { Logger } from "../lib/logger.js";
+import {
+  DEFAULT_TIMEOUTS,
+  HBA_LINES_MAX,
+  PARAMETERS_MAX,
+  TIMEOUT_MS_MAX,
+  TIMEOUT_MS_MIN,
+  type TimeoutName,
+} from "./constants.js";
+import { lookupOsUser, type OsUser } from "./os_user.js";
+import type { MemberName } from "./types.js";
+
+export const DEFAULT_BIN_DIR = "/usr/lib/postgresql/15/bin";
+export const DEFAULT_OS_USER = "postgres";
+
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export type ParameterValue = string | number | boolean;
+
+export interface PostgresSettings {
+  readonly memberName: MemberName;
+  /** Absolute path of the data directory (created by bootstrap/clone when missing). */
+  readonly dataDir: string;
+  /** Directory of initdb, postgres, pg_basebackup, pg_rewind, pg_controldata. */
+  readonly binDir?: string;
+  /** Where the server log goes; default `<dataDir>.log.d`. */
+  readonly logDir?: string;
+  /** listen_addresses; the adapter itself connects to it (127.0.0.1 when it is * or 0.0.0.0). */
+  readonly listenHost: string;
+  readonly port: number;
+  readonly osUser?: string;
+  /** The database superuser (initdb -U), used by the adapter and by pg_rewind of other members. */
+  readonly superuser: Credentials;
+  /** The role replicas stream with (created by bootstrap). */
+  readonly replication: Credentials;
+  /** Written to raftgres.conf; ours win only for what HA needs (see conf.ts). */
+  readonly parameters?: Readonly<Record<string, ParameterValue>>;
+  /** Extra pg_hba.conf lines, placed before ours (first match wins). */
+  readonly pgHba?: readonly string[];
+  /** unix_socket_directories; default none (TCP only). */
+  readonly socketDir?: string | null;
+  readonly timeouts?: Readonly<Partial<Record<TimeoutName, number>>>;
+  readonly logger: Logger;
+}
+
+/** Settings after validation: every default filled in, the OS user looked up. */
+export interface ResolvedSettings {
+  readonly memberName: MemberName;
+  readonly dataDir: string;
+  readonly binDir: string;
+  readonly logDir: string;
+  readonly listenHost: string;
+  /** Where the adapter connects to its own server. */
+  readonly connectHost: string;
+  readonly port: number;
+  readonly osUser: OsUser;
+  readonly superuser: Credentials;
+  readonly replication: Credentials;
+  readonly parameters: Readonly<Record<string, ParameterValue>>;
+  readonly pgHba: readonly string[];
+  readonly socketDir: string | null;
+  readonly timeouts: Readonly<Record<TimeoutName, number>>;
+  readonly logger: Logger;
+}
+
+/** The member-name pattern of the cluster state (src/dcs/model.ts), checked again at this edge. */
+const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,62}$/;
+/** Parameters that would move the files the adapter manages from under it. */
+const FORBIDDEN_PARAMETERS = new Set(["data_directory", "config_file", "hba_file", "ident_file", "include", "include_dir", "include_if_exists"]);
+
+export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedSettings> {
+  const problems = [...checkPaths(s), ...checkNetwork(s), ...checkRoles(s), ...checkExtras(s)];
+  const timeouts = resolveTimeouts(s.timeouts ?? {}, problems);
+  const user = lookupOsUser(s.osUser ?? DEFAULT_OS_USER);
+  if (E.isLeft(user)) problems.push(user.left);
+  if (problems.length > 0 || E.isLeft(user)) return E.left(`invalid PostgreSQL settings: ${problems.join("; ")}`);
+  const dataDir = normalize(s.dataDir).replace(/\/+$/, "");
+  return E.right({
+    memberName: s.memberName,
+    dataDir,
+    binDir: s.binDir ?? DEFAULT_BIN_DIR,
+    logDir: s.logDir ?? `${dataDir}.log.d`,
+    listenHost: s.listenHost,
+    connectHost: connectHostFor(s.listenHost),
+    port: s.port,
+    osUser: user.right,
+    superuser: s.superuser,
+    replication: s.replication,
+    parameters: s.parameters ?? {},
+    pgHba: s.pgHba ?? [],
+    socketDir: s.socketDir ?? null,
+    timeouts,
+    logger: s.logger,
+  });
+}
+
+function checkPaths(s: PostgresSettings): string[] {
+  const problems: string[] = [];
+  if (!MEMBER_NAME.test(s.memberName)) problems.push(`memberName "${s.memberName}" is not a valid name`);
+  if (!isAbsolute(s.dataDir) || normalize(s.dataDir) === "/") problems.push(`dataDir "${s.dataDir}" must be an absolute path below /`);
+  for (const [name, value] of [["binDir", s.binDir], ["logDir", s.logDir], ["socketDir", s.socketDir]] as const) {
+    if (value !== undefined && value !== null && !isAbsolute(value)) problems.push(`${name} "${value}" must be an absolute path`);
+  }
+  if (s.logDir !== undefined && normalize(s.logDir).startsWith(normalize(s.dataDir) + "/")) {
+    problems.push(`logDir "${s.logDir}" must not be inside dataDir: pg_basebackup and pg_rewind would copy it`);
+  }
+  return problems;
+}
+
+function checkNetwork(s: PostgresSettings): string[] {
+  const problems: string[] = [];
+  if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65_535) problems.push(`port ${s.port} is not a TCP port`);
+  if (!/^[A-Za-z0-9_.:*,-]+$/.test(s.listenHost)) problems.push(`listenHost "${s.listenHost}" is not a host list`);
+  return problems;
+}
+
+function checkRoles(s: PostgresSettings): string[] {
+  const problems: string[] = [];
+  for (const [what, c] of [["superuser", s.superuser], ["replication", s.replication]] as const) {
+    if (!ROLE_NAME.test(c.username)) problems.push(`${what}.username "${c.username}" must match ${ROLE_NAME.source}`);
+    if (c.password.length === 0 || c.password.includes("\n") || c.password.includes("\0")) {
+      problems.push(`${what}.password must be non-empty and on one line`);
+    }
+  }
+  if (s.superuser.username === s.replication.username) problems.push("superuser and replication must be different roles");
+  return problems;
+}
+
+function checkExtras(s: PostgresSettings): string[] {
+  const problems: string[] = [];
+  const parameters = Object.entries(s.parameters ?? {});
+  if (parameters.length > PARAMETERS_MAX) problems.push(`more than ${PARAMETERS_MAX} parameters`);
+  for (const [name, value] of parameters) {
+    if (!PARAMETER_NAME.test(name)) problems.push(`parameter name "${name}" is not a PostgreSQL parameter name`);
+    else if (FORBIDDEN_PARAMETERS.has(name.toLowerCase())) problems.push(`parameter "${name}" is managed by raftgres and cannot be set`);
+    if (typeof value === "number" && !Number.isFinite(value)) problems.push(`parameter "${name}" is not a finite number`);
+    if (typeof value === "string" && /[\n\0]/.test(value)) problems.push(`parameter "${name}" must be on one line`);
+  }
+  const hba = s.pgHba ?? [];
+  if (hba.length > HBA_LINES_MAX) problems.push(`more than ${HBA_LINES_MAX} pgHba lines`);
+  if (hba.some((line) => /[\n\0]/.test(line))) problems.push("each pgHba entry must be one line");
+  return problems;
+}
+
+function resolveTimeouts(given: Partial<Record<TimeoutName, number>>, problems: string[]): Record<TimeoutName, number> {
+  const timeouts: Record<TimeoutName, number> = { ...DEFAULT_TIMEOUTS };
+  for (const [name, ms] of Object.entries(given) as [TimeoutName, number | undefined][]) {
+    if (!(name in DEFAULT_TIMEOUTS)) problems.push(`unknown timeout "${name}"`);
+    else if (ms === undefined) continue;
+    else if (!Number.isInteger(ms) || ms < TIMEOUT_MS_MIN || ms > TIMEOUT_MS_MAX) {
+      problems.push(`timeouts.${name} = ${ms} is outside [${TIMEOUT_MS_MIN}, ${TIMEOUT_MS_MAX}] ms`);
+    } else timeouts[name] = ms;
+  }
+  return timeouts;
+}
+
+/** Where to connect to reach a server listening on `listenHost`. */
+export function connectHostFor(listenHost: string): string {
+  const first = listenHost.split(",")[0]!.trim();
+  if (first === "*" || first === "0.0.0.0" || first === "") return "127.0.0.1";
+  if (first === "::") return "::1";
+  return first;
+}
