@@ -1,0 +1,61 @@
+import { either as E } from "fp-ts";
+import t from "tap";
+import { parseAgentConfig } from "../../src/agent/config.js";
+
+const GOOD = `
+scope: main
+name: pg1
+restapi:
+  listen: 127.0.0.1:8008
+raft:
+  listen: 127.0.0.1:7001
+  data_dir: /var/lib/raftgres/raft
+  cluster_id: demo
+  secret: s3cret-s3cret
+  members: { pg1: "127.0.0.1:7001", pg2: "127.0.0.1:7002", pg3: "127.0.0.1:7003" }
+postgresql:
+  listen: 127.0.0.1:5432
+  data_dir: /var/lib/raftgres/pg
+  authentication:
+    superuser: { username: postgres, password: pw }
+    replication: { username: replicator, password: rpw }
+  parameters: { max_connections: 100, work_mem: 4MB }
+tags: { failover_priority: 2 }
+bootstrap:
+  dcs: { ttl: 5, loop_wait: 1 }
+`;
+
+t.test("a complete configuration is read with its defaults", async (t) => {
+  const parsed = parseAgentConfig(GOOD, "node.yml");
+  if (E.isLeft(parsed)) throw new Error(parsed.left);
+  const c = parsed.right;
+  t.equal(c.name, "pg1");
+  t.same(c.restapi.connectAddress, { host: "127.0.0.1", port: 8008 }, "connect_address defaults to listen");
+  t.equal(c.raft.members.get("pg3"), "127.0.0.1:7003");
+  t.equal(c.raft.heartbeatMs, 100);
+  t.same(c.postgresql.parameters, { max_connections: 100, work_mem: "4MB" });
+  t.equal(c.tags.failoverPriority, 2);
+  t.equal(c.ha.failoverPriority, 2, "the tags drive the HA rules too");
+  t.same(c.bootstrapDcs, { ttl: 5, loop_wait: 1 });
+});
+
+t.test("every mistake names the key, what it got and what is allowed", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ["scope: main", "scope: 'main cluster'", /^node\.yml\.scope: "main cluster" may hold letters/],
+    ["  listen: 127.0.0.1:8008", "  listen: localhost", /^node\.yml\.restapi\.listen: must be host:port, got "localhost"/],
+    ["  secret: s3cret-s3cret", "  secret: short", /^node\.yml\.raft\.secret: must be at least 8 characters/],
+    ["  data_dir: /var/lib/raftgres/pg", "  data_dir: pg", /^node\.yml\.postgresql\.data_dir: must be an absolute path, got "pg"/],
+    ["tags: { failover_priority: 2 }", "tags: { failover_priority: -1 }", /^node\.yml\.tags\.failover_priority: must be an integer from 0 to 1000000, got -1/],
+    ["tags: { failover_priority: 2 }", "tags: { nofailover: yes please }", /^node\.yml\.tags\.nofailover: must be true or false/],
+    ["name: pg1", "name: pg9", /^node\.yml\.raft\.members: must include this node \(pg9\)/],
+    ["scope: main", "scope: main\nttl: 5", /^node\.yml: unknown key "ttl" \(known: scope, name/],
+    ["    replication: { username: replicator, password: rpw }", "", /^node\.yml\.postgresql\.authentication\.replication: is required/],
+  ];
+  for (const [from, to, expected] of cases) {
+    const text = GOOD.replace(from, to);
+    t.not(text, GOOD, `the case edits the file: ${from}`);
+    const parsed = parseAgentConfig(text, "node.yml");
+    t.match(E.isLeft(parsed) ? parsed.left : "accepted", expected);
+  }
+  t.match(E.isLeft(parseAgentConfig("scope: [", "node.yml")) ? "refused" : "accepted", "refused", "broken YAML is refused");
+});
