@@ -7,7 +7,7 @@ import { either as E } from "fp-ts";
 import t from "tap";
 import type { MemberName, Scope } from "../../src/dcs/model.js";
 import { checkReportTargets, encodeFenceReport, FENCE_REPORT_BYTES_MAX, verifyFenceReport } from "../../src/ha/io/fence_report.js";
-import { parseProcStat } from "../../src/ha/io/proc_group.js";
+import { parseProcStat, readProcStat } from "../../src/ha/io/proc_group.js";
 import { decodeCommand, encodeMessage, LineSplitter, WATCHDOG_LINE_BYTES_MAX } from "../../src/ha/io/watchdog_protocol.js";
 
 const SECRET = "s3cret";
@@ -97,7 +97,12 @@ t.test("the line splitter joins chunks, skips blank lines and drops an over-long
 });
 
 t.test("/proc/[pid]/stat parsing copes with spaces and parentheses in the command name", async (t) => {
-  t.same(parseProcStat("1234 (post gres: (wal) writer) S 1200 1200 1200 0 -1 4194560"), { pid: 1234, state: "S", parentPid: 1200, processGroup: 1200 });
-  t.same(parseProcStat("99 (sh) Z 1 98 98 0"), { pid: 99, state: "Z", parentPid: 1, processGroup: 98 });
+  const tail = "0 -1 4194560 151 0 0 0 0 0 0 0 20 0 1 0 987654 8192 100";
+  t.same(parseProcStat(`1234 (post gres: (wal) writer) S 1200 1200 1200 ${tail}`), { pid: 1234, state: "S", parentPid: 1200, processGroup: 1200, startTicks: 987654 });
+  t.same(parseProcStat(`99 (sh) Z 1 98 98 ${tail}`), { pid: 99, state: "Z", parentPid: 1, processGroup: 98, startTicks: 987654 });
+  t.equal(parseProcStat("99 (sh) Z 1 98 98 0"), null, "a truncated line");
+  const self = readProcStat(process.pid);
+  t.equal(self?.pid, process.pid, "this process's own stat parses");
+  t.ok(self !== null && self.startTicks > 0);
   t.equal(parseProcStat("garbage"), null);
 });

@@ -21,6 +21,8 @@ export interface ProcStat {
   readonly state: string;
   readonly parentPid: number;
   readonly processGroup: number;
+  /** When the process started, in clock ticks since boot: with the PID, it names one process. */
+  readonly startTicks: number;
 }
 
 /**
@@ -33,10 +35,11 @@ export function parseProcStat(text: string): ProcStat | null {
   if (open <= 0 || close < open) return null;
   const pid = Number(text.slice(0, open).trim());
   const fields = text.slice(close + 1).trim().split(" ");
-  const [state, parentPid, processGroup] = [fields[0], Number(fields[1]), Number(fields[2])];
+  // Fields 3, 4, 5 and 22 of proc(5), counted from 1 with the PID and the name as 1 and 2.
+  const [state, parentPid, processGroup, startTicks] = [fields[0], Number(fields[1]), Number(fields[2]), Number(fields[19])];
   if (!Number.isSafeInteger(pid) || state === undefined || state.length !== 1) return null;
-  if (!Number.isSafeInteger(parentPid) || !Number.isSafeInteger(processGroup)) return null;
-  return { pid, state, parentPid, processGroup };
+  if (!Number.isSafeInteger(parentPid) || !Number.isSafeInteger(processGroup) || !Number.isSafeInteger(startTicks)) return null;
+  return { pid, state, parentPid, processGroup, startTicks };
 }
 
 /** The stat of one process, or null when it does not exist (any more). */

@@ -19,7 +19,7 @@ import { either as E } from "fp-ts";
 import { pino } from "pino";
 import { assert, assertNever } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
-import { encodeFenceReport, type FenceReason, type FenceReport, sendFenceReport } from "./fence_report.js";
+import { encodeFenceReport, type FenceExtra, type FenceReason, type FenceReport, sendFenceReport } from "./fence_report.js";
 import { readProcStat, waitProcessGroupGone } from "./proc_group.js";
 import {
   DEADLINE_DISTANCE_NS_MAX,
@@ -43,6 +43,27 @@ interface Armed {
   readonly processGroup: number;
   readonly deadlineNs: bigint;
   readonly report: FenceReport;
+  /**
+   * The group leader's (postmaster's) start time when first armed, or null if it had already
+   * exited: at the kill, a leader with another start time means the PID was reused by an
+   * unrelated process since, and that group is not ours to kill.
+   */
+  readonly leaderStartTicks: number | null;
+}
+
+/**
+ * SIGKILL to the whole group, unless its leader's PID now names another process. Says what
+ * happened: "signalled", "reused", or the errno (ESRCH: nothing left; EPERM: not ours).
+ */
+function killGroup(armed: Armed): string {
+  const leader = readProcStat(armed.processGroup);
+  if (armed.leaderStartTicks !== null && leader !== null && leader.startTicks !== armed.leaderStartTicks) return "reused";
+  try {
+    process.kill(-armed.processGroup, "SIGKILL");
+    return "signalled";
+  } catch (error: unknown) {
+    return (error as NodeJS.ErrnoException).code ?? String(error);
+  }
 }
 
 /** Linux's /dev/watchdog API (Documentation/watchdog/watchdog-api.rst): any write pings, "V" then close stops. */
@@ -196,7 +217,8 @@ export class WatchdogProcess {
       return this.refuseCommand(`arm: the deadline is ${(command.deadlineNs - nowNs) / 1_000_000n} ms away, more than ${DEADLINE_DISTANCE_NS_MAX / 1_000_000n} ms`);
     }
     const first = this.armed === null || this.armed.processGroup !== command.processGroup;
-    this.armed = { processGroup: command.processGroup, deadlineNs: command.deadlineNs, report: command.report };
+    const leaderStartTicks = first ? (readProcStat(command.processGroup)?.startTicks ?? null) : this.armed!.leaderStartTicks;
+    this.armed = { processGroup: command.processGroup, deadlineNs: command.deadlineNs, report: command.report, leaderStartTicks };
     if (this.device !== null) {
       const kept = this.device.keepalive();
       if (E.isLeft(kept)) this.logger.error({ devicePath: this.device.path }, kept.left);
@@ -254,43 +276,55 @@ export class WatchdogProcess {
     assert(armed !== null, "fire() only when armed");
     this.clearTimers();
     this.armed = null;
-    const group = armed.processGroup;
-    let signalled = "signalled";
-    try {
-      process.kill(-group, "SIGKILL");
-    } catch (error: unknown) {
-      // ESRCH: nothing left in the group. EPERM: not ours to kill; the confirmation will say.
-      signalled = (error as NodeJS.ErrnoException).code ?? String(error);
-    }
+    const signalled = killGroup(armed);
     const lateMs = Number(process.hrtime.bigint() - armed.deadlineNs) / 1e6;
     const firedAtMs = Date.now();
+    const group = armed.processGroup;
     this.logger.warn(
       { processGroup: group, reason, lateMs, signalled, ...armed.report },
-      `fired (${reason}): sent SIGKILL to process group ${group} ${lateMs.toFixed(1)} ms ${lateMs >= 0 ? "after" : "before"} its deadline (${signalled})`,
+      `fired (${reason}): SIGKILL to process group ${group} ${Math.abs(lateMs).toFixed(1)} ms ${lateMs >= 0 ? "after" : "before"} its deadline: ${signalled}`,
     );
-    const fence = this.confirmAndReport(armed, reason, lateMs, firedAtMs);
+    const fence = this.confirmAndReport(armed, reason, lateMs, firedAtMs, signalled !== "reused");
     this.fences.add(fence);
     void fence.finally(() => this.fences.delete(fence));
   }
 
-  private async confirmAndReport(armed: Armed, reason: FenceReason, lateMs: number, firedAtMs: number): Promise<void> {
+  private async confirmAndReport(
+    armed: Armed,
+    reason: FenceReason,
+    lateMs: number,
+    firedAtMs: number,
+    ours: boolean,
+  ): Promise<void> {
     const group = armed.processGroup;
-    const confirmation = await waitProcessGroupGone(group);
-    const fields = { processGroup: group, confirmMs: confirmation.waitedMs, alive: confirmation.alive, zombies: confirmation.zombies };
-    if (confirmation.gone) {
-      this.logger.warn(fields, `confirmed: process group ${group} is gone after ${confirmation.waitedMs.toFixed(1)} ms (${confirmation.zombies.length} zombies)`);
+    const confirmation = ours ? await waitProcessGroupGone(group) : { gone: false, waitedMs: 0, alive: [], zombies: [] };
+    const { gone, waitedMs, alive, zombies } = confirmation;
+    const fields = { processGroup: group, confirmMs: waitedMs, alive, zombies };
+    if (!ours) {
+      this.logger.error(fields, `not killing process group ${group}: its leader's PID now names another process `
+        + "(the PostgreSQL this guarded had exited); not reporting it fenced, the lease must expire");
+    } else if (gone) {
+      this.logger.warn(fields, `confirmed: process group ${group} is gone after ${waitedMs.toFixed(1)} ms (${zombies.length} zombies)`);
       this.releaseDevice();
     } else {
       this.unconfirmedKill = true;
-      this.logger.error(fields, `could not confirm that process group ${group} is gone after ${confirmation.waitedMs.toFixed(0)} ms: still alive ${confirmation.alive.join(", ")}; not reporting it fenced, the lease must expire`);
+      this.logger.error(fields, `could not confirm that process group ${group} is gone after ${waitedMs.toFixed(0)} ms: `
+        + `still alive ${alive.join(", ")}; not reporting it fenced, the lease must expire`);
     }
-    this.emit({ type: "fired", processGroup: group, reason, lateMs, confirmed: confirmation.gone, confirmMs: confirmation.waitedMs, alive: confirmation.alive });
-    if (!confirmation.gone) return;
-    const { body, signature } = encodeFenceReport(armed.report, { processGroup: group, firedAtMs, reason }, this.secret);
+    this.emit({ type: "fired", processGroup: group, reason, lateMs, confirmed: gone, confirmMs: waitedMs, alive });
+    if (gone) await this.report(armed, { processGroup: group, firedAtMs, reason });
+  }
+
+  /** To every target at once; each is bounded (fence_report.ts), so this ends within ~3 s. */
+  private async report(armed: Armed, extra: FenceExtra): Promise<void> {
+    const { body, signature } = encodeFenceReport(armed.report, extra, this.secret);
+    const { member, generation } = armed.report;
     await Promise.all(this.targets.map(async (target) => {
       const outcome = await sendFenceReport(target, body, signature, this.logger);
-      const log = outcome.ok ? this.logger.info.bind(this.logger) : this.logger.error.bind(this.logger);
-      log({ ...outcome, ...armed.report }, `${outcome.ok ? "reported" : "could not report"} the fence of ${armed.report.member} (generation ${armed.report.generation}) to ${target}: ${outcome.detail} after ${outcome.attempts} attempts`);
+      const fields = { ...outcome, ...armed.report };
+      const line = `the fence of ${member} (generation ${generation}) to ${target}: ${outcome.detail} after ${outcome.attempts} attempts`;
+      if (outcome.ok) this.logger.info(fields, `reported ${line}`);
+      else this.logger.error(fields, `could not report ${line}`);
       this.emit({ type: "reported", ...outcome });
     }));
   }
