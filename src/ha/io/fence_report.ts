@@ -55,9 +55,16 @@ export interface FenceExtra {
 export type FencedReport = FenceReport & FenceExtra;
 
 export function checkFenceReport(report: FenceReport): E.Either<string, FenceReport> {
-  if (typeof report.scope !== "string" || !isValidName(report.scope)) return E.left(`"scope" ${JSON.stringify(report.scope)} is not a valid scope name`);
-  if (typeof report.member !== "string" || !isValidName(report.member)) return E.left(`"member" ${JSON.stringify(report.member)} is not a valid member name`);
-  if (!Number.isSafeInteger(report.generation) || report.generation < 1) return E.left(`"generation" must be a positive integer, got ${JSON.stringify(report.generation)}`);
+  const { scope, member, generation } = report;
+  if (typeof scope !== "string" || !isValidName(scope)) {
+    return E.left(`"scope" ${JSON.stringify(scope)} is not a valid scope name`);
+  }
+  if (typeof member !== "string" || !isValidName(member)) {
+    return E.left(`"member" ${JSON.stringify(member)} is not a valid member name`);
+  }
+  if (!Number.isSafeInteger(generation) || generation < 1) {
+    return E.left(`"generation" must be a positive integer, got ${JSON.stringify(generation)}`);
+  }
   return E.right(report);
 }
 
@@ -91,7 +98,8 @@ const REPORT_KEYS = ["scope", "member", "generation", "processGroup", "firedAtMs
  */
 export function verifyFenceReport(body: string, signature: string, secret: string): E.Either<string, FencedReport> {
   assert(secret.length > 0, "the shared secret is empty");
-  if (Buffer.byteLength(body) > FENCE_REPORT_BYTES_MAX) return E.left(`the body has ${Buffer.byteLength(body)} bytes, more than ${FENCE_REPORT_BYTES_MAX}`);
+  const bytes = Buffer.byteLength(body);
+  if (bytes > FENCE_REPORT_BYTES_MAX) return E.left(`the body has ${bytes} bytes, more than ${FENCE_REPORT_BYTES_MAX}`);
   if (!/^[0-9a-f]{64}$/i.test(signature)) return E.left(`the ${FENCE_SIGNATURE_HEADER} header must be 64 hex digits (HMAC-SHA256)`);
   const expected = Buffer.from(sign(body, secret), "hex");
   if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) {
@@ -105,13 +113,23 @@ export function verifyFenceReport(body: string, signature: string, secret: strin
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return E.left("the body must be a JSON object");
   const fields = raw as Record<string, unknown>;
-  for (const key of Object.keys(fields)) if (!REPORT_KEYS.includes(key)) return E.left(`unknown key "${key}" (known: ${REPORT_KEYS.join(", ")})`);
+  for (const key of Object.keys(fields)) {
+    if (!REPORT_KEYS.includes(key)) return E.left(`unknown key "${key}" (known: ${REPORT_KEYS.join(", ")})`);
+  }
   for (const key of REPORT_KEYS) if (!(key in fields)) return E.left(`the key "${key}" is missing`);
   const checked = checkFenceReport(fields as unknown as FenceReport);
   if (E.isLeft(checked)) return checked;
-  if (!Number.isSafeInteger(fields["processGroup"]) || (fields["processGroup"] as number) <= 1) return E.left(`"processGroup" must be an integer above 1, got ${JSON.stringify(fields["processGroup"])}`);
-  if (!Number.isSafeInteger(fields["firedAtMs"]) || (fields["firedAtMs"] as number) < 0) return E.left(`"firedAtMs" must be a non-negative integer, got ${JSON.stringify(fields["firedAtMs"])}`);
-  if (!FENCE_REASONS.includes(fields["reason"] as FenceReason)) return E.left(`"reason" must be one of ${FENCE_REASONS.map((r) => JSON.stringify(r)).join(", ")}, got ${JSON.stringify(fields["reason"])}`);
+  const { processGroup, firedAtMs, reason } = fields;
+  if (typeof processGroup !== "number" || !Number.isSafeInteger(processGroup) || processGroup <= 1) {
+    return E.left(`"processGroup" must be an integer above 1, got ${JSON.stringify(processGroup)}`);
+  }
+  if (typeof firedAtMs !== "number" || !Number.isSafeInteger(firedAtMs) || firedAtMs < 0) {
+    return E.left(`"firedAtMs" must be a non-negative integer, got ${JSON.stringify(firedAtMs)}`);
+  }
+  if (!FENCE_REASONS.includes(reason as FenceReason)) {
+    const known = FENCE_REASONS.map((r) => JSON.stringify(r)).join(", ");
+    return E.left(`"reason" must be one of ${known}, got ${JSON.stringify(reason)}`);
+  }
   return E.right(fields as unknown as FencedReport);
 }
 
@@ -120,15 +138,18 @@ export function checkReportTargets(urls: readonly unknown[]): E.Either<string, r
   if (urls.length > REPORT_TARGETS_MAX) return E.left(`${urls.length} report targets, more than ${REPORT_TARGETS_MAX}`);
   const out: string[] = [];
   for (const url of urls) {
-    if (typeof url !== "string" || url.length > REPORT_TARGET_LENGTH_MAX) return E.left(`a report target must be a URL of at most ${REPORT_TARGET_LENGTH_MAX} characters`);
+    if (typeof url !== "string" || url.length > REPORT_TARGET_LENGTH_MAX) {
+      return E.left(`a report target must be a URL of at most ${REPORT_TARGET_LENGTH_MAX} characters`);
+    }
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
       return E.left(`report target ${JSON.stringify(url)} is not a URL`);
     }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return E.left(`report target ${JSON.stringify(url)} must be http: or https:`);
-    if (parsed.search !== "" || parsed.hash !== "") return E.left(`report target ${JSON.stringify(url)} must have no query or fragment`);
+    const what = `report target ${JSON.stringify(url)}`;
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return E.left(`${what} must be http: or https:`);
+    if (parsed.search !== "" || parsed.hash !== "") return E.left(`${what} must have no query or fragment`);
     out.push(url.replace(/\/+$/, ""));
   }
   return E.right(out);
@@ -172,7 +193,8 @@ export async function sendFenceReport(target: string, body: string, signature: s
     detail = typeof answer === "number" ? `HTTP ${answer}` : answer;
     if (typeof answer === "number" && answer >= 200 && answer < 300) return { target, ok: true, attempts: attempt, detail };
     if (typeof answer === "number" && answer >= 400 && answer < 500) return { target, ok: false, attempts: attempt, detail };
-    logger.warn({ target, attempt, detail }, `fence report to ${target} failed (${detail}); ${attempt < REPORT_ATTEMPTS_MAX ? "retrying" : "giving up"}`);
+    const next = attempt < REPORT_ATTEMPTS_MAX ? "retrying" : "giving up";
+    logger.warn({ target, attempt, detail }, `fence report to ${target} failed (${detail}); ${next}`);
     if (attempt < REPORT_ATTEMPTS_MAX) await new Promise((resolve) => setTimeout(resolve, REPORT_RETRY_DELAY_MS));
   }
   return { target, ok: false, attempts: REPORT_ATTEMPTS_MAX, detail };

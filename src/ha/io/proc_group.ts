@@ -92,7 +92,9 @@ export async function waitProcessGroupGone(
   timeoutMs: number = GROUP_CONFIRM_TIMEOUT_MS,
   pollMs: number = GROUP_POLL_INTERVAL_MS,
 ): Promise<GroupConfirmation> {
-  assert(timeoutMs > 0 && timeoutMs <= GROUP_CONFIRM_TIMEOUT_MS, `confirmation timeout ${timeoutMs} ms is outside 1–${GROUP_CONFIRM_TIMEOUT_MS} ms`);
+  assert(timeoutMs > 0 && timeoutMs <= GROUP_CONFIRM_TIMEOUT_MS, () => {
+    return `confirmation timeout ${timeoutMs} ms is outside 1–${GROUP_CONFIRM_TIMEOUT_MS} ms`;
+  });
   assert(pollMs > 0 && pollMs <= timeoutMs, `poll interval ${pollMs} ms must be positive and at most the timeout`);
   const startNs = process.hrtime.bigint();
   for (;;) {

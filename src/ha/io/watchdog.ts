@@ -27,7 +27,14 @@ import { either as E } from "fp-ts";
 import { assert, assertNever } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
 import { checkFenceReport, checkReportTargets, type FenceReport } from "./fence_report.js";
-import { DEADLINE_DISTANCE_NS_MAX, decodeEvent, encodeMessage, LineSplitter, type WatchdogCommand, type WatchdogEvent } from "./watchdog_protocol.js";
+import {
+  DEADLINE_DISTANCE_NS_MAX,
+  decodeEvent,
+  encodeMessage,
+  LineSplitter,
+  type WatchdogCommand,
+  type WatchdogEvent,
+} from "./watchdog_protocol.js";
 
 /** Starting node (and tsx in development) and answering configure. */
 export const WATCHDOG_START_TIMEOUT_MS = 10_000;
@@ -81,7 +88,10 @@ export class Watchdog {
     this.exitPromise = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
         this.exited = { code, signal, expected: this.stopping };
-        if (!this.stopping) this.logger.error({ code, signal }, `the watchdog process exited unexpectedly (code ${code}, signal ${signal}): PostgreSQL is not guarded`);
+        if (!this.stopping) {
+          this.logger.error({ code, signal }, `the watchdog process exited unexpectedly (code ${code}, signal ${signal}): `
+            + "PostgreSQL is not guarded");
+        }
         for (const listener of this.exitListeners) listener(this.exited);
         resolve(this.exited);
       });
@@ -95,17 +105,23 @@ export class Watchdog {
     const targets = checkReportTargets(options.reportTargets ?? []);
     if (E.isLeft(targets)) return E.left(`watchdog: ${targets.left}`);
     const logger = options.logger.child({ component: "watchdog" });
-    const child = spawn(process.execPath, [...NODE_ARGS, WATCHDOG_PROCESS_SCRIPT], { stdio: ["pipe", "pipe", "inherit"], detached: true });
+    const child = spawn(process.execPath, [...NODE_ARGS, WATCHDOG_PROCESS_SCRIPT], {
+      stdio: ["pipe", "pipe", "inherit"],
+      detached: true,
+    });
     const watchdog = new Watchdog(child, logger);
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<E.Either<string, number>>((resolve) => {
-      timer = setTimeout(() => resolve(E.left(`the watchdog process did not answer in ${WATCHDOG_START_TIMEOUT_MS} ms`)), WATCHDOG_START_TIMEOUT_MS);
+      const late = `the watchdog process did not answer in ${WATCHDOG_START_TIMEOUT_MS} ms`;
+      timer = setTimeout(() => resolve(E.left(late)), WATCHDOG_START_TIMEOUT_MS);
       watchdog.readEvents((event) => {
         if (event.type === "ready") resolve(E.right(event.pid));
         if (event.type === "refused") resolve(E.left(event.detail));
       });
       child.once("error", (error) => resolve(E.left(`cannot start the watchdog process: ${error.message}`)));
-      void watchdog.exitPromise.then((exit) => resolve(E.left(`the watchdog process exited while starting (code ${exit.code}, signal ${exit.signal})`)));
+      void watchdog.exitPromise.then((exit) => {
+        resolve(E.left(`the watchdog process exited while starting (code ${exit.code}, signal ${exit.signal})`));
+      });
     });
     watchdog.send({ type: "configure", secret: options.secret, targets: targets.right, devicePath: options.devicePath ?? null });
     const started = await answer;
@@ -132,7 +148,9 @@ export class Watchdog {
     assert(Number.isSafeInteger(arm.processGroup) && arm.processGroup > 1, `invalid process group ${arm.processGroup}`);
     assert(arm.processGroup !== process.pid, "the agent's own PID is not PostgreSQL's process group");
     const distanceNs = arm.deadlineNs - process.hrtime.bigint();
-    assert(distanceNs <= DEADLINE_DISTANCE_NS_MAX, () => `a deadline ${distanceNs / 1_000_000n} ms away is more than ${DEADLINE_DISTANCE_NS_MAX / 1_000_000n} ms`);
+    assert(distanceNs <= DEADLINE_DISTANCE_NS_MAX, () => {
+      return `a deadline ${distanceNs / 1_000_000n} ms away is more than ${DEADLINE_DISTANCE_NS_MAX / 1_000_000n} ms`;
+    });
     const report = checkFenceReport(arm.report);
     assert(E.isRight(report), () => `invalid fence report: ${E.isLeft(report) ? report.left : ""}`);
     assert(!this.stopping, "arm() after stop()");
@@ -178,7 +196,8 @@ export class Watchdog {
     const timeout = new Promise<null>((resolve) => setTimeout(resolve, WATCHDOG_STOP_TIMEOUT_MS, null).unref());
     const exit = await Promise.race([this.exitPromise, timeout]);
     if (exit !== null) return exit;
-    this.logger.error({ pid: this.child.pid }, `the watchdog process did not exit within ${WATCHDOG_STOP_TIMEOUT_MS} ms of stop: killing it`);
+    const pid = this.child.pid;
+    this.logger.error({ pid }, `the watchdog process did not exit within ${WATCHDOG_STOP_TIMEOUT_MS} ms of stop: killing it`);
     this.child.kill("SIGKILL");
     return this.exitPromise;
   }
@@ -187,7 +206,9 @@ export class Watchdog {
     if (this.exited !== null) return E.left(`the watchdog process exited (code ${this.exited.code}, signal ${this.exited.signal})`);
     const stdin = this.child.stdin!;
     if (!stdin.writable) return E.left("the watchdog process's stdin is closed");
-    if (stdin.writableLength > WATCHDOG_PENDING_BYTES_MAX) return E.left(`the watchdog process has not read ${stdin.writableLength} bytes of commands`);
+    if (stdin.writableLength > WATCHDOG_PENDING_BYTES_MAX) {
+      return E.left(`the watchdog process has not read ${stdin.writableLength} bytes of commands`);
+    }
     stdin.write(encodeMessage(command));
     return E.right(undefined);
   }
@@ -216,7 +237,8 @@ export class Watchdog {
         this.stopping = true;
         return onStartEvent(event);
       case "fired":
-        this.logger.error({ ...event }, `the watchdog fired (${event.reason}): killed process group ${event.processGroup} ${event.lateMs.toFixed(1)} ms after the deadline${event.confirmed ? "" : ", NOT confirmed gone"}`);
+        this.logger.error({ ...event }, `the watchdog fired (${event.reason}): killed process group ${event.processGroup} `
+          + `${event.lateMs.toFixed(1)} ms after the deadline${event.confirmed ? "" : ", NOT confirmed gone"}`);
         for (const listener of this.firedListeners) listener(event);
         return;
       case "reported":

@@ -214,7 +214,8 @@ export class WatchdogProcess {
     }
     const nowNs = process.hrtime.bigint();
     if (command.deadlineNs - nowNs > DEADLINE_DISTANCE_NS_MAX) {
-      return this.refuseCommand(`arm: the deadline is ${(command.deadlineNs - nowNs) / 1_000_000n} ms away, more than ${DEADLINE_DISTANCE_NS_MAX / 1_000_000n} ms`);
+      const awayMs = (command.deadlineNs - nowNs) / 1_000_000n;
+      return this.refuseCommand(`arm: the deadline is ${awayMs} ms away, more than ${DEADLINE_DISTANCE_NS_MAX / 1_000_000n} ms`);
     }
     const first = this.armed === null || this.armed.processGroup !== command.processGroup;
     const leaderStartTicks = first ? (readProcStat(command.processGroup)?.startTicks ?? null) : this.armed!.leaderStartTicks;
@@ -225,7 +226,8 @@ export class WatchdogProcess {
     }
     const inMs = Number(command.deadlineNs - nowNs) / 1e6;
     const fields = { processGroup: command.processGroup, deadlineInMs: inMs, ...command.report };
-    if (first) this.logger.info(fields, `armed: process group ${command.processGroup} is killed unless re-armed within ${inMs.toFixed(1)} ms`);
+    const message = `armed: process group ${command.processGroup} is killed unless re-armed within ${inMs.toFixed(1)} ms`;
+    if (first) this.logger.info(fields, message);
     else this.logger.debug(fields, "re-armed");
     this.checkTimer ??= setInterval(() => this.check(), CHECK_INTERVAL_MS);
     this.check();
@@ -282,7 +284,8 @@ export class WatchdogProcess {
     const group = armed.processGroup;
     this.logger.warn(
       { processGroup: group, reason, lateMs, signalled, ...armed.report },
-      `fired (${reason}): SIGKILL to process group ${group} ${Math.abs(lateMs).toFixed(1)} ms ${lateMs >= 0 ? "after" : "before"} its deadline: ${signalled}`,
+      `fired (${reason}): SIGKILL to process group ${group} `
+        + `${Math.abs(lateMs).toFixed(1)} ms ${lateMs >= 0 ? "after" : "before"} its deadline: ${signalled}`,
     );
     const fence = this.confirmAndReport(armed, reason, lateMs, firedAtMs, signalled !== "reused");
     this.fences.add(fence);
@@ -346,7 +349,8 @@ export class WatchdogProcess {
   /** After a bug here: a watchdog that can no longer guard kills what it guards (fail safe). */
   failSafe(error: unknown): void {
     const group = this.armed?.processGroup;
-    this.logger.error({ error: error instanceof Error ? error.stack : String(error), processGroup: group }, "watchdog bug: killing the armed process group (if any) and exiting");
+    const stack = error instanceof Error ? error.stack : String(error);
+    this.logger.error({ error: stack, processGroup: group }, "watchdog bug: killing the armed process group (if any) and exiting");
     if (group !== undefined) {
       try {
         process.kill(-group, "SIGKILL");

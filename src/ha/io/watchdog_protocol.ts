@@ -42,7 +42,7 @@ export type WatchdogEvent =
 
 export function encodeMessage(message: WatchdogCommand | WatchdogEvent): string {
   const line = JSON.stringify(message, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value)) + "\n";
-  assert(Buffer.byteLength(line) <= WATCHDOG_LINE_BYTES_MAX, `a watchdog message of ${line.length} characters exceeds ${WATCHDOG_LINE_BYTES_MAX} bytes`);
+  assert(Buffer.byteLength(line) <= WATCHDOG_LINE_BYTES_MAX, () => `a watchdog message of ${line.length} characters is too long`);
   return line;
 }
 
@@ -68,18 +68,28 @@ export function decodeCommand(line: string): E.Either<string, WatchdogCommand> {
   switch (m["type"]) {
     case "configure": {
       if (typeof m["secret"] !== "string" || m["secret"] === "") return E.left("configure: \"secret\" must be a non-empty string");
-      if (m["devicePath"] !== null && typeof m["devicePath"] !== "string") return E.left("configure: \"devicePath\" must be a string or null");
+      if (m["devicePath"] !== null && typeof m["devicePath"] !== "string") {
+        return E.left("configure: \"devicePath\" must be a string or null");
+      }
       if (!Array.isArray(m["targets"])) return E.left("configure: \"targets\" must be a list");
       const targets = checkReportTargets(m["targets"] as unknown[]);
       if (E.isLeft(targets)) return E.left(`configure: ${targets.left}`);
       return E.right({ type: "configure", secret: m["secret"], targets: targets.right, devicePath: m["devicePath"] as string | null });
     }
     case "arm": {
-      if (!isProcessGroup(m["processGroup"])) return E.left(`arm: "processGroup" must be an integer above 1, got ${JSON.stringify(m["processGroup"])}`);
-      if (typeof m["deadlineNs"] !== "string" || !/^\d{1,20}$/.test(m["deadlineNs"])) return E.left("arm: \"deadlineNs\" must be a decimal string");
+      if (!isProcessGroup(m["processGroup"])) {
+        return E.left(`arm: "processGroup" must be an integer above 1, got ${JSON.stringify(m["processGroup"])}`);
+      }
+      if (typeof m["deadlineNs"] !== "string" || !/^\d{1,20}$/.test(m["deadlineNs"])) {
+        return E.left("arm: \"deadlineNs\" must be a decimal string");
+      }
       const report = m["report"] as Record<string, unknown> | null | undefined;
       if (typeof report !== "object" || report === null) return E.left("arm: \"report\" must be an object");
-      const fence: FenceReport = { scope: report["scope"] as Scope, member: report["member"] as MemberName, generation: report["generation"] as number };
+      const fence: FenceReport = {
+        scope: report["scope"] as Scope,
+        member: report["member"] as MemberName,
+        generation: report["generation"] as number,
+      };
       const checked = checkFenceReport(fence);
       if (E.isLeft(checked)) return E.left(`arm: ${checked.left}`);
       return E.right({ type: "arm", processGroup: m["processGroup"], deadlineNs: BigInt(m["deadlineNs"]), report: fence });
