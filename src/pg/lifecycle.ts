@@ -62,15 +62,14 @@ async function waitUntilAccepting(s: ResolvedSettings, postmaster: Postmaster, l
   const pid = postmaster.pid;
   const deadline = Date.now() + s.timeouts.startTimeoutMs;
   const logTail = (): string => `; server log ${serverLogFile(s)}${quoteLines(postmaster.logTail(logOffset, OUTPUT_TAIL_LINES))}`;
+  // Every wait below also ends when the postmaster exits: a failed start is reported at once.
+  const exited = postmaster.waitForExit(s.timeouts.startTimeoutMs).then(() => "exited" as const);
   let lastError = "no attempt yet";
-  while (Date.now() < deadline) {
-    if (postmaster.pid !== pid) {
-      const exit = postmaster.lastExit;
-      const how = exit === null ? "" : exit.signal !== null ? ` (${exit.signal})` : ` (exit code ${exit.code})`;
-      return failure("failed", `PostgreSQL exited during start${how}${logTail()}\nFix the cause shown in the log, then start again.`);
-    }
+  while (Date.now() < deadline && postmaster.pid === pid) {
     const remaining = Math.max(1, deadline - Date.now());
-    const probe = await queryOnce(sqlTarget(s, { connectTimeoutMs: Math.min(s.timeouts.connectTimeoutMs, remaining) }), "SELECT 1");
+    const target = sqlTarget(s, { connectTimeoutMs: Math.min(s.timeouts.connectTimeoutMs, remaining) });
+    const probe = await Promise.race([queryOnce(target, "SELECT 1"), exited]);
+    if (probe === "exited") break;
     if (E.isRight(probe)) {
       postmaster.markRunning();
       s.logger.info({ pid }, "PostgreSQL accepts connections");
@@ -80,7 +79,12 @@ async function waitUntilAccepting(s: ResolvedSettings, postmaster: Postmaster, l
     if (probe.left.sqlState !== null && AUTH_FAILURES.has(probe.left.sqlState)) {
       return failure("failed", `PostgreSQL runs (pid ${pid}) but refuses the superuser "${s.superuser.username}": ${lastError}. Check the superuser password and pg_hba.conf.`);
     }
-    await Promise.race([sleep(START_POLL_MS), postmaster.waitForExit(START_POLL_MS)]);
+    await Promise.race([sleep(START_POLL_MS), exited]);
+  }
+  if (postmaster.pid !== pid) {
+    const exit = postmaster.lastExit;
+    const how = exit === null ? "" : exit.signal !== null ? ` (${exit.signal})` : ` (exit code ${exit.code})`;
+    return failure("failed", `PostgreSQL exited during start${how}${logTail()}\nFix the cause shown in the log, then start again.`);
   }
   return failure(
     "timeout",

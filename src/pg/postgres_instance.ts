@@ -114,10 +114,13 @@ export class PostgresInstance implements PostgresPort {
     return serverUrl(host, this.settings.port);
   }
 
-  /** Releases the SQL connection and timers; the postmaster keeps running (it is adopted later). */
+  /**
+   * Releases the SQL connection and timers and stops reporting exits; the postmaster keeps
+   * running (a later agent process adopts it). Stop it first to shut PostgreSQL down.
+   */
   close(): void {
     this.session.close();
-    this.postmaster.close();
+    this.postmaster.detach();
   }
 
   private async carryOut(action: PostgresAction): Promise<PgResult> {

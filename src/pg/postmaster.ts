@@ -47,6 +47,7 @@ export class Postmaster {
   private exitExpected = false;
   private readonly exitWaiters = new Set<(exit: PostmasterExit) => void>();
   private previousExit: PostmasterExit | null = null;
+  private detached = false;
 
   constructor(
     private readonly config: PostmasterConfig,
@@ -167,8 +168,17 @@ export class Postmaster {
     return readLogTail(this.config.logFile, offset, lines);
   }
 
-  /** Stops polling an adopted postmaster (the instance is being closed). */
-  close(): void {
+  /**
+   * Forgets the postmaster without stopping it (the agent is shutting down and a later agent
+   * process adopts it): no more exit reports, no more polling.
+   */
+  detach(): void {
+    this.detached = true;
+    this.stopPolling();
+    this.child?.unref();
+  }
+
+  private stopPolling(): void {
     if (this.adoptedTimer !== null) clearInterval(this.adoptedTimer);
     this.adoptedTimer = null;
   }
@@ -180,7 +190,7 @@ export class Postmaster {
 
   private handleExit(exit: PostmasterExit): void {
     if (exit.pid !== this.currentPid) return;
-    this.close();
+    this.stopPolling();
     this.child = null;
     this.currentPid = null;
     this.previousExit = exit;
@@ -192,7 +202,7 @@ export class Postmaster {
     signalGroup(exit.pid, "SIGKILL");
     for (const waiter of [...this.exitWaiters]) waiter(exit);
     this.exitWaiters.clear();
-    if (!expected) {
+    if (!expected && !this.detached) {
       this.config.logger.error({ ...exit }, "the postmaster exited without being asked to");
       this.onUnexpectedExit(exit);
     }
