@@ -55,7 +55,7 @@ export async function syncMemberSlots(session: SqlSession, self: MemberName, mem
 /** Moves inactive slots up to the replayed position (a slot never moves back: PostgreSQL refuses). */
 async function advanceSlots(session: SqlSession, names: readonly string[]): Promise<E.Either<string, string[]>> {
   const done = await session.query<{ slot_name: string }>(
-    `SELECT slot_name FROM pg_replication_slots s, LATERAL pg_replication_slot_advance(s.slot_name, pg_last_wal_replay_lsn()) a
+    `SELECT s.slot_name FROM pg_replication_slots s, LATERAL pg_replication_slot_advance(s.slot_name, pg_last_wal_replay_lsn()) a
      WHERE s.slot_name = ANY($1) AND s.slot_type = 'physical' AND NOT s.active
        AND s.restart_lsn IS NOT NULL AND s.restart_lsn < pg_last_wal_replay_lsn()`,
     [names],
