@@ -32,7 +32,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   api: { folders: ["lib", "dcs"], packages: [...PURE_PACKAGES, "node:", "fastify", "pino", "ws"], pure: false },
   agent: {
     folders: ["lib", "raft", "raft/runtime", "dcs", "ha", "ha/io", "pg", "api"],
-    packages: [...PURE_PACKAGES, "node:", "level", "ws", "pino", "pg", "fastify"],
+    packages: [...PURE_PACKAGES, "node:", "level", "ws", "pino", "pg", "fastify", "yaml"],
     pure: false,
   },
 };

@@ -10,12 +10,9 @@ import { parse as parseYaml } from "yaml";
 import type { JsonObject } from "../dcs/json.js";
 import { isValidName, type MemberName, type MemberTags, type Scope } from "../dcs/model.js";
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
-import { ConfigReader } from "./config_reader.js";
+import { ConfigReader, type HostPort } from "./config_reader.js";
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export type { HostPort };
 
 export interface AgentConfig {
   readonly scope: Scope;

@@ -6,11 +6,15 @@ import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import type { JsonObject } from "../dcs/json.js";
 import { isValidName } from "../dcs/model.js";
-import type { HostPort } from "./config.js";
 
 class Invalid extends Error {}
 
 type Raw = Record<string, unknown>;
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
 
 export class ConfigReader {
   static readonly Invalid = Invalid;

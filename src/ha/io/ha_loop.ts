@@ -134,6 +134,8 @@ export class HaLoop {
     const { postgres, cluster, scope, logger, clock } = this.options;
     const pg = await postgres.observe();
     this.lastObservation = pg;
+    // A deadline that passed is no lease at all (the agent may just have been frozen past it).
+    if (this.lease !== null && this.lease.deadlineMs <= clock()) this.setLease(null);
     this.remember(pg);
     const view = cluster.local(scope);
     this.resolveSettings(view);
@@ -233,7 +235,7 @@ export class HaLoop {
   private armWatchdog(): void {
     const pid = this.options.postgres.postmasterPid();
     const lease = this.lease;
-    if (lease === null || pid === null || this.stopped) {
+    if (lease === null || pid === null || this.stopped || lease.deadlineMs <= this.options.clock()) {
       this.options.fencing.disarm();
       return;
     }
@@ -263,7 +265,9 @@ export class HaLoop {
         if (E.isRight(result)) this.memory = { ...this.memory, rewindFailure: null, preparedFrom: action.source.member };
         return;
       case "start":
-        if (E.isRight(result)) this.memory = { ...this.memory, preparedFrom: null };
+        // Either way the preparation is used up: a replica that fails to start (its timeline is
+        // not a child of the primary's, say) is looked at again, and rewound if it is behind.
+        this.memory = { ...this.memory, preparedFrom: null };
         return;
       default:
         return;

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * raftgres — the command a node runs:
+ *
+ *   raftgres agent -c node.yml     Raft + cluster state + HA + PostgreSQL control on this node
+ *
+ * (The operator commands — list, switchover, failover, edit-config … — arrive with the REST API.)
+ * SIGTERM/SIGINT stop the agent: a primary stops PostgreSQL and releases its lease first, so a
+ * replica takes over at once.
+ */
+import { parseArgs } from "node:util";
+import { either as E } from "fp-ts";
+import { pino } from "pino";
+import type { Logger } from "../lib/logger.js";
+import { startAgent } from "./agent.js";
+import { loadAgentConfig } from "./config.js";
+
+const USAGE = "usage: raftgres agent -c <node.yml>";
+
+async function runAgent(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
+  if (values.config === undefined) fail(`${USAGE}\n(-c names the node's YAML configuration)`);
+  const config = loadAgentConfig(values.config);
+  if (E.isLeft(config)) fail(config.left);
+  const logger = pino({ base: { member: config.right.name, scope: config.right.scope } }) as unknown as Logger;
+  const agent = await startAgent(config.right, logger, (message) => {
+    logger.error({}, `stopping: ${message}`);
+    process.exit(1);
+  });
+  if (E.isLeft(agent)) fail(`the agent did not start: ${agent.left}`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping the agent");
+    void agent.right.stop().then(() => process.exit(0), (error: unknown) => {
+      logger.error({ err: error }, "the agent did not stop cleanly");
+      process.exit(1);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+function fail(message: string): never {
+  process.stderr.write(`raftgres: ${message}\n`);
+  process.exit(2);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === "agent") {
+  runAgent(rest).catch((error: unknown) => {
+    process.stderr.write(`raftgres agent failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+} else {
+  fail(command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}`);
+}

@@ -1,0 +1,24 @@
+/**
+ * The PostgreSQL adapter of this node, built from its YAML configuration.
+ */
+import { either as E } from "fp-ts";
+import type { Logger } from "../lib/logger.js";
+import { PostgresInstance } from "../pg/postgres_instance.js";
+import type { AgentConfig } from "./config.js";
+
+export function openPostgres(config: AgentConfig, logger: Logger): E.Either<string, PostgresInstance> {
+  const pg = config.postgresql;
+  return PostgresInstance.create({
+    memberName: config.name,
+    dataDir: pg.dataDir,
+    ...(pg.binDir === null ? {} : { binDir: pg.binDir }),
+    ...(pg.osUser === null ? {} : { osUser: pg.osUser }),
+    listenHost: pg.listen.host,
+    port: pg.listen.port,
+    superuser: pg.superuser,
+    replication: pg.replication,
+    parameters: pg.parameters,
+    pgHba: pg.pgHba,
+    logger,
+  });
+}

@@ -1,0 +1,272 @@
+/**
+ * A local raftgres cluster for acceptance tests, benchmarks and the demo: N agent processes on
+ * 127.0.0.1, each with its own Raft port, HTTP port, PostgreSQL port and directories under one
+ * temporary root. Everything it starts is tracked and removed by `destroy()`: agent processes by
+ * PID, PostgreSQL process groups by the PID in postmaster.pid, the directories.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg, { type Client } from "pg";
+import { freePort } from "./net.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..", "..");
+/** Under tsx (tests) the agent runs from source; from dist (benchmarks, demo) it runs compiled. */
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const MAIN = FROM_SOURCE ? join(ROOT, "src", "agent", "main.ts") : join(HERE, "..", "..", "src", "agent", "main.js");
+const NODE_ARGS = FROM_SOURCE ? ["--import", "tsx"] : [];
+
+export const SUPERUSER = { username: "postgres", password: "raftgres-test-su" };
+export const REPLICATION = { username: "replicator", password: "raftgres-test-repl" };
+const SECRET = "raftgres-test-secret";
+
+export interface NodeSpec {
+  readonly name: string;
+  readonly raftPort: number;
+  readonly apiPort: number;
+  readonly pgPort: number;
+  readonly dir: string;
+}
+
+export interface NodeStatus {
+  readonly name: string;
+  readonly role: "primary" | "replica" | null;
+  readonly state: string;
+  readonly timeline: number | null;
+  readonly holdsLease: boolean;
+  readonly busy: string | null;
+  readonly reason: string | null;
+  readonly raft: { readonly role: string; readonly term: number; readonly leader: string | null };
+}
+
+export interface ClusterOptions {
+  readonly names?: readonly string[];
+  /** Extra YAML appended to every node's file (e.g. a bootstrap.dcs section). */
+  readonly extraYaml?: string;
+  /** Where agent logs go: "inherit" to see them, "ignore", or a file per node (default). */
+  readonly logs?: "inherit" | "files";
+}
+
+export class PgCluster {
+  readonly nodes = new Map<string, NodeSpec>();
+  private readonly agents = new Map<string, ChildProcess>();
+  private destroyed = false;
+
+  private constructor(readonly root: string, private readonly options: ClusterOptions) {}
+
+  static async create(options: ClusterOptions = {}): Promise<PgCluster> {
+    const root = mkdtempSync(join(tmpdir(), "raftgres-cluster-"));
+    // PostgreSQL runs as the postgres user: it must traverse the root to reach its data directory.
+    chmodSync(root, 0o711);
+    const cluster = new PgCluster(root, options);
+    for (const name of options.names ?? ["pg1", "pg2", "pg3"]) {
+      const dir = join(root, name);
+      mkdirSync(dir, { mode: 0o711 });
+      cluster.nodes.set(name, { name, raftPort: await freePort(), apiPort: await freePort(), pgPort: await freePort(), dir });
+    }
+    for (const spec of cluster.nodes.values()) writeFileSync(cluster.configPath(spec.name), cluster.yaml(spec));
+    return cluster;
+  }
+
+  configPath(name: string): string {
+    return join(this.spec(name).dir, "node.yml");
+  }
+
+  spec(name: string): NodeSpec {
+    const spec = this.nodes.get(name);
+    if (spec === undefined) throw new Error(`no node ${name}`);
+    return spec;
+  }
+
+  private yaml(spec: NodeSpec): string {
+    const members = [...this.nodes.values()].map((n) => `    ${n.name}: "127.0.0.1:${n.raftPort}"`).join("\n");
+    return `scope: test
+name: ${spec.name}
+restapi:
+  listen: 127.0.0.1:${spec.apiPort}
+raft:
+  listen: 127.0.0.1:${spec.raftPort}
+  data_dir: ${join(spec.dir, "raft")}
+  cluster_id: test-cluster
+  secret: ${SECRET}
+  members:
+${members}
+postgresql:
+  listen: 127.0.0.1:${spec.pgPort}
+  data_dir: ${join(spec.dir, "pgdata")}
+  authentication:
+    superuser: { username: ${SUPERUSER.username}, password: ${SUPERUSER.password} }
+    replication: { username: ${REPLICATION.username}, password: ${REPLICATION.password} }
+  parameters:
+    shared_buffers: 16MB
+    max_connections: 30
+    fsync: "on"
+${this.options.extraYaml ?? ""}`;
+  }
+
+  /** Starts the agent of `name` (again, after a kill). */
+  start(name: string): ChildProcess {
+    const spec = this.spec(name);
+    const logPath = join(spec.dir, "agent.log");
+    const out = this.options.logs === "inherit" ? "inherit" : "pipe";
+    const child = spawn(process.execPath, [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name)], { stdio: ["ignore", out, out] });
+    if (out === "pipe") {
+      child.stdout?.on("data", (chunk: Buffer) => writeFileSync(logPath, chunk, { flag: "a" }));
+      child.stderr?.on("data", (chunk: Buffer) => writeFileSync(logPath, chunk, { flag: "a" }));
+    }
+    this.agents.set(name, child);
+    return child;
+  }
+
+  startAll(): void {
+    for (const name of this.nodes.keys()) this.start(name);
+  }
+
+  agentPid(name: string): number | null {
+    const child = this.agents.get(name);
+    return child?.pid !== undefined && child.exitCode === null && child.signalCode === null ? child.pid : null;
+  }
+
+  /** The PID of the node's postmaster (from postmaster.pid), if one is alive. */
+  postmasterPid(name: string): number | null {
+    const file = join(this.spec(name).dir, "pgdata", "postmaster.pid");
+    if (!existsSync(file)) return null;
+    const pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    return isAlive(pid) ? pid : null;
+  }
+
+  signalAgent(name: string, signal: NodeJS.Signals): void {
+    const pid = this.agentPid(name);
+    if (pid === null) throw new Error(`the agent of ${name} is not running`);
+    process.kill(pid, signal);
+  }
+
+  /** Waits for the agent process to exit (after a signal). */
+  async agentExited(name: string, timeoutMs = 30_000): Promise<void> {
+    const child = this.agents.get(name);
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the agent of ${name} did not exit within ${timeoutMs} ms`)), timeoutMs);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async status(name: string): Promise<NodeStatus | null> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.spec(name).apiPort}/status`, { signal: AbortSignal.timeout(1000) });
+      return (await response.json()) as NodeStatus;
+    } catch {
+      return null;
+    }
+  }
+
+  async statuses(): Promise<Map<string, NodeStatus | null>> {
+    const out = new Map<string, NodeStatus | null>();
+    await Promise.all([...this.nodes.keys()].map(async (name) => out.set(name, await this.status(name))));
+    return out;
+  }
+
+  /** The member answering 200 on GET /primary, if exactly one does. */
+  async primary(): Promise<string | null> {
+    const answers = await Promise.all([...this.nodes.keys()].map(async (name) => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${this.spec(name).apiPort}/primary`, { signal: AbortSignal.timeout(1000) });
+        return response.status === 200 ? name : null;
+      } catch {
+        return null;
+      }
+    }));
+    const primaries = answers.filter((a): a is string => a !== null);
+    return primaries.length === 1 ? primaries[0]! : null;
+  }
+
+  /** A libpq multi-host connection string over every node (target_session_attrs as given). */
+  dsn(target: "read-write" | "any" = "read-write"): string {
+    const hosts = [...this.nodes.values()].map((n) => `127.0.0.1:${n.pgPort}`).join(",");
+    return `postgresql://${SUPERUSER.username}:${SUPERUSER.password}@${hosts}/postgres?target_session_attrs=${target}&connect_timeout=2`;
+  }
+
+  /** A client of one node's PostgreSQL. */
+  async connect(name: string, timeoutMs = 2000): Promise<Client> {
+    const client = new pg.Client({ host: "127.0.0.1", port: this.spec(name).pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: "postgres", connectionTimeoutMillis: timeoutMs });
+    client.on("error", () => {});
+    await client.connect();
+    return client;
+  }
+
+  async query<T = Record<string, unknown>>(name: string, sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = await this.connect(name);
+    try {
+      return (await client.query<T>(sql, params)).rows;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  agentLog(name: string): string {
+    const file = join(this.spec(name).dir, "agent.log");
+    return existsSync(file) ? readFileSync(file, "utf8") : "";
+  }
+
+  /** Kills every agent and PostgreSQL process group it started, and removes the directories. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const [name, child] of this.agents) {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        try {
+          process.kill(child.pid, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+      }
+      await this.agentExited(name, 5000).catch(() => {});
+    }
+    // The watchdogs of killed agents kill armed PostgreSQL groups themselves; the others remain.
+    for (const name of this.nodes.keys()) {
+      const pid = this.postmasterPid(name);
+      if (pid === null) continue;
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (process.env["RAFTGRES_TEST_KEEP"] === "1") process.stderr.write(`kept ${this.root} (RAFTGRES_TEST_KEEP=1)\n`);
+    else rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** A process that exists and is not a zombie (a killed child its frozen parent did not reap). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `probe` until it returns a value (not undefined), or fails after `timeoutMs` naming `what`. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error: unknown) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? "" : ` (last error: ${String(last)})`}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
