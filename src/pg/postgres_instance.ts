@@ -3,6 +3,7 @@
  * modules of this folder together. One long action (LONG_ACTIONS) at a time: the executor
  * promises that, and an assertion holds it to the promise.
  */
+import { join } from "node:path";
 import { either as E } from "fp-ts";
 import { LONG_ACTIONS, type PostgresAction, type PostgresActionKind, type Upstream } from "../ha/actions.js";
 import type { LocalPostgres } from "../ha/observation.js";
@@ -11,7 +12,7 @@ import { AssertionError, assert, assertNever } from "../lib/assert.js";
 import { ensureReplicationRole, initializeDataDir } from "./bootstrap.js";
 import { cloneFrom } from "./clone.js";
 import { serverUrl } from "./conninfo.js";
-import { wipeDirectoryContents } from "./files.js";
+import { exists, wipeDirectoryContents } from "./files.js";
 import { serverLogFile, sqlTarget, startServer, stopServer } from "./lifecycle.js";
 import { ControlDataCache, observeLocal } from "./observe.js";
 import { Postmaster } from "./postmaster.js";
@@ -162,7 +163,29 @@ export class PostgresInstance implements PostgresPort {
     if (this.postmaster.pid !== null) {
       return failure("wrongState", `cannot rewind: PostgreSQL is ${this.postmaster.state} (pid ${this.postmaster.pid}); stop it first`);
     }
+    const recovered = await this.recoverCrashedReplica();
+    if (E.isLeft(recovered)) return recovered;
     return rewindFrom(this.settings, source, this.control, this.progressReporter);
+  }
+
+  /**
+   * A replica that crashed (standby.signal present, not shut down cleanly) is started as a
+   * standby without upstream until it accepts connections (consistent), then stopped fast:
+   * "shut down in recovery" is what pg_rewind needs, without a single-user crash recovery that
+   * would end recovery and write WAL of its own (see rewind.ts).
+   */
+  private async recoverCrashedReplica(): Promise<PgResult> {
+    const s = this.settings;
+    this.control.invalidate();
+    const control = await this.control.read();
+    const clean = E.isRight(control) && (control.right.state === "shut down" || control.right.state === "shut down in recovery");
+    if (clean || !(await exists(join(s.dataDir, "standby.signal")))) return DONE;
+    s.logger.info({}, "the replica was not shut down cleanly: recovering it as a standby before pg_rewind");
+    const started = await startServer(s, this.postmaster, { role: "replica", upstream: null });
+    const stopped = await stopServer(s, this.postmaster, "fast");
+    this.control.invalidate();
+    if (E.isLeft(started)) return failure(started.left.code, `cannot rewind: recovering the crashed replica first failed: ${started.left.message}`);
+    return stopped;
   }
 
   private async reinit(source: Upstream, reason: string): Promise<PgResult> {

@@ -4,16 +4,17 @@
  * (raftgres.conf and pg_hba.conf included), so ours are written again afterwards.
  *
  * PostgreSQL 15's pg_rewind runs crash recovery itself (`postgres --single`) when the target was
- * not shut down cleanly; single-user mode refuses standby.signal ("standby mode is not supported
- * by single-user servers"), so the signal file is removed first and written again afterwards.
+ * not shut down cleanly: right for a crashed primary. A crashed replica is the caller's business
+ * (postgres_instance.ts): single-user mode refuses standby.signal ("standby mode is not supported
+ * by single-user servers"), and removing the signal would make crash recovery end with a
+ * checkpoint record the source does not have, on the same timeline, which pg_rewind then calls
+ * "no rewind required" although the replica can no longer stream.
  */
-import { join } from "node:path";
 import { either as E } from "fp-ts";
 import type { Upstream } from "../ha/actions.js";
 import type { PgResult } from "../ha/ports.js";
 import { writeServerFiles } from "./conf.js";
 import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
-import { removeIfPresent } from "./files.js";
 import type { ControlDataCache } from "./observe.js";
 import type { ProgressReporter } from "./progress.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
@@ -33,7 +34,6 @@ export async function rewindFrom(s: ResolvedSettings, source: Upstream, control:
   const parsed = parseConnectionString(source.connUrl);
   if (E.isLeft(parsed)) return failure("failed", `cannot rewind from ${source.member}: ${parsed.left}`);
   const conninfo = formatConninfo(withParams(parsed.right, { user: s.superuser.username, password: undefined, dbname: "postgres", application_name: `${s.memberName}_rewind` }));
-  await removeIfPresent(join(s.dataDir, "standby.signal"));
   const timeoutMs = s.timeouts.rewindTimeoutMs;
   progress.begin("rewind");
   s.logger.info({ source: source.member }, `rewinding against ${source.member} with pg_rewind`);
