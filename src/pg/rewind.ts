@@ -9,17 +9,47 @@
  * by single-user servers"), and removing the signal would make crash recovery end with a
  * checkpoint record the source does not have, on the same timeline, which pg_rewind then calls
  * "no rewind required" although the replica can no longer stream.
+ *
+ * PostgreSQL 15's pg_rewind takes the source's timeline from its pg_control, which after a
+ * promotion still names the old timeline until the first checkpoint on the new one; it then
+ * says "source and target cluster are on the same timeline … no rewind required" and the old
+ * primary can never stream. So a CHECKPOINT is run on the source first when its checkpoint's
+ * timeline lags its WAL's (promote does one as well; Patroni does the same).
  */
 import { either as E } from "fp-ts";
 import type { Upstream } from "../ha/actions.js";
 import type { PgResult } from "../ha/ports.js";
 import { writeServerFiles } from "./conf.js";
-import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
+import { type ConnParams, formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
 import type { ControlDataCache } from "./observe.js";
 import type { ProgressReporter } from "./progress.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { DONE, failure } from "./results.js";
 import type { ResolvedSettings } from "./settings.js";
+import { queryOnce, type SqlTarget } from "./sql.js";
+
+/** The source's checkpoint timeline and WAL timeline (null on a replica source). */
+const TIMELINES_SQL = `SELECT (pg_control_checkpoint()).timeline_id AS checkpoint_timeline,
+  CASE WHEN NOT pg_is_in_recovery() THEN substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS wal_timeline`;
+
+async function checkpointIfTimelineLags(s: ResolvedSettings, source: ConnParams): Promise<E.Either<string, void>> {
+  const target: SqlTarget = {
+    host: source.get("host") ?? "127.0.0.1",
+    port: Number(source.get("port") ?? 5432),
+    user: s.superuser.username,
+    password: s.superuser.password,
+    database: "postgres",
+    connectTimeoutMs: s.timeouts.connectTimeoutMs,
+    queryTimeoutMs: s.timeouts.queryTimeoutMs,
+  };
+  const rows = await queryOnce<{ checkpoint_timeline: number; wal_timeline: string | null }>(target, TIMELINES_SQL);
+  if (E.isLeft(rows)) return E.left(`its timelines cannot be read: ${rows.left.message}`);
+  const row = rows.right[0];
+  if (row === undefined || row.wal_timeline === null || Number.parseInt(row.wal_timeline, 16) <= row.checkpoint_timeline) return E.right(undefined);
+  s.logger.info({ checkpointTimeline: row.checkpoint_timeline, walTimeline: row.wal_timeline }, "the source has not checkpointed since its promotion: running CHECKPOINT there first");
+  const done = await queryOnce({ ...target, queryTimeoutMs: s.timeouts.promoteTimeoutMs }, "CHECKPOINT");
+  return E.isLeft(done) ? E.left(`CHECKPOINT on it failed: ${done.left.message}`) : E.right(undefined);
+}
 
 /** Output of pg_rewind that no retry will change: only a new copy (reinit) helps. */
 const IMPOSSIBLE = [/different systems/i, /could not find common ancestor/i, /target server needs to use either data checksums/i];
@@ -34,6 +64,8 @@ export async function rewindFrom(s: ResolvedSettings, source: Upstream, control:
   const parsed = parseConnectionString(source.connUrl);
   if (E.isLeft(parsed)) return failure("failed", `cannot rewind from ${source.member}: ${parsed.left}`);
   const conninfo = formatConninfo(withParams(parsed.right, { user: s.superuser.username, password: undefined, dbname: "postgres", application_name: `${s.memberName}_rewind` }));
+  const checkpointed = await checkpointIfTimelineLags(s, parsed.right);
+  if (E.isLeft(checkpointed)) return failure("failed", `cannot rewind from ${source.member}: ${checkpointed.left}; rewind again once it answers`);
   const timeoutMs = s.timeouts.rewindTimeoutMs;
   progress.begin("rewind");
   s.logger.info({ source: source.member }, `rewinding against ${source.member} with pg_rewind`);

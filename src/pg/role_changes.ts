@@ -40,6 +40,10 @@ export async function promoteServer(s: ResolvedSettings, postmaster: Postmaster,
     if (E.isLeft(after) || after.right) {
       return failure("failed", `after pg_promote() the server ${E.isLeft(after) ? `does not answer SQL: ${after.left}` : "is still in recovery"}`);
     }
+    // pg_control names the new timeline only after a checkpoint; pg_rewind of the old primary
+    // reads it there (rewind.ts). Not fatal: rewind checks again.
+    const checkpoint = await queryOnce(target, "CHECKPOINT");
+    if (E.isLeft(checkpoint)) s.logger.warn({ error: checkpoint.left.message }, "CHECKPOINT after promote failed; a rewind against this server will run one");
   }
   const written = await writeServerFiles(s, { role: "primary" });
   if (E.isLeft(written)) return failure("failed", `promoted, but ${written.left}: a restart would come back as a replica`);
