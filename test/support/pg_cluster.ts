@@ -62,6 +62,9 @@ export class PgCluster {
     // PostgreSQL runs as the postgres user: it must traverse the root to reach its data directory.
     chmodSync(root, 0o711);
     const cluster = new PgCluster(root, options);
+    // If the test process dies without its teardown (a bail-out, an uncaught error), take the
+    // agents and PostgreSQL down with it; the directories are then left for inspection.
+    process.once("exit", () => cluster.killAllNow());
     for (const name of options.names ?? ["pg1", "pg2", "pg3"]) {
       const dir = join(root, name);
       mkdirSync(dir, { mode: 0o711 });
@@ -213,6 +216,25 @@ ${this.options.extraYaml ?? ""}`;
   agentLog(name: string): string {
     const file = join(this.spec(name).dir, "agent.log");
     return existsSync(file) ? readFileSync(file, "utf8") : "";
+  }
+
+  /** Synchronously SIGKILLs every agent and PostgreSQL process group (for process exit). */
+  killAllNow(): void {
+    if (this.destroyed) return;
+    const pids = [...this.agents.values()].map((child) => child.pid).filter((pid): pid is number => pid !== undefined);
+    for (const pid of pids) this.kill(pid);
+    for (const name of this.nodes.keys()) {
+      const pid = this.postmasterPid(name);
+      if (pid !== null) this.kill(-pid);
+    }
+  }
+
+  private kill(pid: number): void {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
   }
 
   /** Kills every agent and PostgreSQL process group it started, and removes the directories. */
