@@ -5,7 +5,7 @@
  * PID, PostgreSQL process groups by the PID in postmaster.pid, the directories.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -117,8 +117,12 @@ ${this.options.extraYaml ?? ""}`;
     const out = this.options.logs === "inherit" ? "inherit" : "pipe";
     const child = spawn(process.execPath, [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name)], { stdio: ["ignore", out, out] });
     if (out === "pipe") {
-      child.stdout?.on("data", (chunk: Buffer) => writeFileSync(logPath, chunk, { flag: "a" }));
-      child.stderr?.on("data", (chunk: Buffer) => writeFileSync(logPath, chunk, { flag: "a" }));
+      // One open file: output arriving after destroy() removed the directory is still harmless.
+      const log = createWriteStream(logPath, { flags: "a" });
+      log.on("error", () => {});
+      child.stdout?.pipe(log, { end: false });
+      child.stderr?.pipe(log, { end: false });
+      child.once("exit", () => setTimeout(() => log.end(), 100));
     }
     this.agents.set(name, child);
     return child;
@@ -188,6 +192,22 @@ ${this.options.extraYaml ?? ""}`;
     }));
     const primaries = answers.filter((a): a is string => a !== null);
     return primaries.length === 1 ? primaries[0]! : null;
+  }
+
+  /** Waits until one member is primary and every other one streams from it; returns the primary. */
+  async waitHealthy(timeoutMs = 60_000): Promise<string> {
+    return waitFor("one primary and streaming replicas", timeoutMs, async () => {
+      const primary = await this.primary();
+      if (primary === null) return undefined;
+      for (const name of this.nodes.keys()) {
+        if (name === primary) continue;
+        const s = await this.status(name);
+        if (s?.role !== "replica" || s.busy !== null) return undefined;
+        const receiver = await this.query<{ status: string }>(name, "SELECT status FROM pg_stat_wal_receiver").catch(() => []);
+        if (receiver[0]?.status !== "streaming") return undefined;
+      }
+      return primary;
+    }, 250);
   }
 
   /** A libpq multi-host connection string over every node (target_session_attrs as given). */
