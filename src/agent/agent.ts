@@ -14,6 +14,7 @@ import { type NodeId } from "../raft/types.js";
 import type { AgentConfig } from "./config.js";
 import { type DcsNode, startDcsNode } from "./dcs_node.js";
 import { startHttpServer } from "./http_server.js";
+import type { PostgresInstance } from "../pg/postgres_instance.js";
 import { openPostgres } from "./postgres_wiring.js";
 
 export const AGENT_VERSION = "0.1.0";
@@ -89,7 +90,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   const offBootstrapConfig = dcs.client.subscribe(config.scope, (view) => void writeBootstrapConfig(view, config, dcs, logger));
   let http: FastifyInstance;
   try {
-    http = await startHttpServer(config.restapi.listen.host, config.restapi.listen.port, raft.secret, endpoints(config, dcs, ha), logger.child({ area: "http" }));
+    http = await startHttpServer(config.restapi.listen.host, config.restapi.listen.port, raft.secret, endpoints(config, dcs, ha, postgres.right), logger.child({ area: "http" }));
   } catch (error: unknown) {
     await watchdog.right.stop();
     await dcs.raft.stop();
@@ -131,7 +132,7 @@ async function writeBootstrapConfig(view: ScopeView, config: AgentConfig, dcs: D
   if (E.isRight(written)) logger.info({ config: config.bootstrapDcs }, "wrote the cluster's initial config (bootstrap.dcs)");
 }
 
-function endpoints(config: AgentConfig, dcs: DcsNode, ha: HaLoop) {
+function endpoints(config: AgentConfig, dcs: DcsNode, ha: HaLoop, postgres: PostgresInstance) {
   return {
     status: () => {
       const s = ha.status();
@@ -143,6 +144,8 @@ function endpoints(config: AgentConfig, dcs: DcsNode, ha: HaLoop) {
         timeline: s.postgres?.timeline ?? null,
         holdsLease: s.lease !== null,
         busy: s.busy,
+        progress: postgres.progress(),
+        lease: s.lease === null ? null : { generation: s.lease.generation, msLeft: Math.round(s.lease.deadlineMs - monotonicMs()) },
         reason: s.decision?.reason ?? null,
         detail: s.decision?.detail ?? null,
         raft: { role: dcs.raft.status().role, term: dcs.raft.status().term, leader: dcs.raft.status().leader },

@@ -64,3 +64,9 @@ export function localPosition(pg: LocalPostgres): bigint | null {
 export function wasPrimary(pg: LocalPostgres): boolean {
   return pg.controlState === "in production" || pg.controlState === "shut down" || pg.controlState === "shutting down" || pg.controlState === "in crash recovery";
 }
+
+/** Keep a replication slot for every other PostgreSQL member (witnesses have no PostgreSQL). */
+export function slotsFor(input: HaInput): Action {
+  const members = input.view?.members.filter((m) => m.name !== input.me && m.role !== "witness").map((m) => m.name) ?? [];
+  return { kind: "syncSlots", members };
+}

@@ -87,7 +87,8 @@ t.test("a member that is not the holder: a primary stops, a diverged one rewinds
   const stoppedReplica = pg({ process: "stopped", controlState: "shut down in recovery" });
   t.same(summary(decide(input(d, "pg2", { pg: stoppedReplica })).actions), ["start:replica<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ upstream: m("pg3") }) })).actions), ["followPrimary<pg1"]);
-  t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), []);
+  t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), ["syncSlots:pg1,pg3"], "a streaming replica keeps the other members' slots");
+  t.same(summary(decide(input(d, "pg2", { pg: pg(), settings: { ...SETTINGS, useSlots: false } })).actions), [], "unless use_slots is off");
 });
 
 t.test("a replica stuck on an older timeline is stopped for a rewind", async (t) => {

@@ -59,6 +59,9 @@ export interface HaStatus {
   readonly settings: HaSettings;
 }
 
+/** After a renewal that could not reach the Raft group, the next attempt comes this soon. */
+const RENEW_RETRY_MS = 200;
+
 /** The commands whose outcome moves the local lease. */
 const LEASE_COMMANDS = new Set(["acquireLease", "renewLease", "releaseLease"]);
 
@@ -79,6 +82,9 @@ export class HaLoop {
   private adjustments = "";
   private idle: Promise<void> = Promise.resolve();
   private busyDone: Promise<void> = Promise.resolve();
+  private publishing = false;
+  /** Fires when the lease's safe time runs out without a renewal: PostgreSQL stops then. */
+  private fenceTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HaLoopOptions) {
     this.me = options.identity.name;
@@ -139,7 +145,9 @@ export class HaLoop {
     this.remember(pg);
     const view = cluster.local(scope);
     this.resolveSettings(view);
-    await this.publish(pg, view);
+    // The report goes out beside the decision, never in front of it: with no Raft leader it may
+    // wait out its timeout, and the lease must not wait behind it.
+    this.publishInBackground(pg, view);
     const decided = decide({ me: this.me, nowMs: clock(), view: cluster.local(scope), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
     if (this.lastDecision?.reason !== decided.reason) logger.info({ detail: decided.detail, actions: decided.actions.map(describe) }, decided.reason);
     this.lastDecision = decided;
@@ -169,6 +177,14 @@ export class HaLoop {
    * Reports this member's status when it changed, when the lease is gone (candidates compare
    * fresh positions), and at least every loop_wait.
    */
+  private publishInBackground(pg: LocalPostgres, view: ScopeView | null): void {
+    if (this.publishing) return;
+    this.publishing = true;
+    void this.publish(pg, view).finally(() => {
+      this.publishing = false;
+    });
+  }
+
   private async publish(pg: LocalPostgres, view: ScopeView | null): Promise<void> {
     const status = memberStatus(this.options.identity, pg, this.busy);
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
@@ -216,6 +232,8 @@ export class HaLoop {
       const lost = result.left.code !== "unavailable" && result.left.code !== "outcomeUnknown";
       this.options.logger.warn({ code: result.left.code }, `${command.kind} failed: ${result.left.message}`);
       if (lost) this.setLease(null);
+      // The Raft group may be electing a leader: try again soon rather than at the next tick.
+      else if (this.lease !== null) setTimeout(() => this.trigger(), RENEW_RETRY_MS);
       return;
     }
     for (const event of result.right.events) {
@@ -229,6 +247,34 @@ export class HaLoop {
     if (lease === null && this.lease !== null) this.options.logger.info({ generation: this.lease.generation }, "this member no longer holds the lease");
     this.lease = lease;
     this.armWatchdog();
+    this.armFenceTimer();
+  }
+
+  /**
+   * The agent's own fence, independent of the cycle (which may be waiting on the cluster state):
+   * when the lease's safe time ends without a renewal, PostgreSQL stops at once — before the
+   * watchdog fires, long before another member may take the lease.
+   */
+  private armFenceTimer(): void {
+    if (this.fenceTimer !== null) clearTimeout(this.fenceTimer);
+    this.fenceTimer = null;
+    const lease = this.lease;
+    if (lease === null || this.stopped) return;
+    const fenceAtMs = lease.deadlineMs - this.settings.watchdogMarginMs - this.settings.demoteLeadMs;
+    this.fenceTimer = setTimeout(() => this.fenceNow(lease), Math.max(0, fenceAtMs - this.options.clock()));
+  }
+
+  private fenceNow(lease: LocalLease): void {
+    this.fenceTimer = null;
+    if (this.lease !== lease || this.options.postgres.postmasterPid() === null) return;
+    // Only a primary (or one being promoted) can take writes; a replica holding the lease may stay.
+    const writable = this.busy === "promote" || this.lastObservation?.role === "primary";
+    if (writable) {
+      this.options.logger.warn({ generation: lease.generation }, "stopping PostgreSQL: the lease could not be renewed in time");
+      if (this.busy !== null) this.killPostmaster(`the lease could not be renewed during ${this.busy}`);
+      else this.runLong({ kind: "stop", mode: "immediate" });
+    }
+    this.trigger();
   }
 
   /** Armed while this member holds a lease and a postmaster runs; the deadline moves with every renewal. */
@@ -293,6 +339,7 @@ export class HaLoop {
   async stop(options: { stopPostgres: boolean }): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.fenceTimer !== null) clearTimeout(this.fenceTimer);
     for (const off of this.unsubscribe) off();
     await this.idle;
     // A long action runs to its end or its own time limit (every adapter call is bounded).

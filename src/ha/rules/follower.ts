@@ -7,7 +7,7 @@
 import type { MemberName } from "../../dcs/model.js";
 import type { LeaseView } from "../../dcs/views.js";
 import type { Upstream } from "../actions.js";
-import { decision, member, upstreamOf, validLease, wasPrimary } from "../facts.js";
+import { decision, member, slotsFor, upstreamOf, validLease, wasPrimary } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 
 /** A replica not streaming for this long while the primary is on a newer timeline is stopped and rewound. */
@@ -81,5 +81,8 @@ function runningReplica(input: HaInput, lease: LeaseView, source: Upstream): HaD
   if (!pg.streaming && primaryTimeline !== null && pg.timeline !== null && pg.timeline < primaryTimeline && stalledMs >= NOT_STREAMING_REWIND_MS) {
     return decision([{ kind: "stop", mode: "fast" }], `stopping to rewind: not streaming from ${source.member} for ${Math.round(stalledMs / 1000)} s and its timeline ${primaryTimeline} is newer than ours (${pg.timeline})`);
   }
-  return decision([], pg.streaming ? `streaming from ${source.member}` : `following ${source.member}, not streaming yet`);
+  // Replicas keep the members' slots too (advanced to what they replayed), so a promoted replica
+  // already holds WAL for everyone (Patroni's member slots on replicas).
+  const slots = input.settings.useSlots && pg.streaming ? [slotsFor(input)] : [];
+  return decision(slots, pg.streaming ? `streaming from ${source.member}` : `following ${source.member}, not streaming yet`);
 }

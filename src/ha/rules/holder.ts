@@ -5,7 +5,7 @@
  */
 import type { Lsn } from "../../dcs/model.js";
 import type { Action } from "../actions.js";
-import { dcs, decision, holdsLease, safeTimeLeftMs, validLease } from "../facts.js";
+import { dcs, decision, holdsLease, safeTimeLeftMs, slotsFor, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 
 export function holderRule(input: HaInput): HaDecision | null {
@@ -62,8 +62,6 @@ function primaryHousekeeping(input: HaInput): Action[] {
     const reason = last === undefined ? "bootstrap" : view?.pending?.kind === "switchover" ? "switchover" : "failover";
     actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, lsn: pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
   }
-  if (input.settings.useSlots && view !== null) {
-    actions.push({ kind: "syncSlots", members: view.members.filter((m) => m.name !== me && m.role !== "witness").map((m) => m.name) });
-  }
+  if (input.settings.useSlots && view !== null) actions.push(slotsFor(input));
   return actions;
 }
