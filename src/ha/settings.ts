@@ -9,12 +9,8 @@
 import { assert } from "../lib/assert.js";
 import { type Config, CONFIG_DEFAULTS, configNumber } from "../dcs/model.js";
 
-export interface HaSettings {
-  readonly ttlMs: number;
-  readonly loopWaitMs: number;
-  readonly retryTimeoutMs: number;
-  readonly maximumLagOnFailoverBytes: number;
-  readonly primaryStartTimeoutMs: number;
+/** What the node's YAML sets (the rest comes from the scope's config). */
+export interface LocalHaSettings {
   /**
    * The watchdog fires this long before the lease deadline (measured on this node's monotonic
    * clock from when the renewal was sent). It must exceed the clock offset between nodes: the
@@ -31,15 +27,12 @@ export interface HaSettings {
   readonly failoverPriority: number;
 }
 
-/** What the node's YAML sets (the rest comes from the scope's config). */
-export interface LocalHaSettings {
-  readonly watchdogMarginMs: number;
-  readonly demoteLeadMs: number;
-  readonly usePgRewind: boolean;
-  readonly reinitOnRewindFailure: boolean;
-  readonly useSlots: boolean;
-  readonly nofailover: boolean;
-  readonly failoverPriority: number;
+export interface HaSettings extends LocalHaSettings {
+  readonly ttlMs: number;
+  readonly loopWaitMs: number;
+  readonly retryTimeoutMs: number;
+  readonly maximumLagOnFailoverBytes: number;
+  readonly primaryStartTimeoutMs: number;
 }
 
 export const DEFAULT_LOCAL_HA_SETTINGS: LocalHaSettings = {

@@ -15,7 +15,8 @@ import type { Postmaster } from "./postmaster.js";
 import type { ResolvedSettings } from "./settings.js";
 import type { SqlSession } from "./sql.js";
 
-const NOTHING: Omit<LocalPostgres, "dataDir" | "process"> = {
+/** An observation that found out nothing beyond the data directory and the process state. */
+export const NOTHING: Omit<LocalPostgres, "dataDir" | "process"> = {
   systemId: null,
   role: null,
   timeline: null,

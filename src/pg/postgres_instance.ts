@@ -14,7 +14,7 @@ import { cloneFrom } from "./clone.js";
 import { serverUrl } from "./conninfo.js";
 import { exists, wipeDirectoryContents } from "./files.js";
 import { serverLogFile, sqlTarget, startServer, stopServer } from "./lifecycle.js";
-import { ControlDataCache, observeLocal } from "./observe.js";
+import { ControlDataCache, NOTHING, observeLocal } from "./observe.js";
 import { Postmaster } from "./postmaster.js";
 import { type ActionProgress, ProgressReporter } from "./progress.js";
 import { DONE, failure } from "./results.js";
@@ -55,20 +55,7 @@ export class PostgresInstance implements PostgresPort {
 
   observe(): Promise<LocalPostgres> {
     return observeLocal(this.settings, this.postmaster, this.control, this.session).catch(
-      (error: unknown): LocalPostgres => ({
-        dataDir: "inaccessible",
-        systemId: null,
-        process: this.postmaster.state,
-        role: null,
-        timeline: null,
-        controlState: "unknown",
-        walWritten: null,
-        walReceived: null,
-        walReplayed: null,
-        streaming: false,
-        upstream: null,
-        problem: `observation failed: ${String(error)}`,
-      }),
+      (error: unknown): LocalPostgres => ({ ...NOTHING, dataDir: "inaccessible", process: this.postmaster.state, problem: `observation failed: ${String(error)}` }),
     );
   }
 
