@@ -58,7 +58,7 @@ export class SqlSession {
     const connected = await this.connection();
     if (E.isLeft(connected)) return connected;
     try {
-      const result = await connected.right.query<R>(text, values);
+      const result = await connected.right.query<R>(text, [...values]);
       return E.right(result.rows);
     } catch (error) {
       this.discard(connected.right);
@@ -101,7 +101,7 @@ export async function queryOnce<R extends Row>(target: SqlTarget, text: string, 
   const client = newClient(target, () => {});
   try {
     await client.connect();
-    const result = await client.query<R>(text, values);
+    const result = await client.query<R>(text, [...values]);
     return E.right(result.rows);
   } catch (error) {
     return E.left(toSqlError(error));

@@ -9,7 +9,7 @@ import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readF
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import pg, { type Client } from "pg";
+import pg, { type Client, type QueryResultRow } from "pg";
 import { freePort } from "./net.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -224,7 +224,7 @@ ${this.options.extraYaml ?? ""}`;
     return client;
   }
 
-  async query<T = Record<string, unknown>>(name: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  async query<T extends QueryResultRow = Record<string, unknown>>(name: string, sql: string, params: unknown[] = []): Promise<T[]> {
     const client = await this.connect(name);
     try {
       return (await client.query<T>(sql, params)).rows;
