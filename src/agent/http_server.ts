@@ -43,7 +43,7 @@ export async function startHttpServer(host: string, port: number, secret: string
       logger.info({ member: verified.right.member, generation: verified.right.generation }, done.right);
       return reply.code(200).send({ message: done.right });
     }
-    logger.warn({ member: verified.right.member, generation: verified.right.generation }, `a fence report changed nothing: ${done.left}`);
+    logger.info({ member: verified.right.member, generation: verified.right.generation }, `a fence report changed nothing (another member may have relayed it first): ${done.left}`);
     return reply.code(409).send({ error: done.left });
   });
   await app.listen({ host, port });

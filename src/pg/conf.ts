@@ -32,6 +32,8 @@ const DEFAULT_PARAMETERS: Readonly<Record<string, ParameterValue>> = {
   max_replication_slots: 10,
   wal_keep_size: "128MB",
   hot_standby_feedback: true,
+  // A replica whose upstream restarted or changed reconnects within a second (default 5 s).
+  wal_retrieve_retry_interval: "1s",
   logging_collector: false,
   log_line_prefix: "%m [%p] ",
 };

@@ -218,6 +218,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.charAt(stat.lastIndexOf(")") + 2) === "Z";
+  } catch {
+    return false;
+  }
+}
+
 function killGroupOrProcess(pid: number): void {
   if (!signalGroup(pid, "SIGKILL")) {
     try {
@@ -253,10 +262,17 @@ export function runningPostmasterPid(dataDir: string): number | null {
   return pid !== null && isPostmasterOf(pid, dataDir) ? pid : null;
 }
 
-function removeStaleLockFile(dataDir: string, logger: Logger): void {
+/**
+ * PostgreSQL removes a stale postmaster.pid itself when its pid is gone, but not when the pid is
+ * a zombie (kill(pid, 0) succeeds on one) — a killed postmaster whose parent has not reaped it
+ * yet — nor when the pid was reused by another process. Those two are removed here.
+ */
+export function removeStaleLockFile(dataDir: string, logger: Logger): void {
   const pid = lockFilePid(dataDir);
-  if (pid === null || !isAlive(pid) || isPostmasterOf(pid, dataDir)) return;
-  logger.warn({ pid }, "removing postmaster.pid: its pid now belongs to another process");
+  if (pid === null || !isAlive(pid)) return;
+  const zombie = isZombie(pid);
+  if (!zombie && isPostmasterOf(pid, dataDir)) return;
+  logger.warn({ pid }, zombie ? "removing postmaster.pid: its postmaster is dead (a zombie not yet reaped)" : "removing postmaster.pid: its pid now belongs to another process");
   try {
     unlinkSync(join(dataDir, "postmaster.pid"));
   } catch {

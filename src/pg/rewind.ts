@@ -23,6 +23,7 @@ import { writeServerFiles } from "./conf.js";
 import { type ConnParams, formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
 import type { ControlDataCache } from "./observe.js";
 import type { ProgressReporter } from "./progress.js";
+import { removeStaleLockFile } from "./postmaster.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { DONE, failure } from "./results.js";
 import type { ResolvedSettings } from "./settings.js";
@@ -56,6 +57,8 @@ const IMPOSSIBLE = [/different systems/i, /could not find common ancestor/i, /ta
 
 export async function rewindFrom(s: ResolvedSettings, source: Upstream, control: ControlDataCache, progress: ProgressReporter): Promise<PgResult> {
   control.invalidate();
+  // pg_rewind's single-user crash recovery refuses a postmaster.pid naming a zombie postmaster.
+  removeStaleLockFile(s.dataDir, s.logger);
   const controlData = await control.read();
   if (E.isLeft(controlData)) return failure("rewindImpossible", `cannot rewind: ${controlData.left}`);
   if (!controlData.right.dataChecksums && !controlData.right.walLogHints) {

@@ -62,6 +62,9 @@ export interface HaStatus {
 /** After a renewal that could not reach the Raft group, the next attempt comes this soon. */
 const RENEW_RETRY_MS = 200;
 
+/** pg_rewind failures in a row before the data directory may be wiped and cloned again. */
+const REWIND_ATTEMPTS_MAX = 2;
+
 /** The commands whose outcome moves the local lease. */
 const LEASE_COMMANDS = new Set(["acquireLease", "renewLease", "releaseLease"]);
 
@@ -83,6 +86,7 @@ export class HaLoop {
   private idle: Promise<void> = Promise.resolve();
   private busyDone: Promise<void> = Promise.resolve();
   private publishing = false;
+  private rewindFailures = 0;
   /** Fires when the lease's safe time runs out without a renewal: PostgreSQL stops then. */
   private fenceTimer: NodeJS.Timeout | null = null;
 
@@ -304,7 +308,13 @@ export class HaLoop {
     else logger.info({}, `${action.kind} done`);
     switch (action.kind) {
       case "rewind":
-        this.memory = E.isRight(result) ? { ...this.memory, rewindFailure: null, preparedFrom: action.source.member } : { ...this.memory, rewindFailure: result.left.message };
+        if (E.isRight(result)) {
+          this.rewindFailures = 0;
+          this.memory = { ...this.memory, rewindFailure: null, preparedFrom: action.source.member };
+        } else if (result.left.code === "rewindImpossible" || ++this.rewindFailures >= REWIND_ATTEMPTS_MAX) {
+          // Only then may decide() wipe the data directory (reinit): one failure can be passing.
+          this.memory = { ...this.memory, rewindFailure: result.left.message };
+        }
         return;
       case "clone":
       case "reinit":

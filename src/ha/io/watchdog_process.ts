@@ -326,7 +326,8 @@ export class WatchdogProcess {
       const outcome = await sendFenceReport(target, body, signature, this.logger);
       const fields = { ...outcome, ...armed.report };
       const line = `the fence of ${member} (generation ${generation}) to ${target}: ${outcome.detail} after ${outcome.attempts} attempts`;
-      if (outcome.ok) this.logger.info(fields, `reported ${line}`);
+      // 409: that member had nothing to release (another member relayed the report first).
+      if (outcome.ok || outcome.detail === "HTTP 409") this.logger.info(fields, `reported ${line}`);
       else this.logger.error(fields, `could not report ${line}`);
       this.emit({ type: "reported", ...outcome });
     }));
@@ -366,18 +367,21 @@ function main(): void {
   const destination = pino.destination({ dest: 2, sync: false });
   const logger = pino({ base: { role: "watchdog", pid: process.pid } }, destination) as unknown as Logger;
   let agentReachable = true;
+  // A broken stderr (the agent's reader gone) must not stop the exit: sonic-boom's flushSync
+  // retries EPIPE forever, so flush asynchronously and exit after EXIT_FLUSH_MS regardless.
+  destination.on("error", () => {});
   const exit = (code: number): void => {
-    const done = (): void => {
+    const done = (): void => process.exit(code);
+    setTimeout(done, EXIT_FLUSH_MS);
+    const flushThenExit = (): void => {
       try {
-        destination.flushSync();
+        destination.flush(() => done());
       } catch {
-        // The log destination is not writable: nothing more to say.
+        done();
       }
-      process.exit(code);
     };
-    setTimeout(done, EXIT_FLUSH_MS).unref();
-    if (agentReachable) process.stdout.write("", done);
-    else done();
+    if (agentReachable) process.stdout.write("", flushThenExit);
+    else flushThenExit();
   };
   const emit = (event: WatchdogEvent): void => {
     if (agentReachable) process.stdout.write(encodeMessage(event));

@@ -19,9 +19,10 @@ export function bootstrapRule(input: HaInput): HaDecision | null {
   }
   if (init.by === me && init.systemId === "") return ownBootstrap(input);
   if (init.systemId === "") return decision([], `waiting for ${init.by} to bootstrap the cluster`);
+  // While a clone (or reinit) fills the data directory, it looks neither empty nor initialized.
+  if (input.busy !== null && pg.dataDir !== "initialized") return decision([], `${input.busy} in progress`);
   if (pg.dataDir === "inaccessible") return decision([], "the data directory is not accessible", pg.problem ?? "");
   if (pg.dataDir === "empty") {
-    if (input.busy !== null) return decision([], `${input.busy} in progress`);
     const lease = validLease(view);
     const source = lease === null ? null : upstreamOf(view, lease.holder);
     if (source === null) return decision([], "waiting for a primary to clone from");

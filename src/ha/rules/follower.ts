@@ -10,8 +10,13 @@ import type { Upstream } from "../actions.js";
 import { decision, member, slotsFor, upstreamOf, validLease, wasPrimary } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 
-/** A replica not streaming for this long while the primary is on a newer timeline is stopped and rewound. */
-export const NOT_STREAMING_REWIND_MS = 3000;
+/**
+ * A replica not streaming for this long while the primary is on a newer timeline is stopped and
+ * rewound. Longer than several walreceiver retries (wal_retrieve_retry_interval, 1 s in our
+ * configuration) and than a new primary needs to create the members' slots; and the timeline of
+ * a replica that is not streaming comes from its last restartpoint, which lags behind.
+ */
+export const NOT_STREAMING_REWIND_MS = 10_000;
 
 export function followerRule(input: HaInput): HaDecision | null {
   const lease = validLease(input.view);
