@@ -27,9 +27,11 @@ export interface HaMemory {
   readonly rewindFailure: string | null;
   /** The data directory was rewound or cloned from this member and not started since. */
   readonly preparedFrom: MemberName | null;
+  /** Why this member last took the lease: a planned switchover, or a failover. */
+  readonly tookLeaseFor: "switchover" | "failover" | null;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null };
 
 export interface HaInput {
   readonly me: MemberName;

@@ -220,7 +220,11 @@ export class HaLoop {
 
   private async performCommand(command: Command): Promise<void> {
     const sentAtMs = this.options.clock();
+    const pendingKind = this.options.cluster.local(this.options.scope)?.pending?.kind ?? null;
     const result = await this.execute(command);
+    if (command.kind === "acquireLease" && E.isRight(result) && result.right.events.some((e) => e.kind === "leaseAcquired")) {
+      this.memory = { ...this.memory, tookLeaseFor: pendingKind ?? "failover" };
+    }
     if (LEASE_COMMANDS.has(command.kind)) this.leaseOutcome(command, result, sentAtMs);
     else if (E.isLeft(result)) this.options.logger.warn({ code: result.left.code }, `${command.kind} was not applied: ${result.left.message}`);
   }

@@ -24,6 +24,8 @@ export function holderRule(input: HaInput): HaDecision | null {
     return decision([{ kind: "stop", mode: "immediate" }, renew], "stopping PostgreSQL: the lease could not be renewed and its deadline is near", `generation ${lease.generation}`);
   }
   if (input.busy !== null) return decision([renew], `renewed the lease during ${input.busy}`);
+  const handover = handoverRule(input, renew);
+  if (handover !== null) return handover;
   if (input.view?.paused === true) return decision([renew], "PAUSE: holding the lease; no automatic action");
   const pg = input.pg;
   switch (pg.process) {
@@ -59,9 +61,30 @@ function primaryHousekeeping(input: HaInput): Action[] {
   const history = view?.primaryHistory ?? [];
   const last = history[history.length - 1];
   if (pg.timeline !== null && (last === undefined || last.timeline < pg.timeline)) {
-    const reason = last === undefined ? "bootstrap" : view?.pending?.kind === "switchover" ? "switchover" : "failover";
+    const reason = last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
     actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, lsn: pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
   }
   if (input.settings.useSlots && view !== null) actions.push(slotsFor(input));
   return actions;
+}
+
+/**
+ * A switchover (or a failover requested while this member is healthy) away from this member,
+ * once due: stop PostgreSQL cleanly — a fast shutdown first sends every WAL record, its shutdown
+ * checkpoint included, to the connected replicas, so the candidate loses nothing — then release
+ * the lease for the candidate. Patroni's graceful demote (§5 I1). In pause only an unscheduled
+ * request is carried out.
+ */
+function handoverRule(input: HaInput, renew: Action): HaDecision | null {
+  const pending = input.view?.pending ?? null;
+  if (pending === null || (pending.from !== null && pending.from !== input.me) || pending.to === input.me) return null;
+  if (pending.scheduledAtMs !== null && (input.view!.paused || pending.scheduledAtMs > input.view!.nowMs)) return null;
+  const target = pending.to ?? "the best candidate";
+  const pg = input.pg;
+  if (pg.process === "running" || pg.process === "starting") {
+    return decision([renew, { kind: "stop", mode: "fast" }], `stopping PostgreSQL for the ${pending.kind} to ${target}`, `requested by ${pending.requestedBy}`);
+  }
+  if (pg.process === "stopping") return decision([renew], `waiting for PostgreSQL to stop for the ${pending.kind} to ${target}`);
+  const lease = validLease(input.view)!;
+  return decision([dcs({ kind: "releaseLease", member: input.me, generation: lease.generation })], `releasing the lease for the ${pending.kind} to ${target}`, `PostgreSQL is ${pg.process}`);
 }

@@ -40,14 +40,17 @@ function raceRefusal(input: HaInput): string | null {
   if (settings.nofailover || settings.failoverPriority <= 0) return "this member is tagged nofailover";
   if (view === null) return "the cluster state is not known yet";
   const pending = view.pending;
-  if (pending?.kind === "failover" && pending.to !== null && pending.to !== me) {
+  if (pending !== null && pending.to !== null && pending.to !== me) {
     const target = view.members.find((m) => m.name === pending.to);
-    if (target !== undefined && !target.gone) return `a failover to ${pending.to} is pending`;
+    if (target !== undefined && !target.gone) return `a ${pending.kind} to ${pending.to} is pending`;
   }
+  if (pending !== null && pending.from === me) return `this member is handing over (a ${pending.kind} away from it is pending)`;
   if (view.members.find((m) => m.name === me)?.maintenance === true) return "this member is in maintenance";
   const mine = localPosition(pg);
   if (mine === null) return "this member's WAL position is unknown";
-  const forced = pending?.kind === "failover" && pending.to === me;
+  // The named target of a request races without waiting for the others (for a failover, lag
+  // does not disqualify it either; for a switchover the DCS checked its lag at request time).
+  const forced = pending !== null && pending.to === me;
   const lastPrimary = view.primaryHistory[view.primaryHistory.length - 1]?.newPrimary;
   const previous = lastPrimary === undefined ? undefined : view.members.find((m) => m.name === lastPrimary);
   const primaryPosition = previous?.walWritten ?? null;
