@@ -41,6 +41,8 @@ export interface PostgresPort {
    * it), so the watchdog kills the group, never only the postmaster.
    */
   postmasterPid(): number | null;
+  /** Re-reads the configuration files (SIGHUP); succeeds with nothing to do when stopped. */
+  reload(): Promise<PgResult>;
   /** Called when the postmaster exits without being asked to (a crash, a kill). */
   onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void;
 }

@@ -77,6 +77,11 @@ export class PostgresInstance implements PostgresPort {
     }
   }
 
+  async reload(): Promise<PgResult> {
+    if (this.postmaster.pid === null) return DONE;
+    return this.postmaster.signal("SIGHUP") ? DONE : failure("failed", "could not signal the postmaster to reload its configuration");
+  }
+
   postmasterPid(): number | null {
     return this.postmaster.pid;
   }

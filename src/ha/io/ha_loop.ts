@@ -334,6 +334,46 @@ export class HaLoop {
     }
   }
 
+  // ---- operator requests (the REST API) ----------------------------------------------------
+
+  /**
+   * Restarts PostgreSQL: a fast stop, then the rules start it again in its role (the primary in
+   * place while it keeps its lease). Resolves once it runs again or `timeoutMs` passed.
+   */
+  async restart(timeoutMs: number): Promise<E.Either<string, string>> {
+    if (this.busy !== null) return E.left(`cannot restart: ${this.busy} is in progress`);
+    if (this.options.postgres.postmasterPid() === null) return E.left("cannot restart: PostgreSQL is not running");
+    this.runLong({ kind: "stop", mode: "fast" });
+    await this.busyDone;
+    const deadline = this.options.clock() + timeoutMs;
+    while (this.options.clock() < deadline) {
+      this.trigger();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const pg = this.lastObservation;
+      if (this.busy === null && pg?.process === "running") return E.right("restarted successfully");
+    }
+    return E.left(`PostgreSQL did not run again within ${Math.round(timeoutMs / 1000)} s (${this.lastDecision?.reason ?? "no decision yet"})`);
+  }
+
+  /** Wipes the data directory and clones it again from the primary (replicas only). */
+  reinitialize(): E.Either<string, string> {
+    const view = this.options.cluster.local(this.options.scope);
+    const lease = view?.lease ?? null;
+    if (lease === null || lease.expired) return E.left("cannot reinitialize: the cluster has no primary to clone from");
+    if (lease.holder === this.me) return E.left("cannot reinitialize: this member is the primary (it holds the lease)");
+    if (this.busy !== null) return E.left(`cannot reinitialize: ${this.busy} is in progress`);
+    const holder = view?.members.find((m) => m.name === lease.holder);
+    if (holder === undefined || holder.connUrl === "") return E.left(`cannot reinitialize: ${lease.holder} has not published how to reach it`);
+    this.runLong({ kind: "reinit", source: { member: holder.name, connUrl: holder.connUrl }, reason: "requested by an operator" });
+    return E.right("reinitialize started");
+  }
+
+  /** Re-reads PostgreSQL's configuration files. */
+  async reloadPostgres(): Promise<E.Either<string, string>> {
+    const reloaded = await this.options.postgres.reload();
+    return E.isRight(reloaded) ? E.right("reloaded") : E.left(reloaded.left.message);
+  }
+
   /** The last resort while another action holds PostgreSQL: kill its whole process group. */
   private killPostmaster(why: string): void {
     const pid = this.options.postgres.postmasterPid();
