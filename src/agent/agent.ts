@@ -34,6 +34,7 @@ export interface Agent {
 }
 
 export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (message: string) => void): Promise<E.Either<string, Agent>> {
+  for (const warning of config.warnings) logger.warn({}, warning);
   const postgres = openPostgres(config, logger.child({ area: "pg" }));
   if (E.isLeft(postgres)) return postgres;
   const raft = config.raft;

@@ -17,7 +17,15 @@ export type { HostPort };
 export interface AgentConfig {
   readonly scope: Scope;
   readonly name: MemberName;
-  readonly restapi: { readonly listen: HostPort; readonly connectAddress: HostPort };
+  readonly restapi: {
+    readonly listen: HostPort;
+    readonly connectAddress: HostPort;
+    /** Basic auth required on every mutation (and on reads too with requireAuthForReads). */
+    readonly authentication: { readonly username: string; readonly password: string } | null;
+    readonly requireAuthForReads: boolean;
+    /** HTTPS when both are given (PEM files). */
+    readonly tls: { readonly certfile: string; readonly keyfile: string } | null;
+  };
   readonly raft: {
     readonly listen: HostPort;
     readonly dataDir: string;
@@ -44,19 +52,74 @@ export interface AgentConfig {
   readonly tags: MemberTags;
   /** Written as the scope's first config by the member that bootstraps it (Patroni's bootstrap.dcs). */
   readonly bootstrapDcs: JsonObject;
+  /** Accepted settings that have no effect (Patroni's that raftgres does not have). */
+  readonly warnings: readonly string[];
 }
 
-export function loadAgentConfig(path: string): E.Either<string, AgentConfig> {
+/** Patroni's DCS sections: raftgres keeps the cluster state in its own Raft log instead. */
+const OTHER_DCS = ["etcd", "etcd3", "consul", "zookeeper", "exhibitor", "kubernetes"];
+
+/** Patroni settings accepted for compatibility and ignored (each is reported at start). */
+const TOLERATED = {
+  root: ["namespace", "log", "ctl", "citus", "standby_cluster"],
+  restapi: ["keyfile_password", "cafile", "ciphers", "verify_client", "allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers", "server_tokens", "request_queue_size", "thread_pool_size"],
+  postgresql: ["pgpass", "callbacks", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "pre_promote", "before_stop"],
+  authentication: ["rewind"],
+  bootstrap: ["initdb", "pg_hba", "users", "post_bootstrap", "post_init", "method"],
+  watchdog: ["mode"],
+  tags: ["nostream", "sync_priority"],
+};
+
+/**
+ * Environment overrides, Patroni's way (PATRONI_NAME → RAFTGRES_NAME …): each variable sets one
+ * key before the file is checked, so a container can share one file across nodes.
+ */
+export const ENVIRONMENT: Readonly<Record<string, readonly string[]>> = {
+  RAFTGRES_SCOPE: ["scope"],
+  RAFTGRES_NAME: ["name"],
+  RAFTGRES_RESTAPI_LISTEN: ["restapi", "listen"],
+  RAFTGRES_RESTAPI_CONNECT_ADDRESS: ["restapi", "connect_address"],
+  RAFTGRES_RESTAPI_USERNAME: ["restapi", "authentication", "username"],
+  RAFTGRES_RESTAPI_PASSWORD: ["restapi", "authentication", "password"],
+  RAFTGRES_RAFT_LISTEN: ["raft", "listen"],
+  RAFTGRES_RAFT_DATA_DIR: ["raft", "data_dir"],
+  RAFTGRES_RAFT_SECRET: ["raft", "secret"],
+  RAFTGRES_POSTGRESQL_LISTEN: ["postgresql", "listen"],
+  RAFTGRES_POSTGRESQL_CONNECT_ADDRESS: ["postgresql", "connect_address"],
+  RAFTGRES_POSTGRESQL_DATA_DIR: ["postgresql", "data_dir"],
+  RAFTGRES_POSTGRESQL_BIN_DIR: ["postgresql", "bin_dir"],
+  RAFTGRES_SUPERUSER_USERNAME: ["postgresql", "authentication", "superuser", "username"],
+  RAFTGRES_SUPERUSER_PASSWORD: ["postgresql", "authentication", "superuser", "password"],
+  RAFTGRES_REPLICATION_USERNAME: ["postgresql", "authentication", "replication", "username"],
+  RAFTGRES_REPLICATION_PASSWORD: ["postgresql", "authentication", "replication", "password"],
+};
+
+function applyEnvironment(raw: unknown, env: Readonly<Record<string, string | undefined>>): unknown {
+  const root: Record<string, unknown> = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? structuredClone(raw as Record<string, unknown>) : {};
+  for (const [name, path] of Object.entries(ENVIRONMENT)) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    let node = root;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      node = (node[key] = typeof next === "object" && next !== null && !Array.isArray(next) ? next : {}) as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = value;
+  }
+  return root;
+}
+
+export function loadAgentConfig(path: string, env: Readonly<Record<string, string | undefined>> = process.env): E.Either<string, AgentConfig> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error: unknown) {
     return E.left(`cannot read the configuration ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return parseAgentConfig(text, path);
+  return parseAgentConfig(text, path, env);
 }
 
-export function parseAgentConfig(text: string, source: string): E.Either<string, AgentConfig> {
+export function parseAgentConfig(text: string, source: string, env: Readonly<Record<string, string | undefined>> = {}): E.Either<string, AgentConfig> {
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -64,7 +127,7 @@ export function parseAgentConfig(text: string, source: string): E.Either<string,
     return E.left(`${source}: not valid YAML (${error instanceof Error ? error.message : String(error)})`);
   }
   try {
-    return E.right(read(new ConfigReader(raw, source)));
+    return E.right(read(new ConfigReader(applyEnvironment(raw, env), source)));
   } catch (error: unknown) {
     if (error instanceof ConfigReader.Invalid) return E.left(error.message);
     throw error;
@@ -72,16 +135,25 @@ export function parseAgentConfig(text: string, source: string): E.Either<string,
 }
 
 function read(root: ConfigReader): AgentConfig {
-  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha"]);
+  for (const dcs of OTHER_DCS) {
+    if (root.has(dcs)) root.fail(dcs, "raftgres keeps the cluster state in its own Raft log: replace this section with a raft section (see node.yml.example)");
+  }
+  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha"], TOLERATED.root);
   const name = root.name("name") as MemberName;
-  const restapi = root.section("restapi", ["listen", "connect_address"]);
+  const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
   const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "heartbeat_ms", "election_timeout_ms"]);
-  const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure"]);
-  const auth = pg.section("authentication", ["superuser", "replication"]);
-  const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms"]);
-  const tags = root.optionalSection("tags", ["nofailover", "failover_priority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"]);
+  const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure"], TOLERATED.postgresql);
+  const auth = pg.section("authentication", ["superuser", "replication"], TOLERATED.authentication);
+  const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms", "safety_margin"], TOLERATED.watchdog);
+  const tags = root.optionalSection("tags", ["nofailover", "failover_priority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"], TOLERATED.tags);
   const ha = root.optionalSection("ha", ["demote_lead_ms"]);
-  const bootstrap = root.optionalSection("bootstrap", ["dcs"]);
+  const bootstrap = root.optionalSection("bootstrap", ["dcs"], TOLERATED.bootstrap);
+  const restAuth = restapi.has("authentication") ? restapi.credentials("authentication") : null;
+  const certfile = restapi.optionalPath("certfile");
+  const keyfile = restapi.optionalPath("keyfile");
+  if ((certfile === null) !== (keyfile === null)) restapi.fail(certfile === null ? "certfile" : "keyfile", "HTTPS needs both certfile and keyfile");
+  if (watchdog.has("safety_margin") && watchdog.has("safety_margin_ms")) watchdog.fail("safety_margin", "give safety_margin (seconds, Patroni's) or safety_margin_ms, not both");
+  const marginMs = watchdog.has("safety_margin") ? watchdog.integer("safety_margin", 1, 1, 2) * 1000 : watchdog.integer("safety_margin_ms", DEFAULT_LOCAL_HA_SETTINGS.watchdogMarginMs, 100, 2000);
   const restListen = restapi.hostPort("listen");
   const pgListen = pg.hostPort("listen");
   const members = raft.members("members");
@@ -90,7 +162,7 @@ function read(root: ConfigReader): AgentConfig {
   const failoverPriority = tags.integer("failover_priority", 1, 0, 1_000_000);
   const local: LocalHaSettings = {
     ...DEFAULT_LOCAL_HA_SETTINGS,
-    watchdogMarginMs: watchdog.integer("safety_margin_ms", DEFAULT_LOCAL_HA_SETTINGS.watchdogMarginMs, 100, 2000),
+    watchdogMarginMs: marginMs,
     demoteLeadMs: ha.integer("demote_lead_ms", DEFAULT_LOCAL_HA_SETTINGS.demoteLeadMs, 100, 1000),
     usePgRewind: pg.boolean("use_pg_rewind", true),
     reinitOnRewindFailure: pg.boolean("remove_data_directory_on_rewind_failure", true),
@@ -101,7 +173,13 @@ function read(root: ConfigReader): AgentConfig {
   return {
     scope: root.name("scope") as Scope,
     name,
-    restapi: { listen: restListen, connectAddress: restapi.optionalHostPort("connect_address") ?? restListen },
+    restapi: {
+      listen: restListen,
+      connectAddress: restapi.optionalHostPort("connect_address") ?? restListen,
+      authentication: restAuth,
+      requireAuthForReads: restapi.boolean("require_auth_for_reads", false),
+      tls: certfile === null || keyfile === null ? null : { certfile, keyfile },
+    },
     raft: {
       listen: raft.hostPort("listen"),
       dataDir: raft.path("data_dir"),
@@ -133,6 +211,7 @@ function read(root: ConfigReader): AgentConfig {
       replicatefrom: tags.optionalName("replicatefrom") as MemberName | null,
     },
     bootstrapDcs: bootstrap.object("dcs"),
+    warnings: root.warnings,
   };
 }
 

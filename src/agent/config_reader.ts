@@ -20,7 +20,11 @@ export class ConfigReader {
   static readonly Invalid = Invalid;
   private readonly value: Raw;
 
-  constructor(value: unknown, private readonly where: string) {
+  /** Sentences about keys that are accepted but not used (Patroni settings raftgres does not have). */
+  readonly warnings: string[];
+
+  constructor(value: unknown, private readonly where: string, warnings: string[] = []) {
+    this.warnings = warnings;
     if (value === undefined || value === null) value = {};
     if (typeof value !== "object" || Array.isArray(value)) throw new Invalid(`${where}: must be a mapping of keys to values`);
     this.value = value as Raw;
@@ -34,21 +38,33 @@ export class ConfigReader {
     return JSON.stringify(this.value[key])?.slice(0, 80) ?? "nothing";
   }
 
-  only(keys: readonly string[]): void {
+  /**
+   * Refuses unknown keys. `tolerated` are Patroni's keys raftgres does not use: a patroni.yml
+   * with its etcd section swapped for raft still starts, and each one is reported once.
+   */
+  only(keys: readonly string[], tolerated: readonly string[] = []): void {
     for (const key of Object.keys(this.value)) {
+      if (tolerated.includes(key)) {
+        this.warnings.push(`${this.where}.${key} is a Patroni setting raftgres does not use; it is ignored`);
+        continue;
+      }
       if (!keys.includes(key)) throw new Invalid(`${this.where}: unknown key "${key}" (known: ${keys.join(", ")})`);
     }
   }
 
-  section(key: string, keys: readonly string[]): ConfigReader {
+  section(key: string, keys: readonly string[], tolerated: readonly string[] = []): ConfigReader {
     if (this.value[key] === undefined) this.fail(key, "is required");
-    return this.optionalSection(key, keys);
+    return this.optionalSection(key, keys, tolerated);
   }
 
-  optionalSection(key: string, keys: readonly string[]): ConfigReader {
-    const reader = new ConfigReader(this.value[key], `${this.where}.${key}`);
-    reader.only(keys);
+  optionalSection(key: string, keys: readonly string[], tolerated: readonly string[] = []): ConfigReader {
+    const reader = new ConfigReader(this.value[key], `${this.where}.${key}`, this.warnings);
+    reader.only(keys, tolerated);
     return reader;
+  }
+
+  has(key: string): boolean {
+    return this.value[key] !== undefined;
   }
 
   string(key: string): string {

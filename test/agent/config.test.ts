@@ -59,3 +59,34 @@ t.test("every mistake names the key, what it got and what is allowed", async (t)
   }
   t.match(E.isLeft(parseAgentConfig("scope: [", "node.yml")) ? "refused" : "accepted", "refused", "broken YAML is refused");
 });
+
+t.test("environment variables override the file, Patroni's way", async (t) => {
+  const parsed = parseAgentConfig(GOOD, "node.yml", { RAFTGRES_NAME: "pg2", RAFTGRES_POSTGRESQL_DATA_DIR: "/data/pg2", RAFTGRES_RESTAPI_USERNAME: "admin", RAFTGRES_RESTAPI_PASSWORD: "pw" });
+  if (E.isLeft(parsed)) throw new Error(parsed.left);
+  t.equal(parsed.right.name, "pg2");
+  t.equal(parsed.right.postgresql.dataDir, "/data/pg2");
+  t.same(parsed.right.restapi.authentication, { username: "admin", password: "pw" });
+  const bad = parseAgentConfig(GOOD, "node.yml", { RAFTGRES_RESTAPI_LISTEN: "nowhere" });
+  t.match(E.isLeft(bad) ? bad.left : "accepted", /restapi\.listen: must be host:port, got "nowhere"/, "an override is checked like the file");
+});
+
+t.test("a patroni.yml with its etcd section swapped for raft starts; Patroni-only settings are reported, not refused", async (t) => {
+  const patroni = GOOD.replace("restapi:\n  listen: 127.0.0.1:8008", "namespace: /service/\nrestapi:\n  listen: 127.0.0.1:8008\n  authentication: { username: admin, password: s }\n  cafile: /etc/ca.pem")
+    .replace("  parameters: { max_connections: 100, work_mem: 4MB }", "  parameters: { max_connections: 100, work_mem: 4MB }\n  pgpass: /tmp/pgpass\n  callbacks: { on_start: /bin/true }")
+    + "watchdog: { mode: automatic, safety_margin: 1 }\n";
+  const parsed = parseAgentConfig(patroni, "patroni.yml");
+  if (E.isLeft(parsed)) throw new Error(parsed.left);
+  t.same(parsed.right.restapi.authentication, { username: "admin", password: "s" });
+  t.equal(parsed.right.ha.watchdogMarginMs, 1000);
+  t.same([...parsed.right.warnings].sort(), [
+    "patroni.yml.namespace is a Patroni setting raftgres does not use; it is ignored",
+    "patroni.yml.postgresql.callbacks is a Patroni setting raftgres does not use; it is ignored",
+    "patroni.yml.postgresql.pgpass is a Patroni setting raftgres does not use; it is ignored",
+    "patroni.yml.restapi.cafile is a Patroni setting raftgres does not use; it is ignored",
+    "patroni.yml.watchdog.mode is a Patroni setting raftgres does not use; it is ignored",
+  ]);
+  const etcd = parseAgentConfig(`${GOOD}etcd3: { hosts: ["10.0.0.1:2379"] }\n`, "patroni.yml");
+  t.match(E.isLeft(etcd) ? etcd.left : "accepted", /^patroni\.yml\.etcd3: raftgres keeps the cluster state in its own Raft log/);
+  const halfTls = parseAgentConfig(GOOD.replace("  listen: 127.0.0.1:8008", "  listen: 127.0.0.1:8008\n  certfile: /etc/cert.pem"), "node.yml");
+  t.match(E.isLeft(halfTls) ? halfTls.left : "accepted", /restapi\.keyfile: HTTPS needs both certfile and keyfile/);
+});
