@@ -16,6 +16,8 @@ import { type DcsNode, startDcsNode } from "./dcs_node.js";
 import { startHttpServer } from "./http_server.js";
 import type { PostgresInstance } from "../pg/postgres_instance.js";
 import { openPostgres } from "./postgres_wiring.js";
+import { reloadConfig } from "./reload.js";
+import type { Identity } from "../ha/member_status.js";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -30,10 +32,12 @@ export function monotonicMs(): number {
 export interface Agent {
   readonly dcs: DcsNode;
   readonly ha: HaLoop;
+  /** Re-reads the node's file (SIGHUP, POST /reload); the sentence says what was applied. */
+  reload(): Promise<E.Either<string, string>>;
   stop(options?: { stopPostgres?: boolean }): Promise<void>;
 }
 
-export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (message: string) => void): Promise<E.Either<string, Agent>> {
+export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (message: string) => void, configPath: string | null = null): Promise<E.Either<string, Agent>> {
   for (const warning of config.warnings) logger.warn({}, warning);
   const postgres = openPostgres(config, logger.child({ area: "pg" }));
   if (E.isLeft(postgres)) return postgres;
@@ -68,13 +72,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   };
   const ha = new HaLoop({
     scope: config.scope,
-    identity: {
-      name: config.name,
-      apiUrl: `http://${config.restapi.connectAddress.host}:${config.restapi.connectAddress.port}`,
-      connUrl: `postgres://${config.postgresql.connectAddress.host}:${config.postgresql.connectAddress.port}/postgres`,
-      tags: config.tags,
-      agentVersion: AGENT_VERSION,
-    },
+    identity: identityOf(config),
     cluster: dcs.client,
     postgres: postgres.right,
     fencing,
@@ -99,9 +97,19 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   }
   ha.start();
   logger.info({ scope: config.scope, raft: `${raft.listen.host}:${raft.listen.port}`, api: `${config.restapi.listen.host}:${config.restapi.listen.port}` }, "raftgres agent running");
+  let current = config;
   return E.right({
     dcs,
     ha,
+    async reload() {
+      if (configPath === null) return E.left("this agent was started without a configuration file to re-read");
+      const reloaded = await reloadConfig(configPath, current, ha, identityOf);
+      if (E.isLeft(reloaded)) return reloaded;
+      current = reloaded.right.config;
+      for (const warning of current.warnings) logger.warn({}, warning);
+      logger.info({}, `reloaded ${configPath}: ${reloaded.right.message}`);
+      return E.right(reloaded.right.message);
+    },
     async stop(options = {}) {
       offFired();
       offExit();
@@ -113,6 +121,19 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
       await dcs.raft.stop();
     },
   });
+}
+
+/** How this member presents itself to the others (its published member record). */
+function identityOf(config: AgentConfig): Identity {
+  const api = config.restapi.connectAddress;
+  const pg = config.postgresql.connectAddress;
+  return {
+    name: config.name,
+    apiUrl: `${config.restapi.tls === null ? "http" : "https"}://${api.host}:${api.port}`,
+    connUrl: `postgres://${pg.host}:${pg.port}/postgres`,
+    tags: config.tags,
+    agentVersion: AGENT_VERSION,
+  };
 }
 
 const lastTargets = new WeakMap<Watchdog, string>();

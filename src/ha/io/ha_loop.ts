@@ -87,11 +87,16 @@ export class HaLoop {
   private busyDone: Promise<void> = Promise.resolve();
   private publishing = false;
   private rewindFailures = 0;
+  /** What the node's file says; a reload (SIGHUP) may change them. */
+  private identity: Identity;
+  private local: LocalHaSettings;
   /** Fires when the lease's safe time runs out without a renewal: PostgreSQL stops then. */
   private fenceTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HaLoopOptions) {
     this.me = options.identity.name;
+    this.identity = options.identity;
+    this.local = options.local;
     this.settings = resolveHaSettings({ version: 0, value: {} }, options.local).settings;
   }
 
@@ -170,7 +175,7 @@ export class HaLoop {
   }
 
   private resolveSettings(view: ScopeView | null): void {
-    const resolved = resolveHaSettings(view?.config ?? { version: 0, value: {} }, this.options.local);
+    const resolved = resolveHaSettings(view?.config ?? { version: 0, value: {} }, this.local);
     this.settings = resolved.settings;
     const adjustments = resolved.adjustments.join("; ");
     if (adjustments !== this.adjustments && adjustments !== "") this.options.logger.warn({ adjustments: resolved.adjustments }, "the HA timings in the cluster config were adjusted");
@@ -190,7 +195,7 @@ export class HaLoop {
   }
 
   private async publish(pg: LocalPostgres, view: ScopeView | null): Promise<void> {
-    const status = memberStatus(this.options.identity, pg, this.busy);
+    const status = memberStatus(this.identity, pg, this.busy);
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
     const key = `${status.role}|${status.state}|${status.timeline}|${leaseGone ? `gone@${view?.lease?.generation ?? view?.nowMs}` : "held"}`;
     const now = this.options.clock();
@@ -366,6 +371,19 @@ export class HaLoop {
     if (holder === undefined || holder.connUrl === "") return E.left(`cannot reinitialize: ${lease.holder} has not published how to reach it`);
     this.runLong({ kind: "reinit", source: { member: holder.name, connUrl: holder.connUrl }, reason: "requested by an operator" });
     return E.right("reinitialize started");
+  }
+
+  /**
+   * New local settings and tags from a re-read configuration file: they apply from the next cycle
+   * (the member's report carries the new tags at once).
+   */
+  updateLocal(identity: Identity, local: LocalHaSettings): E.Either<string, void> {
+    if (identity.name !== this.me) return E.left(`a reload cannot rename member ${this.me} to ${identity.name}: restart the agent with the new name`);
+    this.identity = identity;
+    this.local = local;
+    this.lastPublished = null;
+    this.trigger();
+    return E.right(undefined);
   }
 
   /** Re-reads PostgreSQL's configuration files. */
