@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for raftgres: the PostgreSQL 15 server from Debian's packages (if it is
-# missing), the npm dependencies, and the build. Idempotent: run it as often as you like.
+# Sets up a fresh machine for raftgres: the PostgreSQL 15 server and HAProxy from Debian's packages
+# (if they are missing), the npm dependencies, and the build. Idempotent: run it as often as you like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,17 @@ if [ ! -x "$PG_BIN/postgres" ] || [ ! -x "$PG_BIN/pg_rewind" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-15 >/dev/null
   # The package may create and start a default cluster on port 5432; raftgres manages its own.
   $SUDO pg_ctlcluster 15 main stop 2>/dev/null || true
+fi
+# HAProxy 2.6 from Debian's packages, for the HAProxy integration test (test/haproxy) and
+# packaging/haproxy.cfg. The package enables and starts its own service with Debian's default
+# configuration (no listener of ours): stop it, the tests run their own haproxy.
+if ! command -v haproxy >/dev/null 2>&1; then
+  echo "setup: installing HAProxy from Debian's packages"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
+  $SUDO systemctl stop haproxy 2>/dev/null || $SUDO service haproxy stop 2>/dev/null || true
 fi
 if ! id postgres >/dev/null 2>&1; then
   echo "setup: the 'postgres' OS user is missing; PostgreSQL refuses to run as root" >&2
