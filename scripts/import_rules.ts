@@ -29,7 +29,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
   ha: { folders: ["lib", "dcs"], packages: PURE_PACKAGES, pure: true },
   "ha/io": { folders: ["lib", "dcs", "ha"], packages: [...PURE_PACKAGES, "node:", "pino"], pure: false },
   pg: { folders: ["lib", "ha"], packages: [...PURE_PACKAGES, "node:", "pg", "pino"], pure: false },
-  api: { folders: ["lib", "dcs"], packages: [...PURE_PACKAGES, "node:", "fastify", "pino", "ws"], pure: false },
+  // The CLI (api/cli) parses its command line with commander, diffs configurations with diff
+  // (jsdiff) and reads node.yml and edit-config input with yaml.
+  api: { folders: ["lib", "dcs"], packages: [...PURE_PACKAGES, "node:", "fastify", "pino", "ws", "commander", "diff", "yaml"], pure: false },
   agent: {
     folders: ["lib", "raft", "raft/runtime", "dcs", "ha", "ha/io", "pg", "api"],
     packages: [...PURE_PACKAGES, "node:", "level", "ws", "pino", "pg", "fastify", "yaml"],

@@ -3,8 +3,9 @@
  * raftgres — the command a node runs:
  *
  *   raftgres agent -c node.yml     Raft + cluster state + HA + PostgreSQL control on this node
+ *   raftgres <command> …           the operator's commands (list, switchover, edit-config …),
+ *                                  a client of the agents' REST API (src/api/cli; raftgres --help)
  *
- * (The operator commands — list, switchover, failover, edit-config … — arrive with the REST API.)
  * SIGTERM/SIGINT stop the agent: a primary stops PostgreSQL and releases its lease first, so a
  * replica takes over at once.
  */
@@ -14,6 +15,7 @@ import { pino } from "pino";
 import type { Logger } from "../lib/logger.js";
 import { startAgent } from "./agent.js";
 import { loadAgentConfig } from "./config.js";
+import { processIo, runCli } from "../api/cli/main.js";
 
 const USAGE = "usage: raftgres agent -c <node.yml>";
 
@@ -54,5 +56,11 @@ if (command === "agent") {
     process.exit(1);
   });
 } else {
-  fail(command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}`);
+  // Every other command line belongs to the CLI, --help and usage errors included.
+  runCli(process.argv.slice(2), processIo()).then((code) => {
+    process.exitCode = code;
+  }, (error: unknown) => {
+    process.stderr.write(`raftgres: internal error (a bug): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
 }
