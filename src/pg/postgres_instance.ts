@@ -18,6 +18,7 @@ import { ControlDataCache, NOTHING, observeLocal } from "./observe.js";
 import { Postmaster } from "./postmaster.js";
 import { type ActionProgress, ProgressReporter } from "./progress.js";
 import { DONE, failure } from "./results.js";
+import { readDetails, type ServerDetails } from "./details.js";
 import { rewindFrom } from "./rewind.js";
 import { followUpstream, promoteServer } from "./role_changes.js";
 import { type PostgresSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
@@ -75,6 +76,12 @@ export class PostgresInstance implements PostgresPort {
     } finally {
       if (long) this.longAction = null;
     }
+  }
+
+  /** Server details for the REST API (version, start time, pending restart, replication). */
+  details(): Promise<E.Either<string, ServerDetails>> {
+    if (this.postmaster.state !== "running") return Promise.resolve(E.left(`PostgreSQL is ${this.postmaster.state}`));
+    return readDetails(this.session);
   }
 
   async reload(): Promise<PgResult> {
