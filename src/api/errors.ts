@@ -1,0 +1,99 @@
+/**
+ * The REST API's error catalogue (shared/STYLE.md, "Errors" 3): every refusal has a code for
+ * programs, Patroni's HTTP status for its clients, and a sentence that names what failed and the
+ * current state. Bodies are JSON, always `{error, message, candidates?}`.
+ */
+import type { FastifyReply } from "fastify";
+import type { DcsFailure } from "../dcs/client.js";
+import type { CandidateProblem } from "../dcs/rejection.js";
+import { assertNever } from "../lib/assert.js";
+
+const STATUS = {
+  /** Malformed JSON, a wrong type, an unknown filter, a same-node switchover … (Patroni: 400). */
+  badRequest: 400,
+  /** Missing or wrong Basic credentials. */
+  unauthorized: 401,
+  /** Nothing to delete (no scheduled switchover or restart). */
+  notFound: 404,
+  /** A compare-and-set lost to a concurrent change, or something of the kind is already pending. */
+  conflict: 409,
+  /** The request body is over the limit. */
+  payloadTooLarge: 413,
+  /** A switchover or failover nobody can carry out (Patroni: 412 "no good candidates"). */
+  notPossible: 412,
+  /** A schedule in the past or not a time (Patroni: 422). */
+  badSchedule: 422,
+  /** Patroni answers 500 "Can't schedule restart in the paused state". */
+  paused: 500,
+  /** A bug in raftgres (logged). */
+  internal: 500,
+  /** The cluster state holds nothing for this scope yet (Patroni: 502 for GET /config). */
+  noClusterState: 502,
+  /** The Raft log could not carry the request, or its outcome is unknown. */
+  dcsUnavailable: 503,
+  /** The node refused or failed an action (restart, reinitialize …), or it did not finish in time. */
+  actionFailed: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof STATUS;
+
+export interface ApiError {
+  readonly code: ApiErrorCode;
+  readonly status: number;
+  readonly message: string;
+  readonly candidates?: readonly CandidateProblem[];
+}
+
+export function apiError(code: ApiErrorCode, message: string, candidates?: readonly CandidateProblem[]): ApiError {
+  const status = STATUS[code];
+  return candidates === undefined ? { code, status, message } : { code, status, message, candidates };
+}
+
+export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
+  const body = error.candidates === undefined
+    ? { error: error.code, message: error.message }
+    : { error: error.code, message: error.message, candidates: error.candidates };
+  return reply.code(error.status).send(body);
+}
+
+/** Success bodies are JSON too: `{message}`. */
+export function sendMessage(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return reply.code(status).send({ message });
+}
+
+/** A refusal of the cluster state, as the API answers it; `action` says what was asked. */
+export function fromDcsFailure(failure: DcsFailure, action: string): ApiError {
+  const message = `${action}: ${failure.message}`;
+  const code = failure.code;
+  switch (code) {
+    case "unavailable":
+    case "outcomeUnknown":
+      return apiError("dcsUnavailable", message);
+    case "versionConflict":
+    case "switchoverPending":
+    case "leaseHeld":
+      return apiError("conflict", message);
+    case "limitReached":
+      return apiError("payloadTooLarge", message);
+    case "noPrimary":
+    case "notPrimary":
+    case "alreadyPrimary":
+    case "noCandidate":
+      return apiError("notPossible", message, failure.candidates);
+    case "noSwitchoverPending":
+      return apiError("notFound", message);
+    case "notInitialized":
+      return apiError("noClusterState", message);
+    case "invalid":
+    case "alreadyInitialized":
+    case "unknownMember":
+    case "notAuthor":
+    case "notLeaseHolder":
+    case "staleGeneration":
+    case "leaseExpired":
+    case "timelineNotNewer":
+      return apiError("badRequest", message);
+    default:
+      return assertNever(code, "rejection code");
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * GET /metrics: the Prometheus text format (version 0.0.4), with Patroni's metric names and
+ * meanings (patroni/api.py do_GET_metrics) labelled {scope, name}, and raftgres's own Raft and
+ * lease series. Written by hand, like Patroni's: the values are a snapshot taken per scrape, which
+ * a registry of long-lived collectors (prom-client) would only copy; and the runtime packages are
+ * fixed (shared/reference/stack-notes.md).
+ */
+import type { ScopeView } from "../dcs/views.js";
+import type { LocalStatus, NodeApi } from "./node_api.js";
+import { nodeFacts, PATRONI_STATES, stateCode } from "./node_facts.js";
+
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+type Labels = Readonly<Record<string, string>>;
+
+/** Label values escaped as the text format requires (backslash, double quote, newline). */
+function formatLabels(labels: Labels): string {
+  const escape = (value: string): string => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+  return `{${Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",")}}`;
+}
+
+class MetricsText {
+  private readonly lines: string[] = [];
+  constructor(private readonly labels: Labels) {}
+
+  add(name: string, type: "gauge" | "counter", help: string, value: number | string, extra: readonly string[] = []): void {
+    this.lines.push(`# HELP ${name} ${help}`, ...extra, `# TYPE ${name} ${type}`, `${name}${formatLabels(this.labels)} ${value}`);
+  }
+
+  /** One series per labelled value (e.g. per Raft peer) under one HELP/TYPE. */
+  addFamily(name: string, help: string, series: readonly { labels: Labels; value: number }[]): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const s of series) this.lines.push(`${name}${formatLabels({ ...this.labels, ...s.labels })} ${s.value}`);
+  }
+
+  text(): string {
+    return `${this.lines.join("\n")}\n`;
+  }
+}
+
+/** "0.1.0" → "000100", Patroni's padded semver. */
+function paddedVersion(version: string): string {
+  return version.split(/[.-]/).slice(0, 3).map((part) => part.replace(/\D/g, "").padStart(2, "0")).join("");
+}
+
+const bit = (value: boolean): number => (value ? 1 : 0);
+const seconds = (ms: number | null): number => (ms === null ? 0 : ms / 1000);
+
+export function metricsText(node: Pick<NodeApi, "name" | "scope" | "version">, local: LocalStatus, view: ScopeView | null): string {
+  const facts = nodeFacts(node, local, view);
+  const m = new MetricsText({ scope: node.scope, name: node.name });
+  const replica = local.role === "replica";
+  m.add("patroni_version", "gauge", "Patroni semver without periods (here: the raftgres version).", paddedVersion(node.version));
+  m.add("patroni_postgres_running", "gauge", "Value is 1 if Postgres is running, 0 otherwise.", bit(facts.running));
+  m.add("patroni_postmaster_start_time", "gauge", "Epoch seconds since Postgres started.", seconds(local.postmasterStartMs));
+  m.add("patroni_primary", "gauge", "Value is 1 if this node is the leader, 0 otherwise.", bit(facts.isPrimary));
+  m.add("patroni_xlog_location", "counter", "Current location of the Postgres transaction log, 0 if this node is not the leader.", local.role === "primary" ? Number(local.walWritten ?? 0n) : 0);
+  m.add("patroni_standby_leader", "gauge", "Value is 1 if this node is the standby_leader, 0 otherwise.", bit(facts.isStandbyLeader));
+  m.add("patroni_replica", "gauge", "Value is 1 if this node is a replica, 0 otherwise.", bit(replica));
+  m.add("patroni_sync_standby", "gauge", "Value is 1 if this node is a sync standby, 0 otherwise.", bit(facts.isSyncStandby));
+  m.add("patroni_quorum_standby", "gauge", "Value is 1 if this node is a quorum standby, 0 otherwise.", bit(facts.isQuorumStandby));
+  m.add("patroni_xlog_received_location", "counter", "Current location of the received Postgres transaction log, 0 if this node is not a replica.", replica ? Number(local.walReceived ?? 0n) : 0);
+  m.add("patroni_xlog_replayed_location", "counter", "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.", replica ? Number(local.walReplayed ?? 0n) : 0);
+  m.add("patroni_xlog_replayed_timestamp", "gauge", "Current timestamp of the replayed Postgres transaction log, 0 if null.", seconds(local.replayedAtMs));
+  m.add("patroni_xlog_paused", "gauge", "Value is 1 if the Postgres xlog is paused, 0 otherwise.", bit(replica && local.replayPaused));
+  m.add("patroni_postgres_streaming", "gauge", "Value is 1 if Postgres is streaming, 0 otherwise.", bit(facts.replicationState === "streaming"));
+  m.add("patroni_postgres_in_archive_recovery", "gauge", "Value is 1 if Postgres is replicating from archive, 0 otherwise.", 0);
+  m.add("patroni_postgres_server_version", "gauge", "Version of Postgres (if running), 0 otherwise.", local.serverVersion ?? 0);
+  m.add("patroni_cluster_unlocked", "gauge", "Value is 1 if the cluster is unlocked, 0 if locked.", bit(facts.clusterUnlocked));
+  m.add("patroni_failsafe_mode_is_active", "gauge", "Value is 1 if failsafe mode is active, 0 if inactive.", 0);
+  m.add("patroni_postgres_timeline", "counter", "Postgres timeline of this node (if running), 0 otherwise.", local.timeline ?? 0);
+  m.add("patroni_dcs_last_seen", "gauge", "Epoch timestamp when DCS was last contacted successfully by Patroni.", local.dcsLastSeenMs === null ? 0 : Math.floor(local.dcsLastSeenMs / 1000));
+  m.add("patroni_pending_restart", "gauge", "Value is 1 if the node needs a restart, 0 otherwise.", bit(Object.keys(local.pendingRestart).length > 0));
+  m.add("patroni_is_paused", "gauge", "Value is 1 if auto failover is disabled, 0 otherwise.", bit(facts.paused));
+  const values = `# Values: ${PATRONI_STATES.map((state, index) => `${index}=${state.replace(/ /g, "_")}`).join(", ")}`;
+  m.add("patroni_postgres_state", "gauge", "Numeric representation of Postgres state.", stateCode(facts.state), [values]);
+  const priority = local.tags.nofailover ? 0 : local.tags.failoverPriority;
+  m.add("patroni_failover_priority", "gauge", "Value is 0 or greater if the node can become the leader, 0 when nofailover is set.", priority);
+  raftgresMetrics(m, local, view);
+  return m.text();
+}
+
+function raftgresMetrics(m: MetricsText, local: LocalStatus, view: ScopeView | null): void {
+  const raft = local.raft;
+  m.add("raftgres_raft_term", "counter", "The Raft term this node is in.", raft.term);
+  m.add("raftgres_raft_commit_index", "counter", "The highest Raft log index this node knows to be committed.", raft.commitIndex);
+  m.add("raftgres_raft_applied_index", "counter", "The highest Raft log index this node applied to the cluster state.", raft.appliedIndex);
+  m.add("raftgres_raft_is_leader", "gauge", "Value is 1 if this node is the Raft leader (not the PostgreSQL primary), 0 otherwise.", bit(raft.role === "leader"));
+  m.addFamily("raftgres_raft_peer_match_index", "The highest log index known replicated on each peer (tracked on the Raft leader only).", raft.peers.map((p) => ({ labels: { peer: p.id }, value: p.matchIndex })));
+  m.add("raftgres_lease_generation", "gauge", "Fencing token of the HA lease: it grows with every grant.", view?.lease?.generation ?? local.lease?.generation ?? 0);
+  m.add("raftgres_lease_held", "gauge", "Value is 1 if this node holds the HA lease by its own deadline, 0 otherwise.", bit(local.lease !== null && local.lease.msLeft > 0));
+  m.add("raftgres_watchdog_ok", "gauge", "Value is 1 if the watchdog process is healthy, 0 otherwise.", bit(local.watchdogOk));
+}

@@ -1,0 +1,154 @@
+/**
+ * What the REST API needs from the node it runs in (shared/STYLE.md: "api talks to an interface it
+ * defines"). The agent implements it over the HA loop, the PostgreSQL adapter and the Raft node;
+ * the tests implement it over a real DcsStateMachine. Nothing here imports src/ha, src/pg or
+ * src/raft: the fields the API shows are restated here as plain data.
+ */
+import type { either as E } from "fp-ts";
+import type { Command } from "../dcs/commands.js";
+import type { DcsFailure, Executed } from "../dcs/client.js";
+import type { Lsn, MemberName, MemberTags, Scope } from "../dcs/model.js";
+import type { ScopeView } from "../dcs/views.js";
+
+/** The postmaster as the agent last saw it (src/ha/observation.ts, ProcessState). */
+export type ProcessState = "stopped" | "starting" | "running" | "stopping" | "crashed";
+
+/** The role PostgreSQL runs in, or last ran in; "uninitialized" while the data directory is empty. */
+export type PostgresRole = "primary" | "replica" | "standby_leader" | "uninitialized";
+
+/** One row of pg_stat_replication on a primary (Patroni's `replication` list). */
+export interface ReplicationConnection {
+  readonly usename: string;
+  readonly applicationName: string;
+  readonly clientAddr: string | null;
+  /** pg_stat_replication.state: startup, catchup, streaming, backup, stopping. */
+  readonly state: string;
+  /** pg_stat_replication.sync_state: async, potential, sync, quorum. */
+  readonly syncState: string;
+  readonly syncPriority: number;
+}
+
+/** Raft progress of one other voter, as the Raft leader tracks it (0 and null elsewhere). */
+export interface RaftPeerStatus {
+  readonly id: string;
+  readonly matchIndex: number;
+  /** Milliseconds since the last message from the peer, or null if none yet. */
+  readonly lastContactMs: number | null;
+}
+
+/** The Raft node's status (src/raft RaftNodeStatus, reduced). */
+export interface RaftSummary {
+  /** "leader", "follower", "candidate" or "precandidate". */
+  readonly role: string;
+  readonly term: number;
+  /** The Raft leader's node id, or null while there is none. */
+  readonly leader: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly peers: readonly RaftPeerStatus[];
+}
+
+/** A parameter that changed in the config but needs a restart to take effect. */
+export interface PendingRestartParameter {
+  readonly oldValue: string;
+  readonly newValue: string;
+}
+
+/** Progress of a long copy (pg_basebackup, pg_rewind). */
+export interface ActionProgress {
+  readonly action: string;
+  readonly percent: number | null;
+  readonly detail: string;
+}
+
+/**
+ * A synchronous snapshot of this node: the last observation of the local PostgreSQL and what the
+ * HA loop, the Raft node and the watchdog last reported. Cheap: the health checks call it for
+ * every HAProxy probe.
+ */
+export interface LocalStatus {
+  /** The postmaster; null before the first observation. */
+  readonly process: ProcessState | null;
+  /** The long action in flight (src/ha PostgresActionKind: bootstrap, clone, rewind …), or null. */
+  readonly busy: string | null;
+  readonly progress: ActionProgress | null;
+  readonly role: PostgresRole | null;
+  readonly timeline: number | null;
+  /** Primary: pg_current_wal_lsn. */
+  readonly walWritten: Lsn | null;
+  /** Replica: pg_last_wal_receive_lsn (or the WAL receiver's latest_end_lsn, whichever is later). */
+  readonly walReceived: Lsn | null;
+  /** Replica: pg_last_wal_replay_lsn. */
+  readonly walReplayed: Lsn | null;
+  /** Replica: epoch ms of pg_last_xact_replay_timestamp(), or null. */
+  readonly replayedAtMs: number | null;
+  /** Replica: pg_is_wal_replay_paused(). */
+  readonly replayPaused: boolean;
+  /** Replica: the WAL receiver is streaming. */
+  readonly streaming: boolean;
+  /** The data directory's system identifier (pg_controldata), or null. */
+  readonly systemId: string | null;
+  /** server_version_num, e.g. 150018; null when PostgreSQL was never reached. */
+  readonly serverVersion: number | null;
+  /** Epoch ms of pg_postmaster_start_time(), or null when not running. */
+  readonly postmasterStartMs: number | null;
+  /** Parameters changed but waiting for a restart, by name (empty when none). */
+  readonly pendingRestart: Readonly<Record<string, PendingRestartParameter>>;
+  readonly tags: MemberTags;
+  /** This node's own hold of the HA lease (its local deadline not passed), or null. */
+  readonly lease: { readonly generation: number; readonly msLeft: number } | null;
+  /** The last HA cycle's sentence for operators and its details, or null before the first. */
+  readonly decision: { readonly reason: string; readonly detail: string } | null;
+  /** Milliseconds since the HA loop last finished a cycle (since it started, before the first). */
+  readonly haLoopAgeMs: number;
+  /** Epoch ms of the last successful exchange with the Raft group, or null if never. */
+  readonly dcsLastSeenMs: number | null;
+  readonly raft: RaftSummary;
+  /** The watchdog process is alive and armed when it must be. */
+  readonly watchdogOk: boolean;
+  /** Primary: pg_stat_replication (empty elsewhere). */
+  readonly replication: readonly ReplicationConnection[];
+  /** Why the last observation failed (query timeout, refused …), or null. */
+  readonly problem: string | null;
+}
+
+export interface RestartRequest {
+  /** Overrides primary_start_timeout for this restart (Patroni's `timeout`). */
+  readonly timeoutMs: number | null;
+}
+
+export interface ReinitializeRequest {
+  /** Cancel the long action in flight first. */
+  readonly force: boolean;
+  /** Take the base backup from the primary rather than from the best replica. */
+  readonly fromLeader: boolean;
+}
+
+/** Why the node would not, or could not, do what was asked: a code and a sentence naming the state. */
+export interface NodeFailure {
+  readonly code: "busy" | "refused" | "failed" | "unavailable";
+  readonly message: string;
+}
+
+export interface NodeApi {
+  readonly scope: Scope;
+  readonly name: MemberName;
+  /** The raftgres version (shown where Patroni shows its own: `patroni.version`). */
+  readonly version: string;
+  /** A snapshot of this node; synchronous and cheap. */
+  local(): LocalStatus;
+  /** The scope as this node has applied it (may lag the cluster); null before it exists. */
+  view(): ScopeView | null;
+  /** A linearizable read of the scope (a Raft ReadIndex first). */
+  readView(): Promise<E.Either<{ readonly message: string }, ScopeView | null>>;
+  /** Runs a command through the Raft log, resolving once this node applied it. `author`: "api:<user>" or "api". */
+  execute(command: Command, author: string): Promise<E.Either<DcsFailure, Executed>>;
+  /** Restarts PostgreSQL now; resolves when it runs again, with a sentence for the operator. */
+  restart(request: RestartRequest): Promise<E.Either<NodeFailure, string>>;
+  /** Re-reads the local configuration and reloads PostgreSQL (Patroni's SIGHUP). */
+  reload(): Promise<E.Either<NodeFailure, string>>;
+  /** Starts rebuilding this replica's data directory; resolves once it started, not when it ends. */
+  reinitialize(request: ReinitializeRequest): Promise<E.Either<NodeFailure, string>>;
+  /** Runs an HA cycle now (after a config change or a switchover request). */
+  wake(): void;
+}

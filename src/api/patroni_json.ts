@@ -1,0 +1,113 @@
+/**
+ * The node status document of GET /patroni and of every health check's GET body, with Patroni's
+ * field names (patroni/api.py get_postgresql_status and _write_status_response) so its tools and
+ * dashboards read it, plus raftgres's own facts under `raftgres`.
+ *
+ * WAL positions are JSON numbers, as in Patroni: exact up to 2^53 bytes (8 PiB) of WAL.
+ */
+import type { MemberTags } from "../dcs/model.js";
+import type { ScopeView } from "../dcs/views.js";
+import { isoTime } from "../lib/iso_time.js";
+import type { LocalStatus, NodeApi } from "./node_api.js";
+import { nodeFacts, type NodeFacts } from "./node_facts.js";
+
+/** A scheduled restart as GET /patroni shows it (Patroni's `scheduled_restart`). */
+export interface ScheduledRestartView {
+  readonly schedule: string;
+  readonly role?: string;
+  readonly postgres_version?: string;
+  readonly restart_pending?: boolean;
+  readonly timeout?: number;
+}
+
+export type TagValue = boolean | number | string;
+
+/** Tags with Patroni's names (failover_priority, …); replicatefrom only when set. */
+export function tagsAsPatroni(tags: MemberTags): Record<string, TagValue> {
+  const out: Record<string, TagValue> = {
+    nofailover: tags.nofailover,
+    failover_priority: tags.failoverPriority,
+    nosync: tags.nosync,
+    noloadbalance: tags.noloadbalance,
+    clonefrom: tags.clonefrom,
+  };
+  if (tags.replicatefrom !== null) out["replicatefrom"] = tags.replicatefrom;
+  return out;
+}
+
+function xlog(local: LocalStatus): Record<string, unknown> | undefined {
+  if (local.role === "primary") return local.walWritten === null ? undefined : { location: Number(local.walWritten) };
+  if (local.walReceived === null && local.walReplayed === null) return undefined;
+  return {
+    received_location: Number(local.walReceived ?? local.walReplayed ?? 0n),
+    replayed_location: Number(local.walReplayed ?? 0n),
+    replayed_timestamp: local.replayedAtMs === null ? null : isoTime(local.replayedAtMs),
+    paused: local.replayPaused,
+  };
+}
+
+function raftgresExtras(local: LocalStatus, view: ScopeView | null): Record<string, unknown> {
+  return {
+    lease: local.lease === null ? null : { generation: local.lease.generation, ms_left: local.lease.msLeft },
+    lease_holder: view?.lease?.expired === false ? view.lease.holder : null,
+    reason: local.decision?.reason ?? null,
+    detail: local.decision?.detail ?? null,
+    busy: local.busy,
+    progress: local.progress,
+    problem: local.problem,
+    watchdog_ok: local.watchdogOk,
+    raft: {
+      role: local.raft.role,
+      term: local.raft.term,
+      leader: local.raft.leader,
+      commit_index: local.raft.commitIndex,
+      applied_index: local.raft.appliedIndex,
+      peers: local.raft.peers.map((p) => ({ id: p.id, match_index: p.matchIndex, last_contact_ms: p.lastContactMs })),
+    },
+  };
+}
+
+function postgresFields(local: LocalStatus, facts: NodeFacts): Record<string, unknown> {
+  const out: Record<string, unknown> = { state: facts.state };
+  if (local.postmasterStartMs !== null) out["postmaster_start_time"] = isoTime(local.postmasterStartMs);
+  if (local.role !== null) out["role"] = local.role;
+  if (local.serverVersion !== null) out["server_version"] = local.serverVersion;
+  const wal = xlog(local);
+  if (wal !== undefined) out["xlog"] = wal;
+  if (facts.isSyncStandby) out["sync_standby"] = true;
+  if (facts.isQuorumStandby) out["quorum_standby"] = true;
+  if (local.timeline !== null) out["timeline"] = local.timeline;
+  if (facts.replicationState !== null) out["replication_state"] = facts.replicationState;
+  if (local.replication.length > 0) {
+    out["replication"] = local.replication.map((r) => ({
+      usename: r.usename,
+      application_name: r.applicationName,
+      client_addr: r.clientAddr,
+      state: r.state,
+      sync_state: r.syncState,
+      sync_priority: r.syncPriority,
+    }));
+  }
+  return out;
+}
+
+/** GET /patroni: always 200; the body of every health check's GET too. */
+export function patroniStatus(node: Pick<NodeApi, "name" | "scope" | "version">, local: LocalStatus, view: ScopeView | null, scheduledRestart: ScheduledRestartView | null): Record<string, unknown> {
+  const facts = nodeFacts(node, local, view);
+  const out = postgresFields(local, facts);
+  if (facts.paused) out["pause"] = true;
+  if (facts.clusterUnlocked) out["cluster_unlocked"] = true;
+  out["dcs_last_seen"] = local.dcsLastSeenMs === null ? 0 : Math.floor(local.dcsLastSeenMs / 1000);
+  out["tags"] = tagsAsPatroni(local.tags);
+  if (local.systemId !== null) out["database_system_identifier"] = local.systemId;
+  const pending = Object.entries(local.pendingRestart);
+  if (pending.length > 0) {
+    out["pending_restart"] = true;
+    out["pending_restart_reason"] = Object.fromEntries(pending.map(([name, p]) => [name, { old_value: p.oldValue, new_value: p.newValue }]));
+  }
+  if (scheduledRestart !== null) out["scheduled_restart"] = scheduledRestart;
+  if (!local.watchdogOk) out["watchdog_failed"] = true;
+  out["patroni"] = { version: node.version, scope: node.scope, name: node.name };
+  out["raftgres"] = raftgresExtras(local, view);
+  return out;
+}

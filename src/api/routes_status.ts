@@ -1,0 +1,32 @@
+/**
+ * Status and monitoring (patroni-behaviour.md §1.3): GET /patroni, /cluster, /history, /metrics.
+ * /cluster reads the cluster state linearizably; when the Raft group cannot be reached it shows
+ * this node's applied state, marked stale, because an operator needs the picture most then.
+ */
+import type { FastifyInstance } from "fastify";
+import { either as E } from "fp-ts";
+import { clusterJson, historyJson } from "./cluster_json.js";
+import type { ApiContext } from "./context.js";
+import { apiError, sendError } from "./errors.js";
+import { METRICS_CONTENT_TYPE, metricsText } from "./metrics.js";
+import { patroniStatus } from "./patroni_json.js";
+
+export function registerStatusRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { node } = ctx;
+  app.get("/patroni", async (_request, reply) => reply.code(200).send(patroniStatus(node, node.local(), node.view(), ctx.restarts.view())));
+
+  app.get("/cluster", async (_request, reply) => {
+    const read = await node.readView();
+    const view = E.isRight(read) ? read.right : node.view();
+    if (view === null) return sendError(reply, apiError("noClusterState", `the cluster state holds nothing for scope ${node.scope} yet: no member has reported`));
+    const body = clusterJson(view);
+    if (E.isLeft(read)) {
+      body["raftgres"] = { ...(body["raftgres"] as object), stale: true, stale_reason: read.left.message };
+    }
+    return reply.code(200).send(body);
+  });
+
+  app.get("/history", async (_request, reply) => reply.code(200).send(historyJson(node.view()?.primaryHistory ?? [])));
+
+  app.get("/metrics", async (_request, reply) => reply.code(200).header("content-type", METRICS_CONTENT_TYPE).send(metricsText(node, node.local(), node.view())));
+}

@@ -1,0 +1,76 @@
+/**
+ * The Patroni-compatible REST API as a fastify instance, not yet listening: the agent adds its
+ * internal routes (e.g. POST /internal/fenced) to the same instance and then listens.
+ *
+ * The API's routes live in one encapsulated plugin: Basic authentication, the raw-text body
+ * parser and the error handler apply to them only, so the agent's routes keep their own (fence
+ * reports are verified over their exact bytes and carry their own signature).
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { Logger } from "../lib/logger.js";
+import { authHook, type Credentials } from "./auth.js";
+import { type ApiContext, type ApiTiming, DEFAULT_TIMING } from "./context.js";
+import { apiError, sendError } from "./errors.js";
+import type { NodeApi } from "./node_api.js";
+import { RestartSchedule } from "./restart_schedule.js";
+import { registerActionRoutes, restartNow } from "./routes_actions.js";
+import { registerConfigRoutes } from "./routes_config.js";
+import { registerHealthRoutes } from "./routes_health.js";
+import { registerStatusRoutes } from "./routes_status.js";
+import { registerSwitchoverRoutes } from "./routes_switchover.js";
+
+/** Request bodies of the API: a config is at most 256 KiB in canonical form (DEFAULT_LIMITS). */
+export const API_BODY_BYTES_MAX = 1024 * 1024;
+
+export interface ApiServerOptions {
+  readonly node: NodeApi;
+  readonly logger: Logger;
+  /** Basic credentials required on PUT, POST, PATCH and DELETE (and on reads, if asked). */
+  readonly authentication?: Credentials;
+  readonly requireAuthForReads?: boolean;
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** For tests: the switchover wait and poll interval. */
+  readonly timing?: Partial<ApiTiming>;
+}
+
+function createFastify(tls: ApiServerOptions["tls"]): FastifyInstance {
+  const common = { logger: false, bodyLimit: API_BODY_BYTES_MAX } as const;
+  if (tls === undefined) return Fastify(common);
+  // An HTTPS instance has other server types in fastify's generics; routes and inject are the same.
+  return Fastify({ ...common, https: { cert: tls.cert, key: tls.key } }) as unknown as FastifyInstance;
+}
+
+export function buildApiServer(options: ApiServerOptions): FastifyInstance {
+  const app = createFastify(options.tls);
+  const logger = options.logger;
+  const timing: ApiTiming = { ...DEFAULT_TIMING, ...options.timing };
+  let ctx: ApiContext;
+  const restarts = new RestartSchedule(async (filters) => {
+    const outcome = await restartNow(ctx, filters);
+    if ("code" in outcome) logger.warn({ code: outcome.code }, `the scheduled restart did not happen: ${outcome.message}`);
+    else logger.info({}, `the scheduled restart: ${outcome.message}`);
+  }, logger);
+  ctx = { node: options.node, logger, timing, restarts };
+  app.addHook("onClose", async () => {
+    restarts.cancel();
+  });
+  void app.register(async (api) => {
+    api.removeAllContentTypeParsers();
+    api.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => done(null, body));
+    api.addHook("onRequest", authHook(options.authentication, options.requireAuthForReads ?? false, logger));
+    api.setErrorHandler((error: FastifyError, request, reply) => {
+      const status = error.statusCode ?? 500;
+      if (status === 413) return sendError(reply, apiError("payloadTooLarge", `the request body is over ${API_BODY_BYTES_MAX} bytes`));
+      if (status >= 400 && status < 500) return sendError(reply, { ...apiError("badRequest", error.message), status });
+      logger.error({ method: request.method, url: request.url, error: error.stack ?? error.message }, "a REST API request failed: this is a bug");
+      return sendError(reply, apiError("internal", `the request failed inside raftgres: ${error.message}`));
+    });
+    registerHealthRoutes(api, ctx);
+    registerStatusRoutes(api, ctx);
+    registerConfigRoutes(api, ctx);
+    registerSwitchoverRoutes(api, ctx);
+    registerActionRoutes(api, ctx);
+  });
+  return app;
+}
