@@ -34,7 +34,8 @@ function parseScalar(text: string, flag: string, setting: string): JsonValue {
   } catch (error: unknown) {
     throw usageError(`${flag} ${JSON.stringify(setting)}: the value is not valid YAML (${error instanceof Error ? error.message : String(error)})`);
   }
-  return toJson(value) ?? text;
+  const json = toJson(value);
+  return json === undefined ? text : json;
 }
 
 function toJson(value: unknown): JsonValue | undefined {

@@ -4,13 +4,14 @@
  * separated values, JSON and YAML; and the units patronictl shows (lag in MB, LSNs as X/X).
  */
 import { stringify as toYaml } from "yaml";
-import type { JsonValue } from "../../dcs/json.js";
+import { isJsonObject, type JsonObject, type JsonValue } from "../../dcs/json.js";
 import { usageError } from "./exit.js";
 
 export type Format = "table" | "tsv" | "json" | "yaml";
 export const FORMATS: readonly string[] = ["table", "pretty", "tsv", "json", "yaml"];
 
-export type Cell = string | number | null;
+/** An object cell (tags) stays an object in JSON and YAML, and is shown as YAML in a table. */
+export type Cell = string | number | null | JsonObject;
 export type Align = "l" | "r";
 
 export interface Table {
@@ -31,7 +32,8 @@ export function parseFormat(value: string | undefined, fallback: Format): Format
 }
 
 export function cellText(cell: Cell): string {
-  return cell === null ? "" : String(cell);
+  if (cell === null) return "";
+  return isJsonObject(cell) ? toYaml(cell).trimEnd() : String(cell);
 }
 
 export function renderTable(table: Table): string {

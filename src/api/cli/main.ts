@@ -38,7 +38,7 @@ function buildProgram(ctx: CliContext): Command {
   const program = new Command("raftgres")
     .description("High availability for PostgreSQL over an embedded Raft log: the operator's commands.\nEach talks to the REST API of the agents (raftgres agent -c node.yml).")
     .version(CLI_VERSION, "-V, --cli-version", "print the CLI's version")
-    .option("--url <url...>", "an agent's REST API (http://host:port); repeat or comma-separate to try several")
+    .option("--url <url>", "an agent's REST API (http://host:port); repeat or comma-separate to try several", (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option("-c, --config <file>", "read restapi and ctl from this node.yml (or RAFTGRES_CONFIG)")
     .option("--username <name>", "REST API user (or RAFTGRES_USERNAME)")
     .option("--password <password>", "REST API password (or RAFTGRES_PASSWORD)")

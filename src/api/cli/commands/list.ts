@@ -134,7 +134,7 @@ const DEFAULT_TAGS: Readonly<Record<string, JsonValue>> = { nofailover: false, f
 
 function tagsCell(tags: JsonObject): Cell {
   const set = Object.entries(tags).filter(([key, value]) => DEFAULT_TAGS[key] !== value);
-  return set.length === 0 ? null : cellOf(Object.fromEntries(set));
+  return set.length === 0 ? null : Object.fromEntries(set);
 }
 
 function treeName(name: string, level: number): string {

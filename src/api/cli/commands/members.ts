@@ -44,9 +44,13 @@ async function showMembers(ctx: CliContext, format: ReturnType<typeof parseForma
   const progress = leaderProgress(views);
   const rows: Cell[][] = views.map((v) => {
     const p = progress.get(v.member) ?? {};
-    return [v.member, v.raft === null ? "unreachable" : cellOf(v.raft["role"] ?? null), cellOf(v.raft?.["term"] ?? null), cellOf(v.raft?.["leader"] ?? null), cellOf(pick(p, ["match", "match_index", "matchIndex"])), cellOf(pick(p, ["last_contact", "last_contact_ms", "lastContactMs"]))];
+    return [v.member, v.raft === null ? "unreachable" : cellOf(v.raft["role"] ?? null), cellOf(v.raft?.["term"] ?? null), cellOf(v.raft?.["leader"] ?? null), cellOf(pick(p, ["match", "match_index", "matchIndex"])), lastContact(pick(p, ["last_contact_ms", "lastContactMs", "last_contact"]))];
   });
-  ctx.out(renderRows({ columns: ["Node", "Raft Role", "Term", "Raft Leader", "Match", "Last Contact"], rows, alignRight: ["Term", "Match"] }, format));
+  ctx.out(renderRows({ columns: ["Node", "Raft Role", "Term", "Raft Leader", "Match", "Last Contact"], rows, alignRight: ["Term", "Match", "Last Contact"] }, format));
+}
+
+function lastContact(value: JsonValue): Cell {
+  return typeof value === "number" ? `${Math.round(value)} ms ago` : cellOf(value);
 }
 
 function pick(object: JsonObject, keys: readonly string[]): JsonValue {
