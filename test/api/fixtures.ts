@@ -1,0 +1,139 @@
+/**
+ * A NodeApi for the REST API tests: the cluster state is a real DcsStateMachine driven by
+ * commands (test/dcs/fixtures.ts Driver), the local snapshot plain data the test sets.
+ */
+import { either as E } from "fp-ts";
+import type { FastifyInstance } from "fastify";
+import type { Command } from "../../src/dcs/commands.js";
+import type { DcsFailure, Executed } from "../../src/dcs/client.js";
+import { DEFAULT_TAGS, type Lsn, type MemberName } from "../../src/dcs/model.js";
+import { type ScopeView, viewScope } from "../../src/dcs/views.js";
+import type { LocalStatus, NodeApi, NodeFailure, ReinitializeRequest, RestartRequest } from "../../src/api/node_api.js";
+import { buildApiServer, type ApiServerOptions } from "../../src/api/server.js";
+import { SILENT_LOGGER } from "../../src/lib/logger.js";
+import { Driver, m, SCOPE } from "../dcs/fixtures.js";
+
+export const PRIMARY_LOCAL: LocalStatus = {
+  process: "running",
+  busy: null,
+  progress: null,
+  role: "primary",
+  timeline: 1,
+  walWritten: 1000n as Lsn,
+  walReceived: null,
+  walReplayed: null,
+  replayedAtMs: null,
+  replayPaused: false,
+  streaming: false,
+  systemId: "7301234567890123456",
+  serverVersion: 150018,
+  postmasterStartMs: 1_700_000_000_000,
+  pendingRestart: {},
+  tags: DEFAULT_TAGS,
+  lease: { generation: 1, msLeft: 20_000 },
+  decision: { reason: "holding the lease as the primary", detail: "pg2, pg3 streaming" },
+  haLoopAgeMs: 500,
+  dcsLastSeenMs: 1_700_000_000_000,
+  raft: { role: "leader", term: 3, leader: "pg1", commitIndex: 42, appliedIndex: 41, peers: [{ id: "pg2", matchIndex: 42, lastContactMs: 12 }, { id: "pg3", matchIndex: 40, lastContactMs: 15 }] },
+  watchdogOk: true,
+  replication: [{ usename: "replicator", applicationName: "pg2", clientAddr: "10.0.0.2", state: "streaming", syncState: "async", syncPriority: 0 }],
+  problem: null,
+};
+
+export const REPLICA_LOCAL: LocalStatus = {
+  ...PRIMARY_LOCAL,
+  role: "replica",
+  walWritten: null,
+  walReceived: 1000n as Lsn,
+  walReplayed: 1000n as Lsn,
+  replayedAtMs: 1_700_000_000_000,
+  streaming: true,
+  lease: null,
+  raft: { ...PRIMARY_LOCAL.raft, role: "follower", peers: [] },
+  replication: [],
+};
+
+export class TestNode implements NodeApi {
+  readonly driver = new Driver();
+  readonly scope = SCOPE;
+  readonly version = "0.1.0";
+  readonly name: MemberName;
+  status: LocalStatus;
+  /** When set, readView fails with this message. */
+  readFailure: string | null = null;
+  /** When set, execute fails with this (the Raft log unavailable). */
+  executeFailure: DcsFailure | null = null;
+  /** Runs between the read and the execution of a command: a concurrent writer. */
+  beforeExecute: ((command: Command) => void) | null = null;
+  /** Runs on wake(): the HA loop's part (a switchover carried out …). */
+  onWake: (() => void) | null = null;
+  readonly executed: { command: Command; author: string }[] = [];
+  readonly calls: string[] = [];
+  restartAnswer: E.Either<NodeFailure, string> = E.right("restarted PostgreSQL");
+  reinitAnswer: E.Either<NodeFailure, string> = E.right("reinitialize started");
+  lastRestart: RestartRequest | null = null;
+  lastReinit: ReinitializeRequest | null = null;
+
+  constructor(name = "pg1", status: LocalStatus = PRIMARY_LOCAL) {
+    this.name = m(name);
+    this.status = status;
+  }
+
+  local(): LocalStatus {
+    return this.status;
+  }
+
+  view(): ScopeView | null {
+    const scope = this.driver.machine.state.scopes.get(SCOPE);
+    return scope === undefined ? null : viewScope(scope, this.driver.machine.state.nowMs);
+  }
+
+  async readView(): Promise<E.Either<{ message: string }, ScopeView | null>> {
+    return this.readFailure === null ? E.right(this.view()) : E.left({ message: this.readFailure });
+  }
+
+  async execute(command: Command, author: string): Promise<E.Either<DcsFailure, Executed>> {
+    this.beforeExecute?.(command);
+    if (this.executeFailure !== null) return E.left(this.executeFailure);
+    this.executed.push({ command, author });
+    const decision = this.driver.run(author, command);
+    return E.map((events: Executed["events"]) => ({ index: this.driver.index, events }))(decision);
+  }
+
+  async restart(request: RestartRequest): Promise<E.Either<NodeFailure, string>> {
+    this.calls.push("restart");
+    this.lastRestart = request;
+    return this.restartAnswer;
+  }
+
+  async reload(): Promise<E.Either<NodeFailure, string>> {
+    this.calls.push("reload");
+    return E.right("reload scheduled");
+  }
+
+  async reinitialize(request: ReinitializeRequest): Promise<E.Either<NodeFailure, string>> {
+    this.calls.push("reinitialize");
+    this.lastReinit = request;
+    return this.reinitAnswer;
+  }
+
+  wake(): void {
+    this.calls.push("wake");
+    this.onWake?.();
+  }
+}
+
+/** A bootstrapped scope (pg1 primary holding the lease, pg2 and pg3 streaming) seen from `name`. */
+export function cluster(name = "pg1", status?: LocalStatus): TestNode {
+  const node = new TestNode(name, status ?? (name === "pg1" ? PRIMARY_LOCAL : REPLICA_LOCAL));
+  node.driver.bootstrap();
+  return node;
+}
+
+export function server(node: NodeApi, options: Partial<ApiServerOptions> = {}): FastifyInstance {
+  return buildApiServer({ node, logger: SILENT_LOGGER, timing: { switchoverWaitMs: 400, pollIntervalMs: 20 }, ...options });
+}
+
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+}
