@@ -1,0 +1,279 @@
+/**
+ * The CLI in-process against a small local HTTP peer that answers like the REST API: what it
+ * sends, what it prints, and the exit codes scripts rely on.
+ */
+import t from "tap";
+import { cli, fakeCluster, FakeNode } from "./support.js";
+
+const COMMANDS = ["list", "topology", "switchover", "failover", "edit-config", "show-config", "pause", "resume", "restart", "reload", "reinit", "history", "dsn", "members", "version"];
+
+t.test("--help works for the binary and every command, with exit code 0", async (t) => {
+  const top = await cli(["--help"]);
+  t.equal(top.code, 0);
+  for (const command of COMMANDS) t.match(top.stdout, new RegExp(`\\n  ${command} `), `${command} is listed`);
+  for (const command of COMMANDS) {
+    const help = await cli([command, "--help"]);
+    t.equal(help.code, 0, `${command} --help`);
+    t.match(help.stdout, new RegExp(`^Usage: raftgres ${command}`), `${command} --help prints its usage`);
+    t.match(help.stdout, /--url <url>/, `${command} --help shows the connection options`);
+  }
+});
+
+t.test("usage errors exit with 2 and say what is wrong", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["list", "--bogus"], /unknown option '--bogus'/],
+    [["lsit"], /unknown command 'lsit'[\s\S]*list/],
+    [["--url", "http://127.0.0.1:1", "list", "--format", "xml"], /--format "xml": expected one of table, tsv, json, yaml/],
+    [["--url", "http://127.0.0.1:1", "edit-config", "--set", "ttl"], /--set "ttl": expected key=value/],
+    [["list"], /no node to talk to: pass --url/],
+    [["--url", "ftp://x", "list"], /only http:\/\/ and https:\/\//],
+    [["reinit"], /missing required argument 'members'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli(args);
+    t.equal(r.code, 2, args.join(" "));
+    t.match(r.stderr, message, args.join(" "));
+  }
+});
+
+t.test("no reachable node exits with 3, listing the URLs tried and what to check", async (t) => {
+  const r = await cli(["--url", "http://127.0.0.1:1", "--url", "http://127.0.0.1:2", "list"]);
+  t.equal(r.code, 3);
+  t.match(r.stderr, /cannot reach any node[\s\S]*127\.0\.0\.1:1 \([^)]*ECONNREFUSED[\s\S]*127\.0\.0\.1:2[\s\S]*restapi\.listen[\s\S]*--url/);
+});
+
+t.test("a request goes to the next URL when one node does not answer", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  const r = await cli(["--url", `http://127.0.0.1:1,${node.url}`, "list"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /\+ Cluster: demo \(7421345098239852567\) /);
+});
+
+t.test("the connection comes from -c node.yml: restapi.listen and ctl.authentication; or from RAFTGRES_URL", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  const port = new URL(node.url).port;
+  const yaml = `scope: demo\nrestapi:\n  listen: 0.0.0.0:${port}\n  authentication: { username: api, password: fromrestapi }\nctl:\n  authentication: { username: admin, password: s3cret }\n`;
+  node.on("POST", "/reload", () => ({ status: 202, body: { message: "reload scheduled" } }));
+  const r = await cli(["-c", "/etc/node.yml", "reload", "pg1", "--force"], { files: { "/etc/node.yml": yaml } });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(node.sent("POST", "/reload")[0]?.authorization, `Basic ${Buffer.from("admin:s3cret").toString("base64")}`);
+  t.match(r.stdout, "Reload request received for member pg1 and will be processed within 10 seconds");
+  const fromEnv = await cli(["dsn", "-m", "pg2"], { env: { RAFTGRES_URL: node.url, RAFTGRES_USERNAME: "u", RAFTGRES_PASSWORD: "p" } });
+  t.equal(fromEnv.stdout, "host=10.0.0.2 port=5432\n");
+  t.equal(node.received.at(-1)?.authorization, `Basic ${Buffer.from("u:p").toString("base64")}`);
+});
+
+t.test("switchover --force posts the current primary and the candidate, prints the message and the list", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("POST", "/switchover", () => ({ status: 200, body: { message: "Successfully switched over to \"pg2\"" } }));
+  const r = await cli(["--url", node.url, "switchover", "--candidate", "pg2", "--force"]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(node.sent("POST", "/switchover")[0]?.body, { leader: "pg1", candidate: "pg2" });
+  t.match(r.stdout, /^Current cluster topology\n\+ Cluster: demo/);
+  t.match(r.stdout, /\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+00:00 Successfully switched over to "pg2"\n\+ Cluster: demo/);
+});
+
+t.test("switchover asks for what is missing and for confirmation", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("POST", "/switchover", () => ({ status: 202, body: { message: "Switchover scheduled" } }));
+  const r = await cli(["--url", node.url, "switchover"], { input: ["", "pg3", "2030-01-31T04:00:00+00:00", "y"] });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, "Primary [pg1]: ");
+  t.match(r.stdout, "Candidate ['pg2', 'pg3'] []: ");
+  t.match(r.stdout, "Are you sure you want to schedule switchover of cluster demo at 2030-01-31T04:00:00+00:00, demoting current primary pg1? [y/N]: ");
+  t.same(node.sent("POST", "/switchover")[0]?.body, { leader: "pg1", candidate: "pg3", scheduled_at: "2030-01-31T04:00:00+00:00" });
+  const no = await cli(["--url", node.url, "switchover", "--candidate", "pg2", "--scheduled", "now"], { input: ["", "n"] });
+  t.equal(no.code, 1);
+  t.match(no.stdout, "Are you sure you want to switchover cluster demo, demoting current primary pg1? [y/N]: ");
+  t.match(no.stderr, "Aborting switchover");
+  t.equal(node.sent("POST", "/switchover").length, 1, "nothing sent after a no");
+});
+
+t.test("a refused switchover prints the server's message and each candidate's reason, exit 1", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("POST", "/switchover", () => ({ status: 412, body: { error: "notPossible", message: "no good candidates", candidates: [{ member: "pg2", reason: "it is not streaming (state: starting)" }, { member: "pg3", reason: "lag 48 MB exceeds maximum_lag_on_failover" }] } }));
+  const r = await cli(["--url", node.url, "switchover", "--force"]);
+  t.equal(r.code, 1);
+  t.same(node.sent("POST", "/switchover")[0]?.body, { leader: "pg1" }, "--force without --candidate lets the server choose");
+  t.match(r.stderr, /Switchover failed \(HTTP 412 from [^)]*\): no good candidates\n {2}pg2: it is not streaming \(state: starting\)\n {2}pg3: lag 48 MB exceeds maximum_lag_on_failover/);
+  const wrong = await cli(["--url", node.url, "switchover", "--leader", "pg2", "--force"]);
+  t.equal(wrong.code, 1);
+  t.match(wrong.stderr, "pg2 is not the primary of cluster demo (the primary is pg1)");
+});
+
+t.test("failover needs a candidate; it posts it", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("POST", "/failover", () => ({ status: 200, body: { message: "Successfully failed over to \"pg3\"" } }));
+  const missing = await cli(["--url", node.url, "failover", "--force"]);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, "--candidate");
+  const r = await cli(["--url", node.url, "failover", "--candidate", "pg3", "--force"]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(node.sent("POST", "/failover")[0]?.body, { leader: "pg1", candidate: "pg3" });
+  const unknown = await cli(["--url", node.url, "failover", "--candidate", "pg9", "--force"]);
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, "pg9 is not a member of cluster demo");
+});
+
+t.test("edit-config shows the diff and patches only what changed", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("PATCH", "/config", (request) => ({ status: 200, body: request.body }));
+  const r = await cli(["--url", node.url, "edit-config", "--set", "ttl=40", "--pg", "max_connections=200", "--set", "loop_wait=null", "--force"]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(node.sent("PATCH", "/config")[0]?.body, { loop_wait: null, ttl: 40, postgresql: { parameters: { max_connections: 200 } } });
+  t.match(r.stdout, /--- before\n\+\+\+ after\n[\s\S]*-ttl: 30\n\+ {4}max_connections: 200\n\+ttl: 40\nConfiguration changed\n$/);
+  const same = await cli(["--url", node.url, "edit-config", "--set", "ttl=30", "--force"]);
+  t.equal(same.stdout, "Not changed\n");
+  const quiet = await cli(["--url", node.url, "edit-config", "--set", "ttl=31", "--quiet"], { input: ["y"] });
+  t.equal(quiet.code, 0);
+  t.notMatch(quiet.stdout, "--- before");
+  t.match(quiet.stdout, "Apply these changes? [y/N]: ");
+});
+
+t.test("edit-config opens the editor without --set, --apply merges a file, --replace PUTs it", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("PATCH", "/config", (request) => ({ status: 200, body: request.body }));
+  node.on("PUT", "/config", (request) => ({ status: 200, body: request.body }));
+  const edited = await cli(["--url", node.url, "edit-config", "--force"], { editorWrites: "loop_wait: 5\nttl: 30\npostgresql:\n  parameters:\n    max_connections: 100\n" });
+  t.equal(edited.code, 0, edited.stderr);
+  t.same(node.sent("PATCH", "/config").at(-1)?.body, { loop_wait: 5 });
+  const applied = await cli(["--url", node.url, "edit-config", "--apply", "patch.yml", "--force"], { files: { "patch.yml": "maximum_lag_on_failover: 1048576\n" } });
+  t.equal(applied.code, 0, applied.stderr);
+  t.same(node.sent("PATCH", "/config").at(-1)?.body, { maximum_lag_on_failover: 1048576 });
+  const replaced = await cli(["--url", node.url, "edit-config", "--replace", "all.yml", "--force"], { files: { "all.yml": "ttl: 20\n" } });
+  t.equal(replaced.code, 0, replaced.stderr);
+  t.same(node.sent("PUT", "/config").at(-1)?.body, { ttl: 20 });
+  const failedEditor = await cli(["--url", node.url, "edit-config"]);
+  t.equal(failedEditor.code, 1);
+  t.match(failedEditor.stderr, /the editor \(vi\) exited with status 1/);
+});
+
+t.test("a 409 on PATCH /config tells the user the configuration changed meanwhile", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("PATCH", "/config", () => ({ status: 409, body: { error: "conflict", message: "config version 7 is not 6" } }));
+  const r = await cli(["--url", node.url, "edit-config", "--set", "ttl=40", "--force", "--quiet"]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, "The configuration changed since it was read");
+});
+
+t.test("show-config prints YAML or JSON", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  const yaml = await cli(["--url", node.url, "show-config"]);
+  t.equal(yaml.stdout, "loop_wait: 10\npostgresql:\n  parameters:\n    max_connections: 100\nttl: 30\n");
+  const json = await cli(["--url", node.url, "show-config", "--format", "json"]);
+  t.same(JSON.parse(json.stdout), { loop_wait: 10, ttl: 30, postgresql: { parameters: { max_connections: 100 } } });
+});
+
+t.test("pause and resume patch the pause key; pausing a paused cluster is refused", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("PATCH", "/config", () => ({ status: 200, body: {} }));
+  const r = await cli(["--url", node.url, "pause"]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(node.sent("PATCH", "/config")[0]?.body, { pause: true });
+  t.equal(r.stdout, "Success: cluster management is paused\n");
+  const notPaused = await cli(["--url", node.url, "resume"]);
+  t.equal(notPaused.code, 1);
+  t.match(notPaused.stderr, "Cluster is not paused");
+  const paused = await fakeCluster({ pause: true });
+  t.teardown(() => paused.close());
+  paused.on("PATCH", "/config", () => ({ status: 200, body: {} }));
+  const again = await cli(["--url", paused.url, "pause"]);
+  t.equal(again.code, 1);
+  t.match(again.stderr, "Cluster is already paused");
+});
+
+t.test("restart, reload and reinit go to each member's API and report per member", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("POST", "/restart", () => ({ status: 200, body: { message: "restarted successfully" } }));
+  node.on("POST", "/reinitialize", () => ({ status: 200, body: { message: "reinitialize started" } }));
+  const restart = await cli(["--url", node.url, "restart", "--role", "replica", "--pending", "--force"]);
+  t.equal(restart.code, 0, restart.stderr);
+  t.equal(restart.stdout, "Success: restart on member pg2\nSuccess: restart on member pg3\n");
+  t.same(node.sent("POST", "/restart")[0]?.body, { restart_pending: true });
+  const reinit = await cli(["--url", node.url, "reinit", "pg3", "--force", "--from-leader"]);
+  t.equal(reinit.code, 0, reinit.stderr);
+  t.same(node.sent("POST", "/reinitialize")[0]?.body, { force: true, from_leader: true });
+  t.equal(reinit.stdout, "Success: reinitialize for member pg3\n");
+  const confirm = await cli(["--url", node.url, "reinit", "pg2"], { input: ["n"] });
+  t.equal(confirm.code, 1);
+  t.match(confirm.stdout, "Are you sure you want to reinitialize members pg2? [y/N]: ");
+  node.on("POST", "/restart", () => ({ status: 503, body: { error: "actionFailed", message: "restart failed: PostgreSQL did not start within 60 s" } }));
+  const failedRestart = await cli(["--url", node.url, "restart", "pg1", "--force"]);
+  t.equal(failedRestart.code, 1);
+  t.match(failedRestart.stdout, "Failed: restart for member pg1, status code=503, (restart failed: PostgreSQL did not start within 60 s)");
+  const unknown = await cli(["--url", node.url, "restart", "pg7", "--force"]);
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, "pg7 is not a member of cluster demo");
+});
+
+t.test("a member whose API is down makes restart exit 3 when no member could be reached", async (t) => {
+  const node = await FakeNode.start();
+  t.teardown(() => node.close());
+  node.on("GET", "/cluster", () => ({ status: 200, body: { scope: "demo", members: [{ name: "pg1", role: "leader", state: "running", api_url: "http://127.0.0.1:1", host: "h", port: 5432, timeline: 1, tags: {} }] } }));
+  const r = await cli(["--url", node.url, "restart", "pg1", "--force"]);
+  t.equal(r.code, 3);
+  t.match(r.stdout, /Failed: restart for member pg1: cannot reach http:\/\/127\.0\.0\.1:1/);
+});
+
+t.test("history prints patronictl's table", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("GET", "/history", () => ({ status: 200, body: [[1, 50331744, "switchover", "2024-05-01T10:00:00.000Z", "pg2"]] }));
+  const r = await cli(["--url", node.url, "history"]);
+  t.equal(r.stdout, [
+    "+----+----------+------------+--------------------------+------------+",
+    "| TL |      LSN | Reason     | Timestamp                | New Leader |",
+    "+----+----------+------------+--------------------------+------------+",
+    "|  1 | 50331744 | switchover | 2024-05-01T10:00:00.000Z | pg2        |",
+    "+----+----------+------------+--------------------------+------------+",
+    "",
+  ].join("\n"));
+});
+
+t.test("dsn: a multi-host URI over all members, primary first; one member's host and port", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  t.equal((await cli(["--url", node.url, "dsn"])).stdout, "postgresql://10.0.0.1:5432,10.0.0.2:5432,10.0.0.3:5432/?target_session_attrs=read-write\n");
+  t.equal((await cli(["--url", node.url, "dsn", "-r", "replica", "-d", "app"])).stdout, "postgresql://10.0.0.1:5432,10.0.0.2:5432,10.0.0.3:5432/app?target_session_attrs=prefer-standby\n");
+  t.equal((await cli(["--url", node.url, "dsn", "-m", "pg3"])).stdout, "host=10.0.0.3 port=5432\n");
+  t.equal((await cli(["--url", node.url, "dsn", "-r", "any", "-m", "pg3"])).code, 2);
+});
+
+t.test("members shows the Raft group; membership changes say they are not supported yet", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  const r = await cli(["--url", node.url, "members"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, "| pg3  | leader    |    4 | pg1         |   118 |    40 ms ago |");
+  const transfer = await cli(["--url", node.url, "members", "transfer", "pg2"]);
+  t.equal(transfer.code, 1);
+  t.match(transfer.stderr, "not supported yet");
+});
+
+t.test("version prints the CLI's and each member's versions", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  const r = await cli(["--url", node.url, "version"]);
+  t.equal(r.stdout, "raftgres version 0.1.0\npg1: raftgres 0.1.0 PostgreSQL 15.4\npg2: raftgres 0.1.0 PostgreSQL 15.4\npg3: raftgres 0.1.0 PostgreSQL 15.4\n");
+});
+
+t.test("a 401 says where credentials go", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("POST", "/failover", () => ({ status: 401, body: { error: "unauthorized", message: "authentication required" } }));
+  const r = await cli(["--url", node.url, "failover", "--candidate", "pg2", "--force"]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /authentication required[\s\S]*--username\/--password/);
+});
