@@ -82,7 +82,7 @@ function liveHolder(view: ScopeView | null): MemberName | null {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits for a new lease holder; the status and sentence of Patroni's poll_failover_result. */
-async function awaitNewPrimary(ctx: ApiContext, request: SwitchoverRequest, from: MemberName | null): Promise<{ status: number; message: string }> {
+async function awaitNewPrimary(ctx: ApiContext, request: SwitchoverRequest, from: MemberName | null): Promise<{ status: number; message: string } | ApiError> {
   const view = ctx.node.view();
   const waitMs = ctx.timing.switchoverWaitMs ?? 2 * Math.max(10, view === null ? 10 : configNumber(view.config, "loop_wait")) * 1000;
   const deadline = Date.now() + waitMs;
@@ -95,10 +95,10 @@ async function awaitNewPrimary(ctx: ApiContext, request: SwitchoverRequest, from
       if (request.candidate === null || request.candidate === holder) return { status: 200, message: `Successfully ${verb} over to "${holder}"` };
       return { status: 200, message: `${verb[0]!.toUpperCase()}${verb.slice(1)} over to "${holder}" instead of "${request.candidate}"` };
     }
-    if (now?.pending === null) return { status: 503, message: `${title(request.action)} failed: the request was withdrawn and ${holder ?? "nobody"} holds the lease` };
+    if (now?.pending === null) return apiError("actionFailed", `${title(request.action)} failed: the request was withdrawn and ${holder ?? "nobody"} holds the lease`);
   }
   const target = request.candidate ?? "the best candidate";
-  return { status: 503, message: `${title(request.action)} status unknown: after ${Math.round(waitMs / 1000)} s ${from ?? "nobody"} still holds the lease; the ${request.action} to ${target} is still pending` };
+  return apiError("actionFailed", `${title(request.action)} status unknown: after ${Math.round(waitMs / 1000)} s ${from ?? "nobody"} still holds the lease; the ${request.action} to ${target} is still pending`);
 }
 
 const title = (action: Action): string => `${action[0]!.toUpperCase()}${action.slice(1)}`;
