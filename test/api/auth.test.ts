@@ -1,0 +1,73 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { checkBasicAuth } from "../../src/api/auth.js";
+import { basic, cluster, server } from "./fixtures.js";
+
+const authentication = { username: "admin", password: "s3cret:with:colons" };
+
+t.test("mutations need Basic credentials when configured: 401 without or with wrong ones, 200 with right", async (t) => {
+  const node = cluster();
+  const app = server(node, { authentication });
+  const without = await app.inject({ method: "POST", url: "/reload" });
+  t.equal(without.statusCode, 401);
+  t.equal(without.headers["www-authenticate"], 'Basic realm="raftgres"');
+  t.match(without.json(), { error: "unauthorized", message: /no Authorization header/ });
+  t.equal((await app.inject({ method: "POST", url: "/reload", headers: { authorization: basic("admin", "wrong") } })).statusCode, 401);
+  t.equal((await app.inject({ method: "POST", url: "/reload", headers: { authorization: basic("root", authentication.password) } })).statusCode, 401);
+  t.equal((await app.inject({ method: "POST", url: "/reload", headers: { authorization: "Bearer abc" } })).statusCode, 401);
+  t.equal((await app.inject({ method: "DELETE", url: "/switchover" })).statusCode, 401);
+  t.equal((await app.inject({ method: "PATCH", url: "/config", payload: "{}" })).statusCode, 401);
+  t.equal((await app.inject({ method: "PUT", url: "/config", payload: "{}" })).statusCode, 401);
+  t.same(node.calls, [], "nothing ran");
+  const right = await app.inject({ method: "POST", url: "/reload", headers: { authorization: basic("admin", authentication.password) } });
+  t.equal(right.statusCode, 202);
+  const patched = await app.inject({ method: "PATCH", url: "/config", headers: { authorization: basic("admin", authentication.password), "content-type": "application/json" }, payload: { ttl: 30 } });
+  t.equal(patched.statusCode, 200);
+  t.equal(node.executed[0]!.author, "api:admin", "the user is the command's author");
+  await app.close();
+});
+
+t.test("reads stay open unless requireAuthForReads", async (t) => {
+  const open = server(cluster(), { authentication });
+  for (const url of ["/patroni", "/cluster", "/config", "/metrics", "/primary"]) t.equal((await open.inject({ method: "GET", url })).statusCode, 200, url);
+  t.equal((await open.inject({ method: "OPTIONS", url: "/primary" })).statusCode, 200);
+  await open.close();
+  const closed = server(cluster(), { authentication, requireAuthForReads: true });
+  t.equal((await closed.inject({ method: "GET", url: "/patroni" })).statusCode, 401);
+  t.equal((await closed.inject({ method: "HEAD", url: "/primary" })).statusCode, 401);
+  t.equal((await closed.inject({ method: "GET", url: "/patroni", headers: { authorization: basic("admin", authentication.password) } })).statusCode, 200);
+  await closed.close();
+});
+
+t.test("routes the agent adds to the instance are not under the API's authentication or body parser", async (t) => {
+  const app = server(cluster(), { authentication });
+  app.post("/internal/fenced", async (request) => ({ got: request.body }));
+  const answer = await app.inject({ method: "POST", url: "/internal/fenced", headers: { "content-type": "application/json" }, payload: { member: "pg1" } });
+  t.equal(answer.statusCode, 200);
+  t.same(answer.json(), { got: { member: "pg1" } });
+  await app.close();
+});
+
+t.test("checkBasicAuth: a password may contain colons; a user without one is refused", async (t) => {
+  t.equal(checkBasicAuth(basic("admin", authentication.password), authentication), null);
+  t.not(checkBasicAuth(`Basic ${Buffer.from("admin").toString("base64")}`, authentication), null);
+  t.not(checkBasicAuth(basic("admin", ""), authentication), null);
+});
+
+t.test("with a certificate the server is built for HTTPS", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "raftgres-api-tls-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+  } catch {
+    t.comment("openssl is not available to make a test certificate: skipped");
+    return;
+  }
+  const app = server(cluster(), { tls: { cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")) } });
+  t.ok(app.initialConfig.https, "fastify was given https options");
+  t.equal((await app.inject({ method: "GET", url: "/primary" })).statusCode, 200);
+  await app.close();
+});
