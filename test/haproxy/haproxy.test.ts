@@ -22,7 +22,9 @@ const missing = haproxyMissing();
 if (missing !== null) {
   t.plan(0, missing);
 } else {
-  await run();
+  // A failure outside the subtests (the cluster never became healthy …) fails the file, and the
+  // teardowns still run.
+  await run().catch((error: unknown) => t.fail(error instanceof Error ? error.message : String(error)));
 }
 
 /** null when haproxy is installed; why the test is skipped when it cannot be; throws otherwise. */
@@ -102,6 +104,16 @@ async function run(): Promise<void> {
   cluster.startAll();
   let primary = await cluster.waitHealthy(60_000);
   haproxy = spawn("haproxy", ["-f", configPath, "-db"], { stdio: ["ignore", "pipe", "pipe"] });
+  const haproxyPid = haproxy.pid;
+  // Even if this process dies without its teardown, haproxy goes with it.
+  process.once("exit", () => {
+    if (haproxyPid === undefined) return;
+    try {
+      process.kill(haproxyPid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  });
   haproxy.stdout!.on("data", (chunk: Buffer) => (haproxyLog += chunk.toString()));
   haproxy.stderr!.on("data", (chunk: Buffer) => (haproxyLog += chunk.toString()));
   t.teardown(() => {
