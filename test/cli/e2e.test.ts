@@ -1,0 +1,153 @@
+/**
+ * End to end: the CLI against three real agents with real PostgreSQL — list, show-config,
+ * edit-config, history, dsn, switchover, failover, pause/resume, a replica's restart and reinit.
+ * One cluster is shared by the subtests, in order; each leaves it healthy for the next.
+ * Subtests whose endpoints the agent does not serve yet are marked todo (probed at the start).
+ */
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import t from "tap";
+import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { cli } from "./support.js";
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "agent", "main.ts");
+const TODO = { todo: "waits for the agent to serve the REST API" };
+
+const cluster = await PgCluster.create();
+t.teardown(() => cluster.destroy());
+
+/**
+ * One primary (GET /primary answers 200) and every other member streaming from it, judged by
+ * PostgreSQL itself — not by the agent's own status document, whose shape moves with the API.
+ */
+function healthy(timeoutMs = 60_000): Promise<string> {
+  return waitFor("one primary and streaming replicas", timeoutMs, async () => {
+    const found = await cluster.primary();
+    if (found === null) return undefined;
+    for (const name of cluster.nodes.keys()) {
+      if (name === found) continue;
+      const rows = await cluster.query<{ streaming: boolean }>(name, "SELECT pg_is_in_recovery() AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming").catch(() => []);
+      if (rows[0]?.streaming !== true) return undefined;
+    }
+    return found;
+  }, 250);
+}
+
+/** Waits until `name` is the primary of a healthy cluster. */
+function primaryIs(name: string, timeoutMs = 60_000): Promise<string> {
+  return waitFor(`${name} primary with streaming replicas`, timeoutMs, async () => ((await healthy(timeoutMs)) === name ? name : undefined));
+}
+
+cluster.startAll();
+let primary = await healthy(90_000);
+const urls = [...cluster.nodes.values()].map((n) => `http://127.0.0.1:${n.apiPort}`).join(",");
+const raftgres = (args: string[], input?: string[]) => cli(["--url", urls, ...args], input === undefined ? {} : { input });
+const replicas = (): string[] => [...cluster.nodes.keys()].filter((n) => n !== primary).sort();
+
+/** Which parts of the REST API the agent serves (a colleague wires it in). */
+async function probe(method: string, path: string, body?: unknown): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${cluster.spec(primary).apiPort}${path}`, { method, signal: AbortSignal.timeout(5000), ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }) });
+    return response.status !== 404;
+  } catch {
+    return false;
+  }
+}
+const reads = (await probe("GET", "/cluster")) && (await probe("GET", "/config")) && (await probe("GET", "/history"));
+// An empty switchover names no leader: a served endpoint answers 400, an absent one 404.
+const actions = reads && (await probe("POST", "/switchover", {}));
+
+t.test("list shows the three members, the primary as Leader, the replicas streaming", reads ? {} : TODO, async (t) => {
+  const r = await raftgres(["list"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^\+ Cluster: test \(\d+\) /);
+  t.match(r.stdout, new RegExp(`\\| ${primary} +\\| 127\\.0\\.0\\.1:\\d+ +\\| Leader +\\| running `));
+  for (const name of replicas()) t.match(r.stdout, new RegExp(`\\| ${name} +\\| 127\\.0\\.0\\.1:\\d+ +\\| (Replica|Sync Standby) +\\| (streaming|running) `));
+  const json = JSON.parse((await raftgres(["list", "-f", "json"])).stdout) as { Member: string; Role: string }[];
+  t.same(json.map((m) => m.Member), ["pg1", "pg2", "pg3"]);
+  const topology = await raftgres(["topology"]);
+  t.match(topology.stdout, new RegExp(`\\| ${primary} [\\s\\S]*\\| \\+ ${replicas()[0]!} [\\s\\S]*\\| \\+ ${replicas()[1]!} `));
+});
+
+t.test("the binary runs the CLI beside `agent`, with the exit codes of the CLI", reads ? {} : TODO, async (t) => {
+  const run = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { encoding: "utf8", timeout: 30_000 });
+  const version = run(["version", "--url", urls]);
+  t.equal(version.status, 0, version.stderr);
+  t.match(version.stdout, /^raftgres version \d+\.\d+\.\d+\npg1: raftgres \S+ PostgreSQL \d+/);
+  t.equal(run(["list", "--url", "http://127.0.0.1:1"]).status, 3);
+  t.equal(run(["list", "--nope"]).status, 2);
+});
+
+t.test("show-config and edit-config --pg … --force change the dynamic configuration", reads ? {} : TODO, async (t) => {
+  const shown = await raftgres(["show-config", "--format", "json"]);
+  t.equal(shown.code, 0, shown.stderr);
+  const edited = await raftgres(["edit-config", "--pg", "work_mem=8MB", "--set", "maximum_lag_on_failover=2097152", "--force"]);
+  t.equal(edited.code, 0, edited.stderr);
+  t.match(edited.stdout, /\+ {4}work_mem: 8MB/);
+  const after = JSON.parse((await raftgres(["show-config", "--format", "json"])).stdout) as { postgresql?: { parameters?: Record<string, unknown> }; maximum_lag_on_failover?: number };
+  t.equal(after.postgresql?.parameters?.["work_mem"], "8MB");
+  t.equal(after.maximum_lag_on_failover, 2097152);
+});
+});
+
+t.test("dsn gives a multi-host URI that reaches the primary, and one member's host and port", reads ? {} : TODO, async (t) => {
+  const uri = (await raftgres(["dsn"])).stdout.trim();
+  for (const spec of cluster.nodes.values()) t.match(uri, `127.0.0.1:${spec.pgPort}`);
+  t.match(uri, /target_session_attrs=read-write$/);
+  t.equal((await raftgres(["dsn", "-m", primary])).stdout.trim(), `host=127.0.0.1 port=${cluster.spec(primary).pgPort}`);
+});
+
+t.test("switchover --candidate --force moves the primary; the old primary follows it", actions ? {} : TODO, async (t) => {
+  const candidate = replicas()[0]!;
+  const old = primary;
+  const r = await raftgres(["switchover", "--candidate", candidate, "--force"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /Current cluster topology[\s\S]*\d\d:\d\d:\d\d\.\d+\+00:00 \S/);
+  primary = await primaryIs(candidate);
+  const [recovery] = await cluster.query<{ standby: boolean }>(old, "SELECT pg_is_in_recovery() AS standby");
+  t.equal(recovery?.standby, true, "the old primary is a replica");
+  const history = await raftgres(["history"]);
+  t.match(history.stdout, new RegExp(`\\|  1 \\| +\\d+ \\| \\w+ +\\| \\S+ +\\| ${candidate} `));
+});
+
+t.test("failover --candidate --force promotes the named replica", actions ? {} : TODO, async (t) => {
+  const candidate = replicas()[1]!;
+  const r = await raftgres(["failover", "--candidate", candidate, "--force"]);
+  t.equal(r.code, 0, r.stderr);
+  primary = await primaryIs(candidate);
+  t.pass(`${candidate} is the primary`);
+});
+
+t.test("pause and resume switch maintenance mode on every member", actions ? {} : TODO, async (t) => {
+  const paused = await raftgres(["pause", "--wait"]);
+  t.equal(paused.code, 0, paused.stderr);
+  t.match(paused.stdout, "Success: cluster management is paused");
+  t.match((await raftgres(["list"])).stdout, / Maintenance mode: on/);
+  t.equal((await raftgres(["pause"])).code, 1, "pausing again is refused");
+  const resumed = await raftgres(["resume", "--wait"]);
+  t.equal(resumed.code, 0, resumed.stderr);
+  t.notMatch((await raftgres(["list"])).stdout, /Maintenance mode/);
+});
+
+t.test("restart of a replica restarts its PostgreSQL", actions ? {} : TODO, async (t) => {
+  const replica = replicas()[0]!;
+  const before = cluster.postmasterPid(replica);
+  const r = await raftgres(["restart", replica, "--force"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `Success: restart on member ${replica}`);
+  await waitFor(`${replica} restarted`, 30_000, () => {
+    const pid = cluster.postmasterPid(replica);
+    return pid !== null && pid !== before ? true : undefined;
+  });
+  t.equal(await healthy(), primary);
+});
+
+t.test("reinit of a replica rebuilds it from a base backup", actions ? {} : TODO, async (t) => {
+  const replica = replicas()[1]!;
+  const r = await raftgres(["reinit", replica, "--force", "--wait"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `Success: reinitialize for member ${replica}`);
+  t.match(r.stdout, `Reinitialize is completed on: ${replica}`);
+  t.equal(await healthy(), primary);
+});
