@@ -196,7 +196,7 @@ class Demo {
   connectionInfo(): void {
     this.heading("6", "The cluster keeps running", `psql "${this.dsn}"`);
     for (const spec of this.cluster.nodes.values()) {
-      say(`   ${spec.name}: curl -s http://127.0.0.1:${spec.apiPort}/status` +
+      say(`   ${spec.name}: curl -s http://127.0.0.1:${spec.apiPort}/patroni` +
         `   (PostgreSQL on 127.0.0.1:${spec.pgPort})`,
       `        agent log ${spec.dir}/agent.log   data ${spec.dir}/pgdata`,
       `        PostgreSQL log ${spec.dir}/pgdata.log.d/`);

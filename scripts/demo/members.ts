@@ -1,5 +1,5 @@
 /**
- * What the demo shows of the cluster: a table of the members (each agent's GET /status, plus the
+ * What the demo shows of the cluster: a table of the members (each agent's GET /patroni, plus the
  * replay lag measured in SQL), the wait for a healthy cluster (one primary holding the lease,
  * every other member a replica streaming from it), and the agents' log lines.
  */
@@ -45,7 +45,7 @@ export async function membersTable(cluster: PgCluster): Promise<string> {
 }
 
 function cells(name: string, s: NodeStatus | null, lagBytes: bigint | null): string[] {
-  if (s === null) return [name, "-", "agent down", "-", "-", "-", "-", "(GET /status: no answer)"];
+  if (s === null) return [name, "-", "agent down", "-", "-", "-", "-", "(GET /patroni: no answer)"];
   return [
     name,
     s.role ?? "-",

@@ -2,27 +2,26 @@
  * One raftgres node: the Raft node with the cluster state, the PostgreSQL adapter, the watchdog,
  * the HA loop and the HTTP endpoint, wired together; and their orderly stop.
  */
+import { readFileSync } from "node:fs";
 import { either as E } from "fp-ts";
 import type { FastifyInstance } from "fastify";
 import type { MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
-import type { FencedReport } from "../ha/io/fence_report.js";
 import { type Fencing, HaLoop } from "../ha/io/ha_loop.js";
 import { Watchdog } from "../ha/io/watchdog.js";
 import type { Logger } from "../lib/logger.js";
 import { type NodeId } from "../raft/types.js";
 import type { AgentConfig } from "./config.js";
 import { type DcsNode, startDcsNode } from "./dcs_node.js";
-import { startHttpServer } from "./http_server.js";
-import type { PostgresInstance } from "../pg/postgres_instance.js";
+import { buildApiServer } from "../api/server.js";
+import { registerFenceReceiver } from "./fence_receiver.js";
+import { AgentNodeApi } from "./node_api_impl.js";
 import { openPostgres } from "./postgres_wiring.js";
 import { reloadConfig } from "./reload.js";
 import type { Identity } from "../ha/member_status.js";
 
 export const AGENT_VERSION = "0.1.0";
 
-/** How long a relayed fence report may wait for the Raft group (a new leader after a crash). */
-const FENCE_RELAY_TIMEOUT_MS = 3000;
 
 /** CLOCK_MONOTONIC in milliseconds: the agent's clock, and the watchdog's (another process). */
 export function monotonicMs(): number {
@@ -87,37 +86,44 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   });
   const offTargets = dcs.client.subscribe(config.scope, (view) => updateReportTargets(view, config.name, watchdog.right));
   const offBootstrapConfig = dcs.client.subscribe(config.scope, (view) => void writeBootstrapConfig(view, config, dcs, logger));
-  let http: FastifyInstance;
-  try {
-    http = await startHttpServer(config.restapi.listen.host, config.restapi.listen.port, raft.secret, endpoints(config, dcs, ha, postgres.right), logger.child({ area: "http" }));
-  } catch (error: unknown) {
+  let watchdogAlive = true;
+  const offWatchdogGone = watchdog.right.onExit(() => {
+    watchdogAlive = false;
+  });
+  let current = config;
+  const reload = async (): Promise<E.Either<string, string>> => {
+    if (configPath === null) return E.left("this agent was started without a configuration file to re-read");
+    const reloaded = await reloadConfig(configPath, current, ha, identityOf);
+    if (E.isLeft(reloaded)) return reloaded;
+    current = reloaded.right.config;
+    for (const warning of current.warnings) logger.warn({}, warning);
+    logger.info({}, `reloaded ${configPath}: ${reloaded.right.message}`);
+    return E.right(reloaded.right.message);
+  };
+  const nodeApi = new AgentNodeApi({ config: () => current, version: AGENT_VERSION, dcs, ha, postgres: postgres.right, watchdogOk: () => watchdogAlive, reload, clock: monotonicMs });
+  const http = await startApi(config, nodeApi, dcs, logger);
+  if (E.isLeft(http)) {
+    nodeApi.close();
     await watchdog.right.stop();
     await dcs.raft.stop();
-    return E.left(`the HTTP endpoint cannot listen on ${config.restapi.listen.host}:${config.restapi.listen.port}: ${error instanceof Error ? error.message : String(error)}`);
+    return http;
   }
   ha.start();
   logger.info({ scope: config.scope, raft: `${raft.listen.host}:${raft.listen.port}`, api: `${config.restapi.listen.host}:${config.restapi.listen.port}` }, "raftgres agent running");
-  let current = config;
   return E.right({
     dcs,
     ha,
-    async reload() {
-      if (configPath === null) return E.left("this agent was started without a configuration file to re-read");
-      const reloaded = await reloadConfig(configPath, current, ha, identityOf);
-      if (E.isLeft(reloaded)) return reloaded;
-      current = reloaded.right.config;
-      for (const warning of current.warnings) logger.warn({}, warning);
-      logger.info({}, `reloaded ${configPath}: ${reloaded.right.message}`);
-      return E.right(reloaded.right.message);
-    },
+    reload,
     async stop(options = {}) {
       offFired();
       offExit();
+      offWatchdogGone();
+      nodeApi.close();
       offTargets();
       offBootstrapConfig();
       await ha.stop({ stopPostgres: options.stopPostgres ?? true });
       await watchdog.right.stop();
-      await http.close();
+      await http.right.close();
       await dcs.raft.stop();
     },
   });
@@ -154,45 +160,28 @@ async function writeBootstrapConfig(view: ScopeView, config: AgentConfig, dcs: D
   if (E.isRight(written)) logger.info({ config: config.bootstrapDcs }, "wrote the cluster's initial config (bootstrap.dcs)");
 }
 
-function endpoints(config: AgentConfig, dcs: DcsNode, ha: HaLoop, postgres: PostgresInstance) {
-  return {
-    status: () => {
-      const s = ha.status();
-      return {
-        name: config.name,
-        scope: config.scope,
-        role: s.postgres?.role ?? null,
-        state: s.postgres?.process ?? "unknown",
-        timeline: s.postgres?.timeline ?? null,
-        holdsLease: s.lease !== null,
-        busy: s.busy,
-        progress: postgres.progress(),
-        lease: s.lease === null ? null : { generation: s.lease.generation, msLeft: Math.round(s.lease.deadlineMs - monotonicMs()) },
-        reason: s.decision?.reason ?? null,
-        detail: s.decision?.detail ?? null,
-        raft: { role: dcs.raft.status().role, term: dcs.raft.status().term, leader: dcs.raft.status().leader },
-      };
-    },
-    isPrimary: () => {
-      const s = ha.status();
-      return s.lease !== null && s.postgres?.process === "running" && s.postgres.role === "primary";
-    },
-    isReplica: () => {
-      const s = ha.status();
-      return s.postgres?.process === "running" && s.postgres.role === "replica";
-    },
-    fenced: async (report: FencedReport): Promise<E.Either<string, string>> => {
-      if (report.scope !== config.scope) return E.left(`the report is for scope ${report.scope}, this node serves ${config.scope}`);
-      const reason = `the watchdog of ${report.member} killed its PostgreSQL (${report.reason}); relayed by ${config.name}`;
-      // The fenced member may have led the Raft group: wait out the election of the next leader.
-      const deadline = monotonicMs() + FENCE_RELAY_TIMEOUT_MS;
-      for (;;) {
-        const done = await dcs.client.execute(config.scope, { kind: "fenceLease", holder: report.member, generation: report.generation, reason }, { timeoutMs: FENCE_RELAY_TIMEOUT_MS });
-        if (E.isRight(done)) return E.right(`released the lease of ${report.member} (generation ${report.generation})`);
-        const retriable = done.left.code === "unavailable" || done.left.code === "outcomeUnknown";
-        if (!retriable || monotonicMs() > deadline) return E.left(`${done.left.code}: ${done.left.message}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-  };
+/** The REST API (src/api) with the fence receiver, listening on restapi.listen. */
+async function startApi(config: AgentConfig, node: AgentNodeApi, dcs: DcsNode, logger: Logger): Promise<E.Either<string, FastifyInstance>> {
+  const { listen, authentication, requireAuthForReads, tls } = config.restapi;
+  let tlsFiles: { cert: Buffer; key: Buffer } | undefined;
+  try {
+    tlsFiles = tls === null ? undefined : { cert: readFileSync(tls.certfile), key: readFileSync(tls.keyfile) };
+  } catch (error: unknown) {
+    return E.left(`cannot read the REST API's certificate or key: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const app = buildApiServer({
+    node,
+    logger: logger.child({ area: "api" }),
+    ...(authentication === null ? {} : { authentication }),
+    requireAuthForReads,
+    ...(tlsFiles === undefined ? {} : { tls: tlsFiles }),
+  });
+  try {
+    await registerFenceReceiver(app, { scope: config.scope, me: config.name, secret: config.raft.secret, client: dcs.client, logger: logger.child({ area: "fence" }), clock: monotonicMs });
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (error: unknown) {
+    await app.close();
+    return E.left(`the REST API cannot listen on ${listen.host}:${listen.port}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return E.right(app);
 }

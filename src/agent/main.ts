@@ -7,7 +7,7 @@
  *                                  a client of the agents' REST API (src/api/cli; raftgres --help)
  *
  * SIGTERM/SIGINT stop the agent: a primary stops PostgreSQL and releases its lease first, so a
- * replica takes over at once.
+ * replica takes over at once. SIGHUP re-reads node.yml.
  */
 import { parseArgs } from "node:util";
 import { either as E } from "fp-ts";
@@ -28,7 +28,7 @@ async function runAgent(args: string[]): Promise<void> {
   const agent = await startAgent(config.right, logger, (message) => {
     logger.error({}, `stopping: ${message}`);
     process.exit(1);
-  });
+  }, values.config);
   if (E.isLeft(agent)) fail(`the agent did not start: ${agent.left}`);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -42,6 +42,12 @@ async function runAgent(args: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // SIGHUP re-reads node.yml, as Patroni does (and POST /reload).
+  process.on("SIGHUP", () => {
+    void agent.right.reload().then((reloaded) => {
+      if (E.isLeft(reloaded)) logger.error({}, reloaded.left);
+    });
+  });
 }
 
 function fail(message: string): never {

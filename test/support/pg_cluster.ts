@@ -42,6 +42,20 @@ export interface NodeStatus {
   readonly raft: { readonly role: string; readonly term: number; readonly leader: string | null };
 }
 
+/** The parts of GET /patroni the harness reads (Patroni's fields and raftgres's extras). */
+interface PatroniStatus {
+  readonly state?: string;
+  readonly role?: string;
+  readonly timeline?: number;
+  readonly patroni?: { readonly name?: string };
+  readonly raftgres?: {
+    readonly lease?: { readonly generation: number } | null;
+    readonly busy?: string | null;
+    readonly reason?: string | null;
+    readonly raft?: { readonly role?: string; readonly term?: number; readonly leader?: string | null };
+  };
+}
+
 export interface ClusterOptions {
   readonly names?: readonly string[];
   /** Extra YAML appended to every node's file (e.g. a bootstrap.dcs section). */
@@ -165,10 +179,23 @@ ${this.options.extraYaml ?? ""}`;
     });
   }
 
+  /** The member's GET /patroni, reduced to what tests look at. */
   async status(name: string): Promise<NodeStatus | null> {
     try {
-      const response = await fetch(`http://127.0.0.1:${this.spec(name).apiPort}/status`, { signal: AbortSignal.timeout(1000) });
-      return (await response.json()) as NodeStatus;
+      const response = await fetch(`http://127.0.0.1:${this.spec(name).apiPort}/patroni`, { signal: AbortSignal.timeout(1000) });
+      const body = (await response.json()) as PatroniStatus;
+      const extras = body.raftgres;
+      const role = body.role === "primary" || body.role === "replica" ? body.role : null;
+      return {
+        name: body.patroni?.name ?? name,
+        role,
+        state: body.state ?? "unknown",
+        timeline: body.timeline ?? null,
+        holdsLease: extras?.lease !== null && extras?.lease !== undefined,
+        busy: extras?.busy ?? null,
+        reason: extras?.reason ?? null,
+        raft: { role: extras?.raft?.role ?? "unknown", term: extras?.raft?.term ?? 0, leader: extras?.raft?.leader ?? null },
+      };
     } catch {
       return null;
     }

@@ -52,6 +52,8 @@ export interface HaLoopOptions {
 
 export interface HaStatus {
   readonly decision: HaDecision | null;
+  /** Monotonic time the last cycle ended (the loop's start before the first). */
+  readonly lastCycleMs: number;
   readonly busy: PostgresActionKind | null;
   readonly lease: LocalLease | null;
   readonly memory: HaMemory;
@@ -80,6 +82,7 @@ export class HaLoop {
   private unsubscribe: (() => void)[] = [];
   private lastDecision: HaDecision | null = null;
   private lastObservation: LocalPostgres | null = null;
+  private lastCycleMs: number;
   private lastPublished: { key: string; atMs: number } | null = null;
   private settings: HaSettings;
   private adjustments = "";
@@ -98,6 +101,7 @@ export class HaLoop {
     this.identity = options.identity;
     this.local = options.local;
     this.settings = resolveHaSettings({ version: 0, value: {} }, options.local).settings;
+    this.lastCycleMs = options.clock();
   }
 
   start(): void {
@@ -112,7 +116,7 @@ export class HaLoop {
   }
 
   status(): HaStatus {
-    return { decision: this.lastDecision, busy: this.busy, lease: this.lease, memory: this.memory, postgres: this.lastObservation, settings: this.settings };
+    return { decision: this.lastDecision, lastCycleMs: this.lastCycleMs, busy: this.busy, lease: this.lease, memory: this.memory, postgres: this.lastObservation, settings: this.settings };
   }
 
   /** Runs a cycle now, or right after the one running. */
@@ -162,6 +166,7 @@ export class HaLoop {
     this.lastDecision = decided;
     for (const action of decided.actions) await this.perform(action);
     this.armWatchdog();
+    this.lastCycleMs = clock();
   }
 
   private remember(pg: LocalPostgres): void {

@@ -1,0 +1,131 @@
+/**
+ * The agent's side of the REST API: src/api's NodeApi over the HA loop, the PostgreSQL adapter,
+ * the Raft node and the watchdog. Server details (version, pending restart, replication) are
+ * read in the background every loop_wait so that the health checks stay synchronous and cheap.
+ */
+import { either as E } from "fp-ts";
+import type { LocalStatus, NodeApi, NodeFailure } from "../api/node_api.js";
+import type { HaLoop } from "../ha/io/ha_loop.js";
+import type { PostgresInstance } from "../pg/postgres_instance.js";
+import type { ServerDetails } from "../pg/details.js";
+import type { AgentConfig } from "./config.js";
+import type { DcsNode } from "./dcs_node.js";
+
+/** How often the server details are read again while PostgreSQL runs. */
+const DETAILS_EVERY_MS = 1000;
+
+export interface NodeApiParts {
+  readonly config: () => AgentConfig;
+  readonly version: string;
+  readonly dcs: DcsNode;
+  readonly ha: HaLoop;
+  readonly postgres: PostgresInstance;
+  readonly watchdogOk: () => boolean;
+  readonly reload: () => Promise<E.Either<string, string>>;
+  readonly clock: () => number;
+}
+
+export class AgentNodeApi implements NodeApi {
+  readonly scope;
+  readonly name;
+  readonly version: string;
+  private details: ServerDetails | null = null;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly parts: NodeApiParts) {
+    this.scope = parts.config().scope;
+    this.name = parts.config().name;
+    this.version = parts.version;
+    this.timer = setInterval(() => void this.refreshDetails(), DETAILS_EVERY_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private async refreshDetails(): Promise<void> {
+    const read = await this.parts.postgres.details();
+    this.details = E.isRight(read) ? read.right : null;
+  }
+
+  local(): LocalStatus {
+    const { ha, dcs, clock } = this.parts;
+    const s = ha.status();
+    const pg = s.postgres;
+    const running = pg?.process === "running";
+    const raft = dcs.raft.status();
+    const details = running ? this.details : null;
+    const view = dcs.client.local(this.scope);
+    return {
+      process: pg?.process ?? null,
+      busy: s.busy,
+      progress: this.parts.postgres.progress(),
+      role: pg === null ? null : pg.dataDir !== "initialized" ? "uninitialized" : running && pg.role === "primary" ? "primary" : "replica",
+      timeline: pg?.timeline ?? null,
+      walWritten: pg?.walWritten ?? null,
+      walReceived: pg?.walReceived ?? null,
+      walReplayed: pg?.walReplayed ?? null,
+      replayedAtMs: details?.replayedAtMs ?? null,
+      replayPaused: details?.replayPaused ?? false,
+      streaming: pg?.streaming ?? false,
+      systemId: pg?.systemId ?? null,
+      serverVersion: details?.serverVersion ?? null,
+      postmasterStartMs: details?.postmasterStartMs ?? null,
+      pendingRestart: details?.pendingRestart ?? {},
+      tags: this.parts.config().tags,
+      lease: s.lease === null ? null : { generation: s.lease.generation, msLeft: Math.max(0, Math.round(s.lease.deadlineMs - clock())) },
+      decision: s.decision === null ? null : { reason: s.decision.reason, detail: s.decision.detail },
+      haLoopAgeMs: Math.max(0, clock() - s.lastCycleMs),
+      dcsLastSeenMs: view?.nowMs ?? null,
+      raft: {
+        role: raft.role,
+        term: raft.term,
+        leader: raft.leader,
+        commitIndex: raft.commit,
+        appliedIndex: raft.applied,
+        peers: raft.contacts.map((c) => ({ id: c.id, matchIndex: raft.peers.find((p) => p.id === c.id)?.match ?? 0, lastContactMs: c.lastContactMs })),
+      },
+      watchdogOk: this.parts.watchdogOk(),
+      replication: details?.replication ?? [],
+      problem: pg?.problem ?? null,
+    };
+  }
+
+  view() {
+    return this.parts.dcs.client.local(this.scope);
+  }
+
+  async readView() {
+    const read = await this.parts.dcs.client.read(this.scope, this.parts.ha.status().settings.retryTimeoutMs);
+    return E.isLeft(read) ? E.left({ message: read.left.message }) : E.right(read.right);
+  }
+
+  execute(command: Parameters<NodeApi["execute"]>[0], author: string) {
+    return this.parts.dcs.client.execute(this.scope, command, { author, timeoutMs: this.parts.ha.status().settings.retryTimeoutMs });
+  }
+
+  async restart(request: Parameters<NodeApi["restart"]>[0]): Promise<E.Either<NodeFailure, string>> {
+    const timeoutMs = request.timeoutMs ?? this.parts.ha.status().settings.primaryStartTimeoutMs;
+    const done = await this.parts.ha.restart(Math.max(1000, timeoutMs));
+    return E.mapLeft((message: string) => failure(message))(done);
+  }
+
+  async reload(): Promise<E.Either<NodeFailure, string>> {
+    const done = await this.parts.reload();
+    return E.mapLeft((message: string) => failure(message))(done);
+  }
+
+  async reinitialize(_request: Parameters<NodeApi["reinitialize"]>[0]): Promise<E.Either<NodeFailure, string>> {
+    return E.mapLeft((message: string) => failure(message))(this.parts.ha.reinitialize());
+  }
+
+  wake(): void {
+    this.parts.ha.trigger();
+  }
+}
+
+function failure(message: string): NodeFailure {
+  const code = /in progress/.test(message) ? "busy" : /cannot/.test(message) ? "refused" : "failed";
+  return { code, message };
+}
