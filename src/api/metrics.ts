@@ -64,9 +64,11 @@ export function metricsText(node: Pick<NodeApi, "name" | "scope" | "version">, l
   m.add("patroni_xlog_replayed_timestamp", "gauge", "Current timestamp of the replayed Postgres transaction log, 0 if null.", seconds(local.replayedAtMs));
   m.add("patroni_xlog_paused", "gauge", "Value is 1 if the Postgres xlog is paused, 0 otherwise.", bit(replica && local.replayPaused));
   m.add("patroni_postgres_streaming", "gauge", "Value is 1 if Postgres is streaming, 0 otherwise.", bit(facts.replicationState === "streaming"));
+  // raftgres replicas stream; restore_command recovery is not managed, so never "in archive recovery".
   m.add("patroni_postgres_in_archive_recovery", "gauge", "Value is 1 if Postgres is replicating from archive, 0 otherwise.", 0);
   m.add("patroni_postgres_server_version", "gauge", "Version of Postgres (if running), 0 otherwise.", local.serverVersion ?? 0);
   m.add("patroni_cluster_unlocked", "gauge", "Value is 1 if the cluster is unlocked, 0 if locked.", bit(facts.clusterUnlocked));
+  // No failsafe mode: the Raft majority is the only source of the lease.
   m.add("patroni_failsafe_mode_is_active", "gauge", "Value is 1 if failsafe mode is active, 0 if inactive.", 0);
   m.add("patroni_postgres_timeline", "counter", "Postgres timeline of this node (if running), 0 otherwise.", local.timeline ?? 0);
   m.add("patroni_dcs_last_seen", "gauge", "Epoch timestamp when DCS was last contacted successfully by Patroni.", local.dcsLastSeenMs === null ? 0 : Math.floor(local.dcsLastSeenMs / 1000));

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import { either as E } from "fp-ts";
 import { parseBool, readJsonObject } from "./body.js";
-import type { ApiContext } from "./context.js";
+import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, sendError, sendMessage } from "./errors.js";
 import type { NodeFailure } from "./node_api.js";
 import { parseRestartRequest, restartMismatch, type RestartFilters } from "./restart_request.js";
@@ -35,19 +35,22 @@ export function registerActionRoutes(app: FastifyInstance, ctx: ApiContext): voi
       if (!ctx.restarts.schedule(filters.right, filters.right.scheduleMs)) {
         return sendError(reply, apiError("conflict", `Another restart is already scheduled (at ${ctx.restarts.view()?.schedule ?? "?"}); delete it first`));
       }
-      ctx.logger.info({ at: new Date(filters.right.scheduleMs).toISOString() }, "a restart was scheduled");
+      ctx.logger.info({ author: authorOf(request), at: new Date(filters.right.scheduleMs).toISOString() }, "a restart was scheduled");
       return sendMessage(reply, 202, "Restart scheduled");
     }
+    ctx.logger.info({ author: authorOf(request), body: body.right }, "restart requested");
     const outcome = await restartNow(ctx, filters.right);
     return "code" in outcome ? sendError(reply, outcome) : sendMessage(reply, outcome.status, outcome.message);
   });
 
-  app.delete("/restart", async (_request, reply) => {
+  app.delete("/restart", async (request, reply) => {
     if (!ctx.restarts.cancel()) return sendError(reply, apiError("notFound", "no restarts are scheduled"));
+    ctx.logger.info({ author: authorOf(request) }, "the scheduled restart was deleted");
     return sendMessage(reply, 200, "scheduled restart deleted");
   });
 
-  app.post("/reload", async (_request, reply) => {
+  app.post("/reload", async (request, reply) => {
+    ctx.logger.info({ author: authorOf(request) }, "reload requested");
     const done = await node.reload();
     return E.isRight(done) ? sendMessage(reply, 202, done.right) : sendError(reply, failed("reload failed", done.left));
   });
@@ -58,6 +61,7 @@ export function registerActionRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const force = parseBool(body.right["force"] ?? false);
     const fromLeader = parseBool(body.right["from_leader"] ?? body.right["from-leader"] ?? false);
     if (force === null || fromLeader === null) return sendError(reply, apiError("badRequest", "force and from_leader must be true or false"));
+    ctx.logger.info({ author: authorOf(request), force, fromLeader }, "reinitialize requested");
     const done = await node.reinitialize({ force, fromLeader });
     return E.isRight(done) ? sendMessage(reply, 200, "reinitialize started") : sendError(reply, failed("reinitialize refused", done.left));
   });

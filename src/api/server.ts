@@ -45,15 +45,18 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   const app = createFastify(options.tls);
   const logger = options.logger;
   const timing: ApiTiming = { ...DEFAULT_TIMING, ...options.timing };
-  let ctx: ApiContext;
-  const restarts = new RestartSchedule(async (filters) => {
-    const outcome = await restartNow(ctx, filters);
-    if ("code" in outcome) logger.warn({ code: outcome.code }, `the scheduled restart did not happen: ${outcome.message}`);
-    else logger.info({}, `the scheduled restart: ${outcome.message}`);
-  }, logger);
-  ctx = { node: options.node, logger, timing, restarts };
+  const ctx: ApiContext = {
+    node: options.node,
+    logger,
+    timing,
+    restarts: new RestartSchedule(async (filters) => {
+      const outcome = await restartNow(ctx, filters);
+      if ("code" in outcome) logger.warn({ code: outcome.code }, `the scheduled restart did not happen: ${outcome.message}`);
+      else logger.info({}, `the scheduled restart: ${outcome.message}`);
+    }, logger),
+  };
   app.addHook("onClose", async () => {
-    restarts.cancel();
+    ctx.restarts.cancel();
   });
   void app.register(async (api) => {
     api.removeAllContentTypeParsers();

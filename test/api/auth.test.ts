@@ -42,15 +42,6 @@ t.test("reads stay open unless requireAuthForReads", async (t) => {
   await closed.close();
 });
 
-t.test("routes the agent adds to the instance are not under the API's authentication or body parser", async (t) => {
-  const app = server(cluster(), { authentication });
-  app.post("/internal/fenced", async (request) => ({ got: request.body }));
-  const answer = await app.inject({ method: "POST", url: "/internal/fenced", headers: { "content-type": "application/json" }, payload: { member: "pg1" } });
-  t.equal(answer.statusCode, 200);
-  t.same(answer.json(), { got: { member: "pg1" } });
-  await app.close();
-});
-
 t.test("checkBasicAuth: a password may contain colons; a user without one is refused", async (t) => {
   t.equal(checkBasicAuth(basic("admin", authentication.password), authentication), null);
   t.not(checkBasicAuth(`Basic ${Buffer.from("admin").toString("base64")}`, authentication), null);
