@@ -1,0 +1,82 @@
+/**
+ * Acceptance: operations through the REST API of a real three-node cluster — a switchover to a
+ * named replica (the old primary follows it without losing a row, the history says
+ * "switchover"), a config change, a restart of a replica and a reinitialize of another.
+ */
+import t from "tap";
+import { PgCluster, waitFor } from "../support/pg_cluster.js";
+
+const cluster = await PgCluster.create();
+t.teardown(() => cluster.destroy());
+
+async function api(name: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`http://127.0.0.1:${cluster.spec(name).apiPort}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { text };
+  }
+  return { status: response.status, json };
+}
+
+t.test("a switchover to a named replica through POST /switchover", async (t) => {
+  cluster.startAll();
+  const old = await cluster.waitHealthy(120_000);
+  await cluster.query(old, "CREATE TABLE moved (id int PRIMARY KEY)");
+  await cluster.query(old, "INSERT INTO moved SELECT generate_series(1, 500)");
+  const candidate = [...cluster.nodes.keys()].find((n) => n !== old)!;
+  const other = [...cluster.nodes.keys()].find((n) => n !== old && n !== candidate)!;
+  // Members report their positions every loop_wait: wait until the candidate's report caught up.
+  await waitFor(`${candidate}'s reported lag to reach 0`, 15_000, async () => {
+    const members = (await api(other, "GET", "/cluster")).json["members"] as { name: string; lag: unknown }[] | undefined;
+    return members?.find((m) => m.name === candidate)?.lag === 0 ? true : undefined;
+  });
+  const answer = await api(other, "POST", "/switchover", { leader: old, candidate });
+  t.equal(answer.status, 200, `answered ${JSON.stringify(answer.json)}`);
+  t.equal(await cluster.waitHealthy(60_000), candidate, `${candidate} is the primary`);
+  const rows = await cluster.query<{ n: string }>(candidate, "SELECT count(*) AS n FROM moved");
+  t.equal(Number(rows[0]?.n), 500, "no row was lost");
+  const history = await api(candidate, "GET", "/history");
+  const last = (history.json as unknown as unknown[][]).at(-1);
+  t.equal(last?.[2], "switchover", "the history records a switchover");
+  t.equal(last?.[4], candidate);
+  const refused = await api(old, "POST", "/switchover", { leader: candidate, candidate: "nobody" });
+  t.equal(refused.status, 412, "a switchover to an unknown member is refused");
+  t.equal(await cluster.primary(), candidate, "and changes nothing");
+});
+
+t.test("PATCH /config changes the cluster's config once, for every member", async (t) => {
+  const primary = await cluster.waitHealthy();
+  const patched = await api(primary, "PATCH", "/config", { maximum_lag_on_failover: 2097152, postgresql: { parameters: { work_mem: "8MB" } } });
+  t.equal(patched.status, 200, JSON.stringify(patched.json));
+  for (const name of cluster.nodes.keys()) {
+    const config = await waitFor(`${name} to see the change`, 10_000, async () => {
+      const c = await api(name, "GET", "/config");
+      return c.json["maximum_lag_on_failover"] === 2097152 ? c.json : undefined;
+    });
+    t.same(config["postgresql"], { parameters: { work_mem: "8MB" } }, `${name} serves the new config`);
+  }
+});
+
+t.test("POST /restart restarts a replica's PostgreSQL; POST /reinitialize rebuilds one from the primary", async (t) => {
+  const primary = await cluster.waitHealthy();
+  const [first, second] = [...cluster.nodes.keys()].filter((n) => n !== primary) as [string, string];
+  const before = cluster.postmasterPid(first);
+  const restarted = await api(first, "POST", "/restart", {});
+  t.equal(restarted.status, 200, JSON.stringify(restarted.json));
+  t.not(cluster.postmasterPid(first), before, "a new postmaster runs");
+  const refused = await api(primary, "POST", "/reinitialize", {});
+  t.equal(refused.status, 503, "the primary refuses to reinitialize itself");
+  const reinit = await api(second, "POST", "/reinitialize", {});
+  t.equal(reinit.status, 200, JSON.stringify(reinit.json));
+  t.equal(await cluster.waitHealthy(90_000), primary, "the cluster is whole again, same primary");
+  const rows = await cluster.query<{ n: string }>(second, "SELECT count(*) AS n FROM moved");
+  t.equal(Number(rows[0]?.n), 500, "the rebuilt replica has the data");
+});
