@@ -1,7 +1,7 @@
 /**
  * The npm tarball of `npm run package`: it builds, installs offline into a temporary prefix with
  * `npm install -g`, prints its usage, and an agent started from the installed package (a
- * one-member Raft group) bootstraps PostgreSQL, answers GET /status, runs its watchdog process
+ * one-member Raft group) bootstraps PostgreSQL, answers GET /patroni, runs its watchdog process
  * from inside the package, and stops on SIGTERM. Also: packaging/node.yml.example names every key
  * src/agent/config.ts accepts, and is accepted by it.
  * Everything started is killed by PID and every directory removed, whatever the outcome.
@@ -90,8 +90,8 @@ t.test("the tarball builds, installs offline and runs an agent from the installe
   const agentPid = agent.pid!;
   started = Date.now();
   try {
-    const status = await waitFor("GET /status", 20_000, () => getJson(node.apiPort, "/status"));
-    t.equal(status["name"], "pg1", "GET /status answers from the installed agent");
+    const status = await waitFor("GET /patroni", 30_000, () => getJson(node.apiPort, "/patroni"), 250);
+    t.match(status["patroni"], { scope: "packaged", name: "pg1" }, "GET /patroni answers from the installed agent");
     const watchdogs = childrenOf(agentPid).filter((pid) => commandLine(pid).includes(join(installed, "dist", "watchdog_process.js")));
     watchdogPids.push(...watchdogs);
     t.equal(watchdogs.length, 1, "the watchdog process runs from the installed package");
