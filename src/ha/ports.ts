@@ -43,6 +43,11 @@ export interface PostgresPort {
   postmasterPid(): number | null;
   /** Re-reads the configuration files (SIGHUP); succeeds with nothing to do when stopped. */
   reload(): Promise<PgResult>;
+  /**
+   * The cluster-wide parameters of the dynamic config: written for the next start, and applied
+   * with a reload when they changed (those that need a restart show as pending_restart).
+   */
+  applyParameters(parameters: Readonly<Record<string, string | number | boolean>>): Promise<PgResult>;
   /** Called when the postmaster exits without being asked to (a crash, a kill). */
   onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void;
 }

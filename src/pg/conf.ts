@@ -21,6 +21,8 @@ import { slotName } from "./slot_names.js";
 import type { MemberName } from "./types.js";
 
 export const SERVER_CONF_FILE = "raftgres.conf";
+/** The cluster's dynamic parameters, written by dynamic_conf.ts and included by raftgres.conf. */
+export const DYNAMIC_CONF_FILE = "raftgres.dynamic.conf";
 export const INCLUDE_LINE = `include_if_exists = '${SERVER_CONF_FILE}'`;
 const UPSTREAM_MARK = "# raftgres upstream member: ";
 
@@ -80,12 +82,15 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     ha["primary_conninfo"] = "";
     ha["primary_slot_name"] = "";
   }
-  const merged: Record<string, ParameterValue> = { cluster_name: s.memberName, ...DEFAULT_PARAMETERS, ...s.parameters, ...ha };
+  // Later lines win: defaults < the cluster's dynamic parameters < this node's < what HA needs.
+  const line = ([name, value]: [string, ParameterValue]): string => `${name} = ${confValue(value)}`;
   const lines = [
     `${UPSTREAM_MARK}${upstream === null ? "" : upstream.member}`,
     `# Written by raftgres for ${s.memberName} as ${role.role}; rewritten before each start: do not edit,`,
     "# set parameters in the raftgres configuration instead.",
-    ...Object.entries(merged).map(([name, value]) => `${name} = ${confValue(value)}`),
+    ...Object.entries({ cluster_name: s.memberName, ...DEFAULT_PARAMETERS }).map(line),
+    `include_if_exists = '${DYNAMIC_CONF_FILE}'`,
+    ...Object.entries({ ...s.parameters, ...ha }).map(line),
   ];
   return E.right(`${lines.join("\n")}\n`);
 }

@@ -32,9 +32,9 @@ const SERVER = `SELECT current_setting('server_version_num')::int AS server_vers
   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS paused`;
 
 // pg_settings shows the running value; pg_file_settings the one a restart would apply.
-const PENDING = `SELECT s.name, s.setting AS old_value, f.setting AS new_value
-  FROM pg_settings s JOIN pg_file_settings f ON f.name = s.name AND f.applied IS FALSE AND f.error IS NULL
-  WHERE s.pending_restart`;
+const PENDING = `SELECT s.name, s.setting AS old_value,
+    (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1) AS new_value
+  FROM pg_settings s WHERE s.pending_restart`;
 
 const REPLICATION = `SELECT usename::text, application_name, client_addr::text, state, sync_state, sync_priority
   FROM pg_stat_replication ORDER BY application_name`;

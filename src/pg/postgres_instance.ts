@@ -19,6 +19,7 @@ import { Postmaster } from "./postmaster.js";
 import { type ActionProgress, ProgressReporter } from "./progress.js";
 import { DONE, failure } from "./results.js";
 import { readDetails, type ServerDetails } from "./details.js";
+import { writeDynamicConf } from "./dynamic_conf.js";
 import { rewindFrom } from "./rewind.js";
 import { followUpstream, promoteServer } from "./role_changes.js";
 import { type PostgresSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
@@ -82,6 +83,14 @@ export class PostgresInstance implements PostgresPort {
   details(): Promise<E.Either<string, ServerDetails>> {
     if (this.postmaster.state !== "running") return Promise.resolve(E.left(`PostgreSQL is ${this.postmaster.state}`));
     return readDetails(this.session);
+  }
+
+  async applyParameters(parameters: Readonly<Record<string, string | number | boolean>>): Promise<PgResult> {
+    if (!(await exists(join(this.settings.dataDir, "PG_VERSION")))) return DONE;
+    const written = await writeDynamicConf(this.settings, parameters);
+    if (E.isLeft(written)) return failure("failed", written.left);
+    if (written.right) this.settings.logger.info({ parameters }, "the cluster's PostgreSQL parameters changed: reloading");
+    return written.right ? this.reload() : DONE;
   }
 
   async reload(): Promise<PgResult> {

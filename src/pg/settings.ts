@@ -86,7 +86,7 @@ const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,62}$/;
 /** Parameters that would move the files the adapter manages from under it. */
-const FORBIDDEN_PARAMETERS = new Set(["data_directory", "config_file", "hba_file", "ident_file", "include", "include_dir", "include_if_exists"]);
+export const FORBIDDEN_PARAMETERS = new Set(["data_directory", "config_file", "hba_file", "ident_file", "include", "include_dir", "include_if_exists"]);
 
 export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedSettings> {
   const problems = [...checkPaths(s), ...checkNetwork(s), ...checkRoles(s), ...checkExtras(s)];

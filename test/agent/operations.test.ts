@@ -80,3 +80,21 @@ t.test("POST /restart restarts a replica's PostgreSQL; POST /reinitialize rebuil
   const rows = await cluster.query<{ n: string }>(second, "SELECT count(*) AS n FROM moved");
   t.equal(Number(rows[0]?.n), 500, "the rebuilt replica has the data");
 });
+
+t.test("postgresql.parameters of the cluster's config reach every member's PostgreSQL (reloaded, or pending a restart)", async (t) => {
+  const primary = await cluster.waitHealthy();
+  const patched = await api(primary, "PATCH", "/config", { postgresql: { parameters: { work_mem: "12MB", max_locks_per_transaction: 128 } } });
+  t.equal(patched.status, 200, JSON.stringify(patched.json));
+  for (const name of cluster.nodes.keys()) {
+    const workMem = await waitFor(`${name} to reload work_mem`, 15_000, async () => {
+      const rows = await cluster.query<{ setting: string }>(name, "SELECT current_setting('work_mem') AS setting");
+      return rows[0]?.setting === "12MB" ? rows[0].setting : undefined;
+    });
+    t.equal(workMem, "12MB", `${name} runs with the new work_mem`);
+    const pending = await waitFor(`${name} to report max_locks_per_transaction pending a restart`, 15_000, async () => {
+      const status = await api(name, "GET", "/patroni");
+      return status.json["pending_restart"] === true ? status.json : undefined;
+    });
+    t.same(pending["pending_restart_reason"], { max_locks_per_transaction: { old_value: "64", new_value: "128" } }, `${name} shows what waits for a restart`);
+  }
+});

@@ -13,6 +13,7 @@ import { either as E } from "fp-ts";
 import type { Command } from "../../dcs/commands.js";
 import type { DcsFailure, Executed } from "../../dcs/client.js";
 import type { Recorded } from "../../dcs/events.js";
+import type { JsonObject } from "../../dcs/json.js";
 import type { MemberName, Scope } from "../../dcs/model.js";
 import type { ScopeView } from "../../dcs/views.js";
 import type { Logger } from "../../lib/logger.js";
@@ -90,6 +91,7 @@ export class HaLoop {
   private busyDone: Promise<void> = Promise.resolve();
   private publishing = false;
   private rewindFailures = 0;
+  private appliedParameters = "";
   /** What the node's file says; a reload (SIGHUP) may change them. */
   private identity: Identity;
   private local: LocalHaSettings;
@@ -158,6 +160,7 @@ export class HaLoop {
     this.remember(pg);
     const view = cluster.local(scope);
     this.resolveSettings(view);
+    if (pg.dataDir === "initialized") await this.applyParameters(view);
     // The report goes out beside the decision, never in front of it: with no Raft leader it may
     // wait out its timeout, and the lease must not wait behind it.
     this.publishInBackground(pg, view);
@@ -177,6 +180,17 @@ export class HaLoop {
     if (stalled && memory.notStreamingSinceMs === null) memory = { ...memory, notStreamingSinceMs: now };
     if (!stalled && memory.notStreamingSinceMs !== null) memory = { ...memory, notStreamingSinceMs: null };
     this.memory = memory;
+  }
+
+  /** The dynamic config's postgresql.parameters, written (and reloaded) when they change. */
+  private async applyParameters(view: ScopeView | null): Promise<void> {
+    if (view === null || this.busy !== null) return;
+    const parameters = postgresParameters(view.config.value);
+    const key = JSON.stringify(parameters);
+    if (key === this.appliedParameters) return;
+    const applied = await this.options.postgres.applyParameters(parameters);
+    if (E.isRight(applied)) this.appliedParameters = key;
+    else this.options.logger.warn({ code: applied.left.code }, `the cluster's PostgreSQL parameters were not applied: ${applied.left.message}`);
   }
 
   private resolveSettings(view: ScopeView | null): void {
@@ -435,4 +449,16 @@ export class HaLoop {
 function describe(action: Action): string {
   if (action.kind === "dcs") return `dcs:${action.command.kind}`;
   return action.kind;
+}
+
+/** postgresql.parameters of the scope's config: scalar values only (anything else is not a parameter). */
+function postgresParameters(config: JsonObject): Record<string, string | number | boolean> {
+  const postgresql = config["postgresql"];
+  const parameters = typeof postgresql === "object" && postgresql !== null && !Array.isArray(postgresql) ? postgresql["parameters"] : undefined;
+  const out: Record<string, string | number | boolean> = {};
+  if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) return out;
+  for (const [name, value] of Object.entries(parameters)) {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[name] = value;
+  }
+  return out;
 }
