@@ -81,6 +81,9 @@ t.test("the tarball builds, installs offline and runs an agent from the installe
   const usage = spawnSyncResult(bin, []);
   t.equal(usage.status, 2, "raftgres with no command exits 2");
   t.match(usage.output, /usage:?\s+raftgres/i, "and prints the usage");
+  const help = spawnSyncResult(bin, ["--help"]);
+  t.equal(help.status, 0, "raftgres --help exits 0");
+  t.match(help.output, /usage:?\s+raftgres/i, "and prints the usage");
 
   const node = await writeNodeConfig();
   agent = spawn(bin, ["agent", "-c", node.configPath], { env, stdio: ["ignore", "pipe", "pipe"] });
