@@ -7,6 +7,9 @@
  * place. Then the cluster stays up for you to poke at until Ctrl-C, or stops at once with --exit.
  *   node dist/scripts/demo_cluster.js [--exit]
  */
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PgCluster, waitFor } from "../test/support/pg_cluster.js";
 import { caughtUp, healthy, logLines, membersTable } from "./demo/members.js";
@@ -193,8 +196,25 @@ class Demo {
     await this.table();
   }
 
+  /** The `raftgres` command line for this cluster (the compiled binary, every member's API). */
+  cliCommand(): string[] {
+    const main = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "agent", "main.js");
+    const urls = [...this.cluster.nodes.values()].map((n) => `http://127.0.0.1:${n.apiPort}`).join(",");
+    return [process.execPath, main, "--url", urls];
+  }
+
+  /** Patroni users' first command, through the CLI (a client of the REST API). */
+  list(): void {
+    const [node, ...args] = this.cliCommand();
+    this.heading("6", "The operator's view: raftgres list", `${["raftgres", ...args.slice(1)].join(" ")} list`);
+    say(execFileSync(node!, [...args, "list"], { encoding: "utf8", timeout: 20_000 }).trimEnd().split("\n").map((line) => `   ${line}`).join("\n"));
+  }
+
   connectionInfo(): void {
-    this.heading("6", "The cluster keeps running", `psql "${this.dsn}"`);
+    const cli = this.cliCommand().join(" ");
+    this.heading("7", "The cluster keeps running", `psql "${this.dsn}"`);
+    say(`   The CLI: ${cli} list | switchover | history | edit-config … (--help for all)`,
+      `   Watch a failover: ${cli} list --watch 1   (then kill -9 the primary's agent in another shell)`);
     for (const spec of this.cluster.nodes.values()) {
       say(`   ${spec.name}: curl -s http://127.0.0.1:${spec.apiPort}/patroni` +
         `   (PostgreSQL on 127.0.0.1:${spec.pgPort})`,
@@ -224,6 +244,7 @@ async function main(): Promise<void> {
     await demo.write();
     await demo.rejoin(await demo.crashPrimaryNode());
     await demo.crashPostmaster();
+    demo.list();
   } catch (error: unknown) {
     if (stopping) return;
     const message = error instanceof Error ? error.message : String(error);

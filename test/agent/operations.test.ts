@@ -43,8 +43,11 @@ t.test("a switchover to a named replica through POST /switchover", async (t) => 
   t.equal(await cluster.waitHealthy(60_000), candidate, `${candidate} is the primary`);
   const rows = await cluster.query<{ n: string }>(candidate, "SELECT count(*) AS n FROM moved");
   t.equal(Number(rows[0]?.n), 500, "no row was lost");
-  const history = await api(candidate, "GET", "/history");
-  const last = (history.json as unknown as unknown[][]).at(-1);
+  // The new primary records its timeline in the cycle after its promotion.
+  const last = await waitFor("the switchover in the history", 10_000, async () => {
+    const entries = (await api(candidate, "GET", "/history")).json as unknown as unknown[][];
+    return Array.isArray(entries) && entries.at(-1)?.[4] === candidate ? entries.at(-1) : undefined;
+  });
   t.equal(last?.[2], "switchover", "the history records a switchover");
   t.equal(last?.[4], candidate);
   const refused = await api(old, "POST", "/switchover", { leader: candidate, candidate: "nobody" });
