@@ -159,26 +159,33 @@ t.test("a Raft leader change and restarts of a replica's agent and of the Raft l
   const primary = await healthy();
   const timeline = (await cluster.status(primary))?.timeline;
   const raftLeader = async (): Promise<string | undefined> => [...(await cluster.statuses()).values()].find((s) => s?.raft.role === "leader")?.name;
-  for (let attempt = 1; attempt <= 5 && (await raftLeader()) === primary; attempt++) {
-    // Freeze the primary's agent for longer than the election timeout (1 s) but inside the
-    // lease's safety margin: the others elect a new Raft leader; the lease must survive it.
-    cluster.signalAgent(primary, "SIGSTOP");
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    cluster.signalAgent(primary, "SIGCONT");
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    t.equal(await healthy(), primary, `the primary kept its lease through a ${attempt === 1 ? "" : "second "}pause of its agent`);
-  }
-  const replica = [...cluster.nodes.keys()].find((n) => n !== primary && n !== undefined)!;
+  /** Moves the Raft leadership off the primary, by pausing its agent past the election timeout. */
+  const leaderOffPrimary = async (): Promise<string> => {
+    for (let attempt = 1; attempt <= 5 && (await raftLeader()) === primary; attempt++) {
+      // Longer than the election timeout (1 s), inside the lease's safety margin: the others
+      // elect a new Raft leader; the lease must survive it.
+      cluster.signalAgent(primary, "SIGSTOP");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      cluster.signalAgent(primary, "SIGCONT");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      t.equal(await healthy(), primary, "the primary kept its lease through a pause of its agent");
+    }
+    return waitFor("a Raft leader other than the primary", 10_000, async () => {
+      const leader = await raftLeader();
+      return leader !== undefined && leader !== primary ? leader : undefined;
+    });
+  };
+  const leader = await leaderOffPrimary();
+  const replica = [...cluster.nodes.keys()].find((n) => n !== primary && n !== leader)!;
   cluster.signalAgent(replica, "SIGTERM");
   await cluster.agentExited(replica);
   cluster.start(replica);
   t.equal(await healthy(60_000), primary, "a replica's restart leaves the primary alone");
-  const leader = await raftLeader();
-  t.ok(leader !== undefined && leader !== primary, `the Raft leader (${leader}) is a replica`);
-  cluster.signalAgent(leader!, "SIGTERM");
-  await cluster.agentExited(leader!);
-  cluster.start(leader!);
-  t.equal(await healthy(60_000), primary, "the Raft leader's restart leaves the primary alone");
+  const current = await leaderOffPrimary();
+  cluster.signalAgent(current, "SIGTERM");
+  await cluster.agentExited(current);
+  cluster.start(current);
+  t.equal(await healthy(60_000), primary, `the Raft leader's (${current}) restart leaves the primary alone`);
   t.equal((await cluster.status(primary))?.timeline, timeline, "no promotion happened");
 });
 
