@@ -4,8 +4,9 @@
  * (one initdb, two pg_basebackup clones); rows are written through libpq's multi-host connection
  * string; the primary's node crashes (agent and postmaster SIGKILL) and a replica takes over; the
  * old primary rejoins with pg_rewind; the primary's postmaster alone crashes and is restarted in
- * place. Then the cluster stays up for you to poke at until Ctrl-C, or stops at once with --exit.
- *   node dist/scripts/demo_cluster.js [--exit]
+ * place (those three with --failover). `raftgres list` shows the cluster; then it stays up for
+ * you to poke at until Ctrl-C, or stops at once with --exit.
+ *   node dist/scripts/demo_cluster.js [--failover] [--exit]
  */
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -204,15 +205,15 @@ class Demo {
   }
 
   /** Patroni users' first command, through the CLI (a client of the REST API). */
-  list(): void {
+  list(step: string): void {
     const [node, ...args] = this.cliCommand();
-    this.heading("6", "The operator's view: raftgres list", `${["raftgres", ...args.slice(1)].join(" ")} list`);
+    this.heading(step, "The operator's view: raftgres list", `${["raftgres", ...args.slice(1)].join(" ")} list`);
     say(execFileSync(node!, [...args, "list"], { encoding: "utf8", timeout: 20_000 }).trimEnd().split("\n").map((line) => `   ${line}`).join("\n"));
   }
 
-  connectionInfo(): void {
+  connectionInfo(step: string): void {
     const cli = this.cliCommand().join(" ");
-    this.heading("7", "The cluster keeps running", `psql "${this.dsn}"`);
+    this.heading(step, "The cluster keeps running", `psql "${this.dsn}"`);
     say(`   The CLI: ${cli} list | switchover | history | edit-config … (--help for all)`,
       `   Watch a failover: ${cli} list --watch 1   (then kill -9 the primary's agent in another shell)`);
     for (const spec of this.cluster.nodes.values()) {
@@ -226,7 +227,7 @@ class Demo {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { exit: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { exit: { type: "boolean", default: false }, failover: { type: "boolean", default: false } } });
   const cluster = await PgCluster.create();
   const demo = new Demo(cluster);
   let serving = false;
@@ -242,9 +243,11 @@ async function main(): Promise<void> {
   try {
     await demo.bootstrap();
     await demo.write();
-    await demo.rejoin(await demo.crashPrimaryNode());
-    await demo.crashPostmaster();
-    demo.list();
+    if (values.failover) {
+      await demo.rejoin(await demo.crashPrimaryNode());
+      await demo.crashPostmaster();
+    }
+    demo.list(values.failover ? "6" : "3");
   } catch (error: unknown) {
     if (stopping) return;
     const message = error instanceof Error ? error.message : String(error);
@@ -262,7 +265,7 @@ async function main(): Promise<void> {
     say("\nStopped every agent and PostgreSQL and removed the data (--exit).");
     process.exit(0);
   }
-  demo.connectionInfo();
+  demo.connectionInfo(values.failover ? "7" : "4");
   serving = true;
   // The agents' pipes keep the process alive too; this says so. A signal ends it (stop above).
   setInterval(() => {}, 60_000);
