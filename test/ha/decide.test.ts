@@ -148,6 +148,10 @@ t.test("a switchover: the holder stops PostgreSQL cleanly, then releases the lea
   open.ok("api:op", { kind: "requestSwitchover", from: m("pg1"), to: null, scheduledAtMs: null });
   open.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
   t.match(decide(input(open, "pg1", { pg: pg({ controlState: "shut down" }) })).reason, /handing over/, "nor with no candidate named");
+  open.advance(2 * SETTINGS.ttlMs);
+  open.ok("pg2", { kind: "upsertMember", status: status("pg2", { walReceived: 900n as Lsn, walReplayed: 900n as Lsn }) });
+  open.ok("pg3", { kind: "upsertMember", status: status("pg3", { walReceived: 900n as Lsn, walReplayed: 900n as Lsn }) });
+  t.same(summary(decide(input(open, "pg1", { pg: pg() })).actions), ["dcs:acquireLease"], "after two ttl with no taker, the old primary may take the lease back");
 });
 
 t.test("a scheduled switchover waits for its time; a pending one is carried out even in pause", async (t) => {

@@ -40,11 +40,16 @@ function raceRefusal(input: HaInput): string | null {
   if (settings.nofailover || settings.failoverPriority <= 0) return "this member is tagged nofailover";
   if (view === null) return "the cluster state is not known yet";
   const pending = view.pending;
-  if (pending !== null && pending.to !== null && pending.to !== me) {
+  // A request not carried out within two ttl no longer holds the others back.
+  const fresh = pending !== null && view.nowMs - pending.atMs < 2 * settings.ttlMs;
+  if (fresh && pending.to !== null && pending.to !== me) {
     const target = view.members.find((m) => m.name === pending.to);
     if (target !== undefined && !target.gone) return `a ${pending.kind} to ${pending.to} is pending`;
   }
-  if (pending !== null && pending.from === me) return `this member is handing over (a ${pending.kind} away from it is pending)`;
+  // Handing over, the old primary stays out of the race — but not forever: if no candidate took
+  // the lease within two ttl, it may take it back rather than leave the cluster without a primary.
+  const handingOver = fresh && pending.from === me;
+  if (handingOver) return `this member is handing over (a ${pending.kind} away from it is pending)`;
   if (view.members.find((m) => m.name === me)?.maintenance === true) return "this member is in maintenance";
   const mine = localPosition(pg);
   if (mine === null) return "this member's WAL position is unknown";
