@@ -4,10 +4,12 @@
  * read in the background every loop_wait so that the health checks stay synchronous and cheap.
  */
 import { either as E } from "fp-ts";
-import type { LocalStatus, NodeApi, NodeFailure } from "../api/node_api.js";
+import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMembership } from "../api/node_api.js";
 import type { HaLoop } from "../ha/io/ha_loop.js";
 import type { PostgresInstance } from "../pg/postgres_instance.js";
 import type { ServerDetails } from "../pg/details.js";
+import { RaftNodeFailure, type RaftNodeErrorCode } from "../raft/runtime/raft_node_types.js";
+import { isValidNodeId, type NodeId } from "../raft/types.js";
 import type { AgentConfig } from "./config.js";
 import type { DcsNode } from "./dcs_node.js";
 
@@ -84,7 +86,7 @@ export class AgentNodeApi implements NodeApi {
         leader: raft.leader,
         commitIndex: raft.commit,
         appliedIndex: raft.applied,
-        peers: raft.contacts.map((c) => ({ id: c.id, matchIndex: raft.peers.find((p) => p.id === c.id)?.match ?? 0, lastContactMs: c.lastContactMs })),
+        peers: raft.contacts.map((c) => ({ id: c.id, matchIndex: raft.peers.find((p) => p.id === c.id)?.match ?? 0, lastContactMs: sinceMs(c.lastContactMs) })),
       },
       watchdogOk: this.parts.watchdogOk(),
       replication: details?.replication ?? [],
@@ -123,6 +125,61 @@ export class AgentNodeApi implements NodeApi {
   wake(): void {
     this.parts.ha.trigger();
   }
+
+  raftMembers(): RaftMembership {
+    const raft = this.parts.dcs.raft.status();
+    const leading = raft.role === "leader";
+    return {
+      self: raft.id,
+      role: raft.role,
+      term: raft.term,
+      leader: raft.leader,
+      commitIndex: raft.commit,
+      members: raft.confState.members.map((m) => {
+        const contact = raft.contacts.find((c) => c.id === m.id)?.lastContactMs ?? null;
+        const match = m.id === raft.id ? raft.lastIndex : raft.peers.find((p) => p.id === m.id)?.match ?? null;
+        return { id: m.id, address: m.address, role: m.role, isLeader: m.id === raft.leader, matchIndex: leading ? match : null, lastContactMs: m.id === raft.id ? null : sinceMs(contact) };
+      }),
+    };
+  }
+
+  async changeMembership(change: MembershipChange, timeoutMs: number): Promise<E.Either<NodeFailure, string>> {
+    if (!isValidNodeId(change.id)) return E.left({ code: "refused", message: `${JSON.stringify(change.id)} is not a valid Raft node id` });
+    try {
+      const index = await this.parts.dcs.raft.proposeConfChange({ kind: change.kind, id: change.id as NodeId, address: change.address }, timeoutMs);
+      return E.right(`the membership change (${change.kind} ${change.id}) committed at index ${index}`);
+    } catch (error: unknown) {
+      if (!(error instanceof RaftNodeFailure)) throw error;
+      return E.left({ code: CONF_CHANGE_FAILURES[error.code], message: error.message });
+    }
+  }
+
+  transferLeadership(to: string): E.Either<NodeFailure, string> {
+    if (!isValidNodeId(to)) return E.left({ code: "refused", message: `${JSON.stringify(to)} is not a valid Raft node id` });
+    this.parts.dcs.raft.transferLeadership(to as NodeId);
+    return E.right(`asked the Raft leader to hand its leadership to ${to}`);
+  }
+}
+
+/** How each refusal of the Raft node reads for the API. */
+const CONF_CHANGE_FAILURES: Record<RaftNodeErrorCode, NodeFailure["code"]> = {
+  noLeader: "unavailable",
+  notLeader: "unavailable",
+  transferring: "unavailable",
+  stopped: "unavailable",
+  startup: "unavailable",
+  overloaded: "busy",
+  pendingConfChange: "busy",
+  invalidConfChange: "refused",
+  tooLarge: "refused",
+  timeout: "failed",
+  outcomeUnknown: "failed",
+  storage: "failed",
+};
+
+/** Milliseconds since a wall-clock time (the Raft transport stamps contacts with Date.now()). */
+function sinceMs(atMs: number | null): number | null {
+  return atMs === null ? null : Math.max(0, Date.now() - atMs);
 }
 
 function failure(message: string): NodeFailure {

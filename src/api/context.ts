@@ -13,9 +13,13 @@ export interface ApiTiming {
   readonly switchoverWaitMs: number | null;
   /** How often it looks at the cluster state meanwhile. */
   readonly pollIntervalMs: number;
+  /** How long POST /raft/members waits for a new learner to catch up before promoting it. */
+  readonly raftCatchUpWaitMs: number;
+  /** How long POST /raft/transfer waits for the Raft leadership to move. */
+  readonly raftTransferWaitMs: number;
 }
 
-export const DEFAULT_TIMING: ApiTiming = { switchoverWaitMs: null, pollIntervalMs: 250 };
+export const DEFAULT_TIMING: ApiTiming = { switchoverWaitMs: null, pollIntervalMs: 250, raftCatchUpWaitMs: 30_000, raftTransferWaitMs: 10_000 };
 
 export interface ApiContext {
   readonly node: NodeApi;

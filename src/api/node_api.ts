@@ -48,6 +48,38 @@ export interface RaftSummary {
   readonly peers: readonly RaftPeerStatus[];
 }
 
+/** A member of the Raft group (a node id is its member name). */
+export interface RaftMember {
+  readonly id: string;
+  /** Where peers reach its Raft transport, host:port. */
+  readonly address: string;
+  readonly role: "voter" | "learner";
+  readonly isLeader: boolean;
+  /** The Raft leader's match index for it (its own last index for the leader); null elsewhere. */
+  readonly matchIndex: number | null;
+  /** Milliseconds since this node last heard from it; null for itself or when never heard. */
+  readonly lastContactMs: number | null;
+}
+
+/** The Raft group as this node sees it (its latest configuration, committed or not). */
+export interface RaftMembership {
+  /** This node's id, and its Raft role ("leader", "follower", "candidate", "precandidate"). */
+  readonly self: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commitIndex: number;
+  readonly members: readonly RaftMember[];
+}
+
+/** One single-server membership change (src/raft ConfChange, restated). */
+export interface MembershipChange {
+  readonly kind: "addVoter" | "addLearner" | "remove";
+  readonly id: string;
+  /** The member's Raft address; required for additions, "" for removals. */
+  readonly address: string;
+}
+
 /** A parameter that changed in the config but needs a restart to take effect. */
 export interface PendingRestartParameter {
   readonly oldValue: string;
@@ -151,4 +183,14 @@ export interface NodeApi {
   reinitialize(request: ReinitializeRequest): Promise<E.Either<NodeFailure, string>>;
   /** Runs an HA cycle now (after a config change or a switchover request). */
   wake(): void;
+  /** The Raft group as this node sees it; synchronous and cheap. */
+  raftMembers(): RaftMembership;
+  /**
+   * Proposes a membership change on this node, which must be the Raft leader; resolves once it
+   * committed and was applied here (code "unavailable" when this node is not the leader, "busy"
+   * while another change is in progress, "refused" when the change is not valid).
+   */
+  changeMembership(change: MembershipChange, timeoutMs: number): Promise<E.Either<NodeFailure, string>>;
+  /** Asks the Raft leader (through Raft, from any node) to hand its leadership to `to`; does not wait. */
+  transferLeadership(to: string): E.Either<NodeFailure, string>;
 }

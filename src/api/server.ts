@@ -16,6 +16,7 @@ import { RestartSchedule } from "./restart_schedule.js";
 import { registerActionRoutes, restartNow } from "./routes_actions.js";
 import { registerConfigRoutes } from "./routes_config.js";
 import { registerHealthRoutes } from "./routes_health.js";
+import { registerRaftRoutes } from "./routes_raft.js";
 import { registerStatusRoutes } from "./routes_status.js";
 import { registerSwitchoverRoutes } from "./routes_switchover.js";
 
@@ -74,6 +75,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     registerConfigRoutes(api, ctx);
     registerSwitchoverRoutes(api, ctx);
     registerActionRoutes(api, ctx);
+    registerRaftRoutes(api, ctx);
   });
   return app;
 }

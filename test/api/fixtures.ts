@@ -8,7 +8,7 @@ import type { Command } from "../../src/dcs/commands.js";
 import type { DcsFailure, Executed } from "../../src/dcs/client.js";
 import { DEFAULT_TAGS, type Lsn, type MemberName } from "../../src/dcs/model.js";
 import { type ScopeView, viewScope } from "../../src/dcs/views.js";
-import type { LocalStatus, NodeApi, NodeFailure, ReinitializeRequest, RestartRequest } from "../../src/api/node_api.js";
+import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMember, RaftMembership, ReinitializeRequest, RestartRequest } from "../../src/api/node_api.js";
 import { buildApiServer, type ApiServerOptions } from "../../src/api/server.js";
 import { SILENT_LOGGER } from "../../src/lib/logger.js";
 import { Driver, m, SCOPE } from "../dcs/fixtures.js";
@@ -73,10 +73,21 @@ export class TestNode implements NodeApi {
   reinitAnswer: E.Either<NodeFailure, string> = E.right("reinitialize started");
   lastRestart: RestartRequest | null = null;
   lastReinit: ReinitializeRequest | null = null;
+  /** The Raft group: pg1..pg3 voters, pg1 the leader (this node leads when it is pg1). */
+  raft: RaftMembership;
+  /** The match index a node added as a learner reports (its catch-up), or null for "never heard". */
+  learnerMatch: number | null = 42;
+  /** When set, changeMembership fails with this. */
+  membershipFailure: NodeFailure | null = null;
+  /** Whether a transfer moves the leadership (the leader steps down at once in this fixture). */
+  transferMoves = true;
+  readonly membershipChanges: MembershipChange[] = [];
 
   constructor(name = "pg1", status: LocalStatus = PRIMARY_LOCAL) {
     this.name = m(name);
     this.status = status;
+    const voter = (id: string, matchIndex: number): RaftMember => ({ id, address: `127.0.0.1:700${id.slice(-1)}`, role: "voter", isLeader: id === "pg1", matchIndex: name === "pg1" ? matchIndex : null, lastContactMs: id === name ? null : 10 });
+    this.raft = { self: name, role: name === "pg1" ? "leader" : "follower", term: 3, leader: "pg1", commitIndex: 42, members: [voter("pg1", 42), voter("pg2", 42), voter("pg3", 40)] };
   }
 
   local(): LocalStatus {
@@ -120,6 +131,30 @@ export class TestNode implements NodeApi {
   wake(): void {
     this.calls.push("wake");
     this.onWake?.();
+  }
+
+  raftMembers(): RaftMembership {
+    return this.raft;
+  }
+
+  /** Applies the change to `raft` as the core would (learners report `learnerMatch`). */
+  async changeMembership(change: MembershipChange): Promise<E.Either<NodeFailure, string>> {
+    this.membershipChanges.push(change);
+    if (this.membershipFailure !== null) return E.left(this.membershipFailure);
+    const others = this.raft.members.filter((x) => x.id !== change.id);
+    const role = change.kind === "addVoter" ? "voter" : "learner";
+    const added: RaftMember[] = change.kind === "remove" ? [] : [{ id: change.id, address: change.address, role, isLeader: false, matchIndex: this.learnerMatch, lastContactMs: 10 }];
+    this.raft = { ...this.raft, members: [...others, ...added].sort((a, b) => a.id.localeCompare(b.id)) };
+    return E.right(`${change.kind} ${change.id} committed`);
+  }
+
+  transferLeadership(to: string): E.Either<NodeFailure, string> {
+    this.calls.push(`transfer ${to}`);
+    if (this.transferMoves) {
+      const members = this.raft.members.map((x) => ({ ...x, isLeader: x.id === to }));
+      this.raft = { ...this.raft, term: this.raft.term + 1, leader: to, role: to === this.name ? "leader" : "follower", members };
+    }
+    return E.right(`asked for ${to}`);
   }
 }
 
