@@ -251,17 +251,6 @@ t.test("dsn: a multi-host URI over all members, primary first; one member's host
   t.equal((await cli(["--url", node.url, "dsn", "-r", "any", "-m", "pg3"])).code, 2);
 });
 
-t.test("members shows the Raft group; membership changes say they are not supported yet", async (t) => {
-  const node = await fakeCluster();
-  t.teardown(() => node.close());
-  const r = await cli(["--url", node.url, "members"]);
-  t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, "| pg3  | leader    |    4 | pg1         |   118 |    40 ms ago |");
-  const transfer = await cli(["--url", node.url, "members", "transfer", "pg2"]);
-  t.equal(transfer.code, 1);
-  t.match(transfer.stderr, "not supported yet");
-});
-
 t.test("version prints the CLI's and each member's versions", async (t) => {
   const node = await fakeCluster();
   t.teardown(() => node.close());
