@@ -48,7 +48,9 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     dataDir: raft.dataDir,
     listenHost: raft.listen.host,
     listenPort: raft.listen.port,
-    initialMembers: [...raft.members].map(([name, address]) => ({ id: name as NodeId, role: "voter" as const, address })),
+    // A joining node starts with no configuration; the group adds it (raftgres members add).
+    initialMembers: raft.join === null ? [...raft.members].map(([name, address]) => ({ id: name as NodeId, role: "voter" as const, address })) : null,
+    ...(raft.join === null ? {} : { seedPeers: new Map([...raft.join].map(([name, address]) => [name as NodeId, address])) }),
     heartbeatMs: raft.heartbeatMs,
     electionTimeoutMs: raft.electionTimeoutMs,
     snapshotEveryEntries: 10_000,

@@ -33,6 +33,11 @@ export interface AgentConfig {
     readonly secret: string;
     /** Initial voters of a new Raft group, name → host:port (this node included). */
     readonly members: ReadonlyMap<string, string>;
+    /**
+     * Instead of `members`: existing members to contact, for a node joining a running group.
+     * It starts with an empty log and waits until an operator adds it (`raftgres members add`).
+     */
+    readonly join: ReadonlyMap<string, string> | null;
     readonly heartbeatMs: number;
     readonly electionTimeoutMs: number;
   };
@@ -141,7 +146,7 @@ function read(root: ConfigReader): AgentConfig {
   root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha"], TOLERATED.root);
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
-  const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "heartbeat_ms", "election_timeout_ms"]);
+  const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "join", "heartbeat_ms", "election_timeout_ms"]);
   const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure"], TOLERATED.postgresql);
   const auth = pg.section("authentication", ["superuser", "replication"], TOLERATED.authentication);
   const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms", "safety_margin"], TOLERATED.watchdog);
@@ -156,8 +161,11 @@ function read(root: ConfigReader): AgentConfig {
   const marginMs = watchdog.has("safety_margin") ? watchdog.integer("safety_margin", 1, 1, 2) * 1000 : watchdog.integer("safety_margin_ms", DEFAULT_LOCAL_HA_SETTINGS.watchdogMarginMs, 100, 2000);
   const restListen = restapi.hostPort("listen");
   const pgListen = pg.hostPort("listen");
-  const members = raft.members("members");
-  if (!members.has(name)) raft.fail("members", `must include this node (${name})`);
+  if (raft.has("members") === raft.has("join")) raft.fail("members", "give either members (the voters of a new group, this node included) or join (members of a running group to join)");
+  const join = raft.has("join") ? raft.members("join") : null;
+  const members = join === null ? raft.members("members") : new Map<string, string>();
+  if (join === null && !members.has(name)) raft.fail("members", `must include this node (${name})`);
+  if (join?.has(name) === true) raft.fail("join", `names this node (${name}); list the members to contact`);
   const nofailover = tags.boolean("nofailover", false);
   const failoverPriority = tags.integer("failover_priority", 1, 0, 1_000_000);
   const local: LocalHaSettings = {
@@ -186,6 +194,7 @@ function read(root: ConfigReader): AgentConfig {
       clusterId: raft.name("cluster_id"),
       secret: raft.secret("secret", "secret_file"),
       members,
+      join,
       heartbeatMs: raft.integer("heartbeat_ms", 100, 10, 10_000),
       electionTimeoutMs: raft.integer("election_timeout_ms", 1000, 100, 60_000),
     },

@@ -13,7 +13,7 @@ const FIXED: readonly [string, (c: AgentConfig) => unknown][] = [
   ["scope", (c) => c.scope],
   ["name", (c) => c.name],
   ["restapi", (c) => c.restapi],
-  ["raft", (c) => ({ ...c.raft, members: [...c.raft.members] })],
+  ["raft", (c) => ({ ...c.raft, members: [...c.raft.members], join: c.raft.join === null ? null : [...c.raft.join] })],
   ["postgresql", (c) => c.postgresql],
   ["watchdog", (c) => c.watchdog],
 ];

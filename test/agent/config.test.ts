@@ -90,3 +90,15 @@ t.test("a patroni.yml with its etcd section swapped for raft starts; Patroni-onl
   const halfTls = parseAgentConfig(GOOD.replace("  listen: 127.0.0.1:8008", "  listen: 127.0.0.1:8008\n  certfile: /etc/cert.pem"), "node.yml");
   t.match(E.isLeft(halfTls) ? halfTls.left : "accepted", /restapi\.keyfile: HTTPS needs both certfile and keyfile/);
 });
+
+t.test("a node joining a running group names members to contact instead of the founding voters", async (t) => {
+  const joining = GOOD.replace('members: { pg1: "127.0.0.1:7001", pg2: "127.0.0.1:7002", pg3: "127.0.0.1:7003" }', 'join: { pg2: "127.0.0.1:7002" }');
+  const parsed = parseAgentConfig(joining, "node.yml");
+  if (E.isLeft(parsed)) throw new Error(parsed.left);
+  t.same([...(parsed.right.raft.join ?? [])], [["pg2", "127.0.0.1:7002"]]);
+  t.equal(parsed.right.raft.members.size, 0);
+  const both = parseAgentConfig(GOOD.replace("  election_timeout_ms", "  join: { pg2: \"127.0.0.1:7002\" }\n  election_timeout_ms").replace("  cluster_id: demo", "  cluster_id: demo\n  join: { pg2: \"127.0.0.1:7002\" }"), "node.yml");
+  t.match(E.isLeft(both) ? both.left : "accepted", /raft\.members: give either members .* or join/);
+  const self = parseAgentConfig(joining.replace('join: { pg2: "127.0.0.1:7002" }', 'join: { pg1: "127.0.0.1:7001" }'), "node.yml");
+  t.match(E.isLeft(self) ? self.left : "accepted", /raft\.join: names this node \(pg1\)/);
+});

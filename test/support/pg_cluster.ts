@@ -60,6 +60,8 @@ export interface ClusterOptions {
   readonly names?: readonly string[];
   /** Extra YAML appended to every node's file (e.g. a bootstrap.dcs section). */
   readonly extraYaml?: string;
+  /** Nodes configured to join the running group (raft.join) instead of founding it; not started by startAll. */
+  readonly joining?: readonly string[];
   /** Where agent logs go: "inherit" to see them, "ignore", or a file per node (default). */
   readonly logs?: "inherit" | "files";
 }
@@ -98,8 +100,14 @@ export class PgCluster {
     return spec;
   }
 
+  private joining(name: string): boolean {
+    return this.options.joining?.includes(name) ?? false;
+  }
+
   private yaml(spec: NodeSpec): string {
-    const members = [...this.nodes.values()].map((n) => `    ${n.name}: "127.0.0.1:${n.raftPort}"`).join("\n");
+    const founders = [...this.nodes.values()].filter((n) => !this.joining(n.name));
+    const list = founders.map((n) => `    ${n.name}: "127.0.0.1:${n.raftPort}"`).join("\n");
+    const members = `  ${this.joining(spec.name) ? "join" : "members"}:\n${list}`;
     return `scope: test
 name: ${spec.name}
 restapi:
@@ -109,7 +117,6 @@ raft:
   data_dir: ${join(spec.dir, "raft")}
   cluster_id: test-cluster
   secret: ${SECRET}
-  members:
 ${members}
 postgresql:
   listen: 127.0.0.1:${spec.pgPort}
@@ -142,8 +149,9 @@ ${this.options.extraYaml ?? ""}`;
     return child;
   }
 
+  /** Starts every node but those that join later (ClusterOptions.joining). */
   startAll(): void {
-    for (const name of this.nodes.keys()) this.start(name);
+    for (const name of this.nodes.keys()) if (!this.joining(name)) this.start(name);
   }
 
   agentPid(name: string): number | null {
@@ -227,7 +235,7 @@ ${this.options.extraYaml ?? ""}`;
       const primary = await this.primary();
       if (primary === null) return undefined;
       for (const name of this.nodes.keys()) {
-        if (name === primary) continue;
+        if (name === primary || !this.agents.has(name)) continue;
         const s = await this.status(name);
         if (s?.role !== "replica" || s.busy !== null) return undefined;
         const receiver = await this.query<{ status: string }>(name, "SELECT status FROM pg_stat_wal_receiver").catch(() => []);
