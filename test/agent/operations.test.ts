@@ -3,6 +3,7 @@
  * named replica (the old primary follows it without losing a row, the history says
  * "switchover"), a config change, a restart of a replica and a reinitialize of another.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import t from "tap";
 import { PgCluster, waitFor } from "../support/pg_cluster.js";
 
@@ -100,4 +101,31 @@ t.test("postgresql.parameters of the cluster's config reach every member's Postg
     });
     t.same(pending["pending_restart_reason"], { max_locks_per_transaction: { old_value: "64", new_value: "128" } }, `${name} shows what waits for a restart`);
   }
+});
+
+t.test("POST /reload re-reads node.yml: new tags apply without a restart; fixed settings are named", async (t) => {
+  const primary = await cluster.waitHealthy();
+  const replica = [...cluster.nodes.keys()].find((n) => n !== primary)!;
+  const path = cluster.configPath(replica);
+  const original = readFileSync(path, "utf8");
+  writeFileSync(path, `${original}\ntags: { nofailover: true, failover_priority: 0 }\n`);
+  const reloaded = await api(replica, "POST", "/reload");
+  t.equal(reloaded.status, 202, JSON.stringify(reloaded.json));
+  const tags = await waitFor(`${replica} to publish its new tags`, 10_000, async () => {
+    const status = await api(replica, "GET", "/patroni");
+    const published = status.json["tags"] as Record<string, unknown> | undefined;
+    return published?.["nofailover"] === true ? published : undefined;
+  });
+  t.equal(tags["nofailover"], true, "GET /patroni shows the new tag");
+  const cluster_ = await waitFor("the cluster view to carry the tag", 10_000, async () => {
+    const members = (await api(primary, "GET", "/cluster")).json["members"] as { name: string; tags?: Record<string, unknown> }[];
+    return members.find((m) => m.name === replica)?.tags?.["nofailover"] === true ? members : undefined;
+  });
+  t.ok(cluster_, "every member sees it in the cluster state");
+  writeFileSync(path, original.replace(/listen: 127\.0\.0\.1:(\d+)\nraft:/, "listen: 127.0.0.1:1\nraft:"));
+  const fixed = await api(replica, "POST", "/reload");
+  t.equal(fixed.status, 202);
+  const logged = await waitFor("the reload's sentence in the log", 5000, () => (/changes to restapi take effect when the agent restarts/.test(cluster.agentLog(replica)) ? true : undefined));
+  t.ok(logged, "a setting that needs a restart is named, not applied");
+  writeFileSync(path, original);
 });
