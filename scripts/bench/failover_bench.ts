@@ -10,7 +10,10 @@
  *    any) and the acknowledged writes lost beyond the unreplicated tail: writes whose WAL flush
  *    position at acknowledgement was at or before the new timeline's switch point, yet are
  *    missing on the new primary.
- * The last line: bench:failover crash_rto_ms_median=<n> postmaster_rto_ms_median=<n> dual_primary_ms=<n> lost_acked=<n>
+ * 4. switchover (POST /switchover to the most caught-up replica, through another member's API),
+ *    N times while the libpq writer runs: the longest gap between two acknowledged writes around
+ *    it (the write downtime), and every write acknowledged meanwhile must be on the new primary.
+ * The last line: bench:failover crash_rto_ms_median=<n> postmaster_rto_ms_median=<n> dual_primary_ms=<n> lost_acked=<n> switchover_ms_median=<n>
  * Options: --runs N (default 5), --freeze-runs M (default 3).
  */
 import { parseArgs } from "node:util";
@@ -51,9 +54,40 @@ async function crashRuns(cluster: PgCluster, writer: LibpqWriter, runs: number, 
   return rtos;
 }
 
+interface SwitchoverResult {
+  readonly downtimeMs: number;
+  readonly lost: number;
+}
+
+async function switchoverRun(cluster: PgCluster, writer: LibpqWriter, run: number, runs: number): Promise<SwitchoverResult> {
+  const old = await cluster.waitHealthy(120_000);
+  const others = [...cluster.nodes.keys()].filter((n) => n !== old);
+  const api = (name: string, path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${cluster.spec(name).apiPort}${path}`, { ...init, signal: AbortSignal.timeout(60_000) });
+  // Members report their WAL positions every loop_wait: wait until a candidate's report caught up.
+  const candidate = await waitFor("a caught-up candidate", 30_000, async () => {
+    const members = ((await (await api(old, "/cluster")).json()) as { members: { name: string; lag?: unknown }[] }).members;
+    return members.find((m) => m.name !== old && m.lag === 0)?.name;
+  });
+  const via = others.find((n) => n !== candidate) ?? candidate;
+  const requestedAt = Date.now();
+  const answer = await api(via, "/switchover", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ leader: old, candidate }) });
+  const text = await answer.text();
+  if (answer.status !== 200) throw new Error(`switchover ${run}: ${answer.status} ${text}`);
+  await writer.firstAckAfter(Date.now(), RTO_TIMEOUT_MS);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const window = writer.acks.filter((a) => a.ackMs >= requestedAt - 2000);
+  let downtimeMs = 0;
+  for (let i = 1; i < window.length; i++) downtimeMs = Math.max(downtimeMs, window[i]!.ackMs - window[i - 1]!.ackMs);
+  const ids = window.map((a) => a.id);
+  const present = await cluster.query<{ n: string }>(candidate, `SELECT count(*) AS n FROM ${TABLE} WHERE id = ANY($1::bigint[])`, [ids]);
+  const lost = ids.length - Number(present[0]?.n ?? 0);
+  console.log(`switchover ${run}/${runs}: ${old} → ${candidate} (requested through ${via}): longest gap between acknowledged writes ${downtimeMs} ms; ${ids.length} writes acknowledged around it, ${lost} missing on ${candidate}`);
+  return { downtimeMs, lost };
+}
+
 /** The LSN where the new primary's timeline forked from the previous one (its history file). */
 async function switchPoint(cluster: PgCluster, primary: string): Promise<bigint> {
-  const [row] = await cluster.query<{ file: string }>(primary, "SELECT pg_read_file('pg_wal/' || lpad(to_hex(timeline_id), 8, '0') || '.history') AS file FROM pg_control_checkpoint()");
+  const [row] = await cluster.query<{ file: string }>(primary, "SELECT pg_read_file('pg_wal/' || upper(lpad(to_hex(timeline_id), 8, '0')) || '.history') AS file FROM pg_control_checkpoint()");
   const lines = (row?.file ?? "").trim().split("\n").filter((l) => /^\d+\t/.test(l));
   const last = lines[lines.length - 1];
   if (last === undefined) throw new Error(`${primary} has no timeline history yet`);
@@ -122,6 +156,8 @@ async function main(): Promise<void> {
     writer.start();
     const crash = await crashRuns(cluster, writer, runs, "node");
     const postmaster = await crashRuns(cluster, writer, runs, "postmaster");
+    const switchovers: SwitchoverResult[] = [];
+    for (let run = 1; run <= runs; run++) switchovers.push(await switchoverRun(cluster, writer, run, runs));
     await writer.stop();
     console.log(`libpq writer: ${writer.attempts} attempts, ${writer.acks.length} acknowledged`);
     let id = 10_000_000;
@@ -133,8 +169,10 @@ async function main(): Promise<void> {
     console.log(`postmaster crash rto ms: ${postmaster.join(", ")} (median ${postmasterMedian})`);
     console.log(`agent freeze: new primary writable after ${freezes.map((f) => f.failoverMs).join(", ")} ms; dual primary ms ${freezes.map((f) => f.dualMs).join(", ")}; lost ${freezes.map((f) => f.lost).join(", ")}; unreplicated tail ${freezes.map((f) => f.tail).join(", ")}`);
     const dual = Math.max(0, ...freezes.map((f) => f.dualMs));
-    const lost = freezes.reduce((sum, f) => sum + f.lost, 0);
-    console.log(`bench:failover crash_rto_ms_median=${crashMedian} postmaster_rto_ms_median=${postmasterMedian} dual_primary_ms=${dual} lost_acked=${lost}`);
+    const lost = freezes.reduce((sum, f) => sum + f.lost, 0) + switchovers.reduce((sum, s) => sum + s.lost, 0);
+    const switchoverMedian = median(switchovers.map((s) => s.downtimeMs));
+    console.log(`switchover write downtime ms: ${switchovers.map((s) => s.downtimeMs).join(", ")} (median ${switchoverMedian}); lost ${switchovers.map((s) => s.lost).join(", ")}`);
+    console.log(`bench:failover crash_rto_ms_median=${crashMedian} postmaster_rto_ms_median=${postmasterMedian} dual_primary_ms=${dual} lost_acked=${lost} switchover_ms_median=${switchoverMedian}`);
   } finally {
     clearTimeout(guard);
     await cluster.destroy();

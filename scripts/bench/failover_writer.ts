@@ -29,8 +29,8 @@ function psql(dsn: string, sql: string): Promise<boolean> {
 export class LibpqWriter {
   private running = true;
   private loop: Promise<void> = Promise.resolve();
-  /** Acknowledged writes: when the attempt started and when it was acknowledged (wall clock, ms). */
-  readonly acks: { readonly startMs: number; readonly ackMs: number }[] = [];
+  /** Acknowledged writes: the row's id, when the attempt started and when it was acknowledged (ms). */
+  readonly acks: { readonly id: number; readonly startMs: number; readonly ackMs: number }[] = [];
   attempts = 0;
 
   constructor(private readonly dsn: string, private readonly table: string, private nextId: number) {}
@@ -41,7 +41,7 @@ export class LibpqWriter {
         this.attempts++;
         const id = this.nextId++;
         const startMs = Date.now();
-        if (await psql(this.dsn, `INSERT INTO ${this.table} (id) VALUES (${id})`)) this.acks.push({ startMs, ackMs: Date.now() });
+        if (await psql(this.dsn, `INSERT INTO ${this.table} (id) VALUES (${id})`)) this.acks.push({ id, startMs, ackMs: Date.now() });
         await new Promise((resolve) => setTimeout(resolve, ATTEMPT_PAUSE_MS));
       }
     })();
