@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import type { MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import { type Fencing, HaLoop } from "../ha/io/ha_loop.js";
+import { CallbackRunner } from "../ha/io/callbacks.js";
 import { Watchdog } from "../ha/io/watchdog.js";
 import type { Logger } from "../lib/logger.js";
 import { type NodeId } from "../raft/types.js";
@@ -81,6 +82,11 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     logger: logger.child({ area: "ha" }),
     clock: monotonicMs,
   });
+  const callbacks = new CallbackRunner(config.postgresql.callbacks, config.scope, logger.child({ area: "callbacks" }));
+  const offEvents = ha.onEvent((event) => {
+    const action = ({ started: "on_start", stopped: "on_stop", restarted: "on_restart", reloaded: "on_reload", roleChanged: "on_role_change" } as const)[event.kind];
+    callbacks.fire(action, event.role);
+  });
   // The watchdog logs what it did; the HA loop looks at PostgreSQL again at once.
   const offFired = watchdog.right.onFired(() => ha.trigger());
   const offExit = watchdog.right.onExit((exit) => {
@@ -98,6 +104,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     const reloaded = await reloadConfig(configPath, current, ha, identityOf);
     if (E.isLeft(reloaded)) return reloaded;
     current = reloaded.right.config;
+    callbacks.update(current.postgresql.callbacks);
     for (const warning of current.warnings) logger.warn({}, warning);
     logger.info({}, `reloaded ${configPath}: ${reloaded.right.message}`);
     return E.right(reloaded.right.message);
@@ -119,11 +126,13 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     async stop(options = {}) {
       offFired();
       offExit();
+      offEvents();
       offWatchdogGone();
       nodeApi.close();
       offTargets();
       offBootstrapConfig();
       await ha.stop({ stopPostgres: options.stopPostgres ?? true });
+      callbacks.stop();
       await watchdog.right.stop();
       await http.right.close();
       await dcs.raft.stop();

@@ -9,6 +9,7 @@ import { either as E } from "fp-ts";
 import { parse as parseYaml } from "yaml";
 import type { JsonObject } from "../dcs/json.js";
 import { isValidName, type MemberName, type MemberTags, type Scope } from "../dcs/model.js";
+import { CALLBACK_ACTIONS, type CallbackAction, type Callbacks } from "../ha/io/callbacks.js";
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
 import { ConfigReader, type HostPort } from "./config_reader.js";
 
@@ -51,6 +52,8 @@ export interface AgentConfig {
     readonly replication: { readonly username: string; readonly password: string };
     readonly parameters: Readonly<Record<string, string | number | boolean>>;
     readonly pgHba: readonly string[];
+    /** Patroni's callbacks: a command per event, run with (action, role, scope). */
+    readonly callbacks: Callbacks;
   };
   readonly ha: LocalHaSettings;
   readonly watchdog: { readonly device: string | null };
@@ -68,7 +71,7 @@ const OTHER_DCS = ["etcd", "etcd3", "consul", "zookeeper", "exhibitor", "kuberne
 const TOLERATED = {
   root: ["namespace", "log", "ctl", "citus", "standby_cluster"],
   restapi: ["keyfile_password", "cafile", "ciphers", "verify_client", "allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers", "server_tokens", "request_queue_size", "thread_pool_size"],
-  postgresql: ["pgpass", "callbacks", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "pre_promote", "before_stop"],
+  postgresql: ["pgpass", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "pre_promote", "before_stop"],
   authentication: ["rewind"],
   bootstrap: ["initdb", "pg_hba", "users", "post_bootstrap", "post_init", "method"],
   watchdog: ["mode"],
@@ -147,7 +150,13 @@ function read(root: ConfigReader): AgentConfig {
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
   const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "join", "heartbeat_ms", "election_timeout_ms"]);
-  const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure"], TOLERATED.postgresql);
+  const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure", "callbacks"], TOLERATED.postgresql);
+  const callbackSection = pg.optionalSection("callbacks", CALLBACK_ACTIONS);
+  const callbacks: Partial<Record<CallbackAction, string>> = {};
+  for (const action of CALLBACK_ACTIONS) {
+    const command = callbackSection.optionalString(action);
+    if (command !== null) callbacks[action] = command;
+  }
   const auth = pg.section("authentication", ["superuser", "replication"], TOLERATED.authentication);
   const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms", "safety_margin"], TOLERATED.watchdog);
   const tags = root.optionalSection("tags", ["nofailover", "failover_priority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"], TOLERATED.tags);
@@ -208,6 +217,7 @@ function read(root: ConfigReader): AgentConfig {
       replication: auth.credentials("replication"),
       parameters: pg.parameters("parameters"),
       pgHba: pg.stringList("pg_hba"),
+      callbacks,
     },
     ha: local,
     watchdog: { device: watchdog.optionalPath("device") },

@@ -14,7 +14,7 @@ const FIXED: readonly [string, (c: AgentConfig) => unknown][] = [
   ["name", (c) => c.name],
   ["restapi", (c) => c.restapi],
   ["raft", (c) => ({ ...c.raft, members: [...c.raft.members], join: c.raft.join === null ? null : [...c.raft.join] })],
-  ["postgresql", (c) => c.postgresql],
+  ["postgresql", (c) => ({ ...c.postgresql, callbacks: null })],
   ["watchdog", (c) => c.watchdog],
 ];
 
@@ -32,7 +32,10 @@ export async function reloadConfig(path: string, current: AgentConfig, ha: HaLoo
   const applied = ha.updateLocal(identity(next), next.ha);
   if (E.isLeft(applied)) return applied;
   const postgres = await ha.reloadPostgres();
-  const parts = ["tags and HA settings applied", E.isRight(postgres) ? "PostgreSQL reloaded its configuration files" : `PostgreSQL did not reload: ${postgres.left}`];
+  const parts = ["tags, HA settings and callbacks applied", E.isRight(postgres) ? "PostgreSQL reloaded its configuration files" : `PostgreSQL did not reload: ${postgres.left}`];
   if (needRestart.length > 0) parts.push(`changes to ${needRestart.join(", ")} take effect when the agent restarts`);
-  return E.right({ config: { ...next, ...Object.fromEntries(FIXED.map(([key]) => [key, (current as unknown as Record<string, unknown>)[key]])) } as AgentConfig, message: parts.join("; ") });
+  // The fixed parts stay as they run until a restart; the callbacks apply at once.
+  const kept = Object.fromEntries(FIXED.map(([key]) => [key, (current as unknown as Record<string, unknown>)[key]])) as Partial<AgentConfig>;
+  const config = { ...next, ...kept, postgresql: { ...current.postgresql, callbacks: next.postgresql.callbacks } } as AgentConfig;
+  return E.right({ config, message: parts.join("; ") });
 }

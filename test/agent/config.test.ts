@@ -78,9 +78,9 @@ t.test("a patroni.yml with its etcd section swapped for raft starts; Patroni-onl
   if (E.isLeft(parsed)) throw new Error(parsed.left);
   t.same(parsed.right.restapi.authentication, { username: "admin", password: "s" });
   t.equal(parsed.right.ha.watchdogMarginMs, 1000);
+  t.same(parsed.right.postgresql.callbacks, { on_start: "/bin/true" }, "Patroni's callbacks are read");
   t.same([...parsed.right.warnings].sort(), [
     "patroni.yml.namespace is a Patroni setting raftgres does not use; it is ignored",
-    "patroni.yml.postgresql.callbacks is a Patroni setting raftgres does not use; it is ignored",
     "patroni.yml.postgresql.pgpass is a Patroni setting raftgres does not use; it is ignored",
     "patroni.yml.restapi.cafile is a Patroni setting raftgres does not use; it is ignored",
     "patroni.yml.watchdog.mode is a Patroni setting raftgres does not use; it is ignored",

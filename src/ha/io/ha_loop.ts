@@ -51,6 +51,11 @@ export interface HaLoopOptions {
   readonly clock: () => number;
 }
 
+/** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
+export type HaEvent =
+  | { readonly kind: "started" | "stopped" | "restarted" | "reloaded"; readonly role: string }
+  | { readonly kind: "roleChanged"; readonly role: string; readonly from: string };
+
 export interface HaStatus {
   readonly decision: HaDecision | null;
   /** Monotonic time the last cycle ended (the loop's start before the first). */
@@ -92,6 +97,10 @@ export class HaLoop {
   private publishing = false;
   private rewindFailures = 0;
   private appliedParameters = "";
+  private readonly eventListeners = new Set<(event: HaEvent) => void>();
+  /** The role PostgreSQL last ran in, to tell a role change. */
+  private lastRole: "primary" | "replica" | null = null;
+  private restarting = false;
   /** What the node's file says; a reload (SIGHUP) may change them. */
   private identity: Identity;
   private local: LocalHaSettings;
@@ -119,6 +128,24 @@ export class HaLoop {
 
   status(): HaStatus {
     return { decision: this.lastDecision, lastCycleMs: this.lastCycleMs, busy: this.busy, lease: this.lease, memory: this.memory, postgres: this.lastObservation, settings: this.settings };
+  }
+
+  onEvent(listener: (event: HaEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  private emit(event: HaEvent): void {
+    // A restart is one event (on_restart), not a stop and a start.
+    if (this.restarting && (event.kind === "started" || event.kind === "stopped")) return;
+    for (const listener of this.eventListeners) listener(event);
+  }
+
+  /** The role the observation shows, and a roleChanged event when it differs from the last one. */
+  private noteRole(pg: LocalPostgres): void {
+    if (pg.process !== "running" || pg.role === null) return;
+    if (this.lastRole !== null && this.lastRole !== pg.role) this.emit({ kind: "roleChanged", role: pg.role, from: this.lastRole });
+    this.lastRole = pg.role;
   }
 
   /** Runs a cycle now, or right after the one running. */
@@ -155,6 +182,7 @@ export class HaLoop {
     const { postgres, cluster, scope, logger, clock } = this.options;
     const pg = await postgres.observe();
     this.lastObservation = pg;
+    this.noteRole(pg);
     // A deadline that passed is no lease at all (the agent may just have been frozen past it).
     if (this.lease !== null && this.lease.deadlineMs <= clock()) this.setLease(null);
     this.remember(pg);
@@ -334,6 +362,9 @@ export class HaLoop {
     const { logger } = this.options;
     if (E.isLeft(result)) logger.warn({ code: result.left.code }, `${action.kind} failed: ${result.left.message}`);
     else logger.info({}, `${action.kind} done`);
+    if (E.isRight(result) && action.kind === "start") this.emit({ kind: "started", role: action.as });
+    if (E.isRight(result) && action.kind === "bootstrap") this.emit({ kind: "started", role: "primary" });
+    if (E.isRight(result) && action.kind === "stop") this.emit({ kind: "stopped", role: this.lastRole ?? "replica" });
     switch (action.kind) {
       case "rewind":
         if (E.isRight(result)) {
@@ -367,6 +398,15 @@ export class HaLoop {
   async restart(timeoutMs: number): Promise<E.Either<string, string>> {
     if (this.busy !== null) return E.left(`cannot restart: ${this.busy} is in progress`);
     if (this.options.postgres.postmasterPid() === null) return E.left("cannot restart: PostgreSQL is not running");
+    this.restarting = true;
+    try {
+      return await this.restartNow(timeoutMs);
+    } finally {
+      this.restarting = false;
+    }
+  }
+
+  private async restartNow(timeoutMs: number): Promise<E.Either<string, string>> {
     this.runLong({ kind: "stop", mode: "fast" });
     await this.busyDone;
     const deadline = this.options.clock() + timeoutMs;
@@ -374,7 +414,11 @@ export class HaLoop {
       this.trigger();
       await new Promise((resolve) => setTimeout(resolve, 100));
       const pg = this.lastObservation;
-      if (this.busy === null && pg?.process === "running") return E.right("restarted successfully");
+      if (this.busy === null && pg?.process === "running") {
+        this.restarting = false;
+        this.emit({ kind: "restarted", role: pg.role ?? "replica" });
+        return E.right("restarted successfully");
+      }
     }
     return E.left(`PostgreSQL did not run again within ${Math.round(timeoutMs / 1000)} s (${this.lastDecision?.reason ?? "no decision yet"})`);
   }
@@ -408,6 +452,7 @@ export class HaLoop {
   /** Re-reads PostgreSQL's configuration files. */
   async reloadPostgres(): Promise<E.Either<string, string>> {
     const reloaded = await this.options.postgres.reload();
+    if (E.isRight(reloaded)) this.emit({ kind: "reloaded", role: this.lastRole ?? "replica" });
     return E.isRight(reloaded) ? E.right("reloaded") : E.left(reloaded.left.message);
   }
 
