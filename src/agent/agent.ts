@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import type { MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import { type Fencing, HaLoop } from "../ha/io/ha_loop.js";
-import { CallbackRunner } from "../ha/io/callbacks.js";
+import { CallbackRunner, runPrePromote } from "../ha/io/callbacks.js";
 import { Watchdog } from "../ha/io/watchdog.js";
 import type { Logger } from "../lib/logger.js";
 import { type NodeId } from "../raft/types.js";
@@ -81,6 +81,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     local: config.ha,
     logger: logger.child({ area: "ha" }),
     clock: monotonicMs,
+    ...(config.postgresql.prePromote === null ? {} : { prePromote: () => runPrePromote(config.postgresql.prePromote!) }),
   });
   const callbacks = new CallbackRunner(config.postgresql.callbacks, config.scope, logger.child({ area: "callbacks" }));
   const offEvents = ha.onEvent((event) => {

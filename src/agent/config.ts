@@ -54,6 +54,8 @@ export interface AgentConfig {
     readonly pgHba: readonly string[];
     /** Patroni's callbacks: a command per event, run with (action, role, scope). */
     readonly callbacks: Callbacks;
+    /** Patroni's pre_promote: run before a promotion; a failure cancels it. */
+    readonly prePromote: string | null;
   };
   readonly ha: LocalHaSettings;
   readonly watchdog: { readonly device: string | null };
@@ -71,7 +73,7 @@ const OTHER_DCS = ["etcd", "etcd3", "consul", "zookeeper", "exhibitor", "kuberne
 const TOLERATED = {
   root: ["namespace", "log", "ctl", "citus", "standby_cluster"],
   restapi: ["keyfile_password", "cafile", "ciphers", "verify_client", "allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers", "server_tokens", "request_queue_size", "thread_pool_size"],
-  postgresql: ["pgpass", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "pre_promote", "before_stop"],
+  postgresql: ["pgpass", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "before_stop"],
   authentication: ["rewind"],
   bootstrap: ["initdb", "pg_hba", "users", "post_bootstrap", "post_init", "method"],
   watchdog: ["mode"],
@@ -150,7 +152,7 @@ function read(root: ConfigReader): AgentConfig {
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
   const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "join", "heartbeat_ms", "election_timeout_ms"]);
-  const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure", "callbacks"], TOLERATED.postgresql);
+  const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure", "callbacks", "pre_promote"], TOLERATED.postgresql);
   const callbackSection = pg.optionalSection("callbacks", CALLBACK_ACTIONS);
   const callbacks: Partial<Record<CallbackAction, string>> = {};
   for (const action of CALLBACK_ACTIONS) {
@@ -218,6 +220,7 @@ function read(root: ConfigReader): AgentConfig {
       parameters: pg.parameters("parameters"),
       pgHba: pg.stringList("pg_hba"),
       callbacks,
+      prePromote: pg.optionalString("pre_promote"),
     },
     ha: local,
     watchdog: { device: watchdog.optionalPath("device") },

@@ -29,9 +29,11 @@ export interface HaMemory {
   readonly preparedFrom: MemberName | null;
   /** Why this member last took the lease: a planned switchover, or a failover. */
   readonly tookLeaseFor: "switchover" | "failover" | null;
+  /** The pre_promote hook failed: this member stays out of the race until then (local time). */
+  readonly promotionBlockedUntilMs: number | null;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null };
 
 export interface HaInput {
   readonly me: MemberName;

@@ -60,3 +60,30 @@ export class CallbackRunner {
     this.running.clear();
   }
 }
+
+/** A pre_promote hook still running after this long counts as failed. */
+export const PRE_PROMOTE_TIMEOUT_MS = 30_000;
+
+/**
+ * Patroni's pre_promote: a fencing command run after this member took the lease and before it
+ * promotes; a failure (non-zero exit, a signal, the time limit) cancels the promotion.
+ */
+export function runPrePromote(command: string, timeoutMs: number = PRE_PROMOTE_TIMEOUT_MS): Promise<string | null> {
+  return new Promise((resolve) => {
+    const child = spawn("/bin/sh", ["-c", command], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      resolve(`pre_promote could not start: ${error.message}`);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(null);
+      else resolve(`pre_promote ${signal === "SIGKILL" ? `ran longer than ${timeoutMs / 1000} s` : signal !== null ? `died of ${signal}` : `exited with ${code}`}${stderr.trim() === "" ? "" : `: ${stderr.trim()}`}`);
+    });
+  });
+}

@@ -49,6 +49,8 @@ export interface HaLoopOptions {
   readonly logger: Logger;
   /** Monotonic milliseconds, the same clock as the watchdog's (CLOCK_MONOTONIC). */
   readonly clock: () => number;
+  /** Patroni's pre_promote hook: null when it passed, else why it failed (the promotion is cancelled). */
+  readonly prePromote?: () => Promise<string | null>;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -350,12 +352,33 @@ export class HaLoop {
 
   private runLong(action: PostgresAction): void {
     this.busy = action.kind;
-    this.busyDone = this.options.postgres.run(action).then((result) => {
+    this.busyDone = this.runWithHooks(action).then((result) => {
       this.busy = null;
       this.afterLong(action, result);
       this.armWatchdog();
       this.trigger();
     });
+  }
+
+  /** The action, preceded for a promotion by the pre_promote hook (whose failure cancels it). */
+  private async runWithHooks(action: PostgresAction): Promise<PgResult> {
+    const hook = this.options.prePromote;
+    if (action.kind === "promote" && hook !== undefined) {
+      const failure = await hook();
+      if (failure !== null) {
+        await this.cancelPromotion(failure);
+        return E.left({ code: "failed", message: `promotion cancelled: ${failure}` });
+      }
+    }
+    return this.options.postgres.run(action);
+  }
+
+  /** Gives the lease back and stays out of the race for a ttl (Patroni: "Promotion cancelled"). */
+  private async cancelPromotion(why: string): Promise<void> {
+    this.options.logger.error({}, `not promoting: ${why}; releasing the lease`);
+    this.memory = { ...this.memory, promotionBlockedUntilMs: this.options.clock() + this.settings.ttlMs };
+    const lease = this.lease;
+    if (lease !== null) await this.performCommand({ kind: "releaseLease", member: this.me, generation: lease.generation });
   }
 
   private afterLong(action: PostgresAction, result: PgResult): void {

@@ -38,6 +38,8 @@ export function raceRule(input: HaInput): HaDecision | null {
 function raceRefusal(input: HaInput): string | null {
   const { settings, view, me, pg } = input;
   if (settings.nofailover || settings.failoverPriority <= 0) return "this member is tagged nofailover";
+  const blockedUntil = input.memory.promotionBlockedUntilMs;
+  if (blockedUntil !== null && blockedUntil > input.nowMs) return `its pre_promote hook failed; it stays out of the race for ${Math.ceil((blockedUntil - input.nowMs) / 1000)} s more`;
   if (view === null) return "the cluster state is not known yet";
   const pending = view.pending;
   // A request not carried out within two ttl no longer holds the others back.
