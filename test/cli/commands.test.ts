@@ -202,6 +202,8 @@ t.test("restart, reload and reinit go to each member's API and report per member
   t.equal(restart.code, 0, restart.stderr);
   t.equal(restart.stdout, "Success: restart on member pg2\nSuccess: restart on member pg3\n");
   t.same(node.sent("POST", "/restart")[0]?.body, { restart_pending: true });
+  const all = await cli(["--url", node.url, "restart", "--force"]);
+  t.equal(all.stdout, "Success: restart on member pg2\nSuccess: restart on member pg3\nSuccess: restart on member pg1\n", "replicas first, the primary (pg1) last");
   const reinit = await cli(["--url", node.url, "reinit", "pg3", "--force", "--from-leader"]);
   t.equal(reinit.code, 0, reinit.stderr);
   t.same(node.sent("POST", "/reinitialize")[0]?.body, { force: true, from_leader: true });

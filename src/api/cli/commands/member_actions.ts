@@ -120,7 +120,10 @@ async function restart(ctx: CliContext, names: string[], opts: Selection & { pen
   await confirm(ctx, members, "restart", opts.force === true, scheduled);
   const body: JsonObject = { ...(opts.pending === true ? { restart_pending: true } : {}), ...(scheduled === null ? {} : { schedule: scheduled }) };
   const outcomes = new Outcomes();
-  for (const member of members) {
+  // Replicas first, the primary last, one at a time (each POST /restart returns once PostgreSQL
+  // runs again): the cluster never has two members down for a restart.
+  const ordered = [...members.filter((m) => !isLeaderRole(m.role)), ...members.filter((m) => isLeaderRole(m.role))];
+  for (const member of ordered) {
     const result = await sendTo(ctx, member, "/restart", body);
     if (result.kind === "answered" && (result.answer.status === 200 || result.answer.status === 202)) {
       ctx.out(result.answer.status === 200 ? `Success: restart on member ${member.name}` : `Success: restart scheduled on member ${member.name}`);
