@@ -112,8 +112,13 @@ step("switchover --candidate --force moves the primary; the old primary follows 
   primary = await primaryIs(candidate);
   const [recovery] = await cluster.query<{ standby: boolean }>(old, "SELECT pg_is_in_recovery() AS standby");
   t.equal(recovery?.standby, true, "the old primary is a replica");
-  const history = await raftgres(["history"]);
-  t.match(history.stdout, new RegExp(`\\|  1 \\| +\\d+ \\| \\w+ +\\| \\S+ +\\| ${candidate} `));
+  // The new primary records its timeline in the cycle after its promotion.
+  const line = new RegExp(`\\|  1 \\| +\\d+ \\| \\w+ +\\| \\S+ +\\| ${candidate} `);
+  const history = await waitFor("the switchover in raftgres history", 10_000, async () => {
+    const shown = await raftgres(["history"]);
+    return line.test(shown.stdout) ? shown : undefined;
+  });
+  t.match(history.stdout, line);
 });
 
 step("failover --candidate --force promotes the named replica", actions, async (t) => {
