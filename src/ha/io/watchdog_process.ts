@@ -371,7 +371,12 @@ function main(): void {
   // retries EPIPE forever, so flush asynchronously and exit after EXIT_FLUSH_MS regardless.
   destination.on("error", () => {});
   const exit = (code: number): void => {
-    const done = (): void => process.exit(code);
+    const done = (): void => {
+      // pino flushes its buffer synchronously at process exit, and sonic-boom retries a broken pipe
+      // (EPIPE) forever there: after the grace period, what did not go out is dropped instead.
+      destination.flushSync = () => {};
+      process.exit(code);
+    };
     setTimeout(done, EXIT_FLUSH_MS);
     const flushThenExit = (): void => {
       try {
