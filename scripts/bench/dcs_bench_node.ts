@@ -20,8 +20,8 @@ import type { Decision } from "../../src/dcs/decide.js";
 import { DEFAULT_LIMITS, type Scope } from "../../src/dcs/model.js";
 import type { Logger } from "../../src/lib/logger.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
-import { corkedSender, listenWebSocket } from "../../test/support/net.js";
-import { type BenchNodeStatus, encodeResponse, KIND_PROPOSE, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
+import { serveBenchProtocol } from "./bench_server.js";
+import type { NodeSpec } from "./raft_bench_protocol.js";
 
 /** What a restart must find again: the DCS state of the node when it was stopped. */
 export interface RestartExpectation {
@@ -84,34 +84,15 @@ function answer(decision: Decision, index: number): { ok: boolean; body: Buffer 
   return { ok: true, body };
 }
 
-async function serve(spec: DcsNodeSpec, dcs: DcsNode): Promise<void> {
-  const server = await listenWebSocket(spec.clientPort);
-  server.on("connection", (socket) => {
-    // Answers produced in one turn of the event loop leave in one write.
-    const reply = corkedSender(socket);
-    socket.on("message", (data: Buffer) => {
-      const kind = data.readUInt8(0);
-      const id = data.readUInt32LE(1);
-      if (kind === KIND_PROPOSE) {
-        dcs.raft.propose(data.subarray(5)).then(
-          (proposed) => {
-            const a = answer(proposed.result, proposed.index);
-            reply(encodeResponse(kind, id, a.ok, a.body));
-          },
-          (error: { code?: string }) => reply(encodeResponse(kind, id, false, Buffer.from(`unavailable:${error.code ?? "error"}`))),
-        );
-      } else if (kind === KIND_STATUS) {
-        const s = dcs.raft.status();
-        const status: BenchNodeStatus = { id: s.id, role: s.role, leader: s.leader, term: s.term, commit: s.commit, applied: s.applied, writes: s.writes, entriesWritten: s.entriesWritten };
-        reply(encodeResponse(kind, id, true, Buffer.from(JSON.stringify(status))));
-      }
-    });
+function serve(spec: DcsNodeSpec, dcs: DcsNode): Promise<void> {
+  return serveBenchProtocol(spec.id, spec.clientPort, {
+    propose: (payload) => dcs.raft.propose(payload).then(
+      (proposed) => answer(proposed.result, proposed.index),
+      (error: { code?: string }) => ({ ok: false, body: Buffer.from(`unavailable:${error.code ?? "error"}`) }),
+    ),
+    status: () => dcs.raft.status(),
+    stop: () => dcs.raft.stop(),
   });
-  process.on("SIGTERM", () => {
-    server.close();
-    void dcs.raft.stop().then(() => process.exit(0));
-  });
-  process.stdout.write(`${JSON.stringify({ ready: true, id: spec.id, pid: process.pid })}\n`);
 }
 
 /** Resolves once the state machine has applied `index` (checked after every applied batch). */

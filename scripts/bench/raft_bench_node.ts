@@ -9,8 +9,8 @@ import type { Logger } from "../../src/lib/logger.js";
 import { RaftNode } from "../../src/raft/runtime/raft_node.js";
 import type { StateMachine } from "../../src/raft/runtime/raft_node_types.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
-import { corkedSender, listenWebSocket } from "../../test/support/net.js";
-import { type BenchNodeStatus, encodeResponse, KIND_PROPOSE, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
+import { serveBenchProtocol } from "./bench_server.js";
+import type { NodeSpec } from "./raft_bench_protocol.js";
 
 class Counter implements StateMachine<number> {
   count = 0;
@@ -52,34 +52,18 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const node = started.right;
-  const server = await listenWebSocket(spec.clientPort);
-  server.on("connection", (socket) => {
-    // Answers produced in one turn of the event loop leave in one write.
-    const reply = corkedSender(socket);
-    socket.on("message", (data: Buffer) => {
-      const kind = data.readUInt8(0);
-      const id = data.readUInt32LE(1);
-      if (kind === KIND_PROPOSE) {
-        node.propose(data.subarray(5)).then(
-          (proposed) => {
-            const body = Buffer.allocUnsafe(8);
-            body.writeDoubleLE(proposed.index, 0);
-            reply(encodeResponse(kind, id, true, body));
-          },
-          (error: { code?: string }) => reply(encodeResponse(kind, id, false, Buffer.from(error.code ?? "error"))),
-        );
-      } else if (kind === KIND_STATUS) {
-        const s = node.status();
-        const status: BenchNodeStatus = { id: s.id, role: s.role, leader: s.leader, term: s.term, commit: s.commit, applied: s.applied, writes: s.writes, entriesWritten: s.entriesWritten };
-        reply(encodeResponse(kind, id, true, Buffer.from(JSON.stringify(status))));
-      }
-    });
+  await serveBenchProtocol(spec.id, spec.clientPort, {
+    propose: (payload) => node.propose(payload).then(
+      (proposed) => {
+        const body = Buffer.allocUnsafe(8);
+        body.writeDoubleLE(proposed.index, 0);
+        return { ok: true, body };
+      },
+      (error: { code?: string }) => ({ ok: false, body: Buffer.from(error.code ?? "error") }),
+    ),
+    status: () => node.status(),
+    stop: () => node.stop(),
   });
-  process.on("SIGTERM", () => {
-    server.close();
-    void node.stop().then(() => process.exit(0));
-  });
-  process.stdout.write(`${JSON.stringify({ ready: true, id: spec.id, pid: process.pid })}\n`);
 }
 
 main().catch((error: unknown) => {
