@@ -91,6 +91,7 @@ export class AgentNodeApi implements NodeApi {
       watchdogOk: this.parts.watchdogOk(),
       replication: details?.replication ?? [],
       problem: pg?.problem ?? null,
+      ...(running ? { permanentSlots: this.parts.postgres.permanentSlotStates() } : {}),
     };
   }
 

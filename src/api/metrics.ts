@@ -6,7 +6,7 @@
  * fixed (shared/reference/stack-notes.md).
  */
 import type { ScopeView } from "../dcs/views.js";
-import type { LocalStatus, NodeApi } from "./node_api.js";
+import type { LocalStatus, NodeApi, PermanentSlotStatus } from "./node_api.js";
 import { nodeFacts, PATRONI_STATES, stateCode } from "./node_facts.js";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -92,4 +92,15 @@ function raftgresMetrics(m: MetricsText, local: LocalStatus, view: ScopeView | n
   m.add("raftgres_lease_generation", "gauge", "Fencing token of the HA lease: it grows with every grant.", view?.lease?.generation ?? local.lease?.generation ?? 0);
   m.add("raftgres_lease_held", "gauge", "Value is 1 if this node holds the HA lease by its own deadline, 0 otherwise.", bit(local.lease !== null && local.lease.msLeft > 0));
   m.add("raftgres_watchdog_ok", "gauge", "Value is 1 if the watchdog process is healthy, 0 otherwise.", bit(local.watchdogOk));
+  slotMetrics(m, local.permanentSlots ?? []);
+}
+
+/** One series per permanent slot of the config, labelled {slot, type}; none while PostgreSQL is down. */
+function slotMetrics(m: MetricsText, slots: readonly PermanentSlotStatus[]): void {
+  const series = (value: (slot: PermanentSlotStatus) => number) => slots.map((slot) => ({ labels: { slot: slot.name, type: slot.type }, value: value(slot) }));
+  m.addFamily("raftgres_slot_present", "Value is 1 if the permanent slot exists on this node, 0 otherwise.", series((s) => bit(s.present)));
+  m.addFamily("raftgres_slot_active", "Value is 1 if a consumer is connected to the permanent slot, 0 otherwise.", series((s) => bit(s.active)));
+  m.addFamily("raftgres_slot_lost", "Value is 1 if the permanent slot lost WAL it needed (wal_status lost), 0 otherwise.", series((s) => bit(s.walStatus === "lost")));
+  m.addFamily("raftgres_slot_unreserved", "Value is 1 if the WAL the permanent slot needs is about to be removed (wal_status unreserved), 0 otherwise.", series((s) => bit(s.walStatus === "unreserved")));
+  m.addFamily("raftgres_slot_retained_bytes", "WAL the permanent slot holds back on this node, in bytes.", series((s) => s.retainedBytes ?? 0));
 }

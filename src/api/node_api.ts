@@ -93,6 +93,24 @@ export interface ActionProgress {
   readonly detail: string;
 }
 
+/** A permanent replication slot of the config as this node's PostgreSQL has it (src/pg PermanentSlotState). */
+export interface PermanentSlotStatus {
+  readonly name: string;
+  readonly type: "physical" | "logical";
+  readonly database: string | null;
+  readonly plugin: string | null;
+  readonly present: boolean;
+  readonly active: boolean;
+  /** pg_replication_slots.wal_status: reserved, extended, unreserved or lost; null when absent. */
+  readonly walStatus: string | null;
+  readonly restartLsn: Lsn | null;
+  readonly confirmedFlushLsn: Lsn | null;
+  /** WAL the slot holds back on this node, in bytes. */
+  readonly retainedBytes: number | null;
+  /** Why it is absent or what is wrong with it; null when all is well. */
+  readonly note: string | null;
+}
+
 /**
  * A synchronous snapshot of this node: the last observation of the local PostgreSQL and what the
  * HA loop, the Raft node and the watchdog last reported. Cheap: the health checks call it for
@@ -142,6 +160,8 @@ export interface LocalStatus {
   readonly replication: readonly ReplicationConnection[];
   /** Why the last observation failed (query timeout, refused …), or null. */
   readonly problem: string | null;
+  /** The config's permanent replication slots on this node, while PostgreSQL runs (absent otherwise). */
+  readonly permanentSlots?: readonly PermanentSlotStatus[];
 }
 
 export interface RestartRequest {

@@ -8,7 +8,7 @@
 import type { MemberTags } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import { isoTime } from "../lib/iso_time.js";
-import type { LocalStatus, NodeApi } from "./node_api.js";
+import type { LocalStatus, NodeApi, PermanentSlotStatus } from "./node_api.js";
 import { nodeFacts, type NodeFacts } from "./node_facts.js";
 
 /** A scheduled restart as GET /patroni shows it (Patroni's `scheduled_restart`). */
@@ -46,8 +46,24 @@ function xlog(local: LocalStatus): Record<string, unknown> | undefined {
   };
 }
 
+/** The config's permanent slots by name, WAL positions as numbers (Patroni's /status `slots` is keyed the same way). */
+function permanentSlots(slots: readonly PermanentSlotStatus[]): Record<string, unknown> {
+  return Object.fromEntries(slots.map((slot) => [slot.name, {
+    type: slot.type,
+    ...(slot.type === "logical" ? { database: slot.database, plugin: slot.plugin } : {}),
+    present: slot.present,
+    active: slot.active,
+    wal_status: slot.walStatus,
+    restart_lsn: slot.restartLsn === null ? null : Number(slot.restartLsn),
+    ...(slot.type === "logical" ? { confirmed_flush_lsn: slot.confirmedFlushLsn === null ? null : Number(slot.confirmedFlushLsn) } : {}),
+    retained_bytes: slot.retainedBytes,
+    ...(slot.note === null ? {} : { note: slot.note }),
+  }]));
+}
+
 function raftgresExtras(local: LocalStatus, view: ScopeView | null): Record<string, unknown> {
   return {
+    ...(local.permanentSlots === undefined ? {} : { slots: permanentSlots(local.permanentSlots) }),
     lease: local.lease === null ? null : { generation: local.lease.generation, ms_left: local.lease.msLeft },
     lease_holder: view?.lease?.expired === false ? view.lease.holder : null,
     reason: local.decision?.reason ?? null,

@@ -12,7 +12,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { either as E } from "fp-ts";
-import type { JsonObject } from "../dcs/json.js";
+import { isJsonObject, type JsonObject } from "../dcs/json.js";
+import { mergePatch } from "../dcs/merge_patch.js";
+import { permanentSlotsProblem, SLOTS_KEYS } from "../dcs/permanent_slots.js";
 import type { ScopeView } from "../dcs/views.js";
 import { readJsonObject } from "./body.js";
 import { authorOf, type ApiContext } from "./context.js";
@@ -49,6 +51,18 @@ async function applyPause(ctx: ApiContext, request: FastifyRequest, view: ScopeV
   return E.isLeft(done) ? fromDcsFailure(done.left, `the config was written but ${paused ? "pause" : "resume"} was not`) : null;
 }
 
+/**
+ * The permanent slots of the config a change would leave (src/dcs/permanent_slots.ts), checked at
+ * this edge rather than in the DCS rules, whose decisions a replayed log must repeat exactly.
+ * Only a change that touches them is refused, so an older mistake does not block other edits.
+ */
+function slotsProblem(view: ScopeView, change: JsonObject, mode: "patch" | "replace"): ApiError | null {
+  if (mode === "patch" && ![...SLOTS_KEYS, "ignore_slots"].some((key) => key in change)) return null;
+  const next = mode === "patch" ? mergePatch(view.config.value, change) : change;
+  const problem = isJsonObject(next) ? permanentSlotsProblem(next) : null;
+  return problem === null ? null : apiError("badRequest", `the config was not changed: ${problem}`);
+}
+
 async function writeConfig(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, mode: "patch" | "replace"): Promise<FastifyReply> {
   const { node } = ctx;
   const body = readJsonObject(request.body, false);
@@ -61,6 +75,8 @@ async function writeConfig(ctx: ApiContext, request: FastifyRequest, reply: Fast
   if (E.isLeft(read)) return sendError(reply, apiError("dcsUnavailable", `cannot read the config to change it: ${read.left.message}`));
   const view = read.right;
   if (view === null) return sendError(reply, apiError(mode === "patch" ? "dcsUnavailable" : "noClusterState", `the cluster state holds no config for scope ${node.scope}: it was never initialized`));
+  const slots = slotsProblem(view, split.right.config, mode);
+  if (slots !== null) return sendError(reply, slots);
   // PATCH is always conditional (on the version just read, or the client's); PUT only when asked.
   const expectedVersion = ifMatch.right ?? (mode === "patch" ? view.config.version : null);
   const changesConfig = mode === "replace" || Object.keys(split.right.config).length > 0;

@@ -5,6 +5,7 @@
  */
 import type { Command } from "../dcs/commands.js";
 import type { MemberName } from "../dcs/model.js";
+import type { PermanentSlotsPlan } from "../dcs/permanent_slots.js";
 
 /** A PostgreSQL server to stream from, clone from or rewind from. */
 export interface Upstream {
@@ -31,8 +32,11 @@ export type PostgresAction =
   | { readonly kind: "rewind"; readonly source: Upstream }
   /** Wipe the data directory and clone again from `source`. */
   | { readonly kind: "reinit"; readonly source: Upstream; readonly reason: string }
-  /** Primary: keep a physical slot for each of `members`, drop the other member slots. */
-  | { readonly kind: "syncSlots"; readonly members: readonly MemberName[] };
+  /**
+   * Keep a physical slot for each of `members` and drop the other member slots; keep the
+   * permanent slots of the config (src/dcs/permanent_slots.ts) and drop the retired ones.
+   */
+  | { readonly kind: "syncSlots"; readonly members: readonly MemberName[]; readonly permanent: PermanentSlotsPlan };
 
 export type Action = PostgresAction | { readonly kind: "dcs"; readonly command: Command };
 

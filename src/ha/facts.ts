@@ -4,6 +4,7 @@
  */
 import type { Command } from "../dcs/commands.js";
 import type { MemberName } from "../dcs/model.js";
+import { NO_PERMANENT_SLOTS, permanentSlotsPlan } from "../dcs/permanent_slots.js";
 import type { LeaseView, MemberView, ScopeView } from "../dcs/views.js";
 import type { Action, Upstream } from "./actions.js";
 import type { HaDecision, HaInput } from "./input.js";
@@ -65,8 +66,12 @@ export function wasPrimary(pg: LocalPostgres): boolean {
   return pg.controlState === "in production" || pg.controlState === "shut down" || pg.controlState === "shutting down" || pg.controlState === "in crash recovery";
 }
 
-/** Keep a replication slot for every other PostgreSQL member (witnesses have no PostgreSQL). */
+/**
+ * Keep a replication slot for every other PostgreSQL member (witnesses have no PostgreSQL), and
+ * the permanent slots of the config.
+ */
 export function slotsFor(input: HaInput): Action {
   const members = input.view?.members.filter((m) => m.name !== input.me && m.role !== "witness").map((m) => m.name) ?? [];
-  return { kind: "syncSlots", members };
+  const permanent = input.view === null ? NO_PERMANENT_SLOTS : permanentSlotsPlan(input.view.config.value, input.view.configHistory);
+  return { kind: "syncSlots", members, permanent };
 }

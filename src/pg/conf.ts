@@ -70,8 +70,10 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     wal_log_hints: true,
     recovery_target_timeline: "latest",
   };
-  // wal_level must be replica or more: a user's "logical" is kept, anything else is not.
-  if (s.parameters["wal_level"] !== "logical") ha["wal_level"] = "replica";
+  // wal_level must be replica or more. logical by default, so that the config's permanent
+  // logical slots can be created without a restart; a user's "replica" is kept (a little less
+  // WAL, no logical slots), "minimal" is not.
+  ha["wal_level"] = s.parameters["wal_level"] === "replica" ? "replica" : "logical";
   const upstream = role.role === "replica" ? role.upstream : null;
   if (upstream !== null) {
     const conninfo = primaryConninfo(s, upstream);

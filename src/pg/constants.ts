@@ -53,6 +53,8 @@ export const SERVER_LOG_TAIL_BYTES = 16 * 1024;
 export const SLOT_NAME_CHARS_MAX = 63;
 /** Slots synced per call: the DCS has a bounded member list, so does this. */
 export const SLOTS_MAX = 256;
+/** A permanent logical slot whose creation failed is tried again after this long, not every cycle. */
+export const LOGICAL_SLOT_RETRY_MS = 10_000;
 /** Extra pg_hba.conf lines and user parameters accepted from the settings. */
 export const HBA_LINES_MAX = 256;
 export const PARAMETERS_MAX = 1_000;

@@ -22,6 +22,8 @@ import { readDetails, type ServerDetails } from "./details.js";
 import { writeDynamicConf } from "./dynamic_conf.js";
 import { rewindFrom } from "./rewind.js";
 import { followUpstream, promoteServer } from "./role_changes.js";
+import { PermanentSlotKeeper } from "./permanent_slot_keeper.js";
+import type { PermanentSlotState } from "./permanent_slots.js";
 import { type PostgresSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
 import { syncMemberSlots } from "./slots.js";
 import { SqlSession } from "./sql.js";
@@ -31,6 +33,7 @@ export class PostgresInstance implements PostgresPort {
   private readonly session: SqlSession;
   private readonly control: ControlDataCache;
   private readonly progressReporter: ProgressReporter;
+  private readonly permanentSlots: PermanentSlotKeeper;
   private readonly exitListeners = new Set<(exit: PostmasterExit) => void>();
   private longAction: PostgresActionKind | null = null;
 
@@ -48,6 +51,7 @@ export class PostgresInstance implements PostgresPort {
     this.session = new SqlSession(sqlTarget(settings));
     this.control = new ControlDataCache(settings);
     this.progressReporter = new ProgressReporter(logger);
+    this.permanentSlots = new PermanentSlotKeeper(settings, this.session);
     this.postmaster = new Postmaster(
       { binDir: settings.binDir, dataDir: settings.dataDir, logFile: serverLogFile(settings), user: settings.osUser, logger },
       (exit) => this.reportUnexpectedExit(exit),
@@ -112,6 +116,11 @@ export class PostgresInstance implements PostgresPort {
     return this.progressReporter.current();
   }
 
+  /** The permanent slots of the config as this server had them at the last slot sync. */
+  permanentSlotStates(): readonly PermanentSlotState[] {
+    return this.permanentSlots.current();
+  }
+
   /** The system identifier of the data directory (pg_controldata), or null when there is none. */
   async systemId(): Promise<string | null> {
     const read = await this.control.read();
@@ -153,7 +162,7 @@ export class PostgresInstance implements PostgresPort {
       case "reinit":
         return this.reinit(action.source, action.reason);
       case "syncSlots":
-        return this.syncSlots(action.members);
+        return this.syncSlots(action);
       default:
         return assertNever(action, "PostgreSQL action");
     }
@@ -206,13 +215,13 @@ export class PostgresInstance implements PostgresPort {
     return cloneFrom(this.settings, source, this.progressReporter);
   }
 
-  private async syncSlots(members: readonly Upstream["member"][]): Promise<PgResult> {
+  private async syncSlots(action: Extract<PostgresAction, { kind: "syncSlots" }>): Promise<PgResult> {
     if (this.postmaster.state !== "running") return failure("wrongState", `cannot sync replication slots: PostgreSQL is ${this.postmaster.state}`);
-    const synced = await syncMemberSlots(this.session, this.settings.memberName, members);
+    const synced = await syncMemberSlots(this.session, this.settings.memberName, action.members);
     if (E.isLeft(synced)) return failure("failed", `${synced.left}; the next sync tries again`);
     const { created, dropped, advanced } = synced.right;
     if (created.length + dropped.length > 0) this.settings.logger.info({ created, dropped, advanced }, "replication slots synced");
-    return DONE;
+    return this.permanentSlots.sync(action.permanent);
   }
 
   private reportUnexpectedExit(exit: PostmasterExit): void {

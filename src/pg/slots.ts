@@ -52,8 +52,8 @@ export async function syncMemberSlots(session: SqlSession, self: MemberName, mem
   return E.right({ created, dropped, advanced: advanced.right });
 }
 
-/** Moves inactive slots up to the replayed position (a slot never moves back: PostgreSQL refuses). */
-async function advanceSlots(session: SqlSession, names: readonly string[]): Promise<E.Either<string, string[]>> {
+/** Moves inactive physical slots up to the replayed position (a slot never moves back: PostgreSQL refuses). */
+export async function advanceSlots(session: SqlSession, names: readonly string[]): Promise<E.Either<string, string[]>> {
   const done = await session.query<{ slot_name: string }>(
     `SELECT s.slot_name FROM pg_replication_slots s, LATERAL pg_replication_slot_advance(s.slot_name, pg_last_wal_replay_lsn()) a
      WHERE s.slot_name = ANY($1) AND s.slot_type = 'physical' AND NOT s.active

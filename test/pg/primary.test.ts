@@ -12,6 +12,7 @@ import { slotName } from "../../src/pg/slot_names.js";
 import { PostgresInstance } from "../../src/pg/postgres_instance.js";
 import type { MemberName } from "../../src/pg/types.js";
 import { pgRoot, sql } from "./support.js";
+import { NO_PERMANENT_SLOTS } from "../../src/dcs/permanent_slots.js";
 
 const m = (name: string): MemberName => name as MemberName;
 
@@ -38,13 +39,13 @@ t.test("bootstrap leaves a running primary on timeline 1 whose WAL position grow
 
 t.test("syncSlots creates a slot per member and drops only inactive member slots", async (t) => {
   await sql(primary, "SELECT pg_create_physical_replication_slot('operator_slot')");
-  t.ok(E.isRight(await primary.run({ kind: "syncSlots", members: [m("pg1"), m("pg2"), m("Pg-3")] })));
+  t.ok(E.isRight(await primary.run({ kind: "syncSlots", members: [m("pg1"), m("pg2"), m("Pg-3")], permanent: NO_PERMANENT_SLOTS })));
   const slots = async (): Promise<string[]> =>
     (await sql<{ slot_name: string }>(primary, "SELECT slot_name FROM pg_replication_slots ORDER BY slot_name")).map((r) => r.slot_name);
   t.same(await slots(), [slotName(m("pg2")), slotName(m("Pg-3")), "operator_slot"].sort(), "no slot for the primary itself");
   const reserved = await sql<{ n: string }>(primary, "SELECT count(*) AS n FROM pg_replication_slots WHERE slot_name LIKE 'rg\\_%' AND restart_lsn IS NOT NULL");
   t.equal(reserved[0]?.n, "2", "member slots reserve WAL at once");
-  t.ok(E.isRight(await primary.run({ kind: "syncSlots", members: [m("pg1"), m("pg4")] })));
+  t.ok(E.isRight(await primary.run({ kind: "syncSlots", members: [m("pg1"), m("pg4")], permanent: NO_PERMANENT_SLOTS })));
   t.same(await slots(), [slotName(m("pg4")), "operator_slot"].sort(), "slots of members gone are dropped, the operator's stays");
 });
 

@@ -12,6 +12,7 @@ import type { PgResult } from "../../src/ha/ports.js";
 import type { PostgresInstance } from "../../src/pg/postgres_instance.js";
 import type { MemberName } from "../../src/pg/types.js";
 import { createRecordingLogger, eventually, pgRoot, sql, upstreamOf } from "./support.js";
+import { NO_PERMANENT_SLOTS } from "../../src/dcs/permanent_slots.js";
 
 const m = (name: string): MemberName => name as MemberName;
 const logger = createRecordingLogger();
@@ -44,7 +45,7 @@ async function senderPort(instance: PostgresInstance): Promise<number | undefine
 
 t.test("a clone made with pg_basebackup streams from the primary and replays its writes", async (t) => {
   t.ok(ok(await a.run({ kind: "bootstrap" })));
-  t.ok(ok(await a.run({ kind: "syncSlots", members })));
+  t.ok(ok(await a.run({ kind: "syncSlots", members, permanent: NO_PERMANENT_SLOTS })));
   await sql(a, "CREATE TABLE story (x int); INSERT INTO story VALUES (1)");
   t.ok(ok(await b.run({ kind: "clone", source: upstreamOf(a) })));
   t.ok(ok(await c.run({ kind: "clone", source: upstreamOf(a) })));
@@ -68,7 +69,7 @@ t.test("a clone made with pg_basebackup streams from the primary and replays its
 });
 
 t.test("followPrimary switches the upstream with a reload: same postmaster, new sender", async (t) => {
-  t.ok(ok(await b.run({ kind: "syncSlots", members })), "a replica keeps the member slots too");
+  t.ok(ok(await b.run({ kind: "syncSlots", members, permanent: NO_PERMANENT_SLOTS })), "a replica keeps the member slots too");
   const onB = await sql<{ slot_name: string }>(b, "SELECT slot_name FROM pg_replication_slots ORDER BY slot_name");
   t.equal(onB.length, 2, `slots on the replica: ${onB.map((r) => r.slot_name).join(", ")}`);
   const pid = c.postmasterPid();
@@ -105,7 +106,7 @@ t.test("the old primary diverges, is rewound against the new one and streams fro
   t.ok(ok(await a.run({ kind: "rewind", source: upstreamOf(b) })));
   const pgaLines = logger.lines.filter((l) => l.fields["member"] === "pga").map((l) => l.message);
   t.ok(pgaLines.some((l) => /^rewound against pgb/.test(l)), "a real rewind, not a no-op", { lines: pgaLines.slice(-25) });
-  t.ok(ok(await b.run({ kind: "syncSlots", members })));
+  t.ok(ok(await b.run({ kind: "syncSlots", members, permanent: NO_PERMANENT_SLOTS })));
   t.ok(ok(await a.run({ kind: "start", as: "replica", upstream: upstreamOf(b) })));
   await sql(b, "INSERT INTO story VALUES (5)");
   t.same(await sees(a, 5), [1, 2, 3, 4, 5], "the diverged row 100 is gone");

@@ -87,7 +87,7 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.match(text, /^# raftgres upstream member: \n/);
   t.match(text, /^port = 5433$/m);
   t.match(text, /^hot_standby = on$/m);
-  t.match(text, /^wal_level = 'replica'$/m, "minimal cannot be allowed");
+  t.match(text, /^wal_level = 'logical'$/m, "minimal cannot be allowed: logical, the default, is written instead");
   t.match(text, /^max_wal_senders = 20$/m, "the user's choice where HA does not care");
   t.match(text, /^work_mem = '8MB'$/m);
   t.match(text, /^unix_socket_directories = ''$/m);
