@@ -6,6 +6,7 @@ import type { PrimaryChange } from "../dcs/model.js";
 import type { MemberView, ScopeView } from "../dcs/views.js";
 import { isoTime } from "../lib/iso_time.js";
 import { tagsAsPatroni } from "./patroni_json.js";
+import { syncModeOf } from "../dcs/sync_mode.js";
 
 /** host and port of a member's connection URL (postgres://host:port/db), when it has them. */
 function hostPort(connUrl: string): { host?: string; port?: number } {
@@ -22,7 +23,7 @@ function hostPort(connUrl: string): { host?: string; port?: number } {
 function memberRole(view: ScopeView, member: MemberView, holder: string | null): string {
   if (member.name === holder) return member.role === "standby_leader" ? "standby_leader" : "leader";
   const sync = view.sync;
-  if (holder !== null && sync.leader === holder && sync.standbys.includes(member.name)) return sync.quorum > 0 ? "quorum_standby" : "sync_standby";
+  if (holder !== null && sync.leader === holder && sync.standbys.includes(member.name)) return syncModeOf(view.config).mode === "quorum" ? "quorum_standby" : "sync_standby";
   return member.role === "witness" ? "witness" : "replica";
 }
 

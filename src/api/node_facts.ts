@@ -6,6 +6,7 @@
  */
 import type { ScopeView } from "../dcs/views.js";
 import type { LocalStatus, NodeApi } from "./node_api.js";
+import { syncModeOf } from "../dcs/sync_mode.js";
 
 /**
  * Patroni's PostgreSQL states in the order of their metric codes (patroni/postgresql/misc.py,
@@ -64,7 +65,7 @@ export interface NodeFacts {
   readonly isStandbyLeader: boolean;
   /** Listed in the scope's synchronous state by the current primary (priority mode). */
   readonly isSyncStandby: boolean;
-  /** Listed as a quorum voter (quorum mode: `quorum` > 0). */
+  /** Listed as a quorum voter (synchronous_mode: quorum). */
   readonly isQuorumStandby: boolean;
   /** "streaming" when the WAL receiver streams; null on a primary or when not streaming. */
   readonly replicationState: "streaming" | null;
@@ -83,6 +84,7 @@ export function nodeFacts(node: Pick<NodeApi, "name">, local: LocalStatus, view:
   const sync = view?.sync ?? null;
   const listed = sync !== null && sync.leader !== null && sync.leader === liveHolder && sync.standbys.includes(node.name);
   const isReplica = local.role === "replica";
+  const quorumMode = view === null ? null : syncModeOf(view.config).mode === "quorum";
   const reported = liveHolder === null ? null : (view?.members.find((m) => m.name === liveHolder)?.walWritten ?? null);
   const candidates = [reported, local.walReceived].filter((v): v is NonNullable<typeof v> => v !== null);
   return {
@@ -92,8 +94,8 @@ export function nodeFacts(node: Pick<NodeApi, "name">, local: LocalStatus, view:
     holdsLease,
     isPrimary: holdsLease && running && local.role === "primary",
     isStandbyLeader: holdsLease && running && local.role === "standby_leader",
-    isSyncStandby: listed && isReplica && sync.quorum === 0,
-    isQuorumStandby: listed && isReplica && sync.quorum > 0,
+    isSyncStandby: listed && isReplica && quorumMode === false,
+    isQuorumStandby: listed && isReplica && quorumMode === true,
     replicationState: isReplica && running && local.streaming ? "streaming" : null,
     primaryLsn: candidates.length === 0 ? null : candidates.reduce((a, b) => (a > b ? a : b)),
     clusterUnlocked: liveHolder === null,

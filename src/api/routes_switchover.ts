@@ -15,6 +15,7 @@ import { readJsonObject } from "./body.js";
 import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, fromDcsFailure, sendError, sendMessage } from "./errors.js";
 import { parseSchedule } from "./schedule.js";
+import { syncModeOf } from "../dcs/sync_mode.js";
 
 type Action = "switchover" | "failover";
 
@@ -23,6 +24,8 @@ interface SwitchoverRequest {
   readonly leader: MemberName | null;
   readonly candidate: MemberName | null;
   readonly scheduledAtMs: number | null;
+  /** A failover to a target that may be behind (body `allow_data_loss: true`). */
+  readonly allowDataLoss: boolean;
 }
 
 function memberName(body: JsonObject, key: string): E.Either<ApiError, MemberName | null> {
@@ -56,22 +59,24 @@ function validate(body: JsonObject, requested: Action, view: ScopeView | null): 
   if (paused && candidate.right === null) return bad("Switchover is possible only to a specific candidate in a paused state");
   const action: Action = requested === "failover" && leader.right !== null ? "switchover" : requested;
   if (leader.right !== null && leader.right === candidate.right) return bad(`Switchover target and source are the same (${leader.right})`);
-  return E.right({ action, leader: leader.right, candidate: candidate.right, scheduledAtMs });
+  const allow = body["allow_data_loss"];
+  if (allow !== undefined && typeof allow !== "boolean") return bad(`allow_data_loss must be true or false, not ${JSON.stringify(allow)}`);
+  if (allow === true && action !== "failover") return bad("allow_data_loss applies to a failover only; a switchover never loses data");
+  return E.right({ action, leader: leader.right, candidate: candidate.right, scheduledAtMs, allowDataLoss: allow === true });
 }
 
 /** In priority synchronous mode only a synchronous standby may take over in a switchover (Patroni). */
 function syncProblem(request: SwitchoverRequest, view: ScopeView | null): ApiError | null {
   if (view === null || request.action !== "switchover" || request.candidate === null) return null;
-  const mode = view.config.value["synchronous_mode"];
-  const priorityMode = mode === true || mode === "on";
+  const priorityMode = syncModeOf(view.config).mode === "on";
   const sync = view.sync;
-  if (!priorityMode || sync.quorum > 0 || sync.standbys.length === 0 || sync.standbys.includes(request.candidate)) return null;
+  if (!priorityMode || sync.quorum === 0 || sync.standbys.length === 0 || sync.standbys.includes(request.candidate)) return null;
   return apiError("notPossible", `candidate name does not match with sync_standby: ${request.candidate} is not a synchronous standby (synchronous standbys: ${sync.standbys.join(", ")})`, [{ member: request.candidate, reason: `${request.candidate} is not a synchronous standby` }]);
 }
 
 function commandFor(request: SwitchoverRequest): Command {
   return request.action === "failover"
-    ? { kind: "requestFailover", to: request.candidate! }
+    ? { kind: "requestFailover", to: request.candidate!, allowDataLoss: request.allowDataLoss }
     : { kind: "requestSwitchover", from: request.leader, to: request.candidate, scheduledAtMs: request.scheduledAtMs };
 }
 

@@ -5,6 +5,7 @@
  */
 import { configNumber, type MemberName, type MemberRecord, type ScopeState } from "./model.js";
 import type { CandidateProblem } from "./rejection.js";
+import { syncModeOf, syncPromotionProblem } from "./sync_mode.js";
 
 /** A member not heard from for longer than the `ttl` setting is gone (shown, never deleted). */
 export function isGone(member: MemberRecord, scope: ScopeState, nowMs: number): boolean {
@@ -48,6 +49,35 @@ export function lagBytes(scope: ScopeState, member: MemberRecord): number | null
   if (primary === null || received === null) return null;
   const lag = primary - received;
   return lag > 0n ? Number(lag) : 0;
+}
+
+/** The WAL position of the primary, or when there is none of the last one (as it last reported it). */
+export function referenceLsn(scope: ScopeState): bigint | null {
+  const live = primaryLsn(scope);
+  if (live !== null) return live;
+  const last = scope.primaryHistory[scope.primaryHistory.length - 1]?.newPrimary;
+  return last === undefined ? null : (scope.members.get(last)?.walWritten ?? null);
+}
+
+/**
+ * A failover target without --allow-data-loss: beside candidateProblem's checks, it must not be
+ * further behind the (last) primary than maximum_lag_on_failover, and in a synchronous mode it
+ * must be known to hold every acknowledged commit (sync_mode.ts), judged on the reports members
+ * made within the ttl.
+ */
+export function failoverLossProblem(scope: ScopeState, name: MemberName, nowMs: number): string | null {
+  const member = scope.members.get(name);
+  if (member === undefined) return null;
+  const position = member.walReceived ?? member.walReplayed;
+  const reference = referenceLsn(scope);
+  const maximum = configNumber(scope.config, "maximum_lag_on_failover");
+  if (reference !== null && position !== null && reference - position > BigInt(maximum)) {
+    return `${name} is ${reference - position} bytes behind the primary's last reported position (maximum_lag_on_failover is ${maximum})`;
+  }
+  const mode = syncModeOf(scope.config);
+  if (mode.mode === "off" || position === null) return null;
+  const others = [...scope.members.values()].map((m) => ({ name: m.name, position: m.walReceived ?? m.walReplayed ?? m.walWritten, fresh: !isGone(m, scope, nowMs) }));
+  return syncPromotionProblem(scope.sync, mode.strict, name, position, others);
 }
 
 /** Every member but the primary, each with the reason it cannot be chosen (or none). */

@@ -42,7 +42,8 @@ export type Command =
   | { readonly kind: "fenceLease"; readonly holder: MemberName; readonly generation: number; readonly reason: string }
   | { readonly kind: "setConfig"; readonly expectedVersion: number | null; readonly mode: "patch" | "replace"; readonly value: JsonObject }
   | { readonly kind: "requestSwitchover"; readonly from: MemberName | null; readonly to: MemberName | null; readonly scheduledAtMs: number | null }
-  | { readonly kind: "requestFailover"; readonly to: MemberName }
+  /** allowDataLoss: the target may be behind (lag, or not known to hold the synchronous commits). */
+  | { readonly kind: "requestFailover"; readonly to: MemberName; readonly allowDataLoss: boolean }
   | { readonly kind: "cancelSwitchover" }
   | { readonly kind: "setSyncState"; readonly expectedVersion: number | null; readonly leader: MemberName | null; readonly standbys: readonly MemberName[]; readonly quorum: number }
   | { readonly kind: "recordTimeline"; readonly timeline: number; readonly lsn: Lsn; readonly reason: TimelineReason; readonly newPrimary: MemberName }
@@ -176,6 +177,16 @@ class WireFenceLease extends WireCommand {
   }
 }
 
+/** requestFailover with allowDataLoss (variant 8 is the same request without it). */
+@variant(15)
+class WireRequestFailoverAllowingLoss extends WireCommand {
+  @field({ type: "string" }) to: string;
+  constructor(to: string) {
+    super();
+    this.to = to;
+  }
+}
+
 @variant(6)
 class WireSetConfig extends WireCommand {
   @field({ type: option("f64") }) expectedVersion: number | undefined;
@@ -298,7 +309,8 @@ function toWire(command: Command): WireCommand {
     case "requestSwitchover":
       return new WireRequestSwitchover(command.from, command.to, command.scheduledAtMs);
     case "requestFailover":
-      return new WireRequestFailover(command.to);
+      // Without the flag the older variant, which every node decodes.
+      return command.allowDataLoss ? new WireRequestFailoverAllowingLoss(command.to) : new WireRequestFailover(command.to);
     case "cancelSwitchover":
       return new WireCancelSwitchover();
     case "setSyncState":
@@ -388,7 +400,8 @@ function fromWire(wire: WireCommand): Command {
     const scheduledAtMs = wire.scheduledAtMs === undefined ? null : safeInteger(wire.scheduledAtMs, "scheduled time");
     return { kind: "requestSwitchover", from: optionalName(wire.from, "from"), to: optionalName(wire.to, "to"), scheduledAtMs };
   }
-  if (wire instanceof WireRequestFailover) return { kind: "requestFailover", to: name(wire.to, "to") };
+  if (wire instanceof WireRequestFailover) return { kind: "requestFailover", to: name(wire.to, "to"), allowDataLoss: false };
+  if (wire instanceof WireRequestFailoverAllowingLoss) return { kind: "requestFailover", to: name(wire.to, "to"), allowDataLoss: true };
   if (wire instanceof WireCancelSwitchover) return { kind: "cancelSwitchover" };
   if (wire instanceof WireSetSyncState) {
     const expectedVersion = wire.expectedVersion === undefined ? null : safeInteger(wire.expectedVersion, "expected version");

@@ -9,6 +9,7 @@ import type { DecideContext, Decision } from "./decide_context.js";
 import { canonicalJson, isJsonObject, type JsonObject } from "./json.js";
 import { diffAsMergePatch, mergePatch } from "./merge_patch.js";
 import { rejection } from "./rejection.js";
+import { syncModeProblem } from "./sync_mode.js";
 
 /** Settings the DCS itself reads must have sane values, whatever else the config holds. */
 function settingProblem(config: JsonObject): string | null {
@@ -16,7 +17,7 @@ function settingProblem(config: JsonObject): string | null {
   if (ttl !== undefined && (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)) return `ttl must be a positive number of seconds, got ${JSON.stringify(ttl)}`;
   const lag = config["maximum_lag_on_failover"];
   if (lag !== undefined && (typeof lag !== "number" || !Number.isInteger(lag) || lag < 0)) return `maximum_lag_on_failover must be a non-negative integer of bytes, got ${JSON.stringify(lag)}`;
-  return null;
+  return syncModeProblem(config);
 }
 
 export function decideConfig(ctx: DecideContext, command: Extract<Command, { kind: "setConfig" }>): Decision {

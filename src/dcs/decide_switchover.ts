@@ -5,7 +5,7 @@
  */
 import { either as E } from "fp-ts";
 import type { Command } from "./commands.js";
-import { candidateProblem, reviewCandidates } from "./candidates.js";
+import { candidateProblem, failoverLossProblem, reviewCandidates } from "./candidates.js";
 import type { DecideContext, Decision } from "./decide_context.js";
 import { rejection } from "./rejection.js";
 
@@ -49,7 +49,11 @@ export function decideSwitchover(ctx: DecideContext, command: Extract<Command, {
   }]);
 }
 
-/** A failover names its target and does not require a primary; lag does not disqualify. */
+/**
+ * A failover names its target and does not require a primary. A target that may lack
+ * acknowledged commits (behind, or not vouched for by the synchronous state) needs
+ * allowDataLoss, which the request then carries to the race.
+ */
 export function decideFailover(ctx: DecideContext, command: Extract<Command, { kind: "requestFailover" }>): Decision {
   const pending = pendingProblem(ctx);
   if (pending !== null) return pending;
@@ -58,9 +62,13 @@ export function decideFailover(ctx: DecideContext, command: Extract<Command, { k
     const code = ctx.scope.lease?.holder === command.to ? "alreadyPrimary" : "noCandidate";
     return E.left(rejection(code, `cannot fail over to ${command.to}: ${problem}`, [{ member: command.to, reason: problem }]));
   }
+  const loss = command.allowDataLoss ? null : failoverLossProblem(ctx.scope, command.to, ctx.nowMs);
+  if (loss !== null) {
+    return E.left(rejection("noCandidate", `cannot fail over to ${command.to} without losing data: ${loss}; use --allow-data-loss (allow_data_loss: true) to promote it anyway`, [{ member: command.to, reason: loss }]));
+  }
   const from = ctx.scope.lease !== null && ctx.scope.lease.expiresAtMs > ctx.nowMs ? ctx.scope.lease.holder : null;
   return E.right([{
     kind: "switchoverRequested",
-    pending: { kind: "failover", from, to: command.to, scheduledAtMs: null, requestedBy: ctx.author, atMs: ctx.nowMs },
+    pending: { kind: "failover", from, to: command.to, scheduledAtMs: null, ...(command.allowDataLoss ? { allowDataLoss: true } : {}), requestedBy: ctx.author, atMs: ctx.nowMs },
   }]);
 }

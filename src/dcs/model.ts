@@ -123,6 +123,8 @@ export interface PendingSwitchover {
   /** The chosen candidate, or null for "the best one". */
   readonly to: MemberName | null;
   readonly scheduledAtMs: number | null;
+  /** A failover to a target that may lack acknowledged commits, allowed explicitly. */
+  readonly allowDataLoss?: boolean;
   readonly requestedBy: string;
   readonly atMs: number;
 }
@@ -131,7 +133,10 @@ export interface SyncState {
   readonly version: number;
   readonly leader: MemberName | null;
   readonly standbys: readonly MemberName[];
-  /** Quorum commit: how many of `standbys` must confirm (ANY k); 0 when not in quorum mode. */
+  /**
+   * How many of `standbys` hold every commit `leader` acknowledged (priority mode: all of them;
+   * quorum mode: ANY k); 0 claims nothing (asynchronous). See sync_mode.ts.
+   */
   readonly quorum: number;
 }
 

@@ -33,6 +33,11 @@ export type PostgresAction =
   /** Wipe the data directory and clone again from `source`. */
   | { readonly kind: "reinit"; readonly source: Upstream; readonly reason: string }
   /**
+   * synchronous_standby_names as raftgres manages it (sync_planner.ts): written to its own file,
+   * reloaded, and confirmed with SHOW; null gives the setting back to the user's parameters.
+   */
+  | { readonly kind: "setSyncStandbyNames"; readonly value: string | null }
+  /**
    * Keep a physical slot for each of `members` and drop the other member slots; keep the
    * permanent slots of the config (src/dcs/permanent_slots.ts) and drop the retired ones.
    */

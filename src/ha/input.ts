@@ -17,6 +17,16 @@ export interface LocalLease {
   readonly deadlineMs: number;
 }
 
+/** synchronous_standby_names as the executor last wrote it and PostgreSQL confirmed it (sync_planner.ts). */
+export interface SyncApplied {
+  /** The value in force; null when raftgres does not manage it (synchronous_mode off). */
+  readonly value: string | null;
+  /** Local time it was confirmed. */
+  readonly atMs: number;
+  /** The primary's WAL position observed SYNC_SETTLE_MS after that, or null before. */
+  readonly lsn: bigint | null;
+}
+
 /** What the agent remembers between cycles (set by the executor from what happened). */
 export interface HaMemory {
   /** Local time PostgreSQL was last seen to crash while this node held the lease. */
@@ -31,9 +41,11 @@ export interface HaMemory {
   readonly tookLeaseFor: "switchover" | "failover" | null;
   /** The pre_promote hook failed: this member stays out of the race until then (local time). */
   readonly promotionBlockedUntilMs: number | null;
+  /** synchronous_standby_names as last written and confirmed (null: not yet this agent's life). */
+  readonly syncApplied: SyncApplied | null;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null };
 
 export interface HaInput {
   readonly me: MemberName;

@@ -24,6 +24,7 @@ const BUSY_STATES: Readonly<Record<PostgresActionKind, MemberState | null>> = {
   promote: null,
   followPrimary: null,
   syncSlots: null,
+  setSyncStandbyNames: null,
 };
 
 function state(pg: LocalPostgres, busy: PostgresActionKind | null): MemberState {
@@ -53,7 +54,9 @@ export function memberStatus(identity: Identity, pg: LocalPostgres, busy: Postgr
     role: pg.dataDir !== "initialized" ? "uninitialized" : running && pg.role === "primary" ? "primary" : "replica",
     state: state(pg, busy),
     timeline: pg.timeline ?? 0,
-    walWritten: running && pg.role === "primary" ? pg.walWritten : null,
+    // A primary shut down cleanly reports where its WAL ends (its shutdown checkpoint): the
+    // candidate of a switchover promotes only once it has received that far.
+    walWritten: running && pg.role === "primary" ? pg.walWritten : pg.process === "stopped" && pg.controlState === "shut down" ? pg.checkpointLsn : null,
     walReceived: pg.walReceived,
     walReplayed: pg.walReplayed,
     tags: identity.tags,

@@ -20,6 +20,16 @@ export type ProcessState = "stopped" | "starting" | "running" | "stopping" | "cr
 /** "Database cluster state" of pg_controldata, reduced to what the rules need. */
 export type ControlState = "shut down" | "shut down in recovery" | "in production" | "in archive recovery" | "in crash recovery" | "shutting down" | "unknown";
 
+/** One row of pg_stat_replication: a standby connected to this server. */
+export interface WalSender {
+  /** application_name: the member name for the members' own walreceivers. */
+  readonly name: string;
+  /** startup, catchup, streaming, backup, stopping. */
+  readonly state: string;
+  /** The WAL the standby has flushed to its disk, or null before it said. */
+  readonly flushLsn: Lsn | null;
+}
+
 export interface LocalPostgres {
   readonly dataDir: DataDirState;
   /** The system identifier of the data directory (pg_controldata), or null when none. */
@@ -31,6 +41,8 @@ export interface LocalPostgres {
   readonly timeline: number | null;
   /** pg_controldata's state when stopped; "unknown" when it could not be read. */
   readonly controlState: ControlState;
+  /** Stopped: where the last checkpoint record starts (pg_controldata); null when running or unknown. */
+  readonly checkpointLsn: Lsn | null;
   /** Primary: pg_current_wal_lsn (written). */
   readonly walWritten: Lsn | null;
   /** Replica: pg_last_wal_receive_lsn / pg_last_wal_replay_lsn. */
@@ -40,6 +52,10 @@ export interface LocalPostgres {
   readonly streaming: boolean;
   /** The member primary_conninfo points at (written by us), or null for none. */
   readonly upstream: MemberName | null;
+  /** The synchronous_standby_names PostgreSQL runs with (SHOW), or null when not running. */
+  readonly syncStandbyNames: string | null;
+  /** The standbys streaming from this server (pg_stat_replication), by application_name. */
+  readonly senders: readonly WalSender[];
   /** A message for operators when the last observation failed (query timeout, refused …). */
   readonly problem: string | null;
 }

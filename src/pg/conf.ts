@@ -23,6 +23,8 @@ import type { MemberName } from "./types.js";
 export const SERVER_CONF_FILE = "raftgres.conf";
 /** The cluster's dynamic parameters, written by dynamic_conf.ts and included by raftgres.conf. */
 export const DYNAMIC_CONF_FILE = "raftgres.dynamic.conf";
+/** synchronous_standby_names while HA manages it (sync_conf.ts), included last. */
+export const SYNC_CONF_FILE = "raftgres.sync.conf";
 export const INCLUDE_LINE = `include_if_exists = '${SERVER_CONF_FILE}'`;
 const UPSTREAM_MARK = "# raftgres upstream member: ";
 
@@ -93,6 +95,7 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     ...Object.entries({ cluster_name: s.memberName, ...DEFAULT_PARAMETERS }).map(line),
     `include_if_exists = '${DYNAMIC_CONF_FILE}'`,
     ...Object.entries({ ...s.parameters, ...ha }).map(line),
+    `include_if_exists = '${SYNC_CONF_FILE}'`,
   ];
   return E.right(`${lines.join("\n")}\n`);
 }

@@ -4,7 +4,9 @@
  */
 import { either as E } from "fp-ts";
 import type { ControlState } from "../ha/observation.js";
+import type { Lsn } from "./types.js";
 import { CONTROLDATA_TIMEOUT_MS } from "./constants.js";
+import { lsnOrNull } from "./lsn.js";
 import type { OsUser } from "./os_user.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 
@@ -12,6 +14,8 @@ export interface ControlData {
   readonly systemId: string;
   readonly state: ControlState;
   readonly checkpointTimeline: number;
+  /** "Latest checkpoint location": where the last checkpoint record starts (after a clean shutdown, the last record). */
+  readonly checkpointLsn: Lsn | null;
   readonly dataChecksums: boolean;
   readonly walLogHints: boolean;
 }
@@ -44,6 +48,7 @@ export function parseControlData(text: string): E.Either<string, ControlData> {
     systemId,
     state: STATES.has(state) ? (state as ControlState) : "unknown",
     checkpointTimeline: timeline,
+    checkpointLsn: lsnOrNull(fields.get("Latest checkpoint location") ?? null),
     dataChecksums: checksums !== undefined && checksums !== "0",
     walLogHints: hints === "on",
   });

@@ -21,11 +21,14 @@ export const NOTHING: Omit<LocalPostgres, "dataDir" | "process"> = {
   role: null,
   timeline: null,
   controlState: "unknown",
+  checkpointLsn: null,
   walWritten: null,
   walReceived: null,
   walReplayed: null,
   streaming: false,
   upstream: null,
+  syncStandbyNames: null,
+  senders: [],
   problem: null,
 };
 
@@ -43,7 +46,10 @@ SELECT r.recovery,
   CASE WHEN r.recovery THEN pg_last_wal_replay_lsn()::text END AS replayed,
   w.status AS receiver_status,
   w.received_tli,
-  (pg_control_checkpoint()).timeline_id AS checkpoint_timeline
+  (pg_control_checkpoint()).timeline_id AS checkpoint_timeline,
+  current_setting('synchronous_standby_names') AS sync_names,
+  (SELECT coalesce(json_agg(json_build_object('name', application_name, 'state', state, 'flush', flush_lsn::text)), '[]'::json)
+     FROM pg_stat_replication) AS senders
 FROM (SELECT pg_is_in_recovery() AS recovery) r
 LEFT JOIN (SELECT status, received_tli FROM pg_stat_wal_receiver LIMIT 1) w ON true`;
 
@@ -57,6 +63,8 @@ interface ObserveRow {
   readonly receiver_status: string | null;
   readonly received_tli: number | null;
   readonly checkpoint_timeline: number | null;
+  readonly sync_names: string;
+  readonly senders: readonly { readonly name: string; readonly state: string | null; readonly flush: string | null }[];
 }
 
 /** pg_controldata once per change of global/pg_control (its mtime and size). */
@@ -105,6 +113,7 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
         systemId: controlData.right.systemId,
         controlState: controlData.right.state,
         timeline: process === "running" ? null : controlData.right.checkpointTimeline,
+        checkpointLsn: process === "running" ? null : controlData.right.checkpointLsn,
       }
     : { ...NOTHING, dataDir: "initialized", process, upstream, problem: controlData.left };
   if (process !== "running") return base;
@@ -117,8 +126,13 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
 }
 
 function fromRow(row: ObserveRow): Partial<LocalPostgres> {
+  const shared = {
+    syncStandbyNames: row.sync_names,
+    senders: row.senders.map((sender) => ({ name: sender.name, state: sender.state ?? "", flushLsn: lsnOrNull(sender.flush) })),
+  };
   if (!row.recovery) {
     return {
+      ...shared,
       role: "primary",
       timeline: row.wal_timeline === null ? row.checkpoint_timeline : Number.parseInt(row.wal_timeline, 16),
       walWritten: lsnOrNull(row.written),
@@ -127,6 +141,7 @@ function fromRow(row: ObserveRow): Partial<LocalPostgres> {
   }
   const streaming = row.receiver_status === "streaming";
   return {
+    ...shared,
     role: "replica",
     timeline: streaming && row.received_tli !== null ? row.received_tli : row.checkpoint_timeline,
     walReceived: lsnOrNull(row.received),

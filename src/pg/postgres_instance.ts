@@ -26,6 +26,7 @@ import { PermanentSlotKeeper } from "./permanent_slot_keeper.js";
 import type { PermanentSlotState } from "./permanent_slots.js";
 import { type PostgresSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
 import { syncMemberSlots } from "./slots.js";
+import { applySyncStandbyNames } from "./sync_conf.js";
 import { SqlSession } from "./sql.js";
 
 export class PostgresInstance implements PostgresPort {
@@ -163,6 +164,8 @@ export class PostgresInstance implements PostgresPort {
         return this.reinit(action.source, action.reason);
       case "syncSlots":
         return this.syncSlots(action);
+      case "setSyncStandbyNames":
+        return applySyncStandbyNames(s, this.postmaster, this.session, action.value);
       default:
         return assertNever(action, "PostgreSQL action");
     }

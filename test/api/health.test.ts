@@ -37,8 +37,10 @@ t.test("a primary whose PostgreSQL is down fails /primary even while it holds th
 
 t.test("the synchronous standby listed by the primary passes /sync, not /async; quorum voters pass /quorum", async (t) => {
   const node = cluster("pg2");
-  node.driver.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg2")], quorum: 0 });
+  node.driver.ok("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { synchronous_mode: "on" } });
+  node.driver.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg2")], quorum: 1 });
   t.same(await codes(node, ["/sync", "/async", "/quorum", "/read-only-sync", "/read-only-quorum"]), { "/sync": 200, "/async": 503, "/quorum": 503, "/read-only-sync": 200, "/read-only-quorum": 503 });
+  node.driver.ok("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { synchronous_mode: "quorum" } });
   node.driver.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg2"), m("pg3")], quorum: 1 });
   t.same(await codes(node, ["/sync", "/async", "/quorum", "/read-only-quorum"]), { "/sync": 503, "/async": 503, "/quorum": 200, "/read-only-quorum": 200 });
 });

@@ -99,7 +99,7 @@ t.test("a switchover nobody could carry out is refused with 412 and the reason o
 t.test("in priority synchronous mode only a synchronous standby may take over", async (t) => {
   const node = cluster();
   node.driver.ok("pg1", { kind: "setConfig", expectedVersion: 0, mode: "patch", value: { synchronous_mode: true } });
-  node.driver.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg2")], quorum: 0 });
+  node.driver.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg2")], quorum: 1 });
   const answer = await post(node, "/switchover", { leader: "pg1", candidate: "pg3" });
   t.equal(answer.status, 412);
   t.match(answer.body.message, /candidate name does not match with sync_standby/);
@@ -143,7 +143,12 @@ t.test("a failover names its candidate; with a leader it is a switchover", async
   const node = cluster();
   carryOut(node);
   t.same(await post(node, "/failover", { candidate: "pg3" }), { status: 200, body: { message: 'Successfully failed over to "pg3"' } });
-  t.same(node.executed[0]!.command, { kind: "requestFailover", to: "pg3" });
+  t.same(node.executed[0]!.command, { kind: "requestFailover", to: "pg3", allowDataLoss: false });
+  const loss = cluster();
+  carryOut(loss);
+  t.equal((await post(loss, "/failover", { candidate: "pg3", allow_data_loss: true })).status, 200);
+  t.same(loss.executed[0]!.command, { kind: "requestFailover", to: "pg3", allowDataLoss: true }, "allow_data_loss is carried to the cluster state");
+  t.equal((await post(loss, "/switchover", { leader: "pg1", candidate: "pg3", allow_data_loss: true })).status, 400, "a switchover never loses data");
   const other = cluster();
   carryOut(other);
   t.same(await post(other, "/failover", { leader: "pg1", candidate: "pg2" }), { status: 200, body: { message: 'Successfully switched over to "pg2"' } });

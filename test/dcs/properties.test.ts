@@ -45,7 +45,7 @@ const stepArb: fc.Arbitrary<Step> = fc.record({
     { kind: "releaseLease", member: m(who), generation: n },
     { kind: "setConfig", expectedVersion: n === 4 ? null : n, mode: n === 3 ? "replace" : "patch", value: n === 2 ? { ttl: null } : { ttl: 10 + n, loop_wait: n } },
     { kind: "requestSwitchover", from: null, to: n % 2 === 0 ? null : m(other), scheduledAtMs: null },
-    n % 2 === 0 ? { kind: "cancelSwitchover" } : { kind: "requestFailover", to: m(other) },
+    n % 2 === 0 ? { kind: "cancelSwitchover" } : { kind: "requestFailover", to: m(other), allowDataLoss: n % 4 === 1 },
     { kind: "setSyncState", expectedVersion: null, leader: m(who), standbys: [m(other)].filter((s) => s !== who), quorum: 0 },
     { kind: "recordTimeline", timeline: n + 1, lsn: lag as Lsn, reason: "failover", newPrimary: m(who) },
     { kind: "setPause", paused: n % 2 === 0 },

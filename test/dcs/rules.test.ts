@@ -118,9 +118,29 @@ t.test("a failover needs no primary and ignores lag, but still a live, willing t
   d.ok("pg3", { kind: "upsertMember", status: status("pg3", { tags: { nofailover: true, failoverPriority: 1, nosync: false, noloadbalance: false, clonefrom: false, replicatefrom: null } }) });
   d.advance(40_000);
   d.ok("pg2", { kind: "upsertMember", status: status("pg2", { walReceived: 1n as Lsn }) });
-  t.match(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg3") })), /pg3 has not reported for 40 s/);
-  t.equal(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg2") })), "accepted");
+  t.match(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg3"), allowDataLoss: false })), /pg3 has not reported for 40 s/);
+  t.equal(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg2"), allowDataLoss: false })), "accepted");
   t.match(d.scope().pending, { kind: "failover", from: null, to: "pg2" });
+});
+
+t.test("a failover to a target that may lack acknowledged commits needs allowDataLoss", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("api:op", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { maximum_lag_on_failover: 10 } });
+  d.ok("pg2", { kind: "upsertMember", status: status("pg2", { walReceived: 500n as Lsn, walReplayed: 500n as Lsn }) });
+  t.match(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg2"), allowDataLoss: false })), /pg2 is 500 bytes behind the primary's last reported position .* use --allow-data-loss/);
+  t.equal(rejected(d.run("api:alice", { kind: "requestFailover", to: m("pg2"), allowDataLoss: true })), "accepted");
+  t.equal(d.scope().pending?.allowDataLoss, true, "the request carries the permission to the race");
+
+  const s = new Driver();
+  s.bootstrap();
+  s.ok("api:op", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { synchronous_mode: "on" } });
+  s.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg3")], quorum: 1 });
+  s.ok("pg3", { kind: "upsertMember", status: status("pg3", { walReceived: 1000n as Lsn }) });
+  s.ok("pg2", { kind: "upsertMember", status: status("pg2", { walReceived: 999n as Lsn, walReplayed: 999n as Lsn }) });
+  t.match(rejected(s.run("api:alice", { kind: "requestFailover", to: m("pg2"), allowDataLoss: false })), /pg2 is not a synchronous standby/);
+  t.equal(rejected(s.run("api:alice", { kind: "requestFailover", to: m("pg3"), allowDataLoss: false })), "accepted", "the synchronous standby may be chosen");
+  t.match(rejected(s.run("api:op", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { synchronous_mode: "always" } })), /synchronous_mode must be off, on or quorum/);
 });
 
 t.test("members report only their own status, and a lease holder cannot be removed", async (t) => {

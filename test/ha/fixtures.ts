@@ -22,17 +22,23 @@ export function pg(fields: Partial<LocalPostgres> = {}): LocalPostgres {
     role: "replica",
     timeline: 1,
     controlState: "in archive recovery",
+    checkpointLsn: null,
     walWritten: null,
     walReceived: 1000n as Lsn,
     walReplayed: 1000n as Lsn,
     streaming: true,
     upstream: m("pg1"),
+    syncStandbyNames: "",
+    senders: [],
     problem: null,
     ...fields,
   };
 }
 
 export const PRIMARY = pg({ role: "primary", controlState: "in production", walWritten: 5000n as Lsn, walReceived: null, walReplayed: null, streaming: false, upstream: null });
+
+/** What the agent remembers once it has run a while with synchronous_mode off. */
+export const STEADY_MEMORY = { ...EMPTY_MEMORY, syncApplied: { value: null, atMs: 0, lsn: 0n } };
 
 /** An input for member `me` at local time 10 s, seeing the driver's state. */
 export function input(d: Driver | null, me: string, fields: Partial<HaInput> = {}, scope: Scope = SCOPE): HaInput {
@@ -44,7 +50,7 @@ export function input(d: Driver | null, me: string, fields: Partial<HaInput> = {
     pg: pg(),
     lease: null,
     settings: SETTINGS,
-    memory: EMPTY_MEMORY,
+    memory: STEADY_MEMORY,
     busy: null,
     ...fields,
   };
@@ -66,6 +72,8 @@ export function summary(actions: readonly Action[]): string[] {
         return `${a.kind}<${a.source.member}`;
       case "followPrimary":
         return `followPrimary<${a.upstream.member}`;
+      case "setSyncStandbyNames":
+        return `ssn:${a.value === null ? "unmanaged" : a.value}`;
       case "syncSlots":
         return `syncSlots:${a.members.join(",")}`;
       default:

@@ -72,7 +72,7 @@ t.test("pg_controldata output parses into system id, state, timeline and rewind 
     "wal_log_hints setting:                off",
     "Data page checksum version:           0",
   ].join("\n");
-  t.same(parseControlData(text), E.right({ systemId: "7711520578337721766", state: "shut down in recovery", checkpointTimeline: 3, dataChecksums: false, walLogHints: false }));
+  t.same(parseControlData(text), E.right({ systemId: "7711520578337721766", state: "shut down in recovery", checkpointTimeline: 3, checkpointLsn: null, dataChecksums: false, walLogHints: false }));
   const odd = parseControlData(text.replace("shut down in recovery", "in some new state").replace("off", "on"));
   t.match(E.isRight(odd) && odd.right, { state: "unknown", walLogHints: true });
   t.ok(E.isLeft(parseControlData("pg_controldata: error: could not open file")));

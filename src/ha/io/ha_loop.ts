@@ -24,6 +24,7 @@ import { type Identity, memberStatus } from "../member_status.js";
 import type { LocalPostgres } from "../observation.js";
 import type { PgResult, PostgresPort } from "../ports.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
+import { SYNC_SETTLE_MS } from "../sync_planner.js";
 
 /** What the loop needs of the DCS client (src/dcs/client.ts provides it). */
 export interface ClusterState {
@@ -197,6 +198,9 @@ export class HaLoop {
     const decided = decide({ me: this.me, nowMs: clock(), view: cluster.local(scope), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
     if (this.lastDecision?.reason !== decided.reason) logger.info({ detail: decided.detail, actions: decided.actions.map(describe) }, decided.reason);
     this.lastDecision = decided;
+    // A primary that stopped for a switchover reports where its WAL ends before it gives the
+    // lease up: the candidate promotes only once it has received that far (race.ts).
+    if (pg.process === "stopped" && decided.actions.some((a) => a.kind === "dcs" && a.command.kind === "releaseLease")) await this.publish(pg, view, true);
     for (const action of decided.actions) await this.perform(action);
     this.armWatchdog();
     this.lastCycleMs = clock();
@@ -209,6 +213,13 @@ export class HaLoop {
     const stalled = pg.process === "running" && pg.role === "replica" && !pg.streaming;
     if (stalled && memory.notStreamingSinceMs === null) memory = { ...memory, notStreamingSinceMs: now };
     if (!stalled && memory.notStreamingSinceMs !== null) memory = { ...memory, notStreamingSinceMs: null };
+    // The WAL position once a new synchronous_standby_names is in force everywhere: standbys
+    // flushed past it hold every commit acknowledged before (sync_planner.ts).
+    const applied = memory.syncApplied;
+    if (applied !== null && applied.lsn === null && now - applied.atMs >= SYNC_SETTLE_MS && pg.role === "primary" && pg.walWritten !== null) {
+      memory = { ...memory, syncApplied: { ...applied, lsn: pg.walWritten } };
+      setTimeout(() => this.trigger(), 0);
+    } else if (applied !== null && applied.lsn === null && !this.stopped) setTimeout(() => this.trigger(), Math.max(0, applied.atMs + SYNC_SETTLE_MS - now));
     this.memory = memory;
   }
 
@@ -243,13 +254,13 @@ export class HaLoop {
     });
   }
 
-  private async publish(pg: LocalPostgres, view: ScopeView | null): Promise<void> {
+  private async publish(pg: LocalPostgres, view: ScopeView | null, force = false): Promise<void> {
     const status = memberStatus(this.identity, pg, this.busy);
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
     const key = `${status.role}|${status.state}|${status.timeline}|${leaseGone ? `gone@${view?.lease?.generation ?? view?.nowMs}` : "held"}`;
     const now = this.options.clock();
     const published = this.lastPublished;
-    if (published !== null && published.key === key && now - published.atMs < this.settings.loopWaitMs) return;
+    if (!force && published !== null && published.key === key && now - published.atMs < this.settings.loopWaitMs) return;
     const sent = await this.execute({ kind: "upsertMember", status });
     if (E.isRight(sent)) this.lastPublished = { key, atMs: now };
   }
@@ -263,6 +274,11 @@ export class HaLoop {
     if (!LONG_ACTIONS.has(action.kind)) {
       const done = await this.options.postgres.run(action);
       if (E.isLeft(done)) this.options.logger.warn({ code: done.left.code }, `${action.kind} failed: ${done.left.message}`);
+      else if (action.kind === "setSyncStandbyNames") {
+        this.memory = { ...this.memory, syncApplied: { value: action.value, atMs: this.options.clock(), lsn: null } };
+        // The next step of the synchronous state machine need not wait for the next tick.
+        this.trigger();
+      }
       return;
     }
     if (this.busy !== null) {

@@ -7,6 +7,7 @@ import type { Lsn } from "../../dcs/model.js";
 import type { Action } from "../actions.js";
 import { dcs, decision, holdsLease, safeTimeLeftMs, slotsFor, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
+import { prePromoteSyncActions, syncActions } from "../sync_planner.js";
 
 export function holderRule(input: HaInput): HaDecision | null {
   const lease = validLease(input.view);
@@ -26,7 +27,11 @@ export function holderRule(input: HaInput): HaDecision | null {
   if (input.busy !== null) return decision([renew], `renewed the lease during ${input.busy}`);
   const handover = handoverRule(input, renew);
   if (handover !== null) return handover;
-  if (input.view?.paused === true) return decision([renew], "PAUSE: holding the lease; no automatic action");
+  if (input.view?.paused === true) {
+    // Synchronous replication is still kept up: a dead standby must not stop the writes.
+    const keep = input.pg.process === "running" && input.pg.role === "primary" ? syncActions(input) : [];
+    return decision([renew, ...keep], "PAUSE: holding the lease; no automatic action");
+  }
   const pg = input.pg;
   switch (pg.process) {
     case "starting":
@@ -38,7 +43,11 @@ export function holderRule(input: HaInput): HaDecision | null {
     case "running":
       break;
   }
-  if (pg.role === "replica") return decision([renew, { kind: "promote" }], "promoting PostgreSQL: this member holds the lease", `generation ${lease.generation}`);
+  if (pg.role === "replica") {
+    const prepare = prePromoteSyncActions(input);
+    if (prepare !== null) return decision([renew, ...prepare], "preparing synchronous replication before promoting", `generation ${lease.generation}`);
+    return decision([renew, { kind: "promote" }], "promoting PostgreSQL: this member holds the lease", `generation ${lease.generation}`);
+  }
   return decision([renew, ...primaryHousekeeping(input)], "renewed the lease as the primary", `generation ${lease.generation}, timeline ${pg.timeline ?? "?"}`);
 }
 
@@ -65,6 +74,7 @@ function primaryHousekeeping(input: HaInput): Action[] {
     actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, lsn: pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
   }
   if (input.settings.useSlots && view !== null) actions.push(slotsFor(input));
+  actions.push(...syncActions(input));
   return actions;
 }
 

@@ -7,6 +7,7 @@
 import type { MemberView } from "../../dcs/views.js";
 import { dcs, decision, localPosition, memberPosition, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
+import { syncActive, syncModeOf, syncPromotionProblem } from "../../dcs/sync_mode.js";
 
 /**
  * Candidates publish their position as soon as they see the lease gone; a candidate whose last
@@ -58,11 +59,22 @@ function raceRefusal(input: HaInput): string | null {
   // The named target of a request races without waiting for the others (for a failover, lag
   // does not disqualify it either; for a switchover the DCS checked its lag at request time).
   const forced = pending !== null && pending.to === me;
+  const syncProblem = syncRefusal(input, mine, forced && pending.kind === "failover" && pending.allowDataLoss === true);
+  if (syncProblem !== null) return syncProblem;
+  // A candidate the synchronous state vouches for holds every acknowledged commit: the primary's
+  // last reported position (commits waiting for a standby, say) does not count against it.
+  const vouched = syncModeOf(view.config).mode !== "off" && syncActive(view.sync);
   const lastPrimary = view.primaryHistory[view.primaryHistory.length - 1]?.newPrimary;
   const previous = lastPrimary === undefined ? undefined : view.members.find((m) => m.name === lastPrimary);
   const primaryPosition = previous?.walWritten ?? null;
-  if (!forced && primaryPosition !== null && primaryPosition - mine > BigInt(settings.maximumLagOnFailoverBytes)) {
+  if (!forced && !vouched && primaryPosition !== null && primaryPosition - mine > BigInt(settings.maximumLagOnFailoverBytes)) {
     return `${primaryPosition - mine} bytes behind the last primary's reported position (maximum_lag_on_failover ${settings.maximumLagOnFailoverBytes})`;
+  }
+  if (forced && pending.kind === "switchover" && pending.from !== null) {
+    // Zero loss: the old primary reported where its WAL ends once it stopped; promote only with all of it.
+    const from = view.members.find((m) => m.name === pending.from);
+    const end = from !== undefined && from.state === "stopped" ? from.walWritten : null;
+    if (end !== null && mine <= end) return `waiting to receive ${pending.from}'s WAL up to its shutdown checkpoint at ${end} (received up to ${mine})`;
   }
   if (forced) return null;
   for (const other of view.members) {
@@ -75,6 +87,16 @@ function raceRefusal(input: HaInput): string | null {
     if (theirs === mine && other.tags.failoverPriority === settings.failoverPriority && other.name < me) return `${other.name} has the same WAL and priority, and goes first by name`;
   }
   return null;
+}
+
+/** In a synchronous mode: why this member may lack an acknowledged commit, or null. */
+function syncRefusal(input: HaInput, mine: bigint, allowDataLoss: boolean): string | null {
+  const view = input.view!;
+  const mode = syncModeOf(view.config);
+  if (mode.mode === "off" || allowDataLoss) return null;
+  const others = view.members.map((m) => ({ name: m.name, position: memberPosition(m), fresh: view.nowMs - m.lastSeenMs <= RACE_REPORT_FRESHNESS_MS }));
+  const problem = syncPromotionProblem(view.sync, mode.strict, input.me, mine, others);
+  return problem === null ? null : `synchronous_mode ${mode.mode}${mode.strict ? " (strict)" : ""}: ${problem}`;
 }
 
 function isCandidate(m: MemberView): boolean {

@@ -19,6 +19,7 @@ interface ActionOptions {
   candidate?: string;
   scheduled?: string;
   force?: boolean;
+  allowDataLoss?: boolean;
 }
 
 export function registerSwitchover(program: Command, ctx: CliContext): void {
@@ -35,6 +36,7 @@ export function registerSwitchover(program: Command, ctx: CliContext): void {
   program.command("failover")
     .description("promote a named replica, also when there is no healthy primary (may lose data)")
     .option("--candidate <name>", "the replica to promote (required with --force)")
+    .option("--allow-data-loss", "promote the candidate even if it is behind (lag, or not known to hold every synchronous commit)")
     .option("--force", "ask nothing")
     .action(async (opts: ActionOptions) => run(ctx, "failover", opts));
 }
@@ -63,7 +65,7 @@ async function run(ctx: CliContext, action: Action, opts: ActionOptions): Promis
     const question = scheduledAt === null ? `Are you sure you want to ${action} cluster ${scope}${demoting}?` : `Are you sure you want to schedule ${action} of cluster ${scope} at ${scheduledAt}${demoting}?`;
     if (!(await ctx.prompt.confirm(question))) throw failed(`Aborting ${action}`);
   }
-  const body: JsonObject = { ...(leader === null ? {} : { leader }), ...(candidate === null ? {} : { candidate }), ...(scheduledAt === null ? {} : { scheduled_at: scheduledAt }) };
+  const body: JsonObject = { ...(leader === null ? {} : { leader }), ...(candidate === null ? {} : { candidate }), ...(scheduledAt === null ? {} : { scheduled_at: scheduledAt }), ...(opts.allowDataLoss === true ? { allow_data_loss: true } : {}) };
   const target = current?.apiUrl ?? cluster.members.find((m) => m.name === candidate)?.apiUrl ?? null;
   const answer = await send(ctx, target, action, body);
   if (answer.status !== 200 && answer.status !== 202) throw refusal(answer, action[0]!.toUpperCase() + action.slice(1));
