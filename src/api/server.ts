@@ -16,6 +16,7 @@ import { RestartSchedule } from "./restart_schedule.js";
 import { registerActionRoutes, restartNow } from "./routes_actions.js";
 import { registerConfigRoutes } from "./routes_config.js";
 import { registerHealthRoutes } from "./routes_health.js";
+import { registerMaintenanceRoutes } from "./routes_maintenance.js";
 import { registerRaftRoutes } from "./routes_raft.js";
 import { registerStatusRoutes } from "./routes_status.js";
 import { registerSwitchoverRoutes } from "./routes_switchover.js";
@@ -76,6 +77,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     registerSwitchoverRoutes(api, ctx);
     registerActionRoutes(api, ctx);
     registerRaftRoutes(api, ctx);
+    registerMaintenanceRoutes(api, ctx);
   });
   return app;
 }

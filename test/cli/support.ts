@@ -74,6 +74,8 @@ export interface RunOptions {
   readonly files?: Record<string, string>;
   /** What the "editor" writes into the file it is given. */
   readonly editorWrites?: string;
+  /** Sleep for real (against real agents), instead of returning at once. */
+  readonly realSleep?: boolean;
 }
 
 class Capture extends Writable {
@@ -101,7 +103,7 @@ export async function cli(args: readonly string[], options: RunOptions = {}): Pr
       if (text === undefined) throw new Error(`ENOENT: no such file, open '${path}'`);
       return text;
     },
-    sleep: async () => {},
+    sleep: options.realSleep === true ? (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) : async () => {},
     edit: (_editor, path) => {
       if (options.editorWrites === undefined) return 1;
       edited.set(path, options.editorWrites);

@@ -12,6 +12,7 @@ import { registerDsn } from "./commands/dsn.js";
 import { registerEditConfig } from "./commands/edit_config.js";
 import { registerHistory } from "./commands/history.js";
 import { registerList } from "./commands/list.js";
+import { registerMaintenance } from "./commands/maintenance.js";
 import { registerMemberActions } from "./commands/member_actions.js";
 import { registerMembers } from "./commands/members.js";
 import { registerPause } from "./commands/pause.js";
@@ -52,6 +53,7 @@ function buildProgram(ctx: CliContext): Command {
       writeErr: (text) => ctx.io.stderr.write(text),
     });
   program.hook("preAction", (_program, action) => ctx.setFlags(action.optsWithGlobals()));
+  registerMaintenance(program, ctx);
   registerList(program, ctx);
   registerSwitchover(program, ctx);
   registerEditConfig(program, ctx);

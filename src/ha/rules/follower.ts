@@ -27,6 +27,7 @@ export function followerRule(input: HaInput): HaDecision | null {
   }
   if (input.busy !== null) return decision([], `${input.busy} in progress`);
   if (input.view?.paused === true) return decision([], `PAUSE: following ${lease.holder}; no automatic action`);
+  if (member(input.view, input.me)?.maintenance === true) return decision([], "MAINTENANCE: this member is taken out of the cluster; PostgreSQL is left alone");
   const source = upstreamFor(input, lease);
   if (source === null) return decision([], `waiting for ${lease.holder} to publish how to reach it`);
   switch (pg.process) {

@@ -15,6 +15,8 @@ type Role = "primary" | "replica" | "any";
 /** How long reinit --wait waits for the member to run again: a base backup of a big cluster is slow. */
 const REINIT_WAIT_MS_MAX = 60 * 60 * 1000;
 const REINIT_POLL_MS = 1000;
+/** How long restart --switchover waits for the old primary to run as a replica. */
+const SWITCHOVER_REJOIN_MS_MAX = 120_000;
 
 interface Selection {
   role?: string;
@@ -28,8 +30,9 @@ export function registerMemberActions(program: Command, ctx: CliContext): void {
     .option("-r, --role <role>", "only members with this role: primary, replica or any", "any")
     .option("--pending", "only members whose settings wait for a restart")
     .option("--scheduled <time>", "when: an ISO 8601 time with a time zone, or now")
+    .option("--switchover", "restart the primary as a replica: switch over to the best replica first (no write downtime beyond the switchover)")
     .option("--force", "do not ask for confirmation")
-    .action(async (names: string[], opts: Selection & { pending?: boolean; scheduled?: string }) => restart(ctx, names, opts));
+    .action(async (names: string[], opts: RestartOptions) => restart(ctx, names, opts));
   program.command("reload")
     .description("reload the configuration of members (the agent's and PostgreSQL's)")
     .argument("[members...]", "members to reload")
@@ -108,7 +111,9 @@ function failure(action: string, member: ClusterMember, result: SendResult): str
   return `Failed: ${action} for member ${member.name}, status code=${result.answer.status}, (${serverMessage(result.answer)})`;
 }
 
-async function restart(ctx: CliContext, names: string[], opts: Selection & { pending?: boolean; scheduled?: string }): Promise<void> {
+type RestartOptions = Selection & { pending?: boolean; scheduled?: string; switchover?: boolean };
+
+async function restart(ctx: CliContext, names: string[], opts: RestartOptions): Promise<void> {
   const cluster = await ctx.cluster();
   const members = await select(ctx, cluster, names, opts, "restart");
   let scheduled: string | null = null;
@@ -123,7 +128,11 @@ async function restart(ctx: CliContext, names: string[], opts: Selection & { pen
   // Replicas first, the primary last, one at a time (each POST /restart returns once PostgreSQL
   // runs again): the cluster never has two members down for a restart.
   const ordered = [...members.filter((m) => !isLeaderRole(m.role)), ...members.filter((m) => isLeaderRole(m.role))];
+  if (opts.switchover === true && scheduled !== null) throw usageError("--switchover restarts now; it cannot be combined with --scheduled");
   for (const member of ordered) {
+    if (opts.switchover === true && isLeaderRole(member.role) && (opts.pending !== true || (await pendingRestart(ctx, member)))) {
+      if (!(await switchOverFrom(ctx, member, outcomes))) continue;
+    }
     const result = await sendTo(ctx, member, "/restart", body);
     if (result.kind === "answered" && (result.answer.status === 200 || result.answer.status === 202)) {
       ctx.out(result.answer.status === 200 ? `Success: restart on member ${member.name}` : `Success: restart scheduled on member ${member.name}`);
@@ -134,6 +143,34 @@ async function restart(ctx: CliContext, names: string[], opts: Selection & { pen
     outcomes.failedTo(result);
   }
   outcomes.finish();
+}
+
+/** Whether the member's PostgreSQL waits for a restart (its GET /patroni). */
+async function pendingRestart(ctx: CliContext, member: ClusterMember): Promise<boolean> {
+  if (member.apiUrl === null) return false;
+  const status = await ctx.api.send(member.apiUrl, "GET", "/patroni");
+  return status.kind === "answered" && isJsonObject(status.answer.json) && status.answer.json["pending_restart"] === true;
+}
+
+/** Hands the primary role over (the server picks the candidate) and waits for it; false when it did not happen. */
+async function switchOverFrom(ctx: CliContext, member: ClusterMember, outcomes: Outcomes): Promise<boolean> {
+  const result = await sendTo(ctx, member, "/switchover", { leader: member.name });
+  if (result.kind === "answered" && result.answer.status === 200) {
+    ctx.out(`Success: ${serverMessage(result.answer)} before restarting ${member.name}`);
+    // The old primary stops for the handover and starts again as a replica: restart that one.
+    for (let waitedMs = 0; waitedMs < SWITCHOVER_REJOIN_MS_MAX; waitedMs += REINIT_POLL_MS) {
+      const status = await ctx.api.send(member.apiUrl ?? "", "GET", "/patroni");
+      const json = status.kind === "answered" && isJsonObject(status.answer.json) ? status.answer.json : {};
+      if (json["role"] === "replica" && json["state"] === "running") return true;
+      await ctx.io.sleep(REINIT_POLL_MS);
+    }
+    ctx.out(`Failed: ${member.name} did not run as a replica within ${SWITCHOVER_REJOIN_MS_MAX / 1000} s after the switchover; not restarting it`);
+    outcomes.failedTo({ kind: "unreachable", url: member.apiUrl ?? "", error: "not running as a replica" });
+    return false;
+  }
+  ctx.out(failure("switchover", member, result));
+  outcomes.failedTo(result);
+  return false;
 }
 
 async function reload(ctx: CliContext, names: string[], opts: Selection): Promise<void> {

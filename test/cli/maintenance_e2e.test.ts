@@ -1,0 +1,54 @@
+/**
+ * End to end on three real agents: `raftgres maintenance` takes the primary out (it switches over
+ * first, and its agent then leaves PostgreSQL alone: a killed postmaster stays down) and puts it
+ * back; `raftgres restart --switchover` restarts the primary as a replica after a switchover.
+ */
+import t from "tap";
+import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { cli } from "./support.js";
+
+const cluster = await PgCluster.create();
+t.teardown(() => cluster.destroy());
+
+cluster.startAll();
+await cluster.waitHealthy(120_000);
+const urls = [...cluster.nodes.values()].map((n) => `http://127.0.0.1:${n.apiPort}`).join(",");
+const raftgres = (args: string[]) => cli(["--url", urls, ...args], { realSleep: true });
+
+async function clusterMembers(): Promise<{ name: string; role: string; maintenance?: boolean }[]> {
+  const name = [...cluster.nodes.keys()][0]!;
+  const response = await fetch(`http://127.0.0.1:${cluster.spec(name).apiPort}/cluster`, { signal: AbortSignal.timeout(5000) });
+  return ((await response.json()) as { members: { name: string; role: string; maintenance?: boolean }[] }).members;
+}
+
+t.test("maintenance of the primary: a switchover first, then its PostgreSQL is left alone until it is put back", async (t) => {
+  const old = await cluster.waitHealthy();
+  const r = await raftgres(["maintenance", old, "on", "--force"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, new RegExp(`${old} is in maintenance after switching over to pg\\d`));
+  const next = await waitFor("the new primary", 30_000, async () => (await cluster.primary()) ?? undefined);
+  t.not(next, old, "another member is the primary");
+  t.equal((await clusterMembers()).find((m) => m.name === old)?.maintenance, true, "GET /cluster shows the member in maintenance");
+  const pid = await waitFor(`${old}'s postmaster as a replica`, 60_000, async () => ((await cluster.status(old))?.role === "replica" ? cluster.postmasterPid(old) ?? undefined : undefined));
+  process.kill(pid, "SIGKILL");
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  t.equal(cluster.postmasterPid(old), null, "its killed postmaster stays down: the agent leaves it alone");
+  t.match((await cluster.status(old))?.reason ?? "", /MAINTENANCE/, "and says why");
+  const back = await raftgres(["maintenance", old, "off"]);
+  t.equal(back.code, 0, back.stderr);
+  t.equal(await cluster.waitHealthy(60_000), next, `${old} runs again as a replica of ${next}`);
+  const unknown = await raftgres(["maintenance", "nobody", "on", "--force"]);
+  t.equal(unknown.code, 1, "an unknown member is refused");
+});
+
+t.test("restart --switchover: the primary hands over, then restarts as a replica", async (t) => {
+  const old = await cluster.waitHealthy();
+  const before = cluster.postmasterPid(old);
+  const r = await raftgres(["restart", old, "--switchover", "--force"]);
+  t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  t.match(r.stdout, /Success: Successfully switched over to "pg\d" before restarting/);
+  t.match(r.stdout, `Success: restart on member ${old}`);
+  const next = await cluster.waitHealthy(60_000);
+  t.not(next, old, "the primary changed");
+  t.not(cluster.postmasterPid(old), before, `${old} runs a new postmaster`);
+});
