@@ -119,8 +119,8 @@ export class AgentNodeApi implements NodeApi {
     return E.mapLeft((message: string) => failure(message))(done);
   }
 
-  async reinitialize(_request: Parameters<NodeApi["reinitialize"]>[0]): Promise<E.Either<NodeFailure, string>> {
-    return E.mapLeft((message: string) => failure(message))(this.parts.ha.reinitialize());
+  async reinitialize(request: Parameters<NodeApi["reinitialize"]>[0]): Promise<E.Either<NodeFailure, string>> {
+    return E.mapLeft((message: string) => failure(message))(this.parts.ha.reinitialize({ fromLeader: request.fromLeader, from: request.from }));
   }
 
   wake(): void {

@@ -172,8 +172,10 @@ export interface RestartRequest {
 export interface ReinitializeRequest {
   /** Cancel the long action in flight first. */
   readonly force: boolean;
-  /** Take the base backup from the primary rather than from the best replica. */
+  /** Take the base backup from the primary rather than from a member tagged clonefrom. */
   readonly fromLeader: boolean;
+  /** Take the base backup from this member (raftgres's own; Patroni has only from_leader). */
+  readonly from: string | null;
 }
 
 /** Why the node would not, or could not, do what was asked: a code and a sentence naming the state. */

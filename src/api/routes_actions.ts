@@ -61,8 +61,11 @@ export function registerActionRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const force = parseBool(body.right["force"] ?? false);
     const fromLeader = parseBool(body.right["from_leader"] ?? body.right["from-leader"] ?? false);
     if (force === null || fromLeader === null) return sendError(reply, apiError("badRequest", "force and from_leader must be true or false"));
-    ctx.logger.info({ author: authorOf(request), force, fromLeader }, "reinitialize requested");
-    const done = await node.reinitialize({ force, fromLeader });
+    const from = body.right["from"] ?? null;
+    if (from !== null && (typeof from !== "string" || from === "")) return sendError(reply, apiError("badRequest", `from must name the member to clone from, not ${JSON.stringify(from)}`));
+    if (from !== null && fromLeader) return sendError(reply, apiError("badRequest", "from and from_leader exclude each other"));
+    ctx.logger.info({ author: authorOf(request), force, fromLeader, from }, "reinitialize requested");
+    const done = await node.reinitialize({ force, fromLeader, from });
     return E.isRight(done) ? sendMessage(reply, 200, "reinitialize started") : sendError(reply, failed("reinitialize refused", done.left));
   });
 }

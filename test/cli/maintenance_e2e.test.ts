@@ -52,3 +52,22 @@ t.test("restart --switchover: the primary hands over, then restarts as a replica
   t.not(next, old, "the primary changed");
   t.not(cluster.postmasterPid(old), before, `${old} runs a new postmaster`);
 });
+
+t.test("reinit --from: a replica rebuilt from another replica", async (t) => {
+  const primary = await cluster.waitHealthy();
+  const [target, source] = [...cluster.nodes.keys()].filter((n) => n !== primary) as [string, string];
+  await cluster.query(primary, "CREATE TABLE IF NOT EXISTS rebuilt (id int)");
+  await cluster.query(primary, "INSERT INTO rebuilt SELECT generate_series(1, 100)");
+  const r = await raftgres(["reinit", target, "--from", source, "--force", "--wait"]);
+  t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  t.match(cluster.agentLog(target), `reinitializing from ${source}`, `${target} cloned from ${source}`);
+  t.equal(await cluster.waitHealthy(60_000), primary);
+  const rows = await waitFor(`${target} to have the rows`, 30_000, async () => {
+    const n = await cluster.query<{ n: string }>(target, "SELECT count(*) AS n FROM rebuilt").catch(() => []);
+    return Number(n[0]?.n) === 100 ? 100 : undefined;
+  });
+  t.equal(rows, 100);
+  const refused = await raftgres(["reinit", target, "--from", "nobody", "--force"]);
+  t.equal(refused.code, 1, "a source that is not a member is refused");
+  t.match(refused.stdout, /not a member/);
+});

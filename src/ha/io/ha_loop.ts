@@ -15,7 +15,7 @@ import type { DcsFailure, Executed } from "../../dcs/client.js";
 import type { Recorded } from "../../dcs/events.js";
 import type { JsonObject } from "../../dcs/json.js";
 import type { MemberName, Scope } from "../../dcs/model.js";
-import type { ScopeView } from "../../dcs/views.js";
+import type { MemberView, ScopeView } from "../../dcs/views.js";
 import type { Logger } from "../../lib/logger.js";
 import { type Action, LONG_ACTIONS, type PostgresAction, type PostgresActionKind } from "../actions.js";
 import { decide } from "../decide.js";
@@ -463,16 +463,30 @@ export class HaLoop {
   }
 
   /** Wipes the data directory and clones it again from the primary (replicas only). */
-  reinitialize(): E.Either<string, string> {
+  /**
+   * Wipes the data directory and clones it again: from `from` when named, from the primary with
+   * `fromLeader`, otherwise from a running member tagged clonefrom (Patroni's choice), else the
+   * primary.
+   */
+  reinitialize(request: { readonly fromLeader: boolean; readonly from: string | null } = { fromLeader: false, from: null }): E.Either<string, string> {
     const view = this.options.cluster.local(this.options.scope);
     const lease = view?.lease ?? null;
     if (lease === null || lease.expired) return E.left("cannot reinitialize: the cluster has no primary to clone from");
     if (lease.holder === this.me) return E.left("cannot reinitialize: this member is the primary (it holds the lease)");
     if (this.busy !== null) return E.left(`cannot reinitialize: ${this.busy} is in progress`);
-    const holder = view?.members.find((m) => m.name === lease.holder);
-    if (holder === undefined || holder.connUrl === "") return E.left(`cannot reinitialize: ${lease.holder} has not published how to reach it`);
-    this.runLong({ kind: "reinit", source: { member: holder.name, connUrl: holder.connUrl }, reason: "requested by an operator" });
-    return E.right("reinitialize started");
+    const usable = (m: MemberView): boolean => m.name !== this.me && !m.gone && m.connUrl !== "" && (m.name === lease.holder || m.state === "streaming" || m.state === "running");
+    let source: MemberView | undefined;
+    if (request.from !== null) {
+      source = view?.members.find((m) => m.name === request.from);
+      if (source === undefined) return E.left(`cannot reinitialize from ${request.from}: it is not a member (members: ${view?.members.map((m) => m.name).join(", ")})`);
+      if (!usable(source)) return E.left(`cannot reinitialize from ${request.from}: it is ${source.name === this.me ? "this member" : source.gone ? "gone" : `${source.state}, not running`}; name a running member or use from_leader`);
+    } else {
+      const clonefrom = request.fromLeader ? undefined : view?.members.find((m) => m.tags.clonefrom && m.name !== lease.holder && usable(m));
+      source = clonefrom ?? view?.members.find((m) => m.name === lease.holder);
+    }
+    if (source === undefined || source.connUrl === "") return E.left(`cannot reinitialize: ${source?.name ?? lease.holder} has not published how to reach it`);
+    this.runLong({ kind: "reinit", source: { member: source.name, connUrl: source.connUrl }, reason: "requested by an operator" });
+    return E.right(`reinitialize started from ${source.name}`);
   }
 
   /**

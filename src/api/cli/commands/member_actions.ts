@@ -44,8 +44,9 @@ export function registerMemberActions(program: Command, ctx: CliContext): void {
     .argument("<members...>", "replicas to rebuild")
     .option("--force", "do not ask; cancel an action the member is running")
     .option("--from-leader", "take the base backup from the primary")
+    .option("--from <member>", "take the base backup from this member (default: a running member tagged clonefrom, else the primary)")
     .option("--wait", "wait until each member runs again")
-    .action(async (names: string[], opts: { force?: boolean; fromLeader?: boolean; wait?: boolean }) => reinit(ctx, names, opts));
+    .action(async (names: string[], opts: ReinitOptions) => reinit(ctx, names, opts));
 }
 
 function parseRole(role: string | undefined): Role {
@@ -198,14 +199,17 @@ async function loopWaitSeconds(ctx: CliContext): Promise<number> {
   return typeof value === "number" ? value : 10;
 }
 
-async function reinit(ctx: CliContext, names: string[], opts: { force?: boolean; fromLeader?: boolean; wait?: boolean }): Promise<void> {
+type ReinitOptions = { force?: boolean; fromLeader?: boolean; from?: string; wait?: boolean };
+
+async function reinit(ctx: CliContext, names: string[], opts: ReinitOptions): Promise<void> {
+  if (opts.from !== undefined && opts.fromLeader === true) throw usageError("--from and --from-leader exclude each other");
   const cluster = await ctx.cluster();
   const members = await select(ctx, cluster, names, { force: opts.force === true }, "reinitialize");
   await confirm(ctx, members, "reinitialize", opts.force === true);
   const outcomes = new Outcomes();
   const started: ClusterMember[] = [];
   for (const member of members) {
-    const result = await sendTo(ctx, member, "/reinitialize", { force: opts.force === true, from_leader: opts.fromLeader === true });
+    const result = await sendTo(ctx, member, "/reinitialize", { force: opts.force === true, from_leader: opts.fromLeader === true, ...(opts.from === undefined ? {} : { from: opts.from }) });
     if (result.kind === "answered" && result.answer.status >= 200 && result.answer.status < 300) {
       ctx.out(`Success: reinitialize for member ${member.name}`);
       outcomes.succeeded();
