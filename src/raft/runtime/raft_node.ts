@@ -34,6 +34,7 @@ import { decodeSnapshotData, encodeSnapshotData } from "./snapshot_container.js"
 import { Transport } from "./transport.js";
 import { Waiters } from "./waiters.js";
 import { WriteBatcher } from "./write_batcher.js";
+import { wallClockMs } from "../../lib/wall_clock.js";
 
 export const PROPOSE_TIMEOUT_MS_DEFAULT = 5000;
 
@@ -293,7 +294,7 @@ export class RaftNode<Result> {
    */
   private runCycle(): void {
     if (this.stopped) return;
-    this.raw.setClock(Date.now());
+    this.raw.setClock(wallClockMs());
     const inputs = this.inputs;
     this.inputs = [];
     try {
