@@ -1,0 +1,178 @@
+/**
+ * The faults, each a start and an end (the end heals what the start did), and the seeded
+ * schedule that picks them. A fault acts on the cluster through the FaultTarget, which the
+ * cluster under test implements with real signals, iptables rules in the nodes' namespaces, delay
+ * proxies on the links and the agents' clock-fault files.
+ */
+import type { Prng } from "../../src/lib/prng.js";
+
+export interface FaultTarget {
+  readonly nodes: readonly string[];
+  /** The member answering as primary now, if exactly one does. */
+  primary(): Promise<string | null>;
+  killAgent(node: string): void;
+  killPostmaster(node: string): void;
+  startAgent(node: string): void;
+  /** SIGSTOP / SIGCONT of the agent process, or of the postmaster's process group. */
+  freeze(node: string, what: "agent" | "postgres"): void;
+  thaw(node: string, what: "agent" | "postgres"): void;
+  partition(groups: readonly (readonly string[])[], options: { readonly clients: boolean }): Promise<void>;
+  dropOneWay(from: string, to: string): Promise<void>;
+  loss(node: string, probability: number): Promise<void>;
+  delay(node: string, ms: number, jitterMs: number): Promise<void>;
+  clock(node: string, offsetMs: number, rate: number): void;
+  /** Removes every network fault (partitions, loss, delay). */
+  healNetwork(): Promise<void>;
+  /** Moves the Raft leadership to `node` (a membership operation the cluster must survive). */
+  transferRaftLeader(node: string): Promise<string>;
+  /** Removes `node` from the Raft group and adds it back (as a learner, promoted once caught up). */
+  cycleRaftMember(node: string): Promise<string>;
+}
+
+export interface Fault {
+  readonly name: string;
+  /** Applies the fault; the sentence says what exactly was done. */
+  start(target: FaultTarget, prng: Prng): Promise<string>;
+  end(target: FaultTarget): Promise<void>;
+}
+
+const pick = <T>(prng: Prng, items: readonly T[]): T => items[prng.int(0, items.length)]!;
+
+async function victim(target: FaultTarget, prng: Prng): Promise<string> {
+  // Faults on the primary find the most; a third of them hit a replica.
+  const primary = await target.primary();
+  return primary !== null && !prng.chance(0.33) ? primary : pick(prng, target.nodes);
+}
+
+function others(target: FaultTarget, node: string): string[] {
+  return target.nodes.filter((n) => n !== node);
+}
+
+/** Builds a fault that remembers what it did between start and end. */
+function fault(name: string, start: (t: FaultTarget, prng: Prng, memo: Map<string, unknown>) => Promise<string>, end: (t: FaultTarget, memo: Map<string, unknown>) => Promise<void>): Fault {
+  const memo = new Map<string, unknown>();
+  return {
+    name,
+    start: (t, prng) => {
+      memo.clear();
+      return start(t, prng, memo);
+    },
+    end: (t) => end(t, memo),
+  };
+}
+
+export const FAULTS: Readonly<Record<string, Fault>> = {
+  "kill-agent": fault("kill-agent", async (t, prng, memo) => {
+    const node = await victim(t, prng);
+    t.killAgent(node);
+    memo.set("node", node);
+    return `kill -9 the agent of ${node}`;
+  }, async (t, memo) => t.startAgent(memo.get("node") as string)),
+  "kill-postgres": fault("kill-postgres", async (t, prng) => {
+    const node = await victim(t, prng);
+    t.killPostmaster(node);
+    return `kill -9 the postmaster of ${node}`;
+  }, async () => {}),
+  "kill-both": fault("kill-both", async (t, prng, memo) => {
+    const node = await victim(t, prng);
+    t.killAgent(node);
+    t.killPostmaster(node);
+    memo.set("node", node);
+    return `kill -9 the agent and the postmaster of ${node}`;
+  }, async (t, memo) => t.startAgent(memo.get("node") as string)),
+  "freeze-agent": fault("freeze-agent", async (t, prng, memo) => {
+    const node = await victim(t, prng);
+    t.freeze(node, "agent");
+    memo.set("node", node);
+    return `SIGSTOP the agent of ${node}`;
+  }, async (t, memo) => t.thaw(memo.get("node") as string, "agent")),
+  "freeze-postgres": fault("freeze-postgres", async (t, prng, memo) => {
+    const node = await victim(t, prng);
+    t.freeze(node, "postgres");
+    memo.set("node", node);
+    return `SIGSTOP the PostgreSQL processes of ${node}`;
+  }, async (t, memo) => t.thaw(memo.get("node") as string, "postgres")),
+  "partition-primary": fault("partition-primary", async (t, prng) => {
+    const node = await victim(t, prng);
+    await t.partition([[node], others(t, node)], { clients: true });
+    return `${node} cut off from its peers, still reachable by clients`;
+  }, async (t) => t.healNetwork()),
+  "partition-halves": fault("partition-halves", async (t, prng) => {
+    const shuffled = [...t.nodes].sort(() => prng.next() - 0.5);
+    const cut = Math.floor(shuffled.length / 2);
+    const minority = shuffled.slice(0, cut);
+    const majority = shuffled.slice(cut);
+    await t.partition([minority, majority], { clients: true });
+    return `majority ${majority.join(",")} | minority ${minority.join(",")}`;
+  }, async (t) => t.healNetwork()),
+  "partition-bridge": fault("partition-bridge", async (t, prng) => {
+    const shuffled = [...t.nodes].sort(() => prng.next() - 0.5);
+    const [bridge, ...rest] = shuffled as [string, ...string[]];
+    const half = Math.ceil(rest.length / 2);
+    const left = rest.slice(0, half);
+    const right = rest.slice(half);
+    // Two groups that cannot see each other, both seeing the bridge node.
+    await t.partition([[...left, bridge], [...right, bridge]], { clients: true });
+    return `${left.join(",")} ↔ ${bridge} ↔ ${right.join(",")}`;
+  }, async (t) => t.healNetwork()),
+  "one-way": fault("one-way", async (t, prng) => {
+    const from = await victim(t, prng);
+    for (const to of others(t, from)) await t.dropOneWay(from, to);
+    return `packets from ${from} to its peers dropped (the other way passes)`;
+  }, async (t) => t.healNetwork()),
+  "loss": fault("loss", async (t, prng) => {
+    const node = await victim(t, prng);
+    const probability = 0.1 + prng.next() * 0.3;
+    await t.loss(node, probability);
+    return `${Math.round(probability * 100)} % packet loss on ${node}`;
+  }, async (t) => t.healNetwork()),
+  "delay": fault("delay", async (t, prng) => {
+    const ms = 50 + prng.int(0, 250);
+    for (const node of t.nodes) await t.delay(node, ms, Math.round(ms / 4));
+    return `${ms} ms (±${Math.round(ms / 4)}) on every link`;
+  }, async (t) => t.healNetwork()),
+  "clock": fault("clock", async (t, prng, memo) => {
+    const node = pick(prng, t.nodes);
+    // Within the documented bound (the watchdog margin, 1 s): entry times come from the Raft leader's clock.
+    const offsetMs = (prng.chance(0.5) ? 1 : -1) * prng.int(100, 800);
+    const rate = 0.9 + prng.next() * 0.2;
+    t.clock(node, offsetMs, rate);
+    memo.set("node", node);
+    return `${node}'s wall clock ${offsetMs > 0 ? "+" : ""}${offsetMs} ms, rate ${rate.toFixed(2)}`;
+  }, async (t, memo) => t.clock(memo.get("node") as string, 0, 1)),
+  "restart-all": fault("restart-all", async (t) => {
+    for (const node of t.nodes) t.killAgent(node);
+    for (const node of t.nodes) t.startAgent(node);
+    return "every agent killed and started again at once";
+  }, async () => {}),
+  "membership": fault("membership", async (t, prng) => {
+    const primary = await t.primary();
+    const replicas = t.nodes.filter((n) => n !== primary);
+    const node = pick(prng, replicas.length > 0 ? replicas : t.nodes);
+    if (prng.chance(0.5)) return t.transferRaftLeader(node);
+    return t.cycleRaftMember(node);
+  }, async () => {}),
+};
+
+export const ALL_FAULTS = Object.keys(FAULTS);
+
+/** `all`, or a comma-separated list of fault names. */
+export function parseFaults(spec: string): string[] {
+  if (spec === "all") return ALL_FAULTS;
+  const names = spec.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = names.filter((n) => FAULTS[n] === undefined);
+  if (unknown.length > 0) throw new Error(`unknown fault(s) ${unknown.join(", ")}; known: ${ALL_FAULTS.join(", ")}, or all`);
+  return names;
+}
+
+export interface Step {
+  readonly fault: Fault;
+  /** How long the fault lasts before it is healed. */
+  readonly durationMs: number;
+}
+
+/** The next fault of the schedule: a seeded choice among `names` and a duration of 3–12 s. */
+export function nextStep(prng: Prng, names: readonly string[]): Step {
+  const fault = FAULTS[pick(prng, names)]!;
+  return { fault, durationMs: 3000 + prng.int(0, 9000) };
+}
