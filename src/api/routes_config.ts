@@ -100,8 +100,16 @@ async function writeConfig(ctx: ApiContext, request: FastifyRequest, reply: Fast
 }
 
 export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get("/config", async (_request, reply) => {
-    const view = ctx.node.view();
+  // ?consistent=true reads through the Raft leader (ReadIndex): never older than a change that was
+  // acknowledged before the request; without it, this node's copy, as fast as it is stale.
+  app.get("/config", async (request, reply) => {
+    const consistent = (request.query as Record<string, unknown>)["consistent"];
+    let view = ctx.node.view();
+    if (consistent === "true" || consistent === "1") {
+      const read = await ctx.node.readView();
+      if (E.isLeft(read)) return sendError(reply, apiError("dcsUnavailable", `cannot read the config consistently: ${read.left.message}`));
+      view = read.right;
+    }
     if (view === null) return sendError(reply, apiError("noClusterState", `the cluster state holds no config for scope ${ctx.node.scope}: it was never initialized`));
     return reply.code(200).header("etag", `"${view.config.version}"`).send(visibleConfig(view));
   });

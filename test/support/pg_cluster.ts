@@ -4,7 +4,7 @@
  * temporary root. Everything it starts is tracked and removed by `destroy()`: agent processes by
  * PID, PostgreSQL process groups by the PID in postmaster.pid, the directories.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
 import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -64,6 +64,23 @@ export interface ClusterOptions {
   readonly joining?: readonly string[];
   /** Where agent logs go: "inherit" to see them, "ignore", or a file per node (default). */
   readonly logs?: "inherit" | "files";
+  /** Where the nodes run (default: every node on 127.0.0.1, started as a plain child process). */
+  readonly placement?: Placement;
+}
+
+/**
+ * Where each node runs and how it is reached: the fault-injection harness puts every node in its
+ * own network namespace, with delay proxies in front of the ports its peers use.
+ */
+export interface Placement {
+  /** The address the node's services listen on, reachable from this process. */
+  host(name: string): string;
+  /** The host:port peers use for a node's Raft or PostgreSQL port (default: host and the port itself). */
+  advertise?(name: string, service: "raft" | "pg", port: number): string;
+  /** Starts a process on the node (default: a child process of this one). */
+  spawn?(name: string, command: string, args: readonly string[], options: SpawnOptions): ChildProcess;
+  /** Extra environment of the node's agent. */
+  env?(name: string): Record<string, string>;
 }
 
 export class PgCluster {
@@ -90,6 +107,20 @@ export class PgCluster {
     return cluster;
   }
 
+  /** The address of the node's services. */
+  host(name: string): string {
+    return this.options.placement?.host(name) ?? "127.0.0.1";
+  }
+
+  /** The REST API of the node. */
+  apiUrl(name: string): string {
+    return `http://${this.host(name)}:${this.spec(name).apiPort}`;
+  }
+
+  private advertised(name: string, service: "raft" | "pg", port: number): string {
+    return this.options.placement?.advertise?.(name, service, port) ?? `${this.host(name)}:${port}`;
+  }
+
   configPath(name: string): string {
     return join(this.spec(name).dir, "node.yml");
   }
@@ -106,20 +137,21 @@ export class PgCluster {
 
   private yaml(spec: NodeSpec): string {
     const founders = [...this.nodes.values()].filter((n) => !this.joining(n.name));
-    const list = founders.map((n) => `    ${n.name}: "127.0.0.1:${n.raftPort}"`).join("\n");
+    const list = founders.map((n) => `    ${n.name}: "${this.advertised(n.name, "raft", n.raftPort)}"`).join("\n");
     const members = `  ${this.joining(spec.name) ? "join" : "members"}:\n${list}`;
     return `scope: test
 name: ${spec.name}
 restapi:
-  listen: 127.0.0.1:${spec.apiPort}
+  listen: ${this.host(spec.name)}:${spec.apiPort}
 raft:
-  listen: 127.0.0.1:${spec.raftPort}
+  listen: ${this.host(spec.name)}:${spec.raftPort}
   data_dir: ${join(spec.dir, "raft")}
   cluster_id: test-cluster
   secret: ${SECRET}
 ${members}
 postgresql:
-  listen: 127.0.0.1:${spec.pgPort}
+  listen: ${this.host(spec.name)}:${spec.pgPort}
+  connect_address: ${this.advertised(spec.name, "pg", spec.pgPort)}
   data_dir: ${join(spec.dir, "pgdata")}
   authentication:
     superuser: { username: ${SUPERUSER.username}, password: ${SUPERUSER.password} }
@@ -136,7 +168,10 @@ ${this.options.extraYaml ?? ""}`;
     const spec = this.spec(name);
     const logPath = join(spec.dir, "agent.log");
     const out = this.options.logs === "inherit" ? "inherit" : "pipe";
-    const child = spawn(process.execPath, [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name)], { stdio: ["ignore", out, out] });
+    const args = [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name)];
+    const options: SpawnOptions = { stdio: ["ignore", out, out], env: { ...process.env, ...this.options.placement?.env?.(name) } };
+    const placed = this.options.placement?.spawn;
+    const child = placed === undefined ? spawn(process.execPath, args, options) : placed(name, process.execPath, args, options);
     if (out === "pipe") {
       // One open file: output arriving after destroy() removed the directory is still harmless.
       const log = createWriteStream(logPath, { flags: "a" });
@@ -190,7 +225,7 @@ ${this.options.extraYaml ?? ""}`;
   /** The member's GET /patroni, reduced to what tests look at. */
   async status(name: string): Promise<NodeStatus | null> {
     try {
-      const response = await fetch(`http://127.0.0.1:${this.spec(name).apiPort}/patroni`, { signal: AbortSignal.timeout(1000) });
+      const response = await fetch(`http://${this.host(name)}:${this.spec(name).apiPort}/patroni`, { signal: AbortSignal.timeout(1000) });
       const body = (await response.json()) as PatroniStatus;
       const extras = body.raftgres;
       const role = body.role === "primary" || body.role === "replica" ? body.role : null;
@@ -219,7 +254,7 @@ ${this.options.extraYaml ?? ""}`;
   async primary(): Promise<string | null> {
     const answers = await Promise.all([...this.nodes.keys()].map(async (name) => {
       try {
-        const response = await fetch(`http://127.0.0.1:${this.spec(name).apiPort}/primary`, { signal: AbortSignal.timeout(1000) });
+        const response = await fetch(`http://${this.host(name)}:${this.spec(name).apiPort}/primary`, { signal: AbortSignal.timeout(1000) });
         return response.status === 200 ? name : null;
       } catch {
         return null;
@@ -247,13 +282,13 @@ ${this.options.extraYaml ?? ""}`;
 
   /** A libpq multi-host connection string over every node (target_session_attrs as given). */
   dsn(target: "read-write" | "any" = "read-write"): string {
-    const hosts = [...this.nodes.values()].map((n) => `127.0.0.1:${n.pgPort}`).join(",");
+    const hosts = [...this.nodes.values()].map((n) => `${this.host(n.name)}:${n.pgPort}`).join(",");
     return `postgresql://${SUPERUSER.username}:${SUPERUSER.password}@${hosts}/postgres?target_session_attrs=${target}&connect_timeout=2`;
   }
 
   /** A client of one node's PostgreSQL. */
   async connect(name: string, timeoutMs = 2000): Promise<Client> {
-    const client = new pg.Client({ host: "127.0.0.1", port: this.spec(name).pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: "postgres", connectionTimeoutMillis: timeoutMs });
+    const client = new pg.Client({ host: this.host(name), port: this.spec(name).pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: "postgres", connectionTimeoutMillis: timeoutMs });
     client.on("error", () => {});
     await client.connect();
     return client;
