@@ -64,6 +64,10 @@ t.test("a holder whose renewals fail stops PostgreSQL before the watchdog margin
   t.same(summary(stopped.actions), ["stop:immediate"]);
   t.match(stopped.reason, /could not be renewed/);
   t.same(summary(decide(input(d, "pg1", { pg: PRIMARY, lease: held(1, nearDeadline + 1) })).actions), ["dcs:renewLease", "syncSlots:pg2,pg3"], "one millisecond earlier it still renews");
+  const down = { ...PRIMARY, process: "stopped" as const, controlState: "shut down" as const };
+  const kept = decide(input(d, "pg1", { pg: down, lease: held(1, nearDeadline) }));
+  t.same(summary(kept.actions), ["dcs:renewLease"], "stopped that way, it is not started again while the lease is not renewed (found by the jepsen-like harness)");
+  t.match(kept.reason, /stays stopped/);
 });
 
 t.test("a crashed primary holding the lease starts in place, and gives the lease up after primary_start_timeout", async (t) => {

@@ -120,11 +120,18 @@ export function checkTimelines(writes: readonly WriteEvent[], history: readonly 
   return { name: "timelines", ok: problems.length === 0, figures: `timelines=${[...seen].sort((a, b) => a - b).join(",") || "-"} recorded=${history.map((h) => `${h.timeline}:${h.reason}`).join(",") || "-"}`, problems };
 }
 
-export function checkConvergence(events: readonly ConvergenceEvent[], boundMs: number): CheckResult {
+/**
+ * Fails when a heal is not followed by convergence within `boundMs`; the figures also count the
+ * heals slower than `targetMs` (the issue's target, 10 s: a node that must be rewound and
+ * restarted can take longer on a loaded 2-core machine, and that is reported, not hidden).
+ */
+export function checkConvergence(events: readonly ConvergenceEvent[], boundMs: number, targetMs = boundMs): CheckResult {
   const problems = events.filter((e) => e.ms === null || e.ms > boundMs).map((e) => `after ${e.afterFault} (healed at ${e.atMs} ms): ${e.ms === null ? "no convergence" : `${e.ms} ms`} (bound ${boundMs} ms)`);
   const times = events.flatMap((e) => (e.ms === null ? [] : [e.ms]));
   const max = times.length === 0 ? 0 : Math.max(...times);
-  return { name: "convergence", ok: problems.length === 0, figures: `heals=${events.length} max_ms=${max}`, problems };
+  const slow = events.filter((e) => e.ms !== null && e.ms > targetMs).length;
+  const median = times.length === 0 ? 0 : [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  return { name: "convergence", ok: problems.length === 0, figures: `heals=${events.length} median_ms=${median} max_ms=${max} over_${targetMs / 1000}s=${slow}`, problems };
 }
 
 /** The DCS operations as register operations on one key (each config version carries a unique token). */

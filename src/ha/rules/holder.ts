@@ -4,9 +4,11 @@
  * timeline, keep the members' replication slots. patroni-behaviour.md §5 B2.1, D, J.
  */
 import type { Lsn } from "../../dcs/model.js";
+import type { StandbyCluster } from "../../dcs/standby_cluster.js";
 import type { Action } from "../actions.js";
 import { dcs, decision, holdsLease, safeTimeLeftMs, slotsFor, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
+import { promotedFromStandby, remoteUpstream, standbyClusterFor } from "../standby.js";
 import { prePromoteSyncActions, syncActions } from "../sync_planner.js";
 
 export function holderRule(input: HaInput): HaDecision | null {
@@ -19,9 +21,10 @@ export function holderRule(input: HaInput): HaDecision | null {
     return decision([dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation })], "renewing the lease this member held before the agent restarted", `generation ${lease.generation}`);
   }
   const renew = dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation });
-  if (safeTimeLeftMs(input) <= 0 && input.pg.process !== "stopped") {
+  if (safeTimeLeftMs(input) <= 0) {
     // Renewals have not succeeded for too long: stop before the watchdog fires and long before
-    // anyone else may take the lease.
+    // anyone else may take the lease — and start nothing until a renewal succeeds again.
+    if (input.pg.process === "stopped" || input.pg.process === "crashed") return decision([renew], "PostgreSQL stays stopped: the lease could not be renewed in time", `generation ${lease.generation}`);
     return decision([{ kind: "stop", mode: "immediate" }, renew], "stopping PostgreSQL: the lease could not be renewed and its deadline is near", `generation ${lease.generation}`);
   }
   if (input.busy !== null) return decision([renew], `renewed the lease during ${input.busy}`);
@@ -32,6 +35,8 @@ export function holderRule(input: HaInput): HaDecision | null {
     const keep = input.pg.process === "running" && input.pg.role === "primary" ? syncActions(input) : [];
     return decision([renew, ...keep], "PAUSE: holding the lease; no automatic action");
   }
+  const standby = standbyClusterFor(input.view, input.me, input.settings.bootstrapStandbyCluster);
+  if (standby !== null) return standbyLeaderRule(input, renew, standby);
   const pg = input.pg;
   switch (pg.process) {
     case "starting":
@@ -51,13 +56,19 @@ export function holderRule(input: HaInput): HaDecision | null {
   return decision([renew, ...primaryHousekeeping(input)], "renewed the lease as the primary", `generation ${lease.generation}, timeline ${pg.timeline ?? "?"}`);
 }
 
-function restartInPlace(input: HaInput, renew: Action): HaDecision {
-  const { memory, settings, nowMs, pg } = input;
+/** The lease goes back when PostgreSQL has been down longer than primary_start_timeout, else null. */
+function giveUpAfterCrash(input: HaInput): HaDecision | null {
+  const { memory, settings, nowMs } = input;
   const crashedForMs = memory.crashedAtMs === null ? 0 : nowMs - memory.crashedAtMs;
-  if (crashedForMs > settings.primaryStartTimeoutMs) {
-    const lease = validLease(input.view)!;
-    return decision([dcs({ kind: "releaseLease", member: input.me, generation: lease.generation })], "releasing the lease: PostgreSQL did not start within primary_start_timeout", `down for ${Math.round(crashedForMs / 1000)} s`);
-  }
+  if (crashedForMs <= settings.primaryStartTimeoutMs) return null;
+  const lease = validLease(input.view)!;
+  return decision([dcs({ kind: "releaseLease", member: input.me, generation: lease.generation })], "releasing the lease: PostgreSQL did not start within primary_start_timeout", `down for ${Math.round(crashedForMs / 1000)} s`);
+}
+
+function restartInPlace(input: HaInput, renew: Action): HaDecision {
+  const { pg } = input;
+  const gaveUp = giveUpAfterCrash(input);
+  if (gaveUp !== null) return gaveUp;
   // A data directory last run as a replica comes back as one and is promoted: starting it
   // without standby.signal would make it a primary without a new timeline.
   const as = pg.controlState === "shut down in recovery" || pg.controlState === "in archive recovery" ? "replica" : "primary";
@@ -70,7 +81,7 @@ function primaryHousekeeping(input: HaInput): Action[] {
   const history = view?.primaryHistory ?? [];
   const last = history[history.length - 1];
   if (pg.timeline !== null && (last === undefined || last.timeline < pg.timeline)) {
-    const reason = last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
+    const reason = view !== null && promotedFromStandby(view) ? "manual" : last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
     actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, lsn: pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
   }
   if (input.settings.useSlots && view !== null) actions.push(slotsFor(input));
@@ -97,4 +108,36 @@ function handoverRule(input: HaInput, renew: Action): HaDecision | null {
   if (pg.process === "stopping") return decision([renew], `waiting for PostgreSQL to stop for the ${pending.kind} to ${target}`);
   const lease = validLease(input.view)!;
   return decision([dcs({ kind: "releaseLease", member: input.me, generation: lease.generation })], `releasing the lease for the ${pending.kind} to ${target}`, `PostgreSQL is ${pg.process}`);
+}
+
+/**
+ * The lease holder of a standby cluster is its standby leader: PostgreSQL runs as a standby of
+ * the remote primary (primary_conninfo, the configured slot, restore_command) and is never
+ * promoted here — removing standby_cluster from the config makes this member a normal holder,
+ * which promotes it. The other members stream from it (they keep their slots on it). No
+ * synchronous replication (syncModeOf is off in a standby cluster). patroni-behaviour.md §5 B2.1.
+ */
+function standbyLeaderRule(input: HaInput, renew: Action, standby: StandbyCluster): HaDecision {
+  const { pg } = input;
+  const remote = remoteUpstream(standby);
+  switch (pg.process) {
+    case "starting":
+    case "stopping":
+      return decision([renew], `holding the lease as the standby leader while PostgreSQL is ${pg.process}`);
+    case "crashed":
+    case "stopped":
+      return giveUpAfterCrash(input) ?? decision([renew, { kind: "start", as: "replica", upstream: remote }], `starting PostgreSQL as the standby leader, a standby of ${remote.member}`, `state ${pg.controlState}`);
+    case "running":
+      break;
+  }
+  if (pg.role === "primary") {
+    // Only a data directory claimed at bootstrap can get here (the config refuses demote-cluster).
+    return decision([renew, { kind: "stop", mode: "fast" }], "stopping the primary: this is a standby cluster, its lease holder runs as a standby of the remote primary", remote.member);
+  }
+  if (pg.upstream !== remote.member) {
+    return decision([renew, { kind: "followPrimary", upstream: remote }], `following the remote primary as the standby leader (${remote.member})`, `was following ${pg.upstream ?? "nobody"}`);
+  }
+  const slots = input.settings.useSlots && input.view !== null ? [slotsFor(input)] : [];
+  const streaming = pg.streaming ? `streaming from ${remote.member}` : `not streaming from ${remote.member} yet`;
+  return decision([renew, ...slots], `renewed the lease as the standby leader, ${streaming}`, `generation ${validLease(input.view)!.generation}, timeline ${pg.timeline ?? "?"}`);
 }

@@ -1,0 +1,46 @@
+/**
+ * npm run jepsen -- --time 300 --nemesis all --seed 7 --mode on --nodes 3 [--out dir]
+ * Runs the harness once, prints the summary table and exits 1 when a checker failed.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseFaults } from "./nemesis.js";
+import { type DurabilityMode, MODE_CONFIG, runJepsen } from "./runner.js";
+import { missingPrerequisite } from "./net/command.js";
+
+const { values } = parseArgs({
+  options: {
+    time: { type: "string", default: "300" },
+    nemesis: { type: "string", default: "all" },
+    seed: { type: "string", default: String(Date.now() % 100000) },
+    mode: { type: "string", default: "on" },
+    nodes: { type: "string", default: "3" },
+    out: { type: "string" },
+  },
+});
+
+const mode = values.mode as DurabilityMode;
+if (!(mode in MODE_CONFIG)) throw new Error(`--mode ${mode}: expected one of ${Object.keys(MODE_CONFIG).join(", ")}`);
+const nodes = Number(values.nodes);
+if (nodes !== 3 && nodes !== 5) throw new Error(`--nodes ${values.nodes}: expected 3 or 5`);
+const missing = missingPrerequisite();
+if (missing !== null) {
+  process.stderr.write(`jepsen-like: ${missing}\n`);
+  process.exit(2);
+}
+const seed = Number(values.seed);
+const out = values.out ?? mkdtempSync(join(tmpdir(), `raftgres-jepsen-${mode}-${seed}-`));
+const result = await runJepsen({
+  timeS: Number(values.time),
+  faults: parseFaults(values.nemesis),
+  seed,
+  mode,
+  nodes,
+  out,
+  id: `j${(seed % 10000).toString(36)}`.slice(0, 6),
+  log: (line) => process.stdout.write(`${line}\n`),
+});
+process.stdout.write(`\n${result.summary}\n`);
+process.exit(result.ok ? 0 : 1);
