@@ -9,6 +9,7 @@ import { either as E } from "fp-ts";
 import { parse as parseYaml } from "yaml";
 import type { JsonObject } from "../dcs/json.js";
 import { isValidName, type MemberName, type MemberTags, type Scope } from "../dcs/model.js";
+import { standbyClusterOf, standbyClusterProblem } from "../dcs/standby_cluster.js";
 import { CALLBACK_ACTIONS, type CallbackAction, type Callbacks } from "../ha/io/callbacks.js";
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
 import { ConfigReader, type HostPort } from "./config_reader.js";
@@ -177,6 +178,9 @@ function read(root: ConfigReader): AgentConfig {
   const members = join === null ? raft.members("members") : new Map<string, string>();
   if (join === null && !members.has(name)) raft.fail("members", `must include this node (${name})`);
   if (join?.has(name) === true) raft.fail("join", `names this node (${name}); list the members to contact`);
+  const bootstrapDcs = bootstrap.object("dcs");
+  const standbyProblem = standbyClusterProblem(bootstrapDcs);
+  if (standbyProblem !== null) bootstrap.fail("dcs", standbyProblem);
   const nofailover = tags.boolean("nofailover", false);
   const failoverPriority = tags.integer("failover_priority", 1, 0, 1_000_000);
   const local: LocalHaSettings = {
@@ -188,6 +192,7 @@ function read(root: ConfigReader): AgentConfig {
     useSlots: pg.boolean("use_slots", true),
     nofailover,
     failoverPriority,
+    bootstrapStandbyCluster: standbyClusterOf(bootstrapDcs),
   };
   return {
     scope: root.name("scope") as Scope,
@@ -232,7 +237,7 @@ function read(root: ConfigReader): AgentConfig {
       clonefrom: tags.boolean("clonefrom", false),
       replicatefrom: tags.optionalName("replicatefrom") as MemberName | null,
     },
-    bootstrapDcs: bootstrap.object("dcs"),
+    bootstrapDcs,
     warnings: root.warnings,
   };
 }

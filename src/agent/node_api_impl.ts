@@ -6,6 +6,7 @@
 import { either as E } from "fp-ts";
 import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMembership } from "../api/node_api.js";
 import type { HaLoop } from "../ha/io/ha_loop.js";
+import { memberRole } from "../ha/member_status.js";
 import type { PostgresInstance } from "../pg/postgres_instance.js";
 import type { ServerDetails } from "../pg/details.js";
 import { RaftNodeFailure, type RaftNodeErrorCode } from "../raft/runtime/raft_node_types.js";
@@ -63,7 +64,7 @@ export class AgentNodeApi implements NodeApi {
       process: pg?.process ?? null,
       busy: s.busy,
       progress: this.parts.postgres.progress(),
-      role: pg === null ? null : pg.dataDir !== "initialized" ? "uninitialized" : running && pg.role === "primary" ? "primary" : "replica",
+      role: pg === null ? null : memberRole(pg, s.standbyLeader),
       timeline: pg?.timeline ?? null,
       walWritten: pg?.walWritten ?? null,
       walReceived: pg?.walReceived ?? null,

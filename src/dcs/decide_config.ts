@@ -9,6 +9,7 @@ import type { DecideContext, Decision } from "./decide_context.js";
 import { canonicalJson, isJsonObject, type JsonObject } from "./json.js";
 import { diffAsMergePatch, mergePatch } from "./merge_patch.js";
 import { rejection } from "./rejection.js";
+import { standbyClusterOf, standbyClusterProblem } from "./standby_cluster.js";
 import { syncModeProblem } from "./sync_mode.js";
 
 /** Settings the DCS itself reads must have sane values, whatever else the config holds. */
@@ -17,7 +18,7 @@ function settingProblem(config: JsonObject): string | null {
   if (ttl !== undefined && (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)) return `ttl must be a positive number of seconds, got ${JSON.stringify(ttl)}`;
   const lag = config["maximum_lag_on_failover"];
   if (lag !== undefined && (typeof lag !== "number" || !Number.isInteger(lag) || lag < 0)) return `maximum_lag_on_failover must be a non-negative integer of bytes, got ${JSON.stringify(lag)}`;
-  return syncModeProblem(config);
+  return syncModeProblem(config) ?? standbyClusterProblem(config);
 }
 
 export function decideConfig(ctx: DecideContext, command: Extract<Command, { kind: "setConfig" }>): Decision {
@@ -29,6 +30,11 @@ export function decideConfig(ctx: DecideContext, command: Extract<Command, { kin
   if (!isJsonObject(next)) return E.left(rejection("invalid", "the resulting config is not a JSON object"));
   const problem = settingProblem(next);
   if (problem !== null) return E.left(rejection("invalid", problem));
+  if (standbyClusterOf(next) !== null && standbyClusterOf(current.value) === null && ctx.scope.primaryHistory.length > 0) {
+    // demote-cluster: the primary would have to become a standby of the remote, which needs the
+    // remote to hold everything this cluster wrote (or a pg_rewind against it): not done yet.
+    return E.left(rejection("invalid", `${ctx.scope.scope} already runs with a primary: turning it into a standby cluster (demote-cluster) is not supported; build the standby cluster from new members instead`));
+  }
   const bytes = canonicalJson(next).length;
   if (bytes > ctx.state.limits.configBytesMax) return E.left(rejection("limitReached", `the config would be ${bytes} bytes, above the limit of ${ctx.state.limits.configBytesMax}`));
   const patch = diffAsMergePatch(current.value, next);

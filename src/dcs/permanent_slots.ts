@@ -86,8 +86,8 @@ function textField(entry: JsonObject, field: string): string | null {
 
 /**
  * One `slots` entry. As in Patroni, an empty entry is a physical slot, and an entry without a
- * type but with a database and a plugin is a logical one. `cluster_type: standby` names a slot
- * for standby clusters, which raftgres does not have.
+ * type but with a database and a plugin is a logical one. `cluster_type: standby` (a slot kept only
+ * while the cluster is a standby cluster) is not supported: every slot is kept in both kinds.
  */
 function parseSlot(key: string, name: string, value: JsonValue): PermanentSlot | string {
   const where = `${key}.${name}`;
@@ -97,7 +97,7 @@ function parseSlot(key: string, name: string, value: JsonValue): PermanentSlot |
   if (!isJsonObject(value)) return `${where} must be an object such as {type: physical} or {type: logical, database: app, plugin: pgoutput}, not ${JSON.stringify(value)}`;
   const clusterType = value["cluster_type"];
   if (clusterType !== undefined && clusterType !== null && clusterType !== "primary") {
-    return `${where}: cluster_type ${JSON.stringify(clusterType)} is not supported (raftgres has no standby clusters): remove it or use "primary"`;
+    return `${where}: cluster_type ${JSON.stringify(clusterType)} is not supported (raftgres keeps every permanent slot in normal and standby clusters alike): remove it or use "primary"`;
   }
   const database = textField(value, "database");
   const plugin = textField(value, "plugin");

@@ -13,6 +13,7 @@
  * holds every acknowledged commit. Positions must be fresh (reported after the primary stopped).
  */
 import type { Config, MemberName, SyncState } from "./model.js";
+import { standbyClusterOf } from "./standby_cluster.js";
 
 export type SyncModeName = "off" | "on" | "quorum";
 
@@ -52,8 +53,10 @@ export function syncModeProblem(config: Readonly<Record<string, unknown>>): stri
   return null;
 }
 
+/** The synchronous mode in force: off in a standby cluster, whatever it says (Patroni does the same). */
 export function syncModeOf(config: Config): SyncMode {
   const value = config.value;
+  if (standbyClusterOf(value) !== null) return SYNC_MODE_OFF;
   const mode = modeName(value["synchronous_mode"]) ?? "off";
   if (mode === "off") return SYNC_MODE_OFF;
   const strict = value["synchronous_mode_strict"] === true;

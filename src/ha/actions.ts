@@ -9,9 +9,24 @@ import type { PermanentSlotsPlan } from "../dcs/permanent_slots.js";
 
 /** A PostgreSQL server to stream from, clone from or rewind from. */
 export interface Upstream {
+  /**
+   * The member; for the remote primary of a standby cluster, a label such as
+   * "remote 10.0.0.5:5432" (standby.ts) that no member can be named (it has a space). It names
+   * the upstream in raftgres.conf, in what observe() reports and in the operators' sentences.
+   */
   readonly member: MemberName;
   /** libpq connection string of that member as it published it (its connUrl). */
   readonly connUrl: string;
+  /** Only for the remote primary of a standby cluster: how the standby leader recovers from it. */
+  readonly remote?: RemoteRecovery;
+}
+
+/** The standby_cluster settings a standby leader's recovery takes (src/dcs/standby_cluster.ts). */
+export interface RemoteRecovery {
+  /** primary_slot_name on the remote primary; null: no slot (a member uses its own slot name). */
+  readonly slotName: string | null;
+  readonly restoreCommand: string | null;
+  readonly recoveryMinApplyDelay: string | null;
 }
 
 export type StopMode = "fast" | "immediate";

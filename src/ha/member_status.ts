@@ -45,13 +45,20 @@ function state(pg: LocalPostgres, busy: PostgresActionKind | null): MemberState 
   }
 }
 
-export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null): MemberStatus {
+/** The role this member reports; `standbyLeader`: it holds the lease of a standby cluster. */
+export function memberRole(pg: LocalPostgres, standbyLeader: boolean): "uninitialized" | "primary" | "standby_leader" | "replica" {
+  if (pg.dataDir !== "initialized") return "uninitialized";
+  if (pg.process === "running" && pg.role === "primary") return "primary";
+  return standbyLeader ? "standby_leader" : "replica";
+}
+
+export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null, standbyLeader = false): MemberStatus {
   const running = pg.process === "running";
   return {
     name: identity.name,
     apiUrl: identity.apiUrl,
     connUrl: identity.connUrl,
-    role: pg.dataDir !== "initialized" ? "uninitialized" : running && pg.role === "primary" ? "primary" : "replica",
+    role: memberRole(pg, standbyLeader),
     state: state(pg, busy),
     timeline: pg.timeline ?? 0,
     // A primary shut down cleanly reports where its WAL ends (its shutdown checkpoint): the

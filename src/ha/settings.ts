@@ -8,6 +8,7 @@
  */
 import { assert } from "../lib/assert.js";
 import { type Config, CONFIG_DEFAULTS, configNumber } from "../dcs/model.js";
+import type { StandbyCluster } from "../dcs/standby_cluster.js";
 
 /** What the node's YAML sets (the rest comes from the scope's config). */
 export interface LocalHaSettings {
@@ -25,6 +26,8 @@ export interface LocalHaSettings {
   readonly useSlots: boolean;
   readonly nofailover: boolean;
   readonly failoverPriority: number;
+  /** bootstrap.dcs.standby_cluster: what the member that initializes the cluster goes by (standby.ts). */
+  readonly bootstrapStandbyCluster: StandbyCluster | null;
 }
 
 export interface HaSettings extends LocalHaSettings {
@@ -43,6 +46,7 @@ export const DEFAULT_LOCAL_HA_SETTINGS: LocalHaSettings = {
   useSlots: true,
   nofailover: false,
   failoverPriority: 1,
+  bootstrapStandbyCluster: null,
 };
 
 /** Limits of the timing settings (seconds), like Patroni's validator (§3.2), scaled for a LAN. */

@@ -78,10 +78,16 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
   ha["wal_level"] = s.parameters["wal_level"] === "replica" ? "replica" : "logical";
   const upstream = role.role === "replica" ? role.upstream : null;
   if (upstream !== null) {
-    const conninfo = primaryConninfo(s, upstream);
+    // A standby cluster's remote primary may be reached through its archive only (no host).
+    const conninfo = upstream.connUrl === "" ? E.right("") : primaryConninfo(s, upstream);
     if (E.isLeft(conninfo)) return conninfo;
     ha["primary_conninfo"] = conninfo.right;
-    ha["primary_slot_name"] = slotName(s.memberName);
+    const remote = upstream.remote ?? null;
+    // A member streams through its own slot on the upstream; a standby leader through the slot
+    // standby_cluster names on the remote primary, or none.
+    ha["primary_slot_name"] = remote === null ? slotName(s.memberName) : (remote.slotName ?? "");
+    if (remote?.restoreCommand != null) ha["restore_command"] = remote.restoreCommand;
+    if (remote?.recoveryMinApplyDelay != null) ha["recovery_min_apply_delay"] = remote.recoveryMinApplyDelay;
   } else {
     ha["primary_conninfo"] = "";
     ha["primary_slot_name"] = "";

@@ -66,7 +66,7 @@ t.test("parsePermanentSlots() reports each entry it cannot use with a sentence a
   t.match(text, /slots\.rg_pg2: slot name "rg_pg2" starts with "rg_", the prefix of the slots raftgres keeps for members: choose another name/);
   t.match(text, /slots\.no_plugin: a logical slot needs a database and a plugin/);
   t.match(text, /slots\.weird: type must be "physical" or "logical", not "virtual"/);
-  t.match(text, /slots\.standby_only: cluster_type "standby" is not supported \(raftgres has no standby clusters\)/);
+  t.match(text, /slots\.standby_only: cluster_type "standby" is not supported \(raftgres keeps every permanent slot in normal and standby clusters alike\)/);
   t.match(text, /slots\.scalar must be an object such as \{type: physical\}/);
   t.match(text, /slots\.bad_plugin: plugin "a plugin; drop" is not a valid output plugin name/);
   t.same(parsePermanentSlots({ slots: ["a"] }).problems, ['slots must be an object of slot names, such as {backup: {type: physical}}, not ["a"]']);

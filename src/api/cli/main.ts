@@ -16,6 +16,7 @@ import { registerMaintenance } from "./commands/maintenance.js";
 import { registerMemberActions } from "./commands/member_actions.js";
 import { registerMembers } from "./commands/members.js";
 import { registerPause } from "./commands/pause.js";
+import { registerStandbyCluster } from "./commands/standby_cluster.js";
 import { registerSwitchover } from "./commands/switchover.js";
 import { registerVersion } from "./commands/version.js";
 import { CliContext, type CliIo } from "./context.js";
@@ -58,6 +59,7 @@ function buildProgram(ctx: CliContext): Command {
   registerSwitchover(program, ctx);
   registerEditConfig(program, ctx);
   registerPause(program, ctx);
+  registerStandbyCluster(program, ctx);
   registerMemberActions(program, ctx);
   registerHistory(program, ctx);
   registerDsn(program, ctx);

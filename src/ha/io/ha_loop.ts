@@ -24,6 +24,7 @@ import { type Identity, memberStatus } from "../member_status.js";
 import type { LocalPostgres } from "../observation.js";
 import type { PgResult, PostgresPort } from "../ports.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
+import { standbyClusterFor } from "../standby.js";
 import { SYNC_SETTLE_MS } from "../sync_planner.js";
 
 /** What the loop needs of the DCS client (src/dcs/client.ts provides it). */
@@ -68,6 +69,8 @@ export interface HaStatus {
   readonly memory: HaMemory;
   readonly postgres: LocalPostgres | null;
   readonly settings: HaSettings;
+  /** This member holds the lease of a standby cluster (it reports the role standby_leader). */
+  readonly standbyLeader: boolean;
 }
 
 /** After a renewal that could not reach the Raft group, the next attempt comes this soon. */
@@ -130,7 +133,12 @@ export class HaLoop {
   }
 
   status(): HaStatus {
-    return { decision: this.lastDecision, lastCycleMs: this.lastCycleMs, busy: this.busy, lease: this.lease, memory: this.memory, postgres: this.lastObservation, settings: this.settings };
+    return { decision: this.lastDecision, lastCycleMs: this.lastCycleMs, busy: this.busy, lease: this.lease, memory: this.memory, postgres: this.lastObservation, settings: this.settings, standbyLeader: this.isStandbyLeader(this.options.cluster.local(this.options.scope)) };
+  }
+
+  /** Holds the lease while the cluster is a standby cluster (standby.ts). */
+  private isStandbyLeader(view: ScopeView | null): boolean {
+    return this.lease !== null && standbyClusterFor(view, this.me, this.settings.bootstrapStandbyCluster) !== null;
   }
 
   onEvent(listener: (event: HaEvent) => void): () => void {
@@ -255,7 +263,7 @@ export class HaLoop {
   }
 
   private async publish(pg: LocalPostgres, view: ScopeView | null, force = false): Promise<void> {
-    const status = memberStatus(this.identity, pg, this.busy);
+    const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view));
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
     const key = `${status.role}|${status.state}|${status.timeline}|${leaseGone ? `gone@${view?.lease?.generation ?? view?.nowMs}` : "held"}`;
     const now = this.options.clock();

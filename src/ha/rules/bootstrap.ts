@@ -3,8 +3,10 @@
  * the winner's bootstrap, the others' clone, and data that belongs to another cluster.
  * patroni-behaviour.md §5 H.
  */
+import type { StandbyCluster } from "../../dcs/standby_cluster.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { dcs, decision, upstreamOf, validLease } from "../facts.js";
+import { remoteUpstream, standbyClusterFor } from "../standby.js";
 
 /** A decision when the node is not yet part of an initialized cluster, or null to go on. */
 export function bootstrapRule(input: HaInput): HaDecision | null {
@@ -37,10 +39,31 @@ export function bootstrapRule(input: HaInput): HaDecision | null {
 function ownBootstrap(input: HaInput): HaDecision {
   const { pg, me } = input;
   if (input.busy !== null) return decision([], `${input.busy} in progress`);
+  const standby = standbyClusterFor(input.view, me, input.settings.bootstrapStandbyCluster);
+  if (standby !== null) return standbyBootstrap(input, standby);
   if (pg.dataDir === "empty") return decision([{ kind: "bootstrap" }], "initializing a new cluster (this member won the initialization race)");
   if (pg.process === "running" && pg.role === "primary" && pg.systemId !== null) {
     return decision([dcs({ kind: "initializeCluster", member: me, systemId: pg.systemId })], "recording the system id of the new cluster", `system id ${pg.systemId}`);
   }
   if (pg.process !== "running" && pg.dataDir === "initialized") return decision([{ kind: "start", as: "primary", upstream: null }], "starting the new cluster's primary");
   return decision([], "waiting for the new cluster's primary", `process ${pg.process}, role ${pg.role ?? "none"}`);
+}
+
+/**
+ * A standby cluster's bootstrap: instead of initdb, a clone of the remote primary started as its
+ * standby; the system id recorded is the remote's. This member then takes the lease in the race
+ * and is the standby leader (holder.ts). patroni-behaviour.md §5 H.1.
+ */
+function standbyBootstrap(input: HaInput, standby: StandbyCluster): HaDecision {
+  const { pg, me } = input;
+  const remote = remoteUpstream(standby);
+  if (pg.dataDir === "empty") {
+    if (standby.host === null) return decision([], "waiting: standby_cluster names no host to clone the remote primary from", "raftgres creates the standby leader with pg_basebackup; set standby_cluster.host");
+    return decision([{ kind: "clone", source: remote }], `creating the standby leader: a clone of the remote primary (${remote.member}) with pg_basebackup`);
+  }
+  if (pg.process === "running" && pg.systemId !== null) {
+    return decision([dcs({ kind: "initializeCluster", member: me, systemId: pg.systemId })], "recording the system id of the remote cluster", `system id ${pg.systemId}`);
+  }
+  if (pg.process !== "running" && pg.dataDir === "initialized") return decision([{ kind: "start", as: "replica", upstream: remote }], `starting the standby leader as a standby of ${remote.member}`);
+  return decision([], "waiting for the standby leader to start", `process ${pg.process}, role ${pg.role ?? "none"}`);
 }
