@@ -3,7 +3,7 @@
  * PostgreSQL and a local lease, and the actions and reason that must come out.
  */
 import t from "tap";
-import type { Lsn } from "../../src/dcs/model.js";
+import { DEFAULT_TAGS, type Lsn } from "../../src/dcs/model.js";
 import { decide } from "../../src/ha/decide.js";
 import { EMPTY_MEMORY } from "../../src/ha/input.js";
 import { NOT_STREAMING_REWIND_MS } from "../../src/ha/rules/follower.js";
@@ -41,6 +41,8 @@ t.test("bootstrap: the race, the winner's initdb and lease, the others' clone", 
   t.same(summary(decide(input(d, "pg1", { pg: fresh })).actions), ["dcs:acquireLease"], "then takes the lease");
   d.ok("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 5000 });
   t.same(summary(decide(input(d, "pg2", { pg: empty })).actions), ["clone<pg1"], "then the others clone from the primary");
+  d.ok("pg3", { kind: "upsertMember", status: status("pg3", { tags: { ...DEFAULT_TAGS, clonefrom: true } }) });
+  t.same(summary(decide(input(d, "pg2", { pg: empty })).actions), ["clone<pg3"], "or from a streaming replica tagged clonefrom");
   t.match(decide(input(d, "pg2", { pg: pg({ systemId: "999" }) })).reason, /belongs to another cluster/, "foreign data is never started");
 });
 

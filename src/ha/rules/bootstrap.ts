@@ -26,9 +26,11 @@ export function bootstrapRule(input: HaInput): HaDecision | null {
   if (pg.dataDir === "inaccessible") return decision([], "the data directory is not accessible", pg.problem ?? "");
   if (pg.dataDir === "empty") {
     const lease = validLease(view);
-    const source = lease === null ? null : upstreamOf(view, lease.holder);
+    // A running replica tagged clonefrom takes the base backup's load off the primary (Patroni).
+    const clonefrom = lease === null ? undefined : view?.members.find((m) => m.name !== me && m.name !== lease.holder && m.tags.clonefrom && !m.gone && m.state === "streaming" && m.connUrl !== "");
+    const source = lease === null ? null : upstreamOf(view, clonefrom?.name ?? lease.holder);
     if (source === null) return decision([], "waiting for a primary to clone from");
-    return decision([{ kind: "clone", source }], `creating a replica of ${source.member} with pg_basebackup`);
+    return decision([{ kind: "clone", source }], `creating a replica of ${source.member} with pg_basebackup`, clonefrom === undefined ? "" : `${clonefrom.name} is tagged clonefrom`);
   }
   if (pg.systemId !== null && pg.systemId !== init.systemId) {
     return decision([], "the data directory belongs to another cluster: reinitialize this member", `local system id ${pg.systemId}, cluster ${init.systemId} (initialized by ${init.by})`);
