@@ -82,9 +82,12 @@ t.test("POST /reload answers 202; POST /reinitialize 200 or 503 with the node's 
   const reinit = await app.inject({ method: "POST", url: "/reinitialize", headers: json, payload: { force: true, from_leader: "true" } });
   t.equal(reinit.statusCode, 200);
   t.same(reinit.json(), { message: "reinitialize started" });
-  t.same(node.lastReinit, { force: true, fromLeader: true });
+  t.same(node.lastReinit, { force: true, fromLeader: true, from: null });
   t.equal((await app.inject({ method: "POST", url: "/reinitialize" })).statusCode, 200, "no body: no force");
-  t.same(node.lastReinit, { force: false, fromLeader: false });
+  t.same(node.lastReinit, { force: false, fromLeader: false, from: null });
+  t.equal((await app.inject({ method: "POST", url: "/reinitialize", headers: json, payload: { from: "pg3" } })).statusCode, 200);
+  t.same(node.lastReinit, { force: false, fromLeader: false, from: "pg3" }, "from names the member to clone from");
+  t.equal((await app.inject({ method: "POST", url: "/reinitialize", headers: json, payload: { from: "pg3", from_leader: true } })).statusCode, 400, "from and from_leader exclude each other");
   node.reinitAnswer = E.left({ code: "refused", message: "I am the leader, I cannot be reinitialized" });
   const refused = await app.inject({ method: "POST", url: "/reinitialize" });
   t.equal(refused.statusCode, 503);

@@ -34,7 +34,7 @@ import { decodeSnapshotData, encodeSnapshotData } from "./snapshot_container.js"
 import { Transport } from "./transport.js";
 import { Waiters } from "./waiters.js";
 import { WriteBatcher } from "./write_batcher.js";
-import { wallClockMs } from "../../lib/wall_clock.js";
+import { wallClockMs } from "./wall_clock.js";
 
 export const PROPOSE_TIMEOUT_MS_DEFAULT = 5000;
 

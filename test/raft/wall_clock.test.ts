@@ -14,7 +14,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 function measure(fault: unknown, waitMs: number): number {
   const file = join(dir, "fault.json");
   writeFileSync(file, JSON.stringify(fault));
-  const script = `import { wallClockMs } from "./src/lib/wall_clock.ts";
+  const script = `import { wallClockMs } from "./src/raft/runtime/wall_clock.ts";
 const real0 = Date.now(), clock0 = wallClockMs();
 setTimeout(() => { console.log(JSON.stringify({ offset: clock0 - real0, drift: (wallClockMs() - clock0) - (Date.now() - real0) })); process.exit(0); }, ${waitMs});`;
   const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, RAFTGRES_CLOCK_FAULT_FILE: file }, encoding: "utf8", timeout: 20_000 });
