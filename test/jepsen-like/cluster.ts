@@ -99,7 +99,9 @@ export class ClusterUnderTest implements FaultTarget {
     }
   }
 
-  startAgent(node: string): void {
+  /** Starts the node's agent once its previous process (killed, say) has exited. */
+  async startAgent(node: string): Promise<void> {
+    await this.pg.agentExited(node, 10_000).catch(() => {});
     if (this.pg.agentPid(node) === null) this.pg.start(node);
   }
 
@@ -183,7 +185,7 @@ export class ClusterUnderTest implements FaultTarget {
       this.clock(node, 0, 1);
     }
     await this.healNetwork();
-    for (const node of this.nodes) this.startAgent(node);
+    for (const node of this.nodes) await this.startAgent(node);
   }
 
   async destroy(): Promise<void> {

@@ -12,7 +12,7 @@ export interface FaultTarget {
   primary(): Promise<string | null>;
   killAgent(node: string): void;
   killPostmaster(node: string): void;
-  startAgent(node: string): void;
+  startAgent(node: string): Promise<void>;
   /** SIGSTOP / SIGCONT of the agent process, or of the postmaster's process group. */
   freeze(node: string, what: "agent" | "postgres"): void;
   thaw(node: string, what: "agent" | "postgres"): void;
@@ -142,7 +142,7 @@ export const FAULTS: Readonly<Record<string, Fault>> = {
   }, async (t, memo) => t.clock(memo.get("node") as string, 0, 1)),
   "restart-all": fault("restart-all", async (t) => {
     for (const node of t.nodes) t.killAgent(node);
-    for (const node of t.nodes) t.startAgent(node);
+    for (const node of t.nodes) await t.startAgent(node);
     return "every agent killed and started again at once";
   }, async () => {}),
   "membership": fault("membership", async (t, prng) => {
