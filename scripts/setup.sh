@@ -25,6 +25,15 @@ if ! command -v haproxy >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
   $SUDO systemctl stop haproxy 2>/dev/null || $SUDO service haproxy stop 2>/dev/null || true
 fi
+# iproute2 (ip netns, veth, bridges), iptables and util-linux (setpriv) for the fault-injection
+# harness (test/jepsen-like), which puts each node in its own network namespace.
+if ! command -v iptables >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
+  echo "setup: installing iproute2, iptables and util-linux from Debian's packages"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iproute2 iptables util-linux >/dev/null
+fi
 if ! id postgres >/dev/null 2>&1; then
   echo "setup: the 'postgres' OS user is missing; PostgreSQL refuses to run as root" >&2
   exit 1
