@@ -3,6 +3,7 @@
  * first, and its agent then leaves PostgreSQL alone: a killed postmaster stays down) and puts it
  * back; `raftgres restart --switchover` restarts the primary as a replica after a switchover.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import t from "tap";
 import { PgCluster, waitFor } from "../support/pg_cluster.js";
 import { cli } from "./support.js";
@@ -70,4 +71,32 @@ t.test("reinit --from: a replica rebuilt from another replica", async (t) => {
   const refused = await raftgres(["reinit", target, "--from", "nobody", "--force"]);
   t.equal(refused.code, 1, "a source that is not a member is refused");
   t.match(refused.stdout, /not a member/);
+});
+
+t.test("replicatefrom: a replica tagged to cascade streams from another replica, and falls back to the primary without it", async (t) => {
+  const primary = await cluster.waitHealthy();
+  const [via, cascading] = [...cluster.nodes.keys()].filter((n) => n !== primary).sort() as [string, string];
+  const file = cluster.configPath(cascading);
+  const original = readFileSync(file, "utf8");
+  writeFileSync(file, `${original}\ntags:\n  replicatefrom: ${via}\n`);
+  const reloaded = await fetch(`${cluster.apiUrl(cascading)}/reload`, { method: "POST", signal: AbortSignal.timeout(10_000) });
+  t.equal(reloaded.status, 202);
+  const upstreamPort = async (): Promise<number | undefined> => {
+    const rows = await cluster.query<{ port: number | null; status: string }>(cascading, "SELECT sender_port AS port, status FROM pg_stat_wal_receiver").catch(() => []);
+    return rows[0]?.status === "streaming" && rows[0].port !== null ? rows[0].port : undefined;
+  };
+  await waitFor(`${cascading} to stream from ${via}`, 30_000, async () => ((await upstreamPort()) === cluster.spec(via).pgPort ? true : undefined), 250);
+  const senders = await cluster.query<{ name: string }>(via, "SELECT application_name AS name FROM pg_stat_replication");
+  t.ok(senders.some((s) => s.name === cascading), `${via} has ${cascading} as a walsender client`);
+  await cluster.query(primary, "CREATE TABLE IF NOT EXISTS cascade (id int)");
+  await cluster.query(primary, "INSERT INTO cascade VALUES (1)");
+  await waitFor(`the row on ${cascading} through ${via}`, 15_000, async () => {
+    const rows = await cluster.query<{ n: string }>(cascading, "SELECT count(*) AS n FROM cascade").catch(() => []);
+    return Number(rows[0]?.n) === 1 ? true : undefined;
+  });
+  t.pass("the change reached the cascading replica");
+  writeFileSync(file, original);
+  await fetch(`${cluster.apiUrl(cascading)}/reload`, { method: "POST", signal: AbortSignal.timeout(10_000) });
+  await waitFor(`${cascading} back on the primary`, 30_000, async () => ((await upstreamPort()) === cluster.spec(primary).pgPort ? true : undefined), 250);
+  t.pass(`without the tag ${cascading} streams from the primary again`);
 });
