@@ -43,6 +43,8 @@ export interface LocalPostgres {
   readonly controlState: ControlState;
   /** Stopped: where the last checkpoint record starts (pg_controldata); null when running or unknown. */
   readonly checkpointLsn: Lsn | null;
+  /** Primary on a timeline after the first: where it branched off its parent (its .history file). */
+  readonly timelineSwitchLsn: Lsn | null;
   /** Primary: pg_current_wal_lsn (written). */
   readonly walWritten: Lsn | null;
   /** Replica: pg_last_wal_receive_lsn / pg_last_wal_replay_lsn. */

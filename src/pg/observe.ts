@@ -7,6 +7,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { either as E } from "fp-ts";
 import type { LocalPostgres } from "../ha/observation.js";
+import type { Lsn } from "./types.js";
 import { readUpstreamMember } from "./conf.js";
 import { type ControlData, readControlData } from "./controldata.js";
 import { checkDataDir } from "./files.js";
@@ -22,6 +23,7 @@ export const NOTHING: Omit<LocalPostgres, "dataDir" | "process"> = {
   timeline: null,
   controlState: "unknown",
   checkpointLsn: null,
+  timelineSwitchLsn: null,
   walWritten: null,
   walReceived: null,
   walReplayed: null,
@@ -122,7 +124,29 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
     const why = E.isLeft(rows) ? rows.left.message : "no row";
     return { ...base, timeline: null, problem: `the server runs but does not answer SQL: ${why}` };
   }
-  return { ...base, ...fromRow(rows.right[0]) };
+  const observed = { ...base, ...fromRow(rows.right[0]) };
+  if (observed.role !== "primary" || observed.timeline === null || observed.timeline <= 1) return observed;
+  return { ...observed, timelineSwitchLsn: await switchPoint(s, session, observed.timeline) };
+}
+
+/** Switch points by data directory and timeline: a timeline's history file never changes. */
+const switchPoints = new Map<string, Lsn>();
+
+/**
+ * Where `timeline` branched off its parent: the last line of its history file
+ * ("<parent>\t<lsn>\t<reason>"), as Patroni reads it for /history; null when it cannot be read.
+ */
+async function switchPoint(s: ResolvedSettings, session: SqlSession, timeline: number): Promise<Lsn | null> {
+  const key = `${s.dataDir}:${timeline}`;
+  const known = switchPoints.get(key);
+  if (known !== undefined) return known;
+  const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+  const read = await session.query<{ text: string | null }>("SELECT pg_read_file($1, 0, 1048576, true) AS text", [file]);
+  if (E.isLeft(read)) return null;
+  const lines = (read.right[0]?.text ?? "").split("\n").filter((line) => /^\d+\t/.test(line));
+  const lsn = lsnOrNull(lines[lines.length - 1]?.split("\t")[1] ?? null);
+  if (lsn !== null) switchPoints.set(key, lsn);
+  return lsn;
 }
 
 function fromRow(row: ObserveRow): Partial<LocalPostgres> {

@@ -51,6 +51,11 @@ t.test("a switchover to a named replica through POST /switchover", async (t) => 
   });
   t.equal(last?.[2], "switchover", "the history records a switchover");
   t.equal(last?.[4], candidate);
+  // The LSN is where the new timeline branched off, as the timeline's history file says (Patroni).
+  const [file] = await cluster.query<{ text: string }>(candidate, "SELECT pg_read_file('pg_wal/' || upper(lpad(to_hex(timeline_id), 8, '0')) || '.history') AS text FROM pg_control_checkpoint()");
+  const switched = file!.text.trim().split("\n").at(-1)!.split("\t")[1]!;
+  const [hi, lo] = switched.split("/").map((h) => BigInt(`0x${h}`)) as [bigint, bigint];
+  t.equal(BigInt(last?.[1] as number), (hi << 32n) + lo, `the history's LSN is the switch point ${switched}`);
   const refused = await api(old, "POST", "/switchover", { leader: candidate, candidate: "nobody" });
   t.equal(refused.status, 412, "a switchover to an unknown member is refused");
   t.equal(await cluster.primary(), candidate, "and changes nothing");

@@ -23,6 +23,7 @@ export function pg(fields: Partial<LocalPostgres> = {}): LocalPostgres {
     timeline: 1,
     controlState: "in archive recovery",
     checkpointLsn: null,
+    timelineSwitchLsn: null,
     walWritten: null,
     walReceived: 1000n as Lsn,
     walReplayed: 1000n as Lsn,
