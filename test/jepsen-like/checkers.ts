@@ -117,7 +117,11 @@ export function checkTimelines(writes: readonly WriteEvent[], history: readonly 
       highest = Math.max(highest, w.timeline!);
     }
   }
-  return { name: "timelines", ok: problems.length === 0, figures: `timelines=${[...seen].sort((a, b) => a - b).join(",") || "-"} recorded=${history.map((h) => `${h.timeline}:${h.reason}`).join(",") || "-"}`, problems };
+  const sorted = [...seen].sort((a, b) => a - b);
+  const reasons = new Map<string, number>();
+  for (const h of history) reasons.set(h.reason, (reasons.get(h.reason) ?? 0) + 1);
+  const range = sorted.length === 0 ? "-" : sorted.length === 1 ? String(sorted[0]) : `${sorted[0]}..${sorted[sorted.length - 1]} (${sorted.length})`;
+  return { name: "timelines", ok: problems.length === 0, figures: `timelines=${range} recorded=${[...reasons].map(([r, n]) => `${n} ${r}`).join(", ") || "-"}`, problems };
 }
 
 /**
