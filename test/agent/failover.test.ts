@@ -96,8 +96,12 @@ t.test("kill -9 of the primary's agent and postmaster: a replica takes over, the
   const primary = await healthy(90_000);
   t.equal(primary, next, "the old primary came back as a replica");
   t.equal(await count(old), before + 5, "and has the new primary's rows");
-  const status = await cluster.status(old);
-  t.ok((status?.timeline ?? 0) >= 2, `on the new timeline (${status?.timeline})`);
+  // The agent reports what it observed at its last cycle (every loop_wait): give it one.
+  const timeline = await waitFor(`${old} to report the new timeline`, 10_000, async () => {
+    const reported = (await cluster.status(old))?.timeline ?? 0;
+    return reported >= 2 ? reported : undefined;
+  }).catch(() => 0);
+  t.ok(timeline >= 2, `on the new timeline (${timeline})`);
 });
 
 t.test("kill -9 of the postmaster only: restarted in place, no failover", async (t) => {
