@@ -166,13 +166,20 @@ export function parseFaults(spec: string): string[] {
 }
 
 export interface Step {
-  readonly fault: Fault;
-  /** How long the fault lasts before it is healed. */
+  /** Applied in order, healed in reverse order. */
+  readonly faults: readonly Fault[];
+  /** How long the faults last before they are healed. */
   readonly durationMs: number;
 }
 
-/** The next fault of the schedule: a seeded choice among `names` and a duration of 3–12 s. */
+/** Of the steps, this share combines two faults (a membership change during a partition, say). */
+export const COMBINED_SHARE = 0.3;
+
+/** The next step of the schedule: a seeded choice among `names` (sometimes two at once) and a duration of 3–12 s. */
 export function nextStep(prng: Prng, names: readonly string[]): Step {
-  const fault = FAULTS[pick(prng, names)]!;
-  return { fault, durationMs: 3000 + prng.int(0, 9000) };
+  const first = pick(prng, names);
+  const faults = [FAULTS[first]!];
+  const rest = names.filter((n) => n !== first);
+  if (rest.length > 0 && prng.chance(COMBINED_SHARE)) faults.push(FAULTS[pick(prng, rest)]!);
+  return { faults, durationMs: 3000 + prng.int(0, 9000) };
 }

@@ -135,15 +135,20 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     await sleep(3000);
     while (Date.now() < deadline) {
       const step = nextStep(prng, options.faults);
-      const detail = await step.fault.start(cluster, prng).catch((error: unknown) => `failed to start: ${String(error)}`);
-      history.add({ type: "fault", name: step.fault.name, phase: "start", atMs: history.now(), detail });
-      log(`${(history.now() / 1000).toFixed(1)} s  ${step.fault.name}: ${detail} (${Math.round(step.durationMs / 1000)} s)`);
+      for (const fault of step.faults) {
+        const detail = await fault.start(cluster, prng).catch((error: unknown) => `failed to start: ${String(error)}`);
+        history.add({ type: "fault", name: fault.name, phase: "start", atMs: history.now(), detail });
+        log(`${(history.now() / 1000).toFixed(1)} s  ${fault.name}: ${detail} (${Math.round(step.durationMs / 1000)} s)`);
+      }
       await sleep(step.durationMs);
-      await step.fault.end(cluster).catch((error: unknown) => log(`healing ${step.fault.name} failed: ${String(error)}`));
+      for (const fault of [...step.faults].reverse()) {
+        await fault.end(cluster).catch((error: unknown) => log(`healing ${fault.name} failed: ${String(error)}`));
+        history.add({ type: "fault", name: fault.name, phase: "end", atMs: history.now(), detail: "" });
+      }
       const healedAt = history.now();
-      history.add({ type: "fault", name: step.fault.name, phase: "end", atMs: healedAt, detail: "" });
+      const names = step.faults.map((f) => f.name).join(" + ");
       const ms = await converge(cluster, CONVERGENCE_WAIT_MS);
-      history.add({ type: "convergence", afterFault: step.fault.name, atMs: healedAt, ms });
+      history.add({ type: "convergence", afterFault: names, atMs: healedAt, ms });
       log(`${(history.now() / 1000).toFixed(1)} s  healed; ${ms === null ? "NOT converged" : `converged in ${ms} ms`}`);
       if (ms === null) await cluster.healAll();
       await sleep(GAP_MS);
