@@ -43,7 +43,7 @@ import { SUPERUSER } from "../../test/support/pg_cluster.js";
 import { Haproxy, haproxyMissing } from "./failover_haproxy.js";
 import { type Downtime, downtime, dualPrimary, formatSpread, type Lost, lostWrites, spread, type TimelineEnd, timelineEnds } from "./failover_measure.js";
 import { type Bench, clientsWriting, INJECT, MEASURED_WRITERS, SCENARIOS, type ScenarioId, TITLES } from "./failover_scenarios.js";
-import { CREATE_TABLE, DirectWriter, livePsql, PsqlWriter, TABLE, type WriteRecord, WriteLog } from "./failover_writer.js";
+import { CREATE_TABLE, DirectWriter, livePsql, PsqlWriter, TABLE, type WriteRecord, WriteLog } from "../../test/jepsen-like/writers.js";
 
 /** The whole bench stops (everything cleaned up, exit 2) after this long. */
 const TOTAL_TIMEOUT_MS = 40 * 60_000;

@@ -13,7 +13,8 @@
  *   or before the switch point, or on a timeline that never ended, should have survived; one whose
  *   flush position could not be read after its acknowledgement is counted apart (unplaced).
  */
-import type { WriteRecord } from "./failover_writer.js";
+import type { WriteRecord } from "../../test/jepsen-like/writers.js";
+export { dualPrimary, type DualPrimary } from "../../test/jepsen-like/checkers.js";
 
 export interface Spread {
   readonly min: number;
@@ -56,53 +57,6 @@ export function downtime(writes: readonly WriteRecord[], writer: string, faultMs
   }
   if (!recovered) longest = endMs - faultMs;
   return { ms: Math.round(longest), recovered, failedAttempts };
-}
-
-interface Tenure {
-  readonly node: string;
-  readonly timeline: number;
-  firstMs: number;
-  lastMs: number;
-}
-
-export function tenures(writes: readonly WriteRecord[]): Tenure[] {
-  const byKey = new Map<string, Tenure>();
-  for (const w of writes) {
-    if (w.outcome !== "ok" || w.node === null || w.timeline === null) continue;
-    const key = `${w.node}|${w.timeline}`;
-    const t = byKey.get(key);
-    if (t === undefined) byKey.set(key, { node: w.node, timeline: w.timeline, firstMs: w.endMs, lastMs: w.endMs });
-    else {
-      t.firstMs = Math.min(t.firstMs, w.endMs);
-      t.lastMs = Math.max(t.lastMs, w.endMs);
-    }
-  }
-  return [...byKey.values()].sort((a, b) => a.firstMs - b.firstMs);
-}
-
-export interface DualPrimary {
-  /** Summed overlap of tenures of different nodes, in ms (rounded up: an overlap of one instant is 1). */
-  readonly ms: number;
-  readonly overlaps: readonly string[];
-}
-
-export function dualPrimary(writes: readonly WriteRecord[]): DualPrimary {
-  const all = tenures(writes);
-  const overlaps: string[] = [];
-  let total = 0;
-  for (let i = 0; i < all.length; i++) {
-    for (let j = i + 1; j < all.length; j++) {
-      const a = all[i]!;
-      const b = all[j]!;
-      if (a.node === b.node) continue;
-      const from = Math.max(a.firstMs, b.firstMs);
-      const to = Math.min(a.lastMs, b.lastMs);
-      if (to < from) continue;
-      total += Math.max(1, Math.ceil(to - from));
-      overlaps.push(`${a.node} (timeline ${a.timeline}) and ${b.node} (timeline ${b.timeline}) both acknowledged writes for ${(to - from).toFixed(1)} ms`);
-    }
-  }
-  return { ms: total, overlaps };
 }
 
 /** Timeline `timeline` ended at `switchLsn`: a line of the new timeline's history file. */

@@ -6,7 +6,7 @@
  */
 import type { ClusterUnderTest } from "../../test/jepsen-like/cluster.js";
 import { waitFor } from "../../test/support/pg_cluster.js";
-import type { WriteLog } from "./failover_writer.js";
+import type { WriteLog } from "../../test/jepsen-like/writers.js";
 
 export type ScenarioId = "S1" | "S2" | "S3" | "S4" | "S5";
 export const SCENARIOS: readonly ScenarioId[] = ["S1", "S2", "S3", "S4", "S5"];

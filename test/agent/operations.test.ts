@@ -10,22 +10,7 @@ import { PgCluster, waitFor } from "../support/pg_cluster.js";
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());
 
-async function api(name: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`http://127.0.0.1:${cluster.spec(name).apiPort}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = { text };
-  }
-  return { status: response.status, json };
-}
+const api = (name: string, method: string, path: string, body?: unknown) => cluster.api(name, method, path, body, 60_000);
 
 t.test("a switchover to a named replica through POST /switchover", async (t) => {
   cluster.startAll();

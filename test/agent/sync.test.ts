@@ -14,20 +14,7 @@ import { PgCluster, waitFor } from "../support/pg_cluster.js";
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());
 
-async function api(name: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`http://127.0.0.1:${cluster.spec(name).apiPort}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await response.text();
-  try {
-    return { status: response.status, json: JSON.parse(text) as Record<string, unknown> };
-  } catch {
-    return { status: response.status, json: { text } };
-  }
-}
+const api = (name: string, method: string, path: string, body?: unknown) => cluster.api(name, method, path, body, 30_000);
 
 async function syncNames(name: string): Promise<string> {
   const rows = await cluster.query<{ v: string }>(name, "SELECT current_setting('synchronous_standby_names') AS v");

@@ -40,10 +40,10 @@ t.test("lost writes: every acknowledged write on the final primary, else named",
 t.test("dual primary: overlapping acknowledgements of two nodes, in ms", async (t) => {
   const clean = checkDualPrimary(CLEAN);
   t.ok(clean.ok);
-  t.match(clean.figures, /dual_primary_ms=0\.0 tenures=2/);
+  t.match(clean.figures, /dual_primary_ms=0 tenures=2/);
   const planted = checkDualPrimary([...CLEAN, write(7, "n1", 1, 650)]);
   t.notOk(planted.ok, "the old primary acknowledging after the new one's first write");
-  t.match(planted.figures, /dual_primary_ms=50\.0/);
+  t.match(planted.figures, /dual_primary_ms=50 /);
   t.match(planted.problems[0], /n1 \(timeline 1\) and n2 \(timeline 2\) both acknowledged writes for 50\.0 ms/);
 });
 

@@ -58,8 +58,11 @@ interface Tenure {
   readonly lastMs: number;
 }
 
+/** What the dual-primary measure needs of an acknowledged write. */
+export type Acknowledgement = Pick<WriteEvent, "outcome" | "node" | "timeline" | "endMs">;
+
 /** Per node and timeline, the first and last acknowledgement. */
-export function tenures(writes: readonly WriteEvent[]): Tenure[] {
+export function tenures(writes: readonly Acknowledgement[]): Tenure[] {
   const byKey = new Map<string, { node: string; timeline: number; firstMs: number; lastMs: number }>();
   for (const w of writes) {
     if (w.outcome !== "ok" || w.node === null || w.timeline === null) continue;
@@ -74,23 +77,36 @@ export function tenures(writes: readonly WriteEvent[]): Tenure[] {
   return [...byKey.values()].sort((a, b) => a.firstMs - b.firstMs);
 }
 
-export function checkDualPrimary(writes: readonly WriteEvent[]): CheckResult {
+export interface DualPrimary {
+  /** Summed overlap of tenures of different nodes, in ms (rounded up: an overlap of one instant is 1). */
+  readonly ms: number;
+  readonly overlaps: readonly string[];
+  readonly tenures: number;
+}
+
+/** Intervals in which two nodes both acknowledged writes: overlaps of their tenures. */
+export function dualPrimary(writes: readonly Acknowledgement[]): DualPrimary {
   const all = tenures(writes);
-  const problems: string[] = [];
-  let totalMs = 0;
+  const overlaps: string[] = [];
+  let total = 0;
   for (let i = 0; i < all.length; i++) {
     for (let j = i + 1; j < all.length; j++) {
       const a = all[i]!;
       const b = all[j]!;
       if (a.node === b.node) continue;
-      const overlap = Math.min(a.lastMs, b.lastMs) - Math.max(a.firstMs, b.firstMs);
-      if (overlap >= 0) {
-        totalMs += overlap;
-        problems.push(`${a.node} (timeline ${a.timeline}) and ${b.node} (timeline ${b.timeline}) both acknowledged writes for ${overlap.toFixed(1)} ms (${Math.max(a.firstMs, b.firstMs)}–${Math.min(a.lastMs, b.lastMs)} ms)`);
-      }
+      const from = Math.max(a.firstMs, b.firstMs);
+      const to = Math.min(a.lastMs, b.lastMs);
+      if (to < from) continue;
+      total += Math.max(1, Math.ceil(to - from));
+      overlaps.push(`${a.node} (timeline ${a.timeline}) and ${b.node} (timeline ${b.timeline}) both acknowledged writes for ${(to - from).toFixed(1)} ms (${from}–${to} ms)`);
     }
   }
-  return { name: "dual primary", ok: problems.length === 0, figures: `dual_primary_ms=${totalMs.toFixed(1)} tenures=${all.length}`, problems };
+  return { ms: total, overlaps, tenures: all.length };
+}
+
+export function checkDualPrimary(writes: readonly Acknowledgement[]): CheckResult {
+  const found = dualPrimary(writes);
+  return { name: "dual primary", ok: found.overlaps.length === 0, figures: `dual_primary_ms=${found.ms} tenures=${found.tenures}`, problems: found.overlaps };
 }
 
 export function checkTimelines(writes: readonly WriteEvent[], history: readonly TimelineRecord[]): CheckResult {

@@ -66,7 +66,7 @@ export class ClusterUnderTest implements FaultTarget {
   }
 
   /** Which node an address:port belongs to (the clients see the nodes' own addresses). */
-  nodeOf = (host: string, _port: number): string | null => this.nodes.find((n) => this.topology.host(n).ip === host) ?? null;
+  nodeOf = (host: string): string | null => this.nodes.find((n) => this.topology.host(n).ip === host) ?? null;
 
   apiUrl(node: string): string {
     return this.pg.apiUrl(node);

@@ -13,7 +13,8 @@ import { ClusterUnderTest } from "./cluster.js";
 import { History } from "./history.js";
 import { nextStep } from "./nemesis.js";
 import { timelineSvg } from "./timeline_svg.js";
-import { CREATE_TABLE, DcsWorkload, DirectWriter, MultiHostWriter, TABLE } from "./workloads.js";
+import { DcsWorkload, historySink } from "./workloads.js";
+import { CREATE_TABLE, DirectWriter, PsqlWriter, TABLE } from "./writers.js";
 
 export type DurabilityMode = "async" | "on" | "strict" | "quorum";
 
@@ -116,9 +117,10 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     await cluster.pg.query(primary, CREATE_TABLE);
     log(`healthy; primary ${primary}; running ${options.timeS} s of faults: ${options.faults.join(", ")}`);
 
+    const sink = historySink(history);
     const writers = [
-      new MultiHostWriter(history, cluster.dsn(), cluster.nodeOf, 1),
-      ...cluster.nodes.map((node, i) => new DirectWriter(history, node, cluster.target(node), cluster.nodeOf, (i + 1) * 1_000_000_000)),
+      new PsqlWriter(sink, "dsn", cluster.dsn(), cluster.nodeOf, 1),
+      ...cluster.nodes.map((node, i) => new DirectWriter(sink, node, cluster.target(node), cluster.nodeOf, (i + 1) * 1_000_000_000)),
     ];
     const apis = new Map(cluster.nodes.map((n) => [n, cluster.apiUrl(n)] as const));
     const dcs = [new DcsWorkload(history, apis, prng.fork(), 1, 1000)];

@@ -117,6 +117,22 @@ export class PgCluster {
     return `http://${this.host(name)}:${this.spec(name).apiPort}`;
   }
 
+  /** A request to the node's REST API; the body parsed as JSON (or {text} when it is not). */
+  async api(name: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; json: Record<string, unknown> }> {
+    const response = await fetch(`${this.apiUrl(name)}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    try {
+      return { status: response.status, json: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      return { status: response.status, json: { text } };
+    }
+  }
+
   private advertised(name: string, service: "raft" | "pg", port: number): string {
     return this.options.placement?.advertise?.(name, service, port) ?? `${this.host(name)}:${port}`;
   }

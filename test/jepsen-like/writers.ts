@@ -1,5 +1,6 @@
 /**
- * The clients of the failover benchmark, all recording into one WriteLog on one monotonic clock:
+ * The writers of the fault-injection harness and the failover benchmark, each recording into a
+ * WriteSink (one monotonic clock per run):
  * - PsqlWriter: one `psql` process per attempt (connect, insert, disconnect), either through the
  *   libpq multi-host DSN with target_session_attrs=read-write or through HAProxy's write port —
  *   what an application that reconnects after an error experiences during a failover;
@@ -19,7 +20,7 @@ const ATTEMPT_PAUSE_MS = 20;
 const ATTEMPT_TIMEOUT_MS = 5000;
 /** How long a direct writer waits before reconnecting to a node that refused or failed. */
 const RECONNECT_PAUSE_MS = 100;
-export const TABLE = "bench";
+export const TABLE = "writes";
 export const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigint PRIMARY KEY, writer text NOT NULL, at timestamptz NOT NULL DEFAULT now())`;
 const RETURNING = "RETURNING host(inet_server_addr()) AS host, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl";
 /**
@@ -49,7 +50,13 @@ export interface WriteRecord {
 /** Which node has this address (the clients see the nodes' own addresses, HAProxy's too). */
 export type NodeOf = (host: string) => string | null;
 
-export class WriteLog {
+/** Where writers record: a clock and a list (the benchmark's WriteLog, the harness's History). */
+export interface WriteSink {
+  now(): number;
+  add(write: WriteRecord): void;
+}
+
+export class WriteLog implements WriteSink {
   readonly writes: WriteRecord[] = [];
   private readonly origin = performance.now();
 
@@ -91,14 +98,10 @@ function answer(host: string, tl: string, lsn: string | undefined, nodeOf: NodeO
   return { node: nodeOf(host), timeline: Number.parseInt(tl, 16), lsn: lsn === undefined || !/^\d+$/.test(lsn) ? null : BigInt(lsn) };
 }
 
-abstract class Loop {
+/** A client that repeats one step until stopped. */
+export abstract class Loop {
   private running = false;
   private done: Promise<void> = Promise.resolve();
-  protected nextId: number;
-
-  constructor(protected readonly log: WriteLog, readonly name: string, firstId: number) {
-    this.nextId = firstId;
-  }
 
   start(): void {
     this.running = true;
@@ -115,11 +118,20 @@ abstract class Loop {
   protected abstract step(): Promise<void>;
 }
 
+abstract class WriterLoop extends Loop {
+  protected nextId: number;
+
+  constructor(protected readonly log: WriteSink, readonly name: string, firstId: number) {
+    super();
+    this.nextId = firstId;
+  }
+}
+
 /** psql processes alive now, so that an exit hook can kill them. */
 export const livePsql = new Set<ChildProcess>();
 
-export class PsqlWriter extends Loop {
-  constructor(log: WriteLog, name: string, private readonly dsn: string, private readonly nodeOf: NodeOf, firstId: number) {
+export class PsqlWriter extends WriterLoop {
+  constructor(log: WriteSink, name: string, private readonly dsn: string, private readonly nodeOf: NodeOf, firstId: number) {
     super(log, name, firstId);
   }
 
@@ -177,10 +189,10 @@ export interface Target {
   readonly password: string;
 }
 
-export class DirectWriter extends Loop {
+export class DirectWriter extends WriterLoop {
   private client: pg.Client | null = null;
 
-  constructor(log: WriteLog, node: string, private readonly target: Target, private readonly nodeOf: NodeOf, firstId: number) {
+  constructor(log: WriteSink, node: string, private readonly target: Target, private readonly nodeOf: NodeOf, firstId: number) {
     super(log, node, firstId);
   }
 
