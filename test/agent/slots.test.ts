@@ -13,22 +13,7 @@ import { PgCluster, SUPERUSER, waitFor } from "../support/pg_cluster.js";
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());
 
-async function api(name: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: Record<string, unknown> }> {
-  const response = await fetch(`http://127.0.0.1:${cluster.spec(name).apiPort}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(20_000),
-  });
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = {};
-  }
-  return { status: response.status, text, json };
-}
+const api = (name: string, method: string, path: string, body?: unknown) => cluster.api(name, method, path, body, 20_000);
 
 /** A client of database app on one node (a logical slot is read from its own database). */
 async function appClient(name: string): Promise<pg.Client> {

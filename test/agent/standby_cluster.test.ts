@@ -25,18 +25,8 @@ t.teardown(() => standby.destroy());
 const NAMES = ["s1", "s2", "s3"];
 
 async function api(name: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`http://127.0.0.1:${standby.spec(name).apiPort}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  try {
-    return { status: response.status, json: JSON.parse(text) as unknown };
-  } catch {
-    return { status: response.status, json: text };
-  }
+  const answer = await standby.api(name, method, path, body, 10_000);
+  return { status: answer.status, json: answer.json };
 }
 
 interface ClusterMemberJson {

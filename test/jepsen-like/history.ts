@@ -64,13 +64,17 @@ export interface ConvergenceEvent {
 
 export type Event = WriteEvent | DcsEvent | FaultEvent | SampleEvent | ConvergenceEvent;
 
-export class History {
-  readonly events: Event[] = [];
+/** Milliseconds (0.1 ms steps) on this process's monotonic clock since the run's clock was made. */
+export class RunClock {
   private readonly origin = performance.now();
 
   now(): number {
     return Math.round((performance.now() - this.origin) * 10) / 10;
   }
+}
+
+export class History extends RunClock {
+  readonly events: Event[] = [];
 
   add(event: Event): void {
     this.events.push(event);

@@ -12,6 +12,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
+import { RunClock } from "./history.js";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 /** Pause between two attempts of one writer. */
@@ -56,13 +57,8 @@ export interface WriteSink {
   add(write: WriteRecord): void;
 }
 
-export class WriteLog implements WriteSink {
+export class WriteLog extends RunClock implements WriteSink {
   readonly writes: WriteRecord[] = [];
-  private readonly origin = performance.now();
-
-  now(): number {
-    return Math.round((performance.now() - this.origin) * 10) / 10;
-  }
 
   add(write: WriteRecord): void {
     this.writes.push(write);

@@ -117,8 +117,8 @@ export class PgCluster {
     return `http://${this.host(name)}:${this.spec(name).apiPort}`;
   }
 
-  /** A request to the node's REST API; the body parsed as JSON (or {text} when it is not). */
-  async api(name: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; json: Record<string, unknown> }> {
+  /** A request to the node's REST API; the body as text and parsed as JSON (or {text} when it is not). */
+  async api(name: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; text: string; json: Record<string, unknown> }> {
     const response = await fetch(`${this.apiUrl(name)}${path}`, {
       method,
       headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -127,9 +127,9 @@ export class PgCluster {
     });
     const text = await response.text();
     try {
-      return { status: response.status, json: JSON.parse(text) as Record<string, unknown> };
+      return { status: response.status, text, json: JSON.parse(text) as Record<string, unknown> };
     } catch {
-      return { status: response.status, json: { text } };
+      return { status: response.status, text, json: { text } };
     }
   }
 

@@ -226,8 +226,7 @@ export class HaLoop {
     const applied = memory.syncApplied;
     if (applied !== null && applied.lsn === null && now - applied.atMs >= SYNC_SETTLE_MS && pg.role === "primary" && pg.walWritten !== null) {
       memory = { ...memory, syncApplied: { ...applied, lsn: pg.walWritten } };
-      setTimeout(() => this.trigger(), 0);
-    } else if (applied !== null && applied.lsn === null && !this.stopped) setTimeout(() => this.trigger(), Math.max(0, applied.atMs + SYNC_SETTLE_MS - now));
+    }
     this.memory = memory;
   }
 
@@ -284,8 +283,10 @@ export class HaLoop {
       if (E.isLeft(done)) this.options.logger.warn({ code: done.left.code }, `${action.kind} failed: ${done.left.message}`);
       else if (action.kind === "setSyncStandbyNames") {
         this.memory = { ...this.memory, syncApplied: { value: action.value, atMs: this.options.clock(), lsn: null } };
-        // The next step of the synchronous state machine need not wait for the next tick.
+        // The next step of the synchronous state machine need not wait for the next tick, nor
+        // the one after the value has settled.
         this.trigger();
+        setTimeout(() => this.trigger(), SYNC_SETTLE_MS).unref();
       }
       return;
     }
