@@ -37,6 +37,8 @@ export const MEMBER_STATES = [
   "initializing new cluster",
   "bootstrap failed",
   "unknown",
+  // Appended, never inserted: the wire form is the index (commands.ts).
+  "start failed",
 ] as const;
 export type MemberState = (typeof MEMBER_STATES)[number];
 

@@ -7,6 +7,7 @@
  * loop_wait first, then retry_timeout — and the adjustment is reported, never silently applied.
  */
 import { assert } from "../lib/assert.js";
+import { LOOP_WAIT_S_MIN, RETRY_TIMEOUT_S_MIN, TTL_S_MAX, TTL_S_MIN } from "../dcs/ha_timing.js";
 import { type Config, CONFIG_DEFAULTS, configNumber } from "../dcs/model.js";
 import type { StandbyCluster } from "../dcs/standby_cluster.js";
 
@@ -49,12 +50,8 @@ export const DEFAULT_LOCAL_HA_SETTINGS: LocalHaSettings = {
   bootstrapStandbyCluster: null,
 };
 
-/** Limits of the timing settings (seconds), like Patroni's validator (§3.2), scaled for a LAN. */
-/** With the default watchdog margin (1 s) and demote lead (0.5 s), a shorter ttl leaves no time to renew. */
-export const TTL_S_MIN = 3;
-export const TTL_S_MAX = 3600;
-export const LOOP_WAIT_S_MIN = 0.1;
-export const RETRY_TIMEOUT_S_MIN = 0.5;
+/** Limits of the timing settings (seconds): src/dcs/ha_timing.ts, which the edges check too. */
+export { LOOP_WAIT_S_MIN, RETRY_TIMEOUT_S_MIN, TTL_S_MAX, TTL_S_MIN } from "../dcs/ha_timing.js";
 
 export interface Resolved {
   readonly settings: HaSettings;
