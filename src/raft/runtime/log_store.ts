@@ -12,13 +12,17 @@
  * Layout and framing: log_store_keys.ts and log_store_records.ts. Verification at open:
  * log_store_load.ts. Batch planning and the invariants asserted on every write: log_store_plan.ts.
  */
+import { chmod, mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { either as E } from "fp-ts";
 import { Level } from "level";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
-import type { LogIndex, Snapshot } from "../types.js";
-import { ENTRY_KEYS_START, entryKey, IDENTITY_KEY, INCARNATION_KEY, type LogDb } from "./log_store_keys.js";
-import { loadState } from "./log_store_load.js";
+import { encodeHardState } from "../codec.js";
+import type { HardState, LogIndex, Snapshot } from "../types.js";
+import { BoundFile } from "./log_store_bound.js";
+import { ENTRY_KEYS_START, entryKey, HARD_STATE_KEY, IDENTITY_KEY, INCARNATION_KEY, type LogDb } from "./log_store_keys.js";
+import { type LoadedState, loadState } from "./log_store_load.js";
 import { type LogPosition, type Plan, planCompaction, planWrite } from "./log_store_plan.js";
 import {
   encodeIdentity,
@@ -27,6 +31,7 @@ import {
   seal,
 } from "./log_store_records.js";
 import {
+  corruptError,
   fromLevelError,
   ioError,
   type LogStoreError,
@@ -34,6 +39,7 @@ import {
   type LogWrite,
   type StoredState,
 } from "./log_store_types.js";
+import { lastPosition, levelDbRecoveryNotes, type Verified, verifyAgainstBound } from "./log_store_verify.js";
 
 export type { LogStoreError, LogStoreIdentity, LogWrite, StoredState } from "./log_store_types.js";
 export { LOG_STORE_FORMAT_VERSION } from "./log_store_records.js";
@@ -56,7 +62,7 @@ export class LogStore {
   private failure: LogStoreError | null = null;
   private closed = false;
 
-  private constructor(dir: string, db: LogDb, logger: Logger, position: LogPosition) {
+  private constructor(dir: string, db: LogDb, logger: Logger, position: LogPosition, private readonly bound: BoundFile) {
     this.dir = dir;
     this.db = db;
     this.logger = logger;
@@ -77,6 +83,8 @@ export class LogStore {
     assert(clusterIdLength > 0 && clusterIdLength <= CLUSTER_ID_LENGTH_MAX, () =>
       `cluster id must be 1 to ${CLUSTER_ID_LENGTH_MAX} characters, ` +
       `got ${JSON.stringify(identity.clusterId)}`);
+    const private_ = await makePrivate(dir);
+    if (E.isLeft(private_)) return private_;
     const db: LogDb = new Level<Uint8Array, Uint8Array>(dir, {
       keyEncoding: "view",
       valueEncoding: "view",
@@ -84,32 +92,33 @@ export class LogStore {
     try {
       await db.open();
     } catch (error: unknown) {
-      return E.left(fromLevelError(dir, "opening", error));
+      return E.left(unreadable(dir, fromLevelError(dir, "opening", error), await levelDbRecoveryNotes(dir)));
     }
-    const loaded = await loadState(db, dir, identity);
-    if (E.isLeft(loaded)) {
+    const opened = await openVerified(db, dir, identity);
+    if (E.isLeft(opened)) {
       await closeQuietly(db);
-      return loaded;
+      return opened;
     }
-    const leftovers = await deleteBelowSnapshot(db, dir, loaded.right.snapshot);
-    if (E.isLeft(leftovers)) {
-      await closeQuietly(db);
-      return leftovers;
-    }
-    const incarnation = loaded.right.incarnation + 1;
-    const bumped = await bumpIncarnation(db, dir, identity, incarnation);
+    const { loaded, bound, verified } = opened.right;
+    const log = logger.child({ component: "log_store", dir });
+    if (verified.restored !== null) log.warn({}, `the Raft hard state lagged its acknowledged bound: ${verified.restored}`);
+    const incarnation = loaded.incarnation + 1;
+    const upgrade = loaded.formatVersion < LOG_STORE_FORMAT_VERSION || incarnation === 1;
+    const bumped = await bumpIncarnation(db, dir, identity, incarnation, upgrade, verified.restored === null ? null : verified.hardState);
     if (E.isLeft(bumped)) {
+      await bound.close();
       await closeQuietly(db);
       return bumped;
     }
-    const { hardState, snapshot, entries } = loaded.right;
+    await restrictFiles(dir, log);
+    const { snapshot, entries } = loaded;
+    const hardState = verified.hardState;
     const snapshotIndex = snapshot?.meta.index ?? (0 as LogIndex);
-    const lastIndex = entries.at(-1)?.index ?? snapshotIndex;
-    const log = logger.child({ component: "log_store", dir });
+    const { index: lastIndex, term: lastTerm } = lastPosition(loaded);
     const { commit, term } = hardState;
     const what = incarnation === 1 ? "created a new Raft log store" : "opened the Raft log store";
     log.info({ incarnation, snapshotIndex, lastIndex, commit, term }, what);
-    const store = new LogStore(dir, db, log, { snapshotIndex, lastIndex, hardState });
+    const store = new LogStore(dir, db, log, { snapshotIndex, lastIndex, lastTerm, hardState }, bound);
     return E.right({ store, state: { hardState, snapshot, entries, incarnation } });
   }
 
@@ -172,7 +181,21 @@ export class LogStore {
     this.closed = true;
     await this.queue;
     await this.background;
+    await this.finalizeBound();
+    await this.bound.close();
     await closeQuietly(this.db);
+  }
+
+  /**
+   * At a clean close no batch is in flight: the bound's floor becomes the last entry itself, so a
+   * later loss of even the last batch is noticed (after a crash, the last batch may have been torn
+   * and is not counted as acknowledged; see log_store_bound.ts).
+   */
+  private async finalizeBound(): Promise<void> {
+    if (this.failure !== null) return;
+    const { lastIndex, lastTerm, hardState } = this.position;
+    const written = await this.bound.write({ floorIndex: lastIndex, floorTerm: lastTerm, term: hardState.term, vote: hardState.vote });
+    if (E.isLeft(written)) this.logger.warn({ error: written.left.message }, "could not record the final acknowledged bound at close");
   }
 
   private enqueue(operation: () => Promise<Written>): Promise<Written> {
@@ -184,42 +207,130 @@ export class LogStore {
     return result;
   }
 
+  /**
+   * The LevelDB batch and the acknowledged bound, in parallel: the batch is durable (and may be
+   * acknowledged) when both are. The bound names the plan's floor, which holds either way.
+   */
   private async apply(plan: Plan, operation: string): Promise<Written> {
-    if (plan.operations.length > 0) {
-      try {
-        // A chained batch: several times cheaper per operation than the array form in
-        // abstract-level, which validates and copies every operation in JavaScript first.
-        const batch = this.db.batch();
-        for (const op of plan.operations) {
-          if (op.type === "put") batch.put(op.key, op.value);
-          else batch.del(op.key);
-        }
-        await batch.write({ sync: true });
-      } catch (error: unknown) {
-        const failure = fromLevelError(this.dir, operation, error);
-        this.failure =
-          failure.code === "io" ? failure : ioError(this.dir, operation, failure.message);
-        this.logger.error({ error: this.failure.message },
-          "the Raft log store failed: it accepts no more writes");
-        return E.left(this.failure);
-      }
+    if (plan.operations.length === 0) {
+      this.position = plan.next;
+      return E.right(undefined);
+    }
+    const hardState = plan.next.hardState;
+    const [written, bounded] = await Promise.all([
+      this.writeBatch(plan),
+      this.bound.write({ floorIndex: plan.floor.index, floorTerm: plan.floor.term, term: hardState.term, vote: hardState.vote }),
+    ]);
+    const failure = E.isLeft(written) ? written.left : E.isLeft(bounded) ? bounded.left.message : null;
+    if (failure !== null) {
+      this.failure = ioError(this.dir, operation, failure);
+      this.logger.error({ error: this.failure.message },
+        "the Raft log store failed: it accepts no more writes");
+      return E.left(this.failure);
     }
     this.position = plan.next;
     return E.right(undefined);
   }
+
+  private async writeBatch(plan: Plan): Promise<E.Either<string, void>> {
+    try {
+      // A chained batch: several times cheaper per operation than the array form in
+      // abstract-level, which validates and copies every operation in JavaScript first.
+      const batch = this.db.batch();
+      for (const op of plan.operations) {
+        if (op.type === "put") batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+      await batch.write({ sync: true });
+      return E.right(undefined);
+    } catch (error: unknown) {
+      return E.left(fromLevelError(this.dir, "writing a batch", error).message);
+    }
+  }
 }
 
-/** First open: identity and incarnation 1 in one batch; later opens: the incarnation alone. */
+/**
+ * The verified state and the bound that vouches for it. A new directory gets its bound file
+ * before its identity record (a crash between the two leaves a directory that is new again);
+ * a directory of format 1, from before the bound existed, gets one from its verified state.
+ */
+async function openVerified(db: LogDb, dir: string, identity: LogStoreIdentity): Promise<E.Either<LogStoreError, { loaded: LoadedState; bound: BoundFile; verified: Verified }>> {
+  const notes = await levelDbRecoveryNotes(dir);
+  const loaded = await loadState(db, dir, identity);
+  if (E.isLeft(loaded)) return E.left(unreadable(dir, loaded.left, notes));
+  const state = loaded.right;
+  const leftovers = await deleteBelowSnapshot(db, dir, state.snapshot);
+  if (E.isLeft(leftovers)) return leftovers;
+  if (state.incarnation === 0 || state.formatVersion < LOG_STORE_FORMAT_VERSION) {
+    const last = lastPosition(state);
+    const created = await BoundFile.create(dir, { floorIndex: last.index, floorTerm: last.term, term: state.hardState.term, vote: state.hardState.vote });
+    if (E.isLeft(created)) return E.left(ioError(dir, "creating the acknowledged bound", created.left.message));
+    return E.right({ loaded: state, bound: created.right, verified: { hardState: state.hardState, restored: null } });
+  }
+  const opened = await BoundFile.open(dir);
+  if (E.isLeft(opened)) {
+    if (opened.left.code === "io") return E.left(ioError(dir, "reading the acknowledged bound", opened.left.message));
+    const why = `${opened.left.message}: whether this node lost entries it acknowledged cannot be known`;
+    return E.left(corruptError(dir, "acknowledged bound", why));
+  }
+  const verified = verifyAgainstBound(dir, state, opened.right.bound, notes);
+  if (E.isLeft(verified)) {
+    await opened.right.file.close();
+    return verified;
+  }
+  return E.right({ loaded: state, bound: opened.right.file, verified: verified.right });
+}
+
+/**
+ * An error while opening or reading the store, as the operator should see it: what LevelDB cannot
+ * read (a truncated table, a lost manifest, a damaged CURRENT) is damage, not a passing I/O error,
+ * unless the system refused access. LevelDB's own complaints at open are quoted.
+ */
+function unreadable(dir: string, error: LogStoreError, notes: readonly string[]): LogStoreError {
+  const cause = notes.length === 0 ? "" : ` (LevelDB reported at open: ${notes.join(" | ")})`;
+  if (error.code === "io" && !/permission denied|no space left|read-only file system/i.test(error.message)) {
+    return corruptError(dir, "LevelDB files", `${error.message.replace(/\.$/, "")}${cause}`);
+  }
+  return cause === "" ? error : { ...error, message: `${error.message}${cause}` };
+}
+
+/** The data directory is this node's alone: 0700, created so when missing. */
+async function makePrivate(dir: string): Promise<E.Either<LogStoreError, void>> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    return E.right(undefined);
+  } catch (error: unknown) {
+    return E.left(ioError(dir, "creating the data directory", error instanceof Error ? error.message : String(error)));
+  }
+}
+
+/** LevelDB creates its files with the process umask; the log holds the cluster's state: 0600. */
+async function restrictFiles(dir: string, log: Logger): Promise<void> {
+  try {
+    for (const name of await readdir(dir)) await chmod(join(dir, name), 0o600);
+  } catch (error: unknown) {
+    log.warn({ error: error instanceof Error ? error.message : String(error) }, "could not make the Raft data files private (0600)");
+  }
+}
+
+/**
+ * The incarnation, with the identity record on the first open or an upgrade of the format, and
+ * the hard state when it was taken over from the acknowledged bound.
+ */
 async function bumpIncarnation(
   db: LogDb,
   dir: string,
   identity: LogStoreIdentity,
   incarnation: number,
+  writeIdentity: boolean,
+  hardState: HardState | null,
 ): Promise<E.Either<LogStoreError, void>> {
   const operations = [
     { type: "put" as const, key: INCARNATION_KEY, value: seal(encodeIncarnation(incarnation)) },
   ];
-  if (incarnation === 1) {
+  if (hardState !== null) operations.push({ type: "put", key: HARD_STATE_KEY, value: seal(encodeHardState(hardState)) });
+  if (writeIdentity) {
     const record = {
       formatVersion: LOG_STORE_FORMAT_VERSION,
       clusterId: identity.clusterId,

@@ -41,6 +41,8 @@ export interface LoadedState {
   readonly snapshot: Snapshot | null;
   readonly entries: readonly Entry[];
   readonly incarnation: number;
+  /** The on-disk format the directory was written in (LOG_STORE_FORMAT_VERSION for a new one). */
+  readonly formatVersion: number;
 }
 
 type Loaded<T> = Promise<E.Either<LogStoreError, T>>;
@@ -55,6 +57,7 @@ export async function loadState(
   if (identityRecord.right === undefined) return loadNewDirectory(db, dir);
   const checked = checkIdentity(dir, identityRecord.right, identity);
   if (E.isLeft(checked)) return checked;
+  const formatVersion = checked.right;
 
   const incarnation = await readDecoded(db, dir, INCARNATION_KEY, "incarnation", decodeIncarnation);
   if (E.isLeft(incarnation)) return incarnation;
@@ -73,6 +76,7 @@ export async function loadState(
     snapshot: snapshot.right ?? null,
     entries: entries.right,
     incarnation: incarnation.right,
+    formatVersion,
   };
   const consistent = checkHardState(dir, state);
   return E.isLeft(consistent) ? consistent : E.right(state);
@@ -89,14 +93,15 @@ async function loadNewDirectory(db: LogDb, dir: string): Loaded<LoadedState> {
   } catch (error: unknown) {
     return E.left(fromLevelError(dir, "reading the records", error));
   }
-  return E.right({ hardState: EMPTY_HARD_STATE, snapshot: null, entries: [], incarnation: 0 });
+  return E.right({ hardState: EMPTY_HARD_STATE, snapshot: null, entries: [], incarnation: 0, formatVersion: LOG_STORE_FORMAT_VERSION });
 }
 
+/** The directory's format version when the identity record matches this node. */
 function checkIdentity(
   dir: string,
   payload: Uint8Array,
   expected: LogStoreIdentity,
-): E.Either<LogStoreError, void> {
+): E.Either<LogStoreError, number> {
   const version = decodeFormatVersion(payload);
   if (E.isLeft(version)) return E.left(corruptError(dir, "identity record", version.left));
   if (version.right > LOG_STORE_FORMAT_VERSION) {
@@ -110,7 +115,7 @@ function checkIdentity(
   if (stored.right.clusterId !== expected.clusterId || stored.right.nodeId !== expected.nodeId) {
     return E.left(identityError(dir, stored.right, expected));
   }
-  return E.right(undefined);
+  return E.right(version.right);
 }
 
 /** The verified payload under `key`, or undefined when there is no such record. */

@@ -10,7 +10,7 @@
  */
 import { assert } from "../../lib/assert.js";
 import { encodeEntry, encodeHardState, encodeSnapshot } from "../codec.js";
-import type { Entry, HardState, LogIndex, Snapshot } from "../types.js";
+import type { Entry, HardState, LogIndex, Snapshot, Term } from "../types.js";
 import { entryKey, HARD_STATE_KEY, SNAPSHOT_KEY } from "./log_store_keys.js";
 import { seal } from "./log_store_records.js";
 import type { LogWrite } from "./log_store_types.js";
@@ -24,12 +24,24 @@ export interface LogPosition {
   readonly snapshotIndex: LogIndex;
   /** The last persisted entry, or snapshotIndex when there is none. */
   readonly lastIndex: LogIndex;
+  /** The term of lastIndex (the snapshot's term when the log is empty; 0 for an empty store). */
+  readonly lastTerm: Term;
   readonly hardState: HardState;
+}
+
+/**
+ * A position the log holds whether or not the batch reaches the disk (log_store_bound.ts): the
+ * acknowledged bound written beside the batch names it. `term` is null when it is not known here.
+ */
+export interface Floor {
+  readonly index: LogIndex;
+  readonly term: Term | null;
 }
 
 export interface Plan {
   readonly operations: readonly BatchOperation[];
   readonly next: LogPosition;
+  readonly floor: Floor;
 }
 
 export function planWrite(position: LogPosition, write: LogWrite): Plan {
@@ -71,7 +83,21 @@ export function planWrite(position: LogPosition, write: LogWrite): Plan {
     operations.push({ type: "put", key: HARD_STATE_KEY, value });
   }
   assertCommitInLog(hardState, snapshotIndex, lastIndex);
-  return { operations, next: { snapshotIndex, lastIndex, hardState } };
+  const lastTerm = write.entries.at(-1)?.term ?? (write.snapshot !== null ? write.snapshot.meta.term : position.lastTerm);
+  return { operations, next: { snapshotIndex, lastIndex, lastTerm, hardState }, floor: floorOf(position, write) };
+}
+
+/**
+ * The floor of a write: the last entry before it, unless the write replaces a suffix (then the
+ * entry before the first replaced one) or installs a snapshot (then the lower of the old last
+ * index and the snapshot's index, which the log reaches either way).
+ */
+function floorOf(position: LogPosition, write: LogWrite): Floor {
+  const unchanged: Floor = { index: position.lastIndex, term: position.lastTerm };
+  if (write.snapshot !== null) return { index: Math.min(position.lastIndex, write.snapshot.meta.index) as LogIndex, term: null };
+  const first = write.entries[0];
+  if (first === undefined || first.index > position.lastIndex) return unchanged;
+  return { index: (first.index - 1) as LogIndex, term: null };
 }
 
 /**
@@ -94,7 +120,7 @@ export function planCompaction(position: LogPosition, snapshot: Snapshot): Plan 
     hardState = { ...hardState, commit: index };
     operations.push({ type: "put", key: HARD_STATE_KEY, value: seal(encodeHardState(hardState)) });
   }
-  return { operations, next: { ...position, snapshotIndex: index, hardState } };
+  return { operations, next: { ...position, snapshotIndex: index, hardState }, floor: { index: position.lastIndex, term: position.lastTerm } };
 }
 
 /**

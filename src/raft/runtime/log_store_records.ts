@@ -17,9 +17,11 @@ const CHECKSUM_BYTES = 4;
 
 /**
  * The on-disk format of the store. Bump it for any change to keys or record layouts, and teach
- * the loader to read (or migrate) every older version. Version 1 is the first.
+ * the loader to read (or migrate) every older version. Version 1 is the first; version 2 adds the
+ * acknowledged-bound file beside LevelDB's (log_store_bound.ts), created for a version-1
+ * directory at its first open.
  */
-export const LOG_STORE_FORMAT_VERSION = 1;
+export const LOG_STORE_FORMAT_VERSION = 2;
 
 export function seal(payload: Uint8Array): Uint8Array {
   const record = new Uint8Array(CHECKSUM_BYTES + payload.length);
