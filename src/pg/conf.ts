@@ -42,11 +42,17 @@ const DEFAULT_PARAMETERS: Readonly<Record<string, ParameterValue>> = {
   log_line_prefix: "%m [%p] ",
 };
 
-/** A value as postgresql.conf wants it: strings single-quoted, '' and \\ escaped. */
+/**
+ * A value as postgresql.conf's lexer (guc-file.l) reads it: booleans as on/off, a number bare
+ * when it is an INTEGER or REAL token there (200, -1, 0.5) and quoted otherwise (String(1e21) is
+ * "1e+21", which the lexer would split), strings single-quoted with ' doubled and \ escaped.
+ * Control characters never get here (parameter_check.ts refuses them).
+ */
 export function confValue(value: ParameterValue): string {
   if (typeof value === "boolean") return value ? "on" : "off";
-  if (typeof value === "number") return String(value);
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+  const text = String(value);
+  if (typeof value === "number" && /^-?\d+(\.\d+)?$/.test(text)) return text;
+  return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
 
 /** primary_conninfo for streaming from `upstream` as the replication role. */
