@@ -18,6 +18,7 @@ import { buildApiServer } from "../api/server.js";
 import { registerFenceReceiver } from "./fence_receiver.js";
 import { AgentNodeApi } from "./node_api_impl.js";
 import { openPostgres } from "./postgres_wiring.js";
+import { damagedLogProcedure } from "./recovery.js";
 import { reloadConfig } from "./reload.js";
 import type { Identity } from "../ha/member_status.js";
 
@@ -58,7 +59,10 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     logger: logger.child({ area: "raft" }),
     onFatal: (error) => onFatal(`the Raft log cannot continue: ${error.message}`),
   });
-  if (E.isLeft(started)) return E.left(started.left.message);
+  if (E.isLeft(started)) {
+    if (started.left.code !== "damagedLog") return E.left(started.left.message);
+    return E.left(`${started.left.message}\n${damagedLogProcedure(config, configPath, Date.now())}`);
+  }
   const dcs = started.right;
   const watchdog = await Watchdog.start({ logger: logger.child({ area: "watchdog" }), secret: raft.secret, ...(config.watchdog.device === null ? {} : { devicePath: config.watchdog.device }) });
   if (E.isLeft(watchdog)) {

@@ -14,18 +14,31 @@ import { either as E } from "fp-ts";
 import { pino } from "pino";
 import type { Logger } from "../lib/logger.js";
 import { startAgent } from "./agent.js";
-import { loadAgentConfig } from "./config.js";
+import { type AgentConfig, loadAgentConfig } from "./config.js";
+import { asRejoining } from "./recovery.js";
 import { processIo, runCli } from "../api/cli/main.js";
 
-const USAGE = "usage: raftgres agent -c <node.yml>";
+const USAGE = "usage: raftgres agent -c <node.yml> [--rejoin]";
+
+function parseAgentArgs(args: string[]): { config: string; rejoin: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { config: { type: "string", short: "c" }, rejoin: { type: "boolean" } } });
+  } catch (error: unknown) {
+    fail(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  }
+  const { values } = parsed;
+  if (values.config === undefined) fail(`${USAGE}\n(-c names the node's YAML configuration; --rejoin starts a node whose Raft data was lost as a joining node)`);
+  return { config: values.config, rejoin: values.rejoin === true };
+}
 
 async function runAgent(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
-  if (values.config === undefined) fail(`${USAGE}\n(-c names the node's YAML configuration)`);
-  const config = loadAgentConfig(values.config);
-  if (E.isLeft(config)) fail(config.left);
-  const logger = pino({ base: { member: config.right.name, scope: config.right.scope } }) as unknown as Logger;
-  const agent = await startAgent(config.right, logger, (message) => {
+  const values = parseAgentArgs(args);
+  const loaded = loadAgentConfig(values.config);
+  if (E.isLeft(loaded)) fail(loaded.left);
+  const config: AgentConfig = values.rejoin ? asRejoining(loaded.right) : loaded.right;
+  const logger = pino({ base: { member: config.name, scope: config.scope } }) as unknown as Logger;
+  const agent = await startAgent(config, logger, (message) => {
     logger.error({}, `stopping: ${message}`);
     process.exit(1);
   }, values.config);

@@ -9,6 +9,7 @@ import type { HaLoop } from "../ha/io/ha_loop.js";
 import { memberRole } from "../ha/member_status.js";
 import type { PostgresInstance } from "../pg/postgres_instance.js";
 import type { ServerDetails } from "../pg/details.js";
+import { parameterProblems } from "../pg/parameter_check.js";
 import { RaftNodeFailure, type RaftNodeErrorCode } from "../raft/runtime/raft_node_types.js";
 import { isValidNodeId, type NodeId } from "../raft/types.js";
 import type { AgentConfig } from "./config.js";
@@ -128,6 +129,11 @@ export class AgentNodeApi implements NodeApi {
     this.parts.ha.trigger();
   }
 
+  /** PostgreSQL 15's rules (src/pg/parameter_check.ts), the ones this node's server applies. */
+  postgresParameterProblems(parameters: Readonly<Record<string, unknown>>): readonly string[] {
+    return parameterProblems(parameters, "postgresql.parameters");
+  }
+
   raftMembers(): RaftMembership {
     const raft = this.parts.dcs.raft.status();
     const leading = raft.role === "leader";
@@ -177,6 +183,8 @@ const CONF_CHANGE_FAILURES: Record<RaftNodeErrorCode, NodeFailure["code"]> = {
   timeout: "failed",
   outcomeUnknown: "failed",
   storage: "failed",
+  damagedLog: "failed",
+  applyFailed: "failed",
 };
 
 /** Milliseconds since a wall-clock time (the Raft transport stamps contacts with Date.now()). */

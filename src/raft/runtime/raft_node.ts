@@ -99,7 +99,8 @@ export class RaftNode<Result> {
     const electionTimeoutTicks = Math.round(options.electionTimeoutMs / options.heartbeatMs);
     assert(electionTimeoutTicks >= 2 && Number.isInteger(options.electionTimeoutMs / options.heartbeatMs), "election timeout must be a multiple (≥ 2) of the heartbeat interval");
     const opened = await LogStore.open(options.dataDir, { clusterId: options.clusterId, nodeId: options.nodeId }, log);
-    if (E.isLeft(opened)) return E.left({ code: "startup", message: opened.left.message });
+    // A damaged log is its own code: the agent tells the operator how to bring the node back.
+    if (E.isLeft(opened)) return E.left({ code: opened.left.code === "corrupt" ? "damagedLog" : "startup", message: opened.left.message });
     const { store, state } = opened.right;
     const initial = await initialState(options, store, state);
     if (E.isLeft(initial)) {
@@ -404,10 +405,27 @@ export class RaftNode<Result> {
     }
     const { origin, incarnation, seq, payload } = envelope.right;
     const admitted = this.sessions.admit(envelope.right);
-    const result = admitted ? this.options.stateMachine.apply(payload, { index: entry.index, term: entry.term, timeMs: entry.timeMs }) : null;
+    const applied = admitted ? this.applyToStateMachine(payload, entry) : null;
     if (origin !== this.options.nodeId || incarnation !== this.incarnation) return;
-    if (admitted) this.proposals.resolve(seq, { index: entry.index, result: result as Result });
-    else this.proposals.reject(seq, new RaftNodeFailure("outcomeUnknown", "the proposal was delivered twice or out of order; whether it was applied is unknown"));
+    if (applied === null) this.proposals.reject(seq, new RaftNodeFailure("outcomeUnknown", "the proposal was delivered twice or out of order; whether it was applied is unknown"));
+    else if ("failure" in applied) this.proposals.reject(seq, new RaftNodeFailure("applyFailed", applied.failure));
+    else this.proposals.resolve(seq, { index: entry.index, result: applied.result });
+  }
+
+  /**
+   * The state machine must not throw (StateMachine's contract). If it does, that is a bug — but
+   * stopping every node that applies the entry, again at every restart, is worse than the bug:
+   * the entry is logged at error level with its index and answered as failed, and the node goes
+   * on. A deterministic state machine throws on every node alike, so they stay identical.
+   */
+  private applyToStateMachine(payload: Uint8Array, entry: Entry): { result: Result } | { failure: string } {
+    try {
+      return { result: this.options.stateMachine.apply(payload, { index: entry.index, term: entry.term, timeMs: entry.timeMs }) };
+    } catch (error: unknown) {
+      const detail = error instanceof Error ? error.stack ?? error.message : String(error);
+      this.log.error({ index: entry.index, term: entry.term, error: detail }, `applying entry ${entry.index} failed (a bug in the state machine); the entry is skipped`);
+      return { failure: `applying entry ${entry.index} failed inside the state machine: ${error instanceof Error ? error.message : String(error)}` };
+    }
   }
 
   private settleConfChange(entry: Entry): void {

@@ -69,7 +69,11 @@ export type RaftNodeErrorCode =
   | "pendingConfChange"
   | "invalidConfChange"
   | "storage"
-  | "startup";
+  | "startup"
+  /** The stored log is damaged or lost entries this node acknowledged: it must not rejoin with it. */
+  | "damagedLog"
+  /** The state machine threw while applying the entry (a bug, logged with the entry's index). */
+  | "applyFailed";
 
 export interface RaftNodeError {
   readonly code: RaftNodeErrorCode;
