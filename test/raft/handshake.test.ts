@@ -9,6 +9,8 @@ import {
   checkServerHello,
   clientMac,
   ClientHello,
+  CLOSE_CODES,
+  closeReason,
   decodeHandshake,
   encodeHandshake,
   HANDSHAKE_FRAME_BYTES_MAX,
@@ -61,7 +63,7 @@ function macInput(overrides: Partial<MacInput> = {}): MacInput {
 
 t.test("a full handshake between two nodes that share the secret succeeds both ways", async (t) => {
   const hello = wire(buildServerHello(CLUSTER, B, nonce(1)));
-  const checkedHello = checkServerHello(hello, { clusterId: CLUSTER, peerId: B });
+  const checkedHello = checkServerHello(hello, { clusterId: CLUSTER, selfId: A, peerId: B });
   t.ok(E.isRight(checkedHello), "the client accepts the server hello");
   const input = macInput({ serverNonce: (hello as ServerHello).serverNonce });
   const clientHello = wire(buildClientHello(input));
@@ -85,7 +87,7 @@ t.test("checkClientHello() refuses another cluster and names both cluster ids", 
 });
 
 t.test("checkServerHello() refuses another cluster, another node and another protocol version", async (t) => {
-  const expected = { clusterId: CLUSTER, peerId: B };
+  const expected = { clusterId: CLUSTER, selfId: A, peerId: B };
   t.equal(refusal(checkServerHello(wire(buildServerHello("staging", B, nonce(1))), expected)).kind, "clusterId");
   const other = refusal(checkServerHello(wire(buildServerHello(CLUSTER, nodeId("c"), nonce(1))), expected));
   t.equal(other.kind, "wrongNode");
@@ -108,6 +110,27 @@ t.test("checkClientHello() refuses a hello meant for another node", async (t) =>
   const result = refusal(checkClientHello(hello, serverSide()));
   t.equal(result.kind, "wrongNode");
   t.match(result.detail, /meant to reach node "c", this is node b/);
+});
+
+t.test("checkClientHello() refuses a hello claiming the server's own id, whatever its mac", async (t) => {
+  for (const secret of [SECRET, "guess"]) {
+    const input = macInput({ secret, clientId: B });
+    const result = refusal(checkClientHello(wire(buildClientHello(input)), serverSide()));
+    t.equal(result.kind, "sameNodeId", `with ${secret === SECRET ? "the" : "a wrong"} secret`);
+    t.equal(result.detail, "it claims this node's own id b: two nodes are configured with the same id, or a node dialed itself");
+  }
+  t.equal(CLOSE_CODES.sameNodeId, 4012);
+  t.equal(closeReason("sameNodeId"), "the other side has the same node id");
+});
+
+t.test("checkServerHello() refuses a server hello naming the client's own id", async (t) => {
+  const result = refusal(checkServerHello(wire(buildServerHello(CLUSTER, A, nonce(1))), { clusterId: CLUSTER, selfId: A, peerId: B }));
+  t.equal(result.kind, "sameNodeId");
+  t.equal(
+    result.detail,
+    "the node at the address of node b has this node's own id a: the address points back at this node, or two nodes are configured with the same id",
+  );
+  t.throws(() => checkServerHello(wire(buildServerHello(CLUSTER, A, nonce(1))), { clusterId: CLUSTER, selfId: A, peerId: A }), /does not dial itself/);
 });
 
 t.test("a recorded client hello cannot be replayed against a new server nonce", async (t) => {

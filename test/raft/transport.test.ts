@@ -1,174 +1,39 @@
 /**
  * Transport tests on real sockets (127.0.0.1, port 0). Every test stops what it starts in its
- * teardown. No timing assertions: waits are "eventually, within 5 s".
+ * teardown. No timing assertions: waits are "eventually, within 5 s". Helpers are in
+ * transport_support.ts; the limits before authentication are tested in transport_preauth.test.ts.
  */
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { either as E } from "fp-ts";
 import t from "tap";
-import WebSocket, { WebSocketServer } from "ws";
-import { createRecordingLogger, type LoggedLine } from "../../src/lib/logger.js";
+import { WebSocketServer } from "ws";
+import { createRecordingLogger } from "../../src/lib/logger.js";
 import { encodeFrame } from "../../src/raft/codec.js";
 import {
-  buildClientHello,
   buildServerAccept,
   buildServerHello,
   ClientHello,
   decodeHandshake,
   encodeHandshake,
   NONCE_BYTES,
-  ServerHello,
 } from "../../src/raft/runtime/handshake.js";
-import { Transport, type TransportOptions } from "../../src/raft/runtime/transport.js";
-import type { TransportLimits } from "../../src/raft/runtime/transport_limits.js";
-import { type LogIndex, makeMessage, type Message, type NodeId, nodeId, type Term } from "../../src/raft/types.js";
+import { Transport } from "../../src/raft/runtime/transport.js";
+import { type LogIndex, makeMessage, type NodeId, nodeId, type Term } from "../../src/raft/types.js";
 import { freePort } from "../support/net.js";
-
-const SECRET = "s3cret-shared-by-the-cluster";
-const CLUSTER = "test-cluster";
-
-/** What the helpers need of a tap test: somewhere to register cleanup. */
-interface Test {
-  teardown(fn: () => unknown): void;
-}
-
-interface TestNode {
-  readonly id: NodeId;
-  readonly transport: Transport;
-  readonly received: Message[];
-  /** Sizes of the batches onMessages was called with: one call per frame. */
-  readonly frames: number[];
-  readonly unreachable: NodeId[];
-  readonly snapshotFailed: NodeId[];
-  readonly lines: LoggedLine[];
-  readonly address: string;
-}
-
-interface NodeSettings {
-  readonly secret?: string;
-  readonly clusterId?: string;
-  readonly port?: number;
-  readonly limits?: Partial<TransportLimits>;
-  readonly admitNonMembers?: boolean;
-  readonly disconnected?: NodeId[];
-}
-
-async function startNode(t: Test, id: string, settings: NodeSettings = {}): Promise<TestNode> {
-  const logger = createRecordingLogger();
-  const received: Message[] = [];
-  const frames: number[] = [];
-  const unreachable: NodeId[] = [];
-  const snapshotFailed: NodeId[] = [];
-  const options: TransportOptions = {
-    selfId: nodeId(id),
-    clusterId: settings.clusterId ?? CLUSTER,
-    secret: settings.secret ?? SECRET,
-    listenHost: "127.0.0.1",
-    listenPort: settings.port ?? 0,
-    logger,
-    limits: { handshakeTimeoutMs: 2000, reconnectDelayMaxMs: 200, ...settings.limits },
-    ...(settings.admitNonMembers === undefined ? {} : { admitNonMembers: settings.admitNonMembers }),
-  };
-  const started = await Transport.start(options, {
-    onMessages: (messages) => {
-      frames.push(messages.length);
-      received.push(...messages);
-    },
-    onPeerUnreachable: (peer) => unreachable.push(peer),
-    onSnapshotFailed: (peer) => snapshotFailed.push(peer),
-    onPeerDisconnected: (peer) => settings.disconnected?.push(peer),
-  });
-  if (E.isLeft(started)) throw new Error(started.left.message);
-  const transport = started.right;
-  t.teardown(() => transport.stop());
-  return { id: nodeId(id), transport, received, frames, unreachable, snapshotFailed, lines: logger.lines, address: `127.0.0.1:${transport.port}` };
-}
-
-/** Makes every node a peer of every other node. */
-function meshPeers(nodes: readonly TestNode[]): void {
-  for (const node of nodes) {
-    node.transport.setPeers(new Map(nodes.filter((n) => n !== node).map((n) => [n.id, n.address])));
-  }
-}
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function heartbeat(from: TestNode | NodeId, to: TestNode | NodeId, context: number): Message {
-  return makeMessage({
-    type: "heartbeat",
-    from: typeof from === "string" ? from : from.id,
-    to: typeof to === "string" ? to : to.id,
-    term: 3 as Term,
-    commit: 7 as LogIndex,
-    context,
-  });
-}
-
-function snapshotMessage(from: TestNode, to: NodeId, dataBytes: number): Message {
-  return makeMessage({
-    type: "snapshot",
-    from: from.id,
-    to,
-    term: 3 as Term,
-    snapshot: {
-      meta: { index: 10 as LogIndex, term: 3 as Term, timeMs: 0, confState: { members: [] } },
-      data: new Uint8Array(dataBytes).fill(7),
-    },
-  });
-}
-
-function warnings(node: TestNode): string[] {
-  return node.lines.filter((line) => line.level === "warn").map((line) => line.message);
-}
-
-interface RawClient {
-  readonly socket: WebSocket;
-  readonly frames: Buffer[];
-  readonly closed: Promise<{ code: number; reason: string }>;
-}
-
-/** A plain ws client, as an attacker or a buggy program would connect. */
-async function rawClient(t: Test, node: TestNode): Promise<RawClient> {
-  const socket = new WebSocket(`ws://${node.address}/raft`, { perMessageDeflate: false });
-  t.teardown(() => socket.terminate());
-  const frames: Buffer[] = [];
-  socket.on("message", (data) => frames.push(data as Buffer));
-  socket.on("error", () => {});
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    socket.on("close", (code, reason) => resolve({ code, reason: reason.toString() }));
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("open", () => resolve());
-    socket.once("error", reject);
-  });
-  await eventually("the server hello arrives", () => frames.length >= 1);
-  return { socket, frames, closed };
-}
-
-/** Runs the client side of the handshake by hand, claiming to be `claimedId`. */
-async function rawHandshake(client: RawClient, claimedId: string, server: TestNode, clusterId = CLUSTER): Promise<void> {
-  const hello = decodeHandshake(client.frames[0]!);
-  if (E.isLeft(hello) || !(hello.right instanceof ServerHello)) throw new Error("expected a server hello");
-  const clientHello: ClientHello = buildClientHello({
-    secret: SECRET,
-    clusterId,
-    clientId: claimedId,
-    serverId: server.id,
-    serverNonce: hello.right.serverNonce,
-    clientNonce: new Uint8Array(NONCE_BYTES).fill(5),
-  });
-  client.socket.send(encodeHandshake(clientHello));
-}
+import {
+  CLUSTER,
+  eventually,
+  heartbeat,
+  meshPeers,
+  rawClient,
+  rawHandshake,
+  SECRET,
+  sleep,
+  snapshotMessage,
+  startNode,
+  warnings,
+} from "./transport_support.js";
 
 t.test("two transports exchange messages both ways", async (t) => {
   const a = await startNode(t, "a");
@@ -361,7 +226,7 @@ t.test("frames above the size or message-count limits close the connection with 
 });
 
 t.test("a client that never finishes the handshake is closed after the timeout", async (t) => {
-  const b = await startNode(t, "b", { limits: { handshakeTimeoutMs: 200 } });
+  const b = await startNode(t, "b", { limits: { handshakeTimeoutMs: 200, handshakeClosingMs: 100 } });
   const client = await rawClient(t, b);
   const closed = await client.closed;
   t.equal(closed.code, 4001);

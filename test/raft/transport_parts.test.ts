@@ -1,6 +1,11 @@
 import { either as E } from "fp-ts";
 import t from "tap";
-import { DEFAULT_TRANSPORT_LIMITS, resolveTransportLimits } from "../../src/raft/runtime/transport_limits.js";
+import {
+  DEFAULT_TRANSPORT_LIMITS,
+  resolveTransportLimits,
+  UNAUTHENTICATED_BYTES_MAX,
+  UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE,
+} from "../../src/raft/runtime/transport_limits.js";
 import { peerUrl } from "../../src/raft/runtime/transport_outbound.js";
 import { MessageQueue } from "../../src/raft/runtime/transport_queue.js";
 import { WarningLimiter } from "../../src/raft/runtime/transport_warnings.js";
@@ -75,6 +80,22 @@ t.test("resolveTransportLimits() accepts the defaults and refuses limits that co
   t.throws(() => resolveTransportLimits({ frameBytesMax: 1024 * 1024 }), /frameBytesTarget/);
   t.throws(() => resolveTransportLimits({ handshakeTimeoutMs: 0 }), /must be positive/);
   t.throws(() => resolveTransportLimits({ handshakeTimeoutMs: 1.5 }), /non-negative safe integer/);
+});
+
+t.test("resolveTransportLimits() bounds what unauthenticated connections may hold and keep", async (t) => {
+  const limits = resolveTransportLimits();
+  t.ok(
+    limits.unauthenticatedConnectionsMax * UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE <= UNAUTHENTICATED_BYTES_MAX,
+    "the defaults fit the memory budget",
+  );
+  t.ok(UNAUTHENTICATED_BYTES_MAX <= 16 * 1024 * 1024, "16 MiB at most, well inside issue 12's 50 MB bound");
+  t.throws(
+    () => resolveTransportLimits({ unauthenticatedConnectionsMax: 8, unauthenticatedConnectionsPerAddressMax: 9 }),
+    /unauthenticatedConnectionsPerAddressMax must not exceed unauthenticatedConnectionsMax/,
+  );
+  t.throws(() => resolveTransportLimits({ unauthenticatedConnectionsMax: 1000 }), /UNAUTHENTICATED_BYTES_MAX/);
+  t.throws(() => resolveTransportLimits({ handshakeTimeoutMs: 500, handshakeClosingMs: 501 }), /handshakeClosingMs/);
+  t.throws(() => resolveTransportLimits({ frameBytesMax: 512, frameBytesTarget: 1, frameMessagesMax: 1 }), /HANDSHAKE_FRAME_BYTES_MAX/);
 });
 
 t.test("peerUrl() turns host:port into the /raft URL and refuses anything else", async (t) => {

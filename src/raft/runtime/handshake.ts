@@ -45,6 +45,7 @@ export const CLOSE_CODES = {
   peerRemoved: 4009,
   replaced: 4010,
   keepaliveTimeout: 4011,
+  sameNodeId: 4012,
 } as const;
 
 export type CloseKind = keyof typeof CLOSE_CODES;
@@ -52,7 +53,7 @@ export type CloseKind = keyof typeof CLOSE_CODES;
 /** The kinds of refusal a handshake check returns; each is also a close kind. */
 export type RefusalKind = Extract<
   CloseKind,
-  "protocolViolation" | "protocolVersion" | "clusterId" | "wrongNode" | "unknownNode" | "authentication"
+  "protocolViolation" | "protocolVersion" | "clusterId" | "wrongNode" | "unknownNode" | "authentication" | "sameNodeId"
 >;
 
 /** Why one side refused the other: `kind` selects the close code, `detail` is for the log. */
@@ -73,6 +74,7 @@ const CLOSE_REASONS: Readonly<Record<CloseKind, string>> = {
   peerRemoved: "peer removed from the membership",
   replaced: "replaced by a newer connection",
   keepaliveTimeout: "keepalive timeout",
+  sameNodeId: "the other side has the same node id",
 };
 
 /** The short close reason sent to the other side (RFC 6455 allows at most 123 bytes). */
@@ -230,15 +232,25 @@ export function buildServerHello(clusterId: string, serverId: NodeId, serverNonc
 
 export interface ClientExpectation {
   readonly clusterId: string;
+  /** This node: a server hello naming it means we reached ourselves (or a twin). */
+  readonly selfId: NodeId;
   /** The peer this client meant to dial. */
   readonly peerId: NodeId;
 }
 
 /** Step 2, client side: is this the node, cluster and protocol we meant to reach? */
 export function checkServerHello(frame: HandshakeFrame, expected: ClientExpectation): E.Either<Refusal, ServerHello> {
+  assert(expected.peerId !== expected.selfId, "a node does not dial itself as a peer");
   if (!(frame instanceof ServerHello)) return E.left(violation(`expected a server hello, got ${frame.constructor.name}`));
   if (frame.protocolVersion !== PROTOCOL_VERSION) return E.left(versionRefusal(frame.protocolVersion));
   if (frame.clusterId !== expected.clusterId) return E.left(clusterRefusal(frame.clusterId, expected.clusterId));
+  if (frame.serverId === expected.selfId) {
+    return E.left({
+      kind: "sameNodeId",
+      detail: `the node at the address of node ${expected.peerId} has this node's own id ${expected.selfId}: ` +
+        "the address points back at this node, or two nodes are configured with the same id",
+    });
+  }
   if (frame.serverId !== expected.peerId) {
     return E.left({ kind: "wrongNode", detail: `node ${quote(frame.serverId)} answered at the address of node ${expected.peerId}` });
   }
@@ -261,7 +273,9 @@ export interface ServerExpectation {
 
 /**
  * Step 3, server side. Returns the authenticated peer id. The mac is checked before membership,
- * so only a node that knows the secret learns whether it is a member ("unknown node").
+ * so only a node that knows the secret learns whether it is a member ("unknown node"). A hello
+ * claiming this node's own id is refused before the mac: a mac over (self, self) proves nothing
+ * useful, and that this node's id is ours was told to everyone by the server hello already.
  */
 export function checkClientHello(frame: HandshakeFrame, expected: ServerExpectation): E.Either<Refusal, NodeId> {
   if (!(frame instanceof ClientHello)) return E.left(violation(`expected a client hello, got ${frame.constructor.name}`));
@@ -270,6 +284,12 @@ export function checkClientHello(frame: HandshakeFrame, expected: ServerExpectat
   if (!isValidNodeId(frame.fromId)) return E.left(violation(`invalid node id ${quote(frame.fromId)}`));
   if (frame.toId !== expected.selfId) {
     return E.left({ kind: "wrongNode", detail: `it meant to reach node ${quote(frame.toId)}, this is node ${expected.selfId}` });
+  }
+  if (frame.fromId === expected.selfId) {
+    return E.left({
+      kind: "sameNodeId",
+      detail: `it claims this node's own id ${expected.selfId}: two nodes are configured with the same id, or a node dialed itself`,
+    });
   }
   const input: MacInput = {
     secret: expected.secret,

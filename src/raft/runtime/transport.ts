@@ -14,22 +14,28 @@
  * onSnapshotFailed), which then probes and resends. Handlers are never called from inside
  * send() or setPeers(): always from the event loop, so the core is not re-entered.
  *
+ * Before a peer authenticated it may cost little: frames are limited to the handshake frame size
+ * (transport_payload_limit.ts), and every accepted TCP connection counts against caps and has a
+ * deadline until it authenticates (transport_admission.ts).
+ *
  * Bounds are in transport_limits.ts. ws sets TCP_NODELAY on every socket it opens or accepts
  * (WebSocket#setSocket), and permessage-deflate is off on both ends.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { either as E } from "fp-ts";
 import WebSocket, { WebSocketServer } from "ws";
 import { assert } from "../../lib/assert.js";
 import type { LogFields, Logger } from "../../lib/logger.js";
 import { isValidNodeId, type Message, type NodeId } from "../types.js";
-import { assertClusterId } from "./handshake.js";
+import { assertClusterId, HANDSHAKE_FRAME_BYTES_MAX } from "./handshake.js";
+import { Admission } from "./transport_admission.js";
 import type { Flushable, TransportContext, TransportHandlers } from "./transport_context.js";
 import { InboundConnection, type InboundRegistry } from "./transport_inbound.js";
 import { resolveTransportLimits, type TransportLimits } from "./transport_limits.js";
 import { OutboundLink, type PeerStatus, RAFT_PATH } from "./transport_outbound.js";
+import { assertPayloadLimitSupported } from "./transport_payload_limit.js";
 import { WarningLimiter } from "./transport_warnings.js";
 
 export type { TransportHandlers } from "./transport_context.js";
@@ -79,6 +85,7 @@ export class Transport {
   private readonly log: Logger;
   private readonly context: TransportContext;
   private readonly webSocketServer: WebSocketServer;
+  private readonly admission: Admission;
 
   private constructor(
     private readonly options: TransportOptions,
@@ -89,11 +96,18 @@ export class Transport {
   ) {
     this.log = options.logger.child({ component: "raft-transport" });
     this.context = this.createContext();
+    this.admission = new Admission(limits, this.context.warnLimited);
+    // Every socket starts with the handshake frame limit; InboundConnection raises it for a
+    // socket whose peer authenticated (transport_payload_limit.ts).
     this.webSocketServer = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
-      maxPayload: limits.frameBytesMax,
+      maxPayload: HANDSHAKE_FRAME_BYTES_MAX,
       clientTracking: false,
+    });
+    server.on("connection", (socket: Socket) => {
+      if (this.stopped) socket.destroy();
+      else this.admission.admit(socket);
     });
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
     server.on("error", (error) => this.log.error({ error: error.message }, `raft transport server error: ${error.message}`));
@@ -110,8 +124,11 @@ export class Transport {
     assert(options.secret.length > 0, "the shared secret must not be empty");
     assert(Number.isInteger(options.listenPort) && options.listenPort >= 0 && options.listenPort <= 65535, "listen port out of range");
     const limits = resolveTransportLimits(options.limits);
+    assertPayloadLimitSupported();
     // A TCP connection that does not complete its HTTP upgrade within the handshake limit is
-    // closed (408) by Node itself; upgraded sockets leave the HTTP server's timeout tracking.
+    // answered 408 and closed by Node itself (measured on Node 20.20, also for a socket that
+    // never sends a byte); upgraded sockets leave the HTTP server's timeout tracking, so the
+    // deadline of transport_admission.ts is the one that holds in every phase.
     const timeouts = {
       headersTimeout: limits.handshakeTimeoutMs,
       requestTimeout: limits.handshakeTimeoutMs,
@@ -171,6 +188,11 @@ export class Transport {
     return status;
   }
 
+  /** Accepted TCP connections that have not authenticated yet (transport_admission.ts). */
+  get unauthenticatedConnections(): number {
+    return this.admission.unauthenticated;
+  }
+
   /** Closes the server and every socket and clears every timer. No handler runs afterwards. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -181,6 +203,7 @@ export class Transport {
     for (const connection of [...this.inbound]) connection.close("terminate");
     for (const socket of this.sockets) socket.terminate();
     this.sockets.clear();
+    this.admission.stop();
     this.webSocketServer.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -266,19 +289,21 @@ export class Transport {
       rejectUpgrade(socket, 404, "Not Found");
       return;
     }
-    const pending = this.inbound.size - this.inboundByPeer.size;
-    if (pending >= this.limits.pendingHandshakesMax) {
-      this.context.warnLimited("pending-handshakes", { remote, pending }, `refusing connection from ${remote}: ${pending} connections are already in their handshake`);
-      rejectUpgrade(socket, 503, "Service Unavailable");
-      return;
-    }
+    const rawSocket = request.socket;
     this.webSocketServer.handleUpgrade(request, socket, head, (webSocket) => {
       this.track(webSocket);
       if (this.stopped) {
         webSocket.terminate();
         return;
       }
-      this.inbound.add(new InboundConnection(this.context, webSocket, remote, this.registry));
+      const guard = {
+        authenticated: () => this.admission.authenticated(rawSocket),
+        closing: () => this.admission.closing(rawSocket),
+      };
+      const connection = new InboundConnection(this.context, webSocket, remote, this.registry, guard);
+      this.inbound.add(connection);
+      // Destroyed by its deadline while the upgrade completed: nothing may outlive it uncounted.
+      if (!this.admission.upgraded(rawSocket, connection)) connection.close("terminate");
     });
   }
 

@@ -3,6 +3,10 @@
  * server side of the handshake (handshake.ts) and then only reads Raft frames from the peer it
  * authenticated. Bad input from a peer is an expected failure, never a crash: the connection is
  * closed with a 4xxx code, one (rate-limited) warning says why, and the peer redials.
+ *
+ * Until the peer authenticated, the socket's frame limit is the handshake frame size and the
+ * connection counts against the transport's caps with a deadline (transport_admission.ts); the
+ * guard hands it over when the handshake succeeds or fails.
  */
 import { randomBytes } from "node:crypto";
 import { either as E } from "fp-ts";
@@ -23,7 +27,9 @@ import {
   NONCE_BYTES,
   quote,
 } from "./handshake.js";
+import type { HandshakeDeadlineTarget } from "./transport_admission.js";
 import type { TransportContext } from "./transport_context.js";
+import { raisePayloadLimit } from "./transport_payload_limit.js";
 
 /** What the Transport keeps about its inbound connections (one established per peer). */
 export interface InboundRegistry {
@@ -31,14 +37,24 @@ export interface InboundRegistry {
   closed(connection: InboundConnection): void;
 }
 
+/** How the connection reports the outcome of its handshake to the transport's admission. */
+export interface HandshakeGuard {
+  /**
+   * The peer authenticated: it no longer counts as unauthenticated and has no deadline. False
+   * when the socket no longer counts (closed or past its deadline): the connection must end.
+   */
+  authenticated(): boolean;
+  /** Refused before authentication: the peer may answer the close frame, briefly. */
+  closing(): void;
+}
+
 const SEND_OPTIONS = { binary: true, compress: false } as const;
 
-export class InboundConnection {
+export class InboundConnection implements HandshakeDeadlineTarget {
   private state: "handshake" | "open" | "closed" = "handshake";
   private authenticatedPeer: NodeId | null = null;
   private lastError: string | null = null;
   private readonly serverNonce = randomBytes(NONCE_BYTES);
-  private readonly handshakeTimer: NodeJS.Timeout;
 
   constructor(
     private readonly context: TransportContext,
@@ -46,15 +62,17 @@ export class InboundConnection {
     /** "ip:port" of the other end, for log lines before the peer is known. */
     private readonly remote: string,
     private readonly registry: InboundRegistry,
+    private readonly guard: HandshakeGuard,
   ) {
-    const { handshakeTimeoutMs } = context.limits;
-    this.handshakeTimer = setTimeout(() => {
-      this.warn("timeout", `connection from ${remote} did not finish the handshake within ${handshakeTimeoutMs} ms`);
-      this.close("handshakeTimeout");
-    }, handshakeTimeoutMs);
     socket.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     socket.on("error", (error) => {
       this.lastError = error.message;
+      // Before authentication an error is bad input (a frame over the handshake limit, a broken
+      // frame): ws has already written its close frame (1009, 1002 …); stop reading at once
+      // instead of draining whatever the other side keeps sending.
+      if (this.state !== "handshake") return;
+      this.warn("error", `connection from ${this.remote} failed: ${error.message}`);
+      this.close("terminate");
     });
     socket.on("close", (code, reason) => this.onClose(code, reason.toString()));
     const hello = buildServerHello(context.clusterId, context.selfId, this.serverNonce);
@@ -65,11 +83,19 @@ export class InboundConnection {
     return this.authenticatedPeer;
   }
 
+  /** The admission's deadline passed before the peer authenticated. */
+  handshakeDeadline(): void {
+    if (this.state !== "handshake") return;
+    const { handshakeTimeoutMs } = this.context.limits;
+    this.warn("timeout", `connection from ${this.remote} did not finish the handshake within ${handshakeTimeoutMs} ms`);
+    this.close("handshakeTimeout");
+  }
+
   /** Closes with a code; no further events are handled. `terminate` skips the closing handshake. */
   close(kind: CloseKind | "terminate"): void {
     if (this.state === "closed") return;
+    if (this.state === "handshake" && kind !== "terminate") this.guard.closing();
     this.state = "closed";
-    clearTimeout(this.handshakeTimer);
     this.registry.closed(this);
     if (kind === "terminate") this.socket.terminate();
     else this.socket.close(CLOSE_CODES[kind], closeReason(kind));
@@ -88,6 +114,9 @@ export class InboundConnection {
   }
 
   private onHello(bytes: Buffer): void {
+    // ws still delivers frames that were buffered when the socket closed; a hello that arrives
+    // on a closing socket authenticates nothing.
+    if (this.socket.readyState !== this.socket.OPEN) return;
     const decoded = decodeHandshake(bytes);
     // Name the node the hello claims to come from, authenticated or not: that is what the
     // operator needs to find the misconfigured node.
@@ -119,7 +148,12 @@ export class InboundConnection {
       serverNonce: this.serverNonce,
       clientNonce: hello.clientNonce,
     });
-    clearTimeout(this.handshakeTimer);
+    if (!this.guard.authenticated()) {
+      this.close("terminate");
+      return;
+    }
+    // Raised before the accept leaves: the peer sends Raft frames only after it arrived.
+    raisePayloadLimit(this.socket, this.context.limits.frameBytesMax);
     this.state = "open";
     this.authenticatedPeer = peer;
     this.socket.send(encodeHandshake(accept), SEND_OPTIONS);
@@ -165,7 +199,6 @@ export class InboundConnection {
     if (this.state === "closed") return;
     const wasOpen = this.state === "open";
     this.state = "closed";
-    clearTimeout(this.handshakeTimer);
     this.registry.closed(this);
     const detail = this.lastError ?? `code ${code}${reason === "" ? "" : `: ${reason}`}`;
     if (this.lastError !== null) this.warn("error", `connection from ${this.who()} failed: ${detail}`);

@@ -1,15 +1,18 @@
 /**
  * Every bound of the Raft network transport in one place (shared/STYLE.md, "Assertions and
- * limits"): frame sizes, per-peer queues, backpressure, handshake and reconnect timing.
- * resolveTransportLimits() merges overrides (tests use small values) and asserts how the limits
- * relate, so a bad combination fails at start, not under load.
+ * limits"): frame sizes, per-peer queues, backpressure, handshake and reconnect timing, and what
+ * a connection that has not authenticated may cost. resolveTransportLimits() merges overrides
+ * (tests use small values) and asserts how the limits relate, so a bad combination fails at
+ * start, not under load.
  */
 import { assert, assertSafeInteger } from "../../lib/assert.js";
+import { HANDSHAKE_FRAME_BYTES_MAX } from "./handshake.js";
 
 export interface TransportLimits {
   /**
-   * The largest frame a peer may send us (ws `maxPayload` on the server side). A frame holding a
-   * single message larger than this (a huge snapshot) cannot be sent: it is dropped and reported.
+   * The largest frame an authenticated peer may send us. Before the handshake completes the
+   * limit is HANDSHAKE_FRAME_BYTES_MAX (transport_payload_limit.ts). A frame holding a single
+   * message larger than this (a huge snapshot) cannot be sent: it is dropped and reported.
    */
   readonly frameBytesMax: number;
   /**
@@ -28,8 +31,18 @@ export interface TransportLimits {
    * the queue instead: the kernel is not keeping up, and the queue is where drops are accounted.
    */
   readonly bufferedBytesHighWater: number;
-  /** A connection that has not finished the handshake by then is closed. */
+  /**
+   * A TCP connection that has not authenticated this long after it was accepted is closed,
+   * whatever it is doing: silent, half an HTTP request, or half a WebSocket frame after the
+   * upgrade (transport_admission.ts).
+   */
   readonly handshakeTimeoutMs: number;
+  /**
+   * A connection refused or timed out before it authenticated gets its close frame, and this
+   * long to answer it; then its socket is destroyed. A peer that never answers (it is in the
+   * middle of a huge frame, or hostile) would otherwise hold its slot for ws's 30 s close timeout.
+   */
+  readonly handshakeClosingMs: number;
   /**
    * An open outbound connection is pinged this often. A peer that answers neither pings nor
    * (by draining our send buffer) data within keepaliveTimeoutMs is presumed gone: the socket is
@@ -38,8 +51,13 @@ export interface TransportLimits {
    */
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
-  /** Inbound connections still in their handshake; further upgrade requests get HTTP 503. */
-  readonly pendingHandshakesMax: number;
+  /**
+   * Accepted TCP connections that have not authenticated yet, counted from the server's
+   * 'connection' event. One more is destroyed at once (with a rate-limited warning).
+   */
+  readonly unauthenticatedConnectionsMax: number;
+  /** The same, per source address: one noisy host cannot take every slot. */
+  readonly unauthenticatedConnectionsPerAddressMax: number;
   /** Reconnect backoff: the first delay, doubled after every failure up to the maximum. */
   readonly reconnectDelayMinMs: number;
   readonly reconnectDelayMaxMs: number;
@@ -59,9 +77,11 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   queueBytesMax: 128 * MIB,
   bufferedBytesHighWater: 8 * MIB,
   handshakeTimeoutMs: 5000,
+  handshakeClosingMs: 1000,
   keepaliveIntervalMs: 2000,
   keepaliveTimeoutMs: 10000,
-  pendingHandshakesMax: 64,
+  unauthenticatedConnectionsMax: 64,
+  unauthenticatedConnectionsPerAddressMax: 16,
   reconnectDelayMinMs: 50,
   reconnectDelayMaxMs: 2000,
   warningIntervalMs: 10_000,
@@ -79,6 +99,22 @@ export const MESSAGE_ENCODING_EXCESS_BYTES_MAX = 512;
 /** ws keeps payload lengths in JS numbers and Buffers; stay far below the Buffer size limit. */
 const FRAME_BYTES_CEILING = 1024 * MIB;
 
+/**
+ * What one unauthenticated connection may hold in this process, at most: one 64 KiB read from
+ * the kernel (libuv's read buffer), the HTTP parser's header buffer (Node's maxHeaderSize is
+ * 16 KiB), a handshake frame, and the socket, parser and ws objects. Whatever the peer sends
+ * beyond that waits in the kernel's socket buffer, not in our heap: ws refuses a larger frame
+ * at its header.
+ */
+export const UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE = 128 * 1024;
+
+/**
+ * All unauthenticated connections together may cost at most this much memory: a flood of them
+ * must not push the agent towards swap or the OOM killer (issue 12: 40 connections with one
+ * 60 MB frame each took an agent from 148 MB to 2.6 GB).
+ */
+export const UNAUTHENTICATED_BYTES_MAX = 16 * MIB;
+
 export function resolveTransportLimits(overrides: Partial<TransportLimits> = {}): TransportLimits {
   const limits: TransportLimits = { ...DEFAULT_TRANSPORT_LIMITS, ...overrides };
   for (const [name, value] of Object.entries(limits)) {
@@ -86,6 +122,8 @@ export function resolveTransportLimits(overrides: Partial<TransportLimits> = {})
     assert((value as number) > 0, `transport limit ${name} must be positive`);
   }
   assert(limits.frameBytesMax <= FRAME_BYTES_CEILING, "frameBytesMax must stay below 1 GiB");
+  // The limit is raised from the handshake frame size after authentication, never lowered.
+  assert(limits.frameBytesMax >= HANDSHAKE_FRAME_BYTES_MAX, "frameBytesMax must be at least HANDSHAKE_FRAME_BYTES_MAX");
   // A batch cut at the target must still fit in a frame after its encoding excess.
   assert(
     limits.frameBytesTarget + limits.frameMessagesMax * MESSAGE_ENCODING_EXCESS_BYTES_MAX <= limits.frameBytesMax,
@@ -99,5 +137,19 @@ export function resolveTransportLimits(overrides: Partial<TransportLimits> = {})
   assert(limits.reconnectDelayMinMs <= limits.reconnectDelayMaxMs, "reconnectDelayMinMs must not exceed reconnectDelayMaxMs");
   // A timeout shorter than two intervals would fire on a single late pong.
   assert(limits.keepaliveTimeoutMs >= 2 * limits.keepaliveIntervalMs, "keepaliveTimeoutMs must be at least twice keepaliveIntervalMs");
+  assertUnauthenticatedLimits(limits);
   return limits;
+}
+
+function assertUnauthenticatedLimits(limits: TransportLimits): void {
+  assert(
+    limits.unauthenticatedConnectionsPerAddressMax <= limits.unauthenticatedConnectionsMax,
+    "unauthenticatedConnectionsPerAddressMax must not exceed unauthenticatedConnectionsMax",
+  );
+  assert(
+    limits.unauthenticatedConnectionsMax * UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE <= UNAUTHENTICATED_BYTES_MAX,
+    "unauthenticatedConnectionsMax * UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE must not exceed UNAUTHENTICATED_BYTES_MAX",
+  );
+  // A slot is held for at most handshakeTimeoutMs + handshakeClosingMs; the grace is the lesser part.
+  assert(limits.handshakeClosingMs <= limits.handshakeTimeoutMs, "handshakeClosingMs must not exceed handshakeTimeoutMs");
 }

@@ -270,7 +270,7 @@ export class OutboundLink implements Flushable {
       : E.left({ kind: "protocolViolation", detail: "expected a binary handshake frame" });
     if (E.isLeft(decoded)) return this.refuse(socket, decoded.left);
     if (this.macInput === null) {
-      const hello = checkServerHello(decoded.right, { clusterId: this.context.clusterId, peerId: this.peer });
+      const hello = checkServerHello(decoded.right, { clusterId: this.context.clusterId, selfId: this.context.selfId, peerId: this.peer });
       if (E.isLeft(hello)) return this.refuse(socket, hello.left);
       this.macInput = {
         secret: this.context.secret,
