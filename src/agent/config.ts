@@ -7,11 +7,15 @@
 import { readFileSync } from "node:fs";
 import { either as E } from "fp-ts";
 import { parse as parseYaml } from "yaml";
-import type { JsonObject } from "../dcs/json.js";
+import { haTimingProblems } from "../dcs/ha_timing.js";
+import { isJsonObject, type JsonObject } from "../dcs/json.js";
+import { CONFIG_JSON_BOUNDS, jsonBoundsProblem } from "../dcs/json_bounds.js";
+import { syncModeProblem } from "../dcs/sync_mode.js";
 import { isValidName, type MemberName, type MemberTags, type Scope } from "../dcs/model.js";
 import { standbyClusterOf, standbyClusterProblem } from "../dcs/standby_cluster.js";
 import { CALLBACK_ACTIONS, type CallbackAction, type Callbacks } from "../ha/io/callbacks.js";
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
+import { parameterProblems } from "../pg/parameter_check.js";
 import { ConfigReader, type HostPort } from "./config_reader.js";
 
 export type { HostPort };
@@ -138,18 +142,44 @@ export function parseAgentConfig(text: string, source: string, env: Readonly<Rec
     return E.left(`${source}: not valid YAML (${error instanceof Error ? error.message : String(error)})`);
   }
   try {
-    return E.right(read(new ConfigReader(applyEnvironment(raw, env), source)));
+    const root = new ConfigReader(applyEnvironment(raw, env), source);
+    const config = read(root);
+    root.finish(source);
+    return E.right(config);
   } catch (error: unknown) {
     if (error instanceof ConfigReader.Invalid) return E.left(error.message);
     throw error;
   }
 }
 
+/**
+ * bootstrap.dcs becomes the scope's first config: it is checked as PATCH /config checks a config
+ * (its bounds, Patroni's timing rule, the synchronous and standby settings, the PostgreSQL
+ * parameters), so a mistake stops the start instead of a bootstrap with a config the cluster
+ * state refuses.
+ */
+function bootstrapDcsProblems(dcs: JsonObject): string[] {
+  const bounds = jsonBoundsProblem(dcs, CONFIG_JSON_BOUNDS, "dcs");
+  if (bounds !== null) return [bounds];
+  const problems = [...haTimingProblems(dcs)];
+  const sync = syncModeProblem(dcs);
+  if (sync !== null) problems.push(sync);
+  const standby = standbyClusterProblem(dcs);
+  if (standby !== null) problems.push(standby);
+  const postgresql = dcs["postgresql"];
+  if (postgresql !== undefined && !isJsonObject(postgresql)) return [...problems, `postgresql must be a mapping, got ${JSON.stringify(postgresql)?.slice(0, 60)}`];
+  const parameters = isJsonObject(postgresql) ? postgresql["parameters"] : undefined;
+  if (parameters !== undefined && !isJsonObject(parameters)) return [...problems, `postgresql.parameters must be a mapping, got ${JSON.stringify(parameters)?.slice(0, 60)}`];
+  if (isJsonObject(parameters)) problems.push(...parameterProblems(parameters, "postgresql.parameters"));
+  return problems;
+}
+
 function read(root: ConfigReader): AgentConfig {
   for (const dcs of OTHER_DCS) {
     if (root.has(dcs)) root.fail(dcs, "raftgres keeps the cluster state in its own Raft log: replace this section with a raft section (see node.yml.example)");
   }
-  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha"], TOLERATED.root);
+  // The other DCS sections were named above with what to do instead.
+  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha", ...OTHER_DCS], TOLERATED.root);
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
   const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "join", "heartbeat_ms", "election_timeout_ms"]);
@@ -176,11 +206,12 @@ function read(root: ConfigReader): AgentConfig {
   if (raft.has("members") === raft.has("join")) raft.fail("members", "give either members (the voters of a new group, this node included) or join (members of a running group to join)");
   const join = raft.has("join") ? raft.members("join") : null;
   const members = join === null ? raft.members("members") : new Map<string, string>();
-  if (join === null && !members.has(name)) raft.fail("members", `must include this node (${name})`);
+  if (join === null && isValidName(name) && !members.has(name)) raft.fail("members", `must include this node (${name})`);
   if (join?.has(name) === true) raft.fail("join", `names this node (${name}); list the members to contact`);
   const bootstrapDcs = bootstrap.object("dcs");
-  const standbyProblem = standbyClusterProblem(bootstrapDcs);
-  if (standbyProblem !== null) bootstrap.fail("dcs", standbyProblem);
+  for (const problem of bootstrapDcsProblems(bootstrapDcs)) bootstrap.fail("dcs", problem);
+  const parameters = pg.parameters("parameters");
+  for (const problem of parameterProblems(parameters, `${pg.location}.parameters`)) root.problems.push(problem);
   const nofailover = tags.boolean("nofailover", false);
   const failoverPriority = tags.integer("failover_priority", 1, 0, 1_000_000);
   const local: LocalHaSettings = {
@@ -222,7 +253,7 @@ function read(root: ConfigReader): AgentConfig {
       osUser: pg.optionalString("os_user"),
       superuser: auth.credentials("superuser"),
       replication: auth.credentials("replication"),
-      parameters: pg.parameters("parameters"),
+      parameters,
       pgHba: pg.stringList("pg_hba"),
       callbacks,
       prePromote: pg.optionalString("pre_promote"),

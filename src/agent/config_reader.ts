@@ -1,13 +1,18 @@
 /**
  * Typed, key-by-key reading of a parsed YAML/JSON document: each getter checks one key and
- * throws ConfigReader.Invalid with the key's full path, what it got and what is allowed.
+ * records a problem with the key's full path, what it got and what is allowed, then goes on with
+ * a fallback value, so one start reports every mistake at once. `finish()` throws
+ * ConfigReader.Invalid with all of them.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import type { JsonObject } from "../dcs/json.js";
 import { isValidName } from "../dcs/model.js";
 
 class Invalid extends Error {}
+
+/** A shared secret in a file: long enough not to be guessed, readable by its owner only. */
+export const SECRET_FILE_BYTES_MIN = 32;
 
 type Raw = Record<string, unknown>;
 
@@ -22,16 +27,35 @@ export class ConfigReader {
 
   /** Sentences about keys that are accepted but not used (Patroni settings raftgres does not have). */
   readonly warnings: string[];
+  /** Every mistake found so far, in the document and all its sections. */
+  readonly problems: string[];
 
-  constructor(value: unknown, private readonly where: string, warnings: string[] = []) {
+  /** The path of this section in sentences ("node.yml.postgresql"). */
+  get location(): string {
+    return this.where;
+  }
+
+  constructor(value: unknown, private readonly where: string, warnings: string[] = [], problems: string[] = []) {
     this.warnings = warnings;
+    this.problems = problems;
     if (value === undefined || value === null) value = {};
-    if (typeof value !== "object" || Array.isArray(value)) throw new Invalid(`${where}: must be a mapping of keys to values`);
+    if (typeof value !== "object" || Array.isArray(value)) {
+      problems.push(`${where}: must be a mapping of keys to values`);
+      value = {};
+    }
     this.value = value as Raw;
   }
 
-  fail(key: string, problem: string): never {
-    throw new Invalid(`${this.where}.${key}: ${problem}`);
+  /** Records a mistake in `key`; reading goes on. */
+  fail(key: string, problem: string): void {
+    this.problems.push(`${this.where}.${key}: ${problem}`);
+  }
+
+  /** Throws Invalid naming every mistake found (one per line when there are several). */
+  finish(source: string): void {
+    if (this.problems.length === 0) return;
+    if (this.problems.length === 1) throw new Invalid(this.problems[0]);
+    throw new Invalid(`${source} has ${this.problems.length} problems:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`);
   }
 
   private got(key: string): string {
@@ -48,17 +72,19 @@ export class ConfigReader {
         this.warnings.push(`${this.where}.${key} is a Patroni setting raftgres does not use; it is ignored`);
         continue;
       }
-      if (!keys.includes(key)) throw new Invalid(`${this.where}: unknown key "${key}" (known: ${keys.join(", ")})`);
+      if (!keys.includes(key)) this.problems.push(`${this.where}: unknown key "${key}" (known: ${keys.join(", ")})`);
     }
   }
 
   section(key: string, keys: readonly string[], tolerated: readonly string[] = []): ConfigReader {
-    if (this.value[key] === undefined) this.fail(key, "is required");
-    return this.optionalSection(key, keys, tolerated);
+    if (this.value[key] !== undefined) return this.optionalSection(key, keys, tolerated);
+    this.fail(key, "is required");
+    // Its keys are not reported one by one: "is required" says it all.
+    return new ConfigReader({}, `${this.where}.${key}`, [], []);
   }
 
   optionalSection(key: string, keys: readonly string[], tolerated: readonly string[] = []): ConfigReader {
-    const reader = new ConfigReader(this.value[key], `${this.where}.${key}`, this.warnings);
+    const reader = new ConfigReader(this.value[key], `${this.where}.${key}`, this.warnings, this.problems);
     reader.only(keys, tolerated);
     return reader;
   }
@@ -69,8 +95,9 @@ export class ConfigReader {
 
   string(key: string): string {
     const value = this.value[key];
-    if (typeof value !== "string" || value === "") this.fail(key, `must be a non-empty string, got ${this.got(key)}`);
-    return value;
+    if (typeof value === "string" && value !== "") return value;
+    this.fail(key, `must be a non-empty string, got ${this.got(key)}`);
+    return "";
   }
 
   optionalString(key: string): string | null {
@@ -79,7 +106,7 @@ export class ConfigReader {
 
   name(key: string): string {
     const value = this.string(key);
-    if (!isValidName(value)) this.fail(key, `${JSON.stringify(value)} may hold letters, digits, '_', '.', '-' (at most 63, starting with a letter or digit)`);
+    if (value !== "" && !isValidName(value)) this.fail(key, `${JSON.stringify(value)} may hold letters, digits, '_', '.', '-' (at most 63, starting with a letter or digit)`);
     return value;
   }
 
@@ -89,8 +116,8 @@ export class ConfigReader {
 
   path(key: string): string {
     const value = this.string(key);
-    if (!isAbsolute(value)) this.fail(key, `must be an absolute path, got ${JSON.stringify(value)}`);
-    return value;
+    if (value !== "" && !isAbsolute(value)) this.fail(key, `must be an absolute path, got ${JSON.stringify(value)}`);
+    return isAbsolute(value) ? value : "/invalid";
   }
 
   optionalPath(key: string): string | null {
@@ -100,46 +127,64 @@ export class ConfigReader {
   boolean(key: string, fallback: boolean): boolean {
     const value = this.value[key];
     if (value === undefined) return fallback;
-    if (typeof value !== "boolean") this.fail(key, `must be true or false, got ${this.got(key)}`);
-    return value;
+    if (typeof value === "boolean") return value;
+    this.fail(key, `must be true or false, got ${this.got(key)}`);
+    return fallback;
   }
 
   integer(key: string, fallback: number, min: number, max: number): number {
     const value = this.value[key];
     if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) this.fail(key, `must be an integer from ${min} to ${max}, got ${this.got(key)}`);
-    return value;
+    if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
+    this.fail(key, `must be an integer from ${min} to ${max}, got ${this.got(key)}`);
+    return fallback;
   }
 
   hostPort(key: string): HostPort {
     const value = this.string(key);
     const match = /^([^:\s]+):(\d{1,5})$/.exec(value);
     const port = Number(match?.[2]);
-    if (match === null || port < 1 || port > 65535) this.fail(key, `must be host:port, got ${JSON.stringify(value)}`);
-    return { host: match[1]!, port };
+    if (match !== null && port >= 1 && port <= 65535) return { host: match[1]!, port };
+    if (value !== "") this.fail(key, `must be host:port, got ${JSON.stringify(value)}`);
+    return { host: "127.0.0.1", port: 1 };
   }
 
   optionalHostPort(key: string): HostPort | null {
     return this.value[key] === undefined ? null : this.hostPort(key);
   }
 
-  /** A secret given inline or in a file (the file wins when both are set is refused). */
+  /**
+   * A secret given inline or in a file (both at once is refused). The file must hold at least
+   * SECRET_FILE_BYTES_MIN bytes and be readable by its owner only: it authenticates the Raft peers
+   * and signs the watchdogs' fence reports.
+   */
   secret(inline: string, file: string): string {
     if (this.value[inline] !== undefined && this.value[file] !== undefined) this.fail(inline, `give either ${inline} or ${file}, not both`);
-    if (this.value[file] !== undefined) {
-      const path = this.path(file);
-      try {
-        const text = readFileSync(path, "utf8").trim();
-        if (text === "") this.fail(file, `${path} is empty`);
-        return text;
-      } catch (error: unknown) {
-        if (error instanceof Invalid) throw error;
-        this.fail(file, `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    if (this.value[file] !== undefined) return this.secretFile(file);
     const secret = this.string(inline);
-    if (secret.length < 8) this.fail(inline, "must be at least 8 characters");
+    if (secret !== "" && secret.length < 8) this.fail(inline, "must be at least 8 characters");
     return secret;
+  }
+
+  private secretFile(key: string): string {
+    const path = this.path(key);
+    if (path === "/invalid") return "";
+    const make = `make one with: raftgres secret --out ${path}`;
+    let text: string;
+    try {
+      const mode = statSync(path).mode;
+      if ((mode & 0o077) !== 0) {
+        this.fail(key, `${path} can be read by others (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`);
+      }
+      text = readFileSync(path, "utf8").trim();
+    } catch (error: unknown) {
+      this.fail(key, `cannot read ${path}: ${error instanceof Error ? error.message : String(error)} (${make})`);
+      return "";
+    }
+    if (Buffer.byteLength(text, "utf8") < SECRET_FILE_BYTES_MIN) {
+      this.fail(key, `${path} holds ${Buffer.byteLength(text, "utf8")} bytes; a shared secret needs at least ${SECRET_FILE_BYTES_MIN} (${make})`);
+    }
+    return text;
   }
 
   credentials(key: string): { username: string; password: string } {
@@ -147,16 +192,24 @@ export class ConfigReader {
     return { username: section.string("username"), password: section.string("password") };
   }
 
+  /** The document as plain JSON (for checks that need the whole of it). */
+  raw(): Readonly<Record<string, unknown>> {
+    return this.value;
+  }
+
   /** A mapping of member names to host:port. */
   members(key: string): Map<string, string> {
     const section = this.section(key, Object.keys((this.value[key] as Raw | undefined) ?? {}));
     const out = new Map<string, string>();
     for (const name of Object.keys(section.value)) {
-      if (!isValidName(name)) section.fail(name, "is not a valid member name");
+      if (!isValidName(name)) {
+        section.fail(name, "is not a valid member name");
+        continue;
+      }
       const address = section.hostPort(name);
       out.set(name, `${address.host}:${address.port}`);
     }
-    if (out.size === 0) this.fail(key, "must name at least one member");
+    if (out.size === 0 && this.value[key] !== undefined) this.fail(key, "must name at least one member");
     return out;
   }
 
@@ -164,9 +217,11 @@ export class ConfigReader {
     const section = this.optionalSection(key, Object.keys((this.value[key] as Raw | undefined) ?? {}));
     const out: Record<string, string | number | boolean> = {};
     for (const [name, value] of Object.entries(section.value)) {
-      if (!/^[a-z_][a-z0-9_.]*$/.test(name)) section.fail(name, "is not a PostgreSQL parameter name");
-      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") section.fail(name, `must be a string, number or boolean, got ${JSON.stringify(value)}`);
-      out[name] = value as string | number | boolean;
+      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+        section.fail(name, `must be a string, number or boolean, got ${JSON.stringify(value)?.slice(0, 80)}`);
+        continue;
+      }
+      out[name] = value;
     }
     return out;
   }
@@ -174,14 +229,16 @@ export class ConfigReader {
   stringList(key: string): string[] {
     const value = this.value[key];
     if (value === undefined) return [];
-    if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) this.fail(key, `must be a list of strings, got ${this.got(key)}`);
-    return value as string[];
+    if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
+    this.fail(key, `must be a list of strings, got ${this.got(key)}`);
+    return [];
   }
 
   object(key: string): JsonObject {
     const value = this.value[key];
     if (value === undefined) return {};
-    if (typeof value !== "object" || value === null || Array.isArray(value)) this.fail(key, `must be a mapping, got ${this.got(key)}`);
-    return JSON.parse(JSON.stringify(value)) as JsonObject;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return JSON.parse(JSON.stringify(value)) as JsonObject;
+    this.fail(key, `must be a mapping, got ${this.got(key)}`);
+    return {};
   }
 }

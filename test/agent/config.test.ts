@@ -102,3 +102,50 @@ t.test("a node joining a running group names members to contact instead of the f
   const self = parseAgentConfig(joining.replace('join: { pg2: "127.0.0.1:7002" }', 'join: { pg1: "127.0.0.1:7001" }'), "node.yml");
   t.match(E.isLeft(self) ? self.left : "accepted", /raft\.join: names this node \(pg1\)/);
 });
+
+t.test("every mistake is reported at once, bootstrap.dcs and the PostgreSQL parameters included", async (t) => {
+  const text = GOOD.replace("scope: main", "scope: 'main cluster'")
+    .replace("dcs: { ttl: 5, loop_wait: 1 }", "dcs: { ttl: abc, loop_wait: 1, retry_timeout: 0, postgresql: { parameters: { shared_bufers: 128MB } } }")
+    .replace("work_mem: 4MB", "work_mem: 4XB, fsync: \"off\\nfsync = on\"");
+  const parsed = parseAgentConfig(text, "node.yml");
+  const message = E.isLeft(parsed) ? parsed.left : "accepted";
+  t.match(message, /^node\.yml has 6 problems:/);
+  t.match(message, /node\.yml\.scope: "main cluster"/);
+  t.match(message, /node\.yml\.bootstrap\.dcs: ttl must be a number of seconds from 3 to 3600, got "abc"/);
+  t.match(message, /node\.yml\.bootstrap\.dcs: retry_timeout must be a number of seconds from 0\.5/);
+  t.match(message, /postgresql\.parameters\.shared_bufers is not a PostgreSQL 15 parameter: did you mean shared_buffers\?/);
+  t.match(message, /node\.yml\.postgresql\.parameters\.work_mem = "4XB"/);
+  t.match(message, /node\.yml\.postgresql\.parameters\.fsync.*control character|node\.yml\.postgresql\.parameters\.fsync.*line/);
+});
+
+t.test("bootstrap.dcs keeps Patroni's timing rule and is a valid config", async (t) => {
+  const rule = parseAgentConfig(GOOD.replace("dcs: { ttl: 5, loop_wait: 1 }", "dcs: { ttl: 5, loop_wait: 2, retry_timeout: 2 }"), "node.yml");
+  t.match(E.isLeft(rule) ? rule.left : "accepted", /loop_wait 2 s \+ 2 × retry_timeout 2 s = 6 s exceeds ttl 5 s/);
+  const notObject = parseAgentConfig(GOOD.replace("dcs: { ttl: 5, loop_wait: 1 }", "dcs: { postgresql: x }"), "node.yml");
+  t.match(E.isLeft(notObject) ? notObject.left : "accepted", /bootstrap\.dcs: postgresql must be a mapping/);
+  const deep = parseAgentConfig(GOOD.replace("dcs: { ttl: 5, loop_wait: 1 }", `dcs: ${"{a: ".repeat(40)}1${"}".repeat(40)}`), "node.yml");
+  t.match(E.isLeft(deep) ? deep.left : "accepted", /nested \d+ levels deep, over the limit of 16/);
+});
+
+t.test("a secret file is long enough and readable by its owner only", async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "raftgres-secret-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const withFile = (path: string): string => GOOD.replace("  secret: s3cret-s3cret", `  secret_file: ${path}`);
+  const short = join(dir, "short");
+  writeFileSync(short, "x\n", { mode: 0o600 });
+  const shortResult = parseAgentConfig(withFile(short), "node.yml");
+  t.match(E.isLeft(shortResult) ? shortResult.left : "accepted", /raft\.secret_file: .*short holds 1 bytes; a shared secret needs at least 32 \(make one with: raftgres secret --out /);
+  const open = join(dir, "open");
+  writeFileSync(open, `${"s".repeat(40)}\n`, { mode: 0o644 });
+  const openResult = parseAgentConfig(withFile(open), "node.yml");
+  t.match(E.isLeft(openResult) ? openResult.left : "accepted", /can be read by others \(mode 644\): chmod 600 /);
+  const good = join(dir, "good");
+  writeFileSync(good, `${"s".repeat(40)}\n`, { mode: 0o600 });
+  const goodResult = parseAgentConfig(withFile(good), "node.yml");
+  t.equal(E.isRight(goodResult) ? goodResult.right.raft.secret : goodResult.left, "s".repeat(40));
+  const missing = parseAgentConfig(withFile(join(dir, "none")), "node.yml");
+  t.match(E.isLeft(missing) ? missing.left : "accepted", /cannot read .*none.*ENOENT.*raftgres secret --out/);
+});

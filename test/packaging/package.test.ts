@@ -55,7 +55,7 @@ t.test("node.yml.example names every key src/agent/config.ts accepts, and config
   t.ok(keys.size > 40, `found the key lists of config.ts (${keys.size} keys)`);
   for (const key of keys) t.match(example, new RegExp(`^\\s*(# )?${key}:`, "m"), `${key} is in the example`);
   const secretFile = join(root, "secret");
-  writeFileSync(secretFile, "a-secret-of-the-example\n", { mode: 0o600 });
+  writeFileSync(secretFile, "a-secret-of-the-example-with-32-bytes-or-more\n", { mode: 0o600 });
   const parsed = parseAgentConfig(example.replace("/etc/raftgres/secret", secretFile), "node.yml.example");
   if (E.isLeft(parsed)) t.fail(parsed.left);
   else t.equal(parsed.right.raft.members.size, 3, "the example parses: three members");

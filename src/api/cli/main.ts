@@ -16,6 +16,7 @@ import { registerMaintenance } from "./commands/maintenance.js";
 import { registerMemberActions } from "./commands/member_actions.js";
 import { registerMembers } from "./commands/members.js";
 import { registerPause } from "./commands/pause.js";
+import { registerSecret } from "./commands/secret.js";
 import { registerStandbyCluster } from "./commands/standby_cluster.js";
 import { registerSwitchover } from "./commands/switchover.js";
 import { registerVersion } from "./commands/version.js";
@@ -65,6 +66,7 @@ function buildProgram(ctx: CliContext): Command {
   registerDsn(program, ctx);
   registerMembers(program, ctx);
   registerVersion(program, ctx);
+  registerSecret(program, ctx);
   // Every subcommand reports usage errors the same way and writes through ctx.io.
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: (text) => ctx.io.stdout.write(text), writeErr: (text) => ctx.io.stderr.write(text) }).showSuggestionAfterError(true);
