@@ -84,6 +84,8 @@ export function fromDcsFailure(failure: DcsFailure, action: string): ApiError {
       return apiError("notFound", message);
     case "notInitialized":
       return apiError("noClusterState", message);
+    case "internal":
+      return apiError("internal", message);
     case "invalid":
     case "alreadyInitialized":
     case "unknownMember":

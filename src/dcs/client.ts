@@ -6,11 +6,11 @@
  * seen at once, not at the next loop).
  */
 import { either as E } from "fp-ts";
-import { type Command, encodeCommand } from "./commands.js";
+import { type Command, encodeCommandChecked } from "./commands.js";
 import type { Decision } from "./decide.js";
 import type { Event, Recorded } from "./events.js";
 import type { Scope } from "./model.js";
-import type { Rejection } from "./rejection.js";
+import { type Rejection, rejection } from "./rejection.js";
 import type { DcsStateMachine } from "./state_machine.js";
 import { type ScopeView, viewScope } from "./views.js";
 
@@ -48,10 +48,17 @@ export class DcsClient {
     private readonly author: string,
   ) {}
 
+  /**
+   * Proposes `command` and answers its decision. A command that breaks a bound of
+   * command_bounds.ts is not sent: it is answered at once as an "invalid" rejection naming the
+   * bound (every node would refuse it the same way when decoding it from the log).
+   */
   async execute(scope: Scope, command: Command, options: { author?: string; timeoutMs?: number } = {}): Promise<E.Either<DcsFailure, Executed>> {
+    const payload = encodeCommandChecked({ scope, author: options.author ?? this.author, command });
+    if (E.isLeft(payload)) return E.left(rejection("invalid", payload.left));
     let proposed: { index: number; result: Decision };
     try {
-      proposed = await this.log.propose(encodeCommand({ scope, author: options.author ?? this.author, command }), options.timeoutMs);
+      proposed = await this.log.propose(payload.right, options.timeoutMs);
     } catch (error: unknown) {
       return E.left(unavailable(error));
     }
@@ -65,6 +72,8 @@ export class DcsClient {
     } catch (error: unknown) {
       return E.left(unavailable(error));
     }
+    const broken = this.machine.restoreProblem;
+    if (broken !== null) return E.left({ code: "unavailable", message: `this node's cluster state could not be restored from a snapshot: ${broken}` });
     return E.right(this.local(scope));
   }
 

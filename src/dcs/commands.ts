@@ -10,9 +10,10 @@
  */
 import { deserialize, field, option, serialize, variant, vec } from "@dao-xyz/borsh";
 import { either as E } from "fp-ts";
+import { assert } from "../lib/assert.js";
+import { COMMAND_BYTES_MAX, CONFIG_JSON_CHARS_MAX, envelopeProblem } from "./command_bounds.js";
 import { canonicalJson, type JsonObject, parseJsonObject } from "./json.js";
 import {
-  isValidName,
   type Lsn,
   MEMBER_ROLES,
   MEMBER_STATES,
@@ -25,8 +26,6 @@ import {
 } from "./model.js";
 
 export const SCHEMA_VERSION = 1;
-
-export const FENCE_REASON_CHARS_MAX = 500;
 
 export type Command =
   | { readonly kind: "initializeCluster"; readonly member: MemberName; readonly systemId: string }
@@ -324,27 +323,40 @@ function toWire(command: Command): WireCommand {
   }
 }
 
+/**
+ * The envelope as bytes, or why it cannot be sent: a bound it breaks (command_bounds.ts) or a
+ * config whose JSON text is too long. Never throws, whatever the envelope holds: this is how
+ * client data is encoded (DcsClient.execute).
+ */
+export function encodeCommandChecked(envelope: CommandEnvelope): E.Either<string, Uint8Array> {
+  const problem = envelopeProblem(envelope);
+  if (problem !== null) return E.left(problem);
+  try {
+    const wire = toWire(envelope.command);
+    if (wire instanceof WireSetConfig && wire.json.length > CONFIG_JSON_CHARS_MAX) {
+      return E.left(`config is ${wire.json.length} characters of JSON, over the limit of ${CONFIG_JSON_CHARS_MAX}`);
+    }
+    const bytes = serialize(new WireEnvelope(envelope.scope, envelope.author, wire));
+    if (bytes.length > COMMAND_BYTES_MAX) return E.left(`the command is ${bytes.length} bytes encoded, over the limit of ${COMMAND_BYTES_MAX}`);
+    return E.right(bytes);
+  } catch (error: unknown) {
+    // Unreachable once the bounds hold (every field then fits its wire type); kept so that this
+    // function is total.
+    return E.left(`the command cannot be encoded: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The envelope as bytes, for callers whose commands are their own (not client data): a command that breaks a bound is a bug. */
 export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
-  return serialize(new WireEnvelope(envelope.scope, envelope.author, toWire(envelope.command)));
+  const encoded = encodeCommandChecked(envelope);
+  assert(E.isRight(encoded), () => `encodeCommand: ${E.isLeft(encoded) ? encoded.left : ""}`);
+  return encoded.right;
 }
 
 // ---- decoding --------------------------------------------------------------------------------
 
+/** A wire value this node cannot map to a command (an unknown enum index, bad JSON). */
 class Invalid extends Error {}
-
-function name(value: string, what: string): MemberName {
-  if (!isValidName(value)) throw new Invalid(`${what} ${JSON.stringify(value.slice(0, 80))} is not a valid name (letters, digits, '_', '.', '-', at most 63)`);
-  return value as MemberName;
-}
-
-function optionalName(value: string | undefined, what: string): MemberName | null {
-  return value === undefined ? null : name(value, what);
-}
-
-function safeInteger(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new Invalid(`${what} must be a non-negative integer, got ${value}`);
-  return value;
-}
 
 function pick<T>(values: readonly T[], index: number, what: string): T {
   const value = values[index];
@@ -356,79 +368,91 @@ function lsn(value: bigint | undefined): Lsn | null {
   return value === undefined ? null : (value as Lsn);
 }
 
+/** Names and numbers are taken as they are here; envelopeProblem() checks them all after. */
+function fromWireStatus(wire: WireUpsertMember): MemberStatus {
+  const t = wire.tags;
+  return {
+    name: wire.name as MemberName,
+    apiUrl: wire.apiUrl,
+    connUrl: wire.connUrl,
+    role: pick(MEMBER_ROLES, wire.role, "member role"),
+    state: pick(MEMBER_STATES, wire.state, "member state"),
+    timeline: wire.timeline,
+    walWritten: lsn(wire.walWritten),
+    walReceived: lsn(wire.walReceived),
+    walReplayed: lsn(wire.walReplayed),
+    tags: {
+      nofailover: t.nofailover,
+      failoverPriority: t.failoverPriority,
+      nosync: t.nosync,
+      noloadbalance: t.noloadbalance,
+      clonefrom: t.clonefrom,
+      replicatefrom: (t.replicatefrom ?? null) as MemberName | null,
+    },
+    agentVersion: wire.agentVersion,
+  };
+}
+
+function fromWireConfig(wire: WireSetConfig): Command {
+  // Bounded before it is parsed; JSON.parse itself is iterative (V8 keeps its own stack), and
+  // the value's depth and sizes are checked, iteratively, by envelopeProblem() afterwards.
+  if (wire.json.length > CONFIG_JSON_CHARS_MAX) throw new Invalid(`config is ${wire.json.length} characters of JSON, over the limit of ${CONFIG_JSON_CHARS_MAX}`);
+  const parsed = parseJsonObject(wire.json);
+  if (!parsed.ok) throw new Invalid(`config: ${parsed.reason}`);
+  return { kind: "setConfig", expectedVersion: wire.expectedVersion ?? null, mode: wire.replace ? "replace" : "patch", value: parsed.value };
+}
+
+const name = (value: string): MemberName => value as MemberName;
+const optionalName = (value: string | undefined): MemberName | null => (value === undefined ? null : (value as MemberName));
+
 function fromWire(wire: WireCommand): Command {
-  if (wire instanceof WireInitializeCluster) return { kind: "initializeCluster", member: name(wire.member, "member"), systemId: wire.systemId };
-  if (wire instanceof WireUpsertMember) {
-    const t = wire.tags;
-    const status: MemberStatus = {
-      name: name(wire.name, "member"),
-      apiUrl: wire.apiUrl,
-      connUrl: wire.connUrl,
-      role: pick(MEMBER_ROLES, wire.role, "member role"),
-      state: pick(MEMBER_STATES, wire.state, "member state"),
-      timeline: wire.timeline,
-      walWritten: lsn(wire.walWritten),
-      walReceived: lsn(wire.walReceived),
-      walReplayed: lsn(wire.walReplayed),
-      tags: {
-        nofailover: t.nofailover,
-        failoverPriority: t.failoverPriority,
-        nosync: t.nosync,
-        noloadbalance: t.noloadbalance,
-        clonefrom: t.clonefrom,
-        replicatefrom: optionalName(t.replicatefrom, "replicatefrom"),
-      },
-      agentVersion: wire.agentVersion,
-    };
-    return { kind: "upsertMember", status };
-  }
-  if (wire instanceof WireRemoveMember) return { kind: "removeMember", name: name(wire.name, "member") };
-  if (wire instanceof WireAcquireLease) return { kind: "acquireLease", member: name(wire.member, "member"), ttlMs: wire.ttlMs };
-  if (wire instanceof WireRenewLease) return { kind: "renewLease", member: name(wire.member, "member"), ttlMs: wire.ttlMs, generation: safeInteger(wire.generation, "generation") };
-  if (wire instanceof WireReleaseLease) return { kind: "releaseLease", member: name(wire.member, "member"), generation: safeInteger(wire.generation, "generation") };
-  if (wire instanceof WireFenceLease) {
-    if (wire.reason.length > FENCE_REASON_CHARS_MAX) throw new Invalid(`a fence reason of ${wire.reason.length} characters is over ${FENCE_REASON_CHARS_MAX}`);
-    return { kind: "fenceLease", holder: name(wire.holder, "holder"), generation: safeInteger(wire.generation, "generation"), reason: wire.reason };
-  }
-  if (wire instanceof WireSetConfig) {
-    const parsed = parseJsonObject(wire.json);
-    if (!parsed.ok) throw new Invalid(`config: ${parsed.reason}`);
-    const expectedVersion = wire.expectedVersion === undefined ? null : safeInteger(wire.expectedVersion, "expected version");
-    return { kind: "setConfig", expectedVersion, mode: wire.replace ? "replace" : "patch", value: parsed.value };
-  }
-  if (wire instanceof WireRequestSwitchover) {
-    const scheduledAtMs = wire.scheduledAtMs === undefined ? null : safeInteger(wire.scheduledAtMs, "scheduled time");
-    return { kind: "requestSwitchover", from: optionalName(wire.from, "from"), to: optionalName(wire.to, "to"), scheduledAtMs };
-  }
-  if (wire instanceof WireRequestFailover) return { kind: "requestFailover", to: name(wire.to, "to"), allowDataLoss: false };
-  if (wire instanceof WireRequestFailoverAllowingLoss) return { kind: "requestFailover", to: name(wire.to, "to"), allowDataLoss: true };
+  if (wire instanceof WireInitializeCluster) return { kind: "initializeCluster", member: name(wire.member), systemId: wire.systemId };
+  if (wire instanceof WireUpsertMember) return { kind: "upsertMember", status: fromWireStatus(wire) };
+  if (wire instanceof WireRemoveMember) return { kind: "removeMember", name: name(wire.name) };
+  if (wire instanceof WireAcquireLease) return { kind: "acquireLease", member: name(wire.member), ttlMs: wire.ttlMs };
+  if (wire instanceof WireRenewLease) return { kind: "renewLease", member: name(wire.member), ttlMs: wire.ttlMs, generation: wire.generation };
+  if (wire instanceof WireReleaseLease) return { kind: "releaseLease", member: name(wire.member), generation: wire.generation };
+  if (wire instanceof WireFenceLease) return { kind: "fenceLease", holder: name(wire.holder), generation: wire.generation, reason: wire.reason };
+  if (wire instanceof WireSetConfig) return fromWireConfig(wire);
+  if (wire instanceof WireRequestSwitchover) return { kind: "requestSwitchover", from: optionalName(wire.from), to: optionalName(wire.to), scheduledAtMs: wire.scheduledAtMs ?? null };
+  if (wire instanceof WireRequestFailover) return { kind: "requestFailover", to: name(wire.to), allowDataLoss: false };
+  if (wire instanceof WireRequestFailoverAllowingLoss) return { kind: "requestFailover", to: name(wire.to), allowDataLoss: true };
   if (wire instanceof WireCancelSwitchover) return { kind: "cancelSwitchover" };
   if (wire instanceof WireSetSyncState) {
-    const expectedVersion = wire.expectedVersion === undefined ? null : safeInteger(wire.expectedVersion, "expected version");
-    return { kind: "setSyncState", expectedVersion, leader: optionalName(wire.leader, "leader"), standbys: wire.standbys.map((s) => name(s, "standby")), quorum: wire.quorum };
+    return { kind: "setSyncState", expectedVersion: wire.expectedVersion ?? null, leader: optionalName(wire.leader), standbys: wire.standbys.map(name), quorum: wire.quorum };
   }
   if (wire instanceof WireRecordTimeline) {
-    return { kind: "recordTimeline", timeline: wire.timeline, lsn: wire.lsn as Lsn, reason: pick(TIMELINE_REASONS, wire.reason, "timeline reason"), newPrimary: name(wire.newPrimary, "new primary") };
+    return { kind: "recordTimeline", timeline: wire.timeline, lsn: wire.lsn as Lsn, reason: pick(TIMELINE_REASONS, wire.reason, "timeline reason"), newPrimary: name(wire.newPrimary) };
   }
   if (wire instanceof WireSetPause) return { kind: "setPause", paused: wire.paused };
-  if (wire instanceof WireSetMaintenance) return { kind: "setMaintenance", member: name(wire.member, "member"), on: wire.on };
+  if (wire instanceof WireSetMaintenance) return { kind: "setMaintenance", member: name(wire.member), on: wire.on };
   throw new Invalid("unknown command");
 }
 
-/** Decodes an envelope; the left side says, in words, why the bytes are not a valid command. */
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Decodes an envelope; the left side says, in words, why the bytes are not a valid command. Never
+ * throws, and refuses exactly the same bytes on every node: every step is a function of the bytes
+ * alone (the size, borsh, the JSON text, then every bound of command_bounds.ts), and no step
+ * recurses as deep as the bytes say.
+ */
 export function decodeCommand(bytes: Uint8Array): E.Either<string, CommandEnvelope> {
+  if (bytes.length > COMMAND_BYTES_MAX) return E.left(`invalid command: it is ${bytes.length} bytes, over the limit of ${COMMAND_BYTES_MAX}`);
   let wire: WireEnvelope;
   try {
     wire = deserialize(bytes, WireEnvelope);
   } catch (error: unknown) {
     if (bytes.length > 0 && bytes[0]! > SCHEMA_VERSION) return E.left(`command schema ${bytes[0]} is newer than this node understands (${SCHEMA_VERSION}); upgrade this node`);
-    return E.left(`malformed command: ${error instanceof Error ? error.message : String(error)}`);
+    return E.left(`malformed command: ${message(error)}`);
   }
   if (wire.schemaVersion !== SCHEMA_VERSION) return E.left(`command schema ${wire.schemaVersion} is not ${SCHEMA_VERSION}; upgrade this node`);
+  let envelope: CommandEnvelope;
   try {
-    return E.right({ scope: name(wire.scope, "scope") as string as Scope, author: wire.author, command: fromWire(wire.command) });
+    envelope = { scope: wire.scope as Scope, author: wire.author, command: fromWire(wire.command) };
   } catch (error: unknown) {
-    if (error instanceof Invalid) return E.left(`invalid command: ${error.message}`);
-    throw error;
+    return E.left(error instanceof Invalid ? `invalid command: ${error.message}` : `malformed command: ${message(error)}`);
   }
+  const problem = envelopeProblem(envelope);
+  return problem === null ? E.right(envelope) : E.left(`invalid command: ${problem}`);
 }

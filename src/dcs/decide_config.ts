@@ -6,19 +6,45 @@
 import { either as E } from "fp-ts";
 import type { Command } from "./commands.js";
 import type { DecideContext, Decision } from "./decide_context.js";
+import { haTimingProblems } from "./ha_timing.js";
 import { canonicalJson, isJsonObject, type JsonObject } from "./json.js";
+import { CONFIG_JSON_BOUNDS, jsonBoundsProblem } from "./json_bounds.js";
 import { diffAsMergePatch, mergePatch } from "./merge_patch.js";
 import { rejection } from "./rejection.js";
 import { standbyClusterOf, standbyClusterProblem } from "./standby_cluster.js";
 import { syncModeProblem } from "./sync_mode.js";
 
-/** Settings the DCS itself reads must have sane values, whatever else the config holds. */
+/**
+ * `postgresql`, when set, is an object, and its `parameters`, when set, an object of strings,
+ * numbers and booleans. Which parameters exist and which values they take is checked at the
+ * edges (the REST API and node.yml, against PostgreSQL 15's catalogue), never here: the rules
+ * must decide identically on every node and on every version that replays the log, and a
+ * catalogue changes with PostgreSQL's and our versions.
+ */
+function postgresqlProblem(config: JsonObject): string | null {
+  const section = config["postgresql"];
+  if (section === undefined || section === null) return null;
+  if (!isJsonObject(section)) return `postgresql must be an object (such as {"parameters": {"work_mem": "16MB"}}), got ${JSON.stringify(section).slice(0, 80)}`;
+  const parameters = section["parameters"];
+  if (parameters === undefined || parameters === null) return null;
+  if (!isJsonObject(parameters)) return `postgresql.parameters must be an object of parameter names and values, got ${JSON.stringify(parameters).slice(0, 80)}`;
+  for (const [name, value] of Object.entries(parameters)) {
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+      return `postgresql.parameters.${name.slice(0, 63)} must be a string, a number or a boolean, got ${JSON.stringify(value).slice(0, 80)}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Settings the DCS and the HA loop read must have sane values, whatever else the config holds:
+ * the HA timings as Patroni 3.1+ checks them (ha_timing.ts, every problem in one sentence), the
+ * postgresql section's shape, the synchronous mode and the standby cluster section.
+ */
 function settingProblem(config: JsonObject): string | null {
-  const ttl = config["ttl"];
-  if (ttl !== undefined && (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)) return `ttl must be a positive number of seconds, got ${JSON.stringify(ttl)}`;
-  const lag = config["maximum_lag_on_failover"];
-  if (lag !== undefined && (typeof lag !== "number" || !Number.isInteger(lag) || lag < 0)) return `maximum_lag_on_failover must be a non-negative integer of bytes, got ${JSON.stringify(lag)}`;
-  return syncModeProblem(config) ?? standbyClusterProblem(config);
+  const timing = haTimingProblems(config);
+  if (timing.length > 0) return timing.join("; ");
+  return postgresqlProblem(config) ?? syncModeProblem(config) ?? standbyClusterProblem(config);
 }
 
 export function decideConfig(ctx: DecideContext, command: Extract<Command, { kind: "setConfig" }>): Decision {
@@ -28,6 +54,10 @@ export function decideConfig(ctx: DecideContext, command: Extract<Command, { kin
   }
   const next = command.mode === "replace" ? command.value : mergePatch(current.value, command.value);
   if (!isJsonObject(next)) return E.left(rejection("invalid", "the resulting config is not a JSON object"));
+  // The command's value kept the bounds (command_bounds.ts); a merge can still add up keys, and
+  // a config stored before the bounds existed may break them: the state keeps them either way.
+  const bounds = jsonBoundsProblem(next, CONFIG_JSON_BOUNDS, "the resulting config");
+  if (bounds !== null) return E.left(rejection("invalid", bounds));
   const problem = settingProblem(next);
   if (problem !== null) return E.left(rejection("invalid", problem));
   if (standbyClusterOf(next) !== null && standbyClusterOf(current.value) === null && ctx.scope.primaryHistory.length > 0) {

@@ -13,15 +13,12 @@
  */
 import { either as E } from "fp-ts";
 import { isoTime } from "../lib/iso_time.js";
+import { LEASE_TTL_MS_MAX, LEASE_TTL_MS_MIN } from "./command_bounds.js";
 import type { Command } from "./commands.js";
 import type { DecideContext, Decision } from "./decide_context.js";
 import type { Event } from "./events.js";
 import type { MemberName } from "./model.js";
 import { rejection } from "./rejection.js";
-
-/** Bounds of a lease's time to live. */
-export const LEASE_TTL_MS_MIN = 1000;
-export const LEASE_TTL_MS_MAX = 3_600_000;
 
 type LeaseCommand = Extract<Command, { kind: "acquireLease" | "renewLease" | "releaseLease" | "fenceLease" }>;
 
@@ -30,6 +27,7 @@ export function decideLease(ctx: DecideContext, command: LeaseCommand): Decision
   if (command.member !== ctx.author) {
     return E.left(rejection("notAuthor", `${ctx.author} cannot act on the lease for ${command.member}: a member asks for itself`));
   }
+  // Decoding refuses such a ttl already; the rule keeps its own check next to what it protects.
   if (command.kind !== "releaseLease" && (command.ttlMs < LEASE_TTL_MS_MIN || command.ttlMs > LEASE_TTL_MS_MAX)) {
     return E.left(rejection("invalid", `a lease ttl of ${command.ttlMs} ms is outside ${LEASE_TTL_MS_MIN}–${LEASE_TTL_MS_MAX} ms`));
   }

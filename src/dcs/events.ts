@@ -5,9 +5,10 @@
  */
 import { deserialize, field, option, serialize, variant, vec } from "@dao-xyz/borsh";
 import { either as E } from "fp-ts";
-import { canonicalJson, type JsonObject, parseJsonObject } from "./json.js";
+import { canonicalJson, isJsonObject, type JsonObject, parseJsonObject } from "./json.js";
+import { jsonBoundsProblem, STATE_JSON_BOUNDS } from "./json_bounds.js";
 import type { Lsn, MemberName, MemberStatus, PendingSwitchover, PrimaryChange, Scope, SyncState, TimelineReason } from "./model.js";
-import { TIMELINE_REASONS } from "./model.js";
+import { isValidName, TIMELINE_REASONS } from "./model.js";
 
 export type Event =
   | { readonly kind: "clusterInitialized"; readonly by: MemberName; readonly systemId: string }
@@ -110,13 +111,34 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? { $bigint: v.toString() } : v));
 }
 
+/** A {"$bigint": "<decimal>"} object's bigint, or undefined. */
+function bigintOf(value: unknown): bigint | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const big = (value as { $bigint?: unknown }).$bigint;
+  return Object.keys(value).length === 1 && typeof big === "string" && /^\d+$/.test(big) ? BigInt(big) : undefined;
+}
+
+/**
+ * The inverse of toJson. Iterative: JSON.parse without a reviver keeps its own stack (a reviver
+ * would recurse as deep as the text nests), and the {"$bigint"} objects are replaced walking an
+ * explicit stack. The text is trusted for its shape, not its depth: callers bound it.
+ */
 export function fromJson(text: string): unknown {
-  return JSON.parse(text, (_key, v: unknown) => {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return v;
-    const keys = Object.keys(v);
-    const big = (v as { $bigint?: unknown }).$bigint;
-    return keys.length === 1 && typeof big === "string" && /^\d+$/.test(big) ? BigInt(big) : v;
-  });
+  const root = JSON.parse(text) as unknown;
+  const top = bigintOf(root);
+  if (top !== undefined) return top;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const container = stack.pop();
+    if (typeof container !== "object" || container === null) continue;
+    const slots = container as Record<string, unknown>;
+    for (const key of Object.keys(slots)) {
+      const big = bigintOf(slots[key]);
+      if (big !== undefined) slots[key] = big;
+      else stack.push(slots[key]);
+    }
+  }
+  return root;
 }
 
 function toWire(event: Event): WireEvent {
@@ -137,27 +159,57 @@ function toWire(event: Event): WireEvent {
   }
 }
 
+/** The kinds whose payload travels as JSON (WireJsonEvent). */
+const JSON_EVENT_KINDS: readonly string[] = ["clusterInitialized", "systemIdRecorded", "memberUpdated", "memberRemoved", "configChanged", "switchoverRequested", "switchoverCancelled", "switchoverCleared", "syncStateChanged", "pauseChanged", "maintenanceChanged"];
+
+function checkedName(value: string, what: string): MemberName {
+  if (!isValidName(value)) throw new Error(`${what} ${JSON.stringify(value.slice(0, 80))} is not a valid name`);
+  return value as MemberName;
+}
+
+/** The JSON payload of an exported event: an object within the state's bounds, without a kind of its own. */
+function payload(kind: string, text: string): Record<string, unknown> {
+  const value = JSON.parse(text) as unknown;
+  const problem = jsonBoundsProblem(value, STATE_JSON_BOUNDS, kind);
+  if (problem !== null) throw new Error(problem);
+  if (!isJsonObject(value) || "kind" in value) throw new Error(`the payload of ${kind} is not an object of its fields`);
+  return fromJson(text) as Record<string, unknown>;
+}
+
+function fromWireJson(wire: WireJsonEvent): Event {
+  if (!JSON_EVENT_KINDS.includes(wire.kind)) throw new Error(`unknown event ${JSON.stringify(wire.kind.slice(0, 40))}`);
+  const fields = payload(wire.kind, wire.json);
+  if (wire.kind === "configChanged") {
+    const { version, config, patch, author } = fields;
+    if (typeof version !== "number" || !Number.isSafeInteger(version) || !isJsonObject(config) || !isJsonObject(patch) || typeof author !== "string") {
+      throw new Error("configChanged needs a version, a config, a patch and an author");
+    }
+    // Config values keep {"$bigint"} objects as they are: parsed again, without revival.
+    const parsed = parseJsonObject(wire.json);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const v = parsed.value as { config: JsonObject; patch: JsonObject };
+    return { kind: "configChanged", version, config: v.config, patch: v.patch, author };
+  }
+  return { kind: wire.kind, ...fields } as Event;
+}
+
+/**
+ * Exported events are not replicated state: this decodes them for tools and tests. Hostile
+ * bytes are answered as a Left by decodeEvents (everything here throws inside its try).
+ */
 function fromWire(wire: WireEvent): Event {
   if (wire instanceof WireLeaseEvent) {
-    const holder = wire.holder as MemberName;
+    const holder = checkedName(wire.holder, "lease holder");
     if (wire.kind === "leaseReleased") return { kind: "leaseReleased", holder, generation: wire.generation };
     if (wire.kind === "leaseAcquired" || wire.kind === "leaseRenewed") return { kind: wire.kind, holder, ttlMs: wire.ttlMs, expiresAtMs: wire.expiresAtMs, generation: wire.generation };
-    throw new Error(`unknown lease event ${wire.kind}`);
+    throw new Error(`unknown lease event ${JSON.stringify(wire.kind.slice(0, 40))}`);
   }
   if (wire instanceof WireTimelineEvent) {
     const reason = TIMELINE_REASONS[wire.reason] as TimelineReason | undefined;
     if (reason === undefined) throw new Error(`unknown timeline reason ${wire.reason}`);
-    return { kind: "timelineRecorded", change: { timeline: wire.timeline, lsn: wire.lsn as Lsn, atMs: wire.atMs, reason, newPrimary: wire.newPrimary as MemberName } };
+    return { kind: "timelineRecorded", change: { timeline: wire.timeline, lsn: wire.lsn as Lsn, atMs: wire.atMs, reason, newPrimary: checkedName(wire.newPrimary, "new primary") } };
   }
-  if (wire instanceof WireJsonEvent) {
-    if (wire.kind === "configChanged") {
-      const parsed = parseJsonObject(wire.json);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      const v = parsed.value as { version: number; config: JsonObject; patch: JsonObject; author: string };
-      return { kind: "configChanged", version: v.version, config: v.config, patch: v.patch, author: v.author };
-    }
-    return { kind: wire.kind, ...(fromJson(wire.json) as object) } as Event;
-  }
+  if (wire instanceof WireJsonEvent) return fromWireJson(wire);
   throw new Error("unknown event variant");
 }
 
@@ -168,7 +220,7 @@ export function encodeEvents(events: readonly Recorded[]): Uint8Array {
 export function decodeEvents(bytes: Uint8Array): E.Either<string, Recorded[]> {
   try {
     const list = deserialize(bytes, WireRecordedList);
-    return E.right(list.events.map((e) => ({ scope: e.scope as Scope, atMs: e.atMs, event: fromWire(e.event) })));
+    return E.right(list.events.map((e) => ({ scope: checkedName(e.scope, "scope") as string as Scope, atMs: e.atMs, event: fromWire(e.event) })));
   } catch (error: unknown) {
     return E.left(`malformed events: ${error instanceof Error ? error.message : String(error)}`);
   }

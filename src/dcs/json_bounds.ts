@@ -24,6 +24,11 @@ export interface JsonBounds {
   readonly arrayItemsMax: number;
   /** Values in the whole document (every object, array and scalar counts one). */
   readonly valuesMax: number;
+  /**
+   * Strings may hold control characters: only for values already stored before the rule existed
+   * (a snapshot), which must still load; new values never may.
+   */
+  readonly controlCharactersAllowed?: boolean;
 }
 
 /**
@@ -41,7 +46,28 @@ export const CONFIG_JSON_BOUNDS: JsonBounds = {
   valuesMax: 20_000,
 };
 
+/**
+ * Configs and patches stored before the command bounds existed must still load, so only what
+ * keeps the code safe is required of them: a depth far below what recursion in JSON.stringify
+ * (the snapshot's own encoding) could meet, sizes an order above the command bounds, and control
+ * characters allowed (a new change to a config holding one is refused until it is removed).
+ */
+export const STATE_JSON_BOUNDS: JsonBounds = {
+  depthMax: 64,
+  stringCharsMax: 1024 * 1024,
+  keyCharsMax: 4096,
+  keysPerObjectMax: 65_536,
+  arrayItemsMax: 65_536,
+  valuesMax: 1_000_000,
+  controlCharactersAllowed: true,
+};
+
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** Whether `text` holds a control character (U+0000–U+001F except tab, and U+007F). */
+export function hasControlCharacter(text: string): boolean {
+  return CONTROL_CHARACTER.test(text);
+}
 
 /** Where a problem was found: `config.postgresql.parameters.work_mem`, `config.slots[2]`. */
 function childPath(parent: string, key: string | number): string {
@@ -49,8 +75,10 @@ function childPath(parent: string, key: string | number): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key.slice(0, 40))}]`;
 }
 
-function describeCharacter(text: string): string {
-  const found = CONTROL_CHARACTER.exec(text)!;
+/** The first control character of `text` and where it is: "U+000A at position 3". */
+export function describeControlCharacter(text: string): string {
+  const found = CONTROL_CHARACTER.exec(text);
+  if (found === null) return "none";
   return `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} at position ${found.index}`;
 }
 
@@ -59,7 +87,7 @@ function scalarProblem(value: unknown, path: string, bounds: JsonBounds): string
   if (typeof value === "number") return Number.isFinite(value) ? null : `${path} is not a finite number`;
   if (typeof value === "string") {
     if (value.length > bounds.stringCharsMax) return `${path} is a string of ${value.length} characters, over the limit of ${bounds.stringCharsMax}`;
-    if (CONTROL_CHARACTER.test(value)) return `${path} holds a control character (${describeCharacter(value)}); values must be on one line without control characters`;
+    if (bounds.controlCharactersAllowed !== true && CONTROL_CHARACTER.test(value)) return `${path} holds a control character (${describeControlCharacter(value)}); values must be on one line without control characters`;
     return null;
   }
   return `${path} is a ${typeof value}, not a JSON value`;

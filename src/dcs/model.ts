@@ -183,10 +183,13 @@ export interface DcsLimits {
   readonly configBytesMax: number;
 }
 
+/** The most members any scope may have, whatever the limits say (commands are bounded by it). */
+export const MEMBERS_PER_SCOPE_MAX = 64;
+
 export const DEFAULT_LIMITS: DcsLimits = {
   historyMax: 1000,
   scopesMax: 10_000,
-  membersPerScopeMax: 64,
+  membersPerScopeMax: MEMBERS_PER_SCOPE_MAX,
   configBytesMax: 256 * 1024,
 };
 

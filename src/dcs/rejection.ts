@@ -21,7 +21,12 @@ export type RejectionCode =
   | "noSwitchoverPending"
   | "noCandidate"
   | "timelineNotNewer"
-  | "limitReached";
+  | "limitReached"
+  /**
+   * Applying the entry failed inside raftgres (a bug, logged at error level with the entry's
+   * index): the command is refused on every node and the state is left as it was.
+   */
+  | "internal";
 
 export interface CandidateProblem {
   readonly member: string;

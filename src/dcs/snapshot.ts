@@ -2,10 +2,14 @@
  * The whole state as bytes, for Raft snapshots: restart time then depends on the size of the
  * state (histories are bounded), not on the length of the log. JSON text with a format version;
  * LSNs travel as {"$bigint": "<decimal>"}.
+ *
+ * Decoding never throws: bytes that are not UTF-8, not JSON, or not a state of the right shape
+ * within this machine's limits (state_shape.ts) are answered with what is wrong.
  */
 import { either as E } from "fp-ts";
-import { fromJson, toJson } from "./events.js";
-import type { DcsLimits, DcsState, MemberName, MemberRecord, Scope, ScopeState } from "./model.js";
+import { toJson } from "./events.js";
+import type { DcsLimits, DcsState, MemberName, MemberRecord, ScopeState } from "./model.js";
+import { stateFromJson } from "./state_shape.js";
 
 const FORMAT = 1;
 
@@ -32,20 +36,12 @@ export function encodeState(state: DcsState): Uint8Array {
 }
 
 export function decodeState(bytes: Uint8Array, limits: DcsLimits): E.Either<string, DcsState> {
-  let json: StateJson;
+  let json: unknown;
   try {
-    json = fromJson(new TextDecoder().decode(bytes)) as StateJson;
+    // JSON.parse without a reviver is iterative (V8 keeps its own stack); a reviver would recurse.
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error: unknown) {
-    return E.left(`the DCS snapshot is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    return E.left(`the DCS snapshot is not valid UTF-8 JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (json.format !== FORMAT) return E.left(`DCS snapshot format ${json.format} is not ${FORMAT}; upgrade this node`);
-  const scopes = new Map<Scope, ScopeState>();
-  for (const s of json.scopes) {
-    scopes.set(s.scope, {
-      ...s,
-      members: new Map(s.members.map((m) => [m.name, m])),
-      maintenance: new Set(s.maintenance),
-    });
-  }
-  return E.right({ scopes, nowMs: json.nowMs, appliedIndex: json.appliedIndex, limits });
+  return stateFromJson(json, limits, FORMAT);
 }

@@ -3,8 +3,9 @@ import { either as E } from "fp-ts";
 import t from "tap";
 import { type Command, decodeCommand, encodeCommand } from "../../src/dcs/commands.js";
 import { decodeEvents, encodeEvents, type Recorded } from "../../src/dcs/events.js";
-import type { Lsn, MemberName, Scope } from "../../src/dcs/model.js";
+import type { Lsn, Scope } from "../../src/dcs/model.js";
 import { m, status } from "./fixtures.js";
+import { rawAcquireLease, rawRemoveMember, rawRenewLease, rawScheduledSwitchover, rawSetConfig, rawSetSyncState } from "./wire.js";
 
 const scope = "main" as Scope;
 const every: Command[] = [
@@ -34,8 +35,21 @@ t.test("every command survives its borsh encoding", async (t) => {
   }
 });
 
+t.test("the test's borsh writer writes what encodeCommand writes", async (t) => {
+  const same = (raw: Uint8Array, command: Command, author: string, what: string): void => {
+    t.same(Buffer.from(raw), Buffer.from(encodeCommand({ scope, author, command })), what);
+  };
+  same(rawSetConfig('{"ttl":20}', { expectedVersion: 3 }), { kind: "setConfig", expectedVersion: 3, mode: "patch", value: { ttl: 20 } }, "api:mallory", "setConfig");
+  same(rawSetConfig("{}", { replace: true }), { kind: "setConfig", expectedVersion: null, mode: "replace", value: {} }, "api:mallory", "setConfig replace");
+  same(rawAcquireLease("pg1", 30_000), { kind: "acquireLease", member: m("pg1"), ttlMs: 30_000 }, "pg1", "acquireLease");
+  same(rawRenewLease("pg1", 30_000, 7), { kind: "renewLease", member: m("pg1"), ttlMs: 30_000, generation: 7 }, "pg1", "renewLease");
+  same(rawRemoveMember("pg3"), { kind: "removeMember", name: m("pg3") }, "api:mallory", "removeMember");
+  same(rawSetSyncState("pg1", ["pg2", "pg3"], 1), { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg2"), m("pg3")], quorum: 1 }, "pg1", "setSyncState");
+  same(rawScheduledSwitchover(1_800_000_000_000), { kind: "requestSwitchover", from: null, to: null, scheduledAtMs: 1_800_000_000_000 }, "api:mallory", "requestSwitchover");
+});
+
 t.test("bad names and truncated bytes are refused with a reason", async (t) => {
-  const bytes = encodeCommand({ scope, author: "x", command: { kind: "removeMember", name: "bad name!" as MemberName } });
+  const bytes = rawRemoveMember("bad name!");
   const decoded = decodeCommand(bytes);
   t.ok(E.isLeft(decoded) && decoded.left.includes("is not a valid name"), E.isLeft(decoded) ? decoded.left : "decoded");
   const good = encodeCommand({ scope, author: "x", command: every[1]! });

@@ -3,10 +3,12 @@
  * explicit entry times.
  */
 import { either as E } from "fp-ts";
-import { type Command, encodeCommand } from "../../src/dcs/commands.js";
+import { type Command, encodeCommandChecked } from "../../src/dcs/commands.js";
 import type { Decision } from "../../src/dcs/decide.js";
-import { type Lsn, type MemberName, type MemberStatus, type Scope, DEFAULT_TAGS } from "../../src/dcs/model.js";
+import { type DcsLimits, DEFAULT_LIMITS, DEFAULT_TAGS, type Lsn, type MemberName, type MemberStatus, type Scope } from "../../src/dcs/model.js";
+import { rejection } from "../../src/dcs/rejection.js";
 import { DcsStateMachine } from "../../src/dcs/state_machine.js";
+import { SILENT_LOGGER, type Logger } from "../../src/lib/logger.js";
 
 export const SCOPE = "main" as Scope;
 export const m = (name: string): MemberName => name as MemberName;
@@ -30,13 +32,28 @@ export function status(name: string, fields: Partial<MemberStatus> = {}): Member
 
 /** A DCS state machine with a clock the test moves. */
 export class Driver {
-  readonly machine = new DcsStateMachine();
+  readonly machine: DcsStateMachine;
   nowMs = 1_700_000_000_000;
   index = 0;
 
+  constructor(logger: Logger = SILENT_LOGGER, limits: DcsLimits = DEFAULT_LIMITS) {
+    this.machine = new DcsStateMachine(limits, logger);
+  }
+
+  /**
+   * Runs a command as DcsClient.execute does: one that breaks a bound is refused before it is
+   * encoded (and takes no log index); the others are applied at the next index.
+   */
   run(author: string, command: Command, scope: Scope = SCOPE): Decision {
+    const payload = encodeCommandChecked({ scope, author, command });
+    if (E.isLeft(payload)) return E.left(rejection("invalid", payload.left));
+    return this.apply(payload.right);
+  }
+
+  /** Applies raw bytes at the next index, as the Raft log hands any committed entry over. */
+  apply(payload: Uint8Array): Decision {
     this.index++;
-    return this.machine.apply(encodeCommand({ scope, author, command }), { index: this.index, term: 1, timeMs: this.nowMs });
+    return this.machine.apply(payload, { index: this.index, term: 1, timeMs: this.nowMs });
   }
 
   /** Runs and insists on success. */

@@ -24,7 +24,7 @@ interface Step {
 }
 
 const member = fc.constantFrom(...MEMBERS);
-const ttl = fc.constantFrom(1000, 5000, 30_000);
+const ttl = fc.constantFrom(3000, 5000, 30_000);
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
   advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 40_000 })),
@@ -43,7 +43,7 @@ const stepArb: fc.Arbitrary<Step> = fc.record({
     { kind: "acquireLease", member: m(who), ttlMs },
     { kind: "renewLease", member: m(who), ttlMs, generation: n },
     { kind: "releaseLease", member: m(who), generation: n },
-    { kind: "setConfig", expectedVersion: n === 4 ? null : n, mode: n === 3 ? "replace" : "patch", value: n === 2 ? { ttl: null } : { ttl: 10 + n, loop_wait: n } },
+    { kind: "setConfig", expectedVersion: n === 4 ? null : n, mode: n === 3 ? "replace" : "patch", value: n === 2 ? { ttl: null } : { ttl: 10 + n, loop_wait: 1 + n } },
     { kind: "requestSwitchover", from: null, to: n % 2 === 0 ? null : m(other), scheduledAtMs: null },
     n % 2 === 0 ? { kind: "cancelSwitchover" } : { kind: "requestFailover", to: m(other), allowDataLoss: n % 4 === 1 },
     { kind: "setSyncState", expectedVersion: null, leader: m(who), standbys: [m(other)].filter((s) => s !== who), quorum: 0 },

@@ -1,7 +1,10 @@
 import { either as E } from "fp-ts";
 import t from "tap";
 import type { Lsn } from "../../src/dcs/model.js";
+import type { JsonObject } from "../../src/dcs/json.js";
+import { encodeState } from "../../src/dcs/snapshot.js";
 import { Driver, m, rejected, SCOPE, status } from "./fixtures.js";
+import { rawAcquireLease, rawSetConfig } from "./wire.js";
 
 t.test("exactly one member initializes a cluster; it alone records the system id", async (t) => {
   const d = new Driver();
@@ -57,7 +60,9 @@ t.test("the lease needs an initialized cluster, a known member and a sane ttl", 
   t.match(rejected(d.run("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 30_000 })), /^notInitialized/);
   d.ok("pg1", { kind: "initializeCluster", member: m("pg1"), systemId: "1" });
   t.match(rejected(d.run("pg9", { kind: "acquireLease", member: m("pg9"), ttlMs: 30_000 })), /^unknownMember: pg9 must report its status/);
-  t.match(rejected(d.run("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 10 })), /^invalid: a lease ttl of 10 ms/);
+  t.match(rejected(d.run("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 10 })), /^invalid: the lease ttl in ms must be an integer from 3000 to 3600000, got 10$/, "refused before it is sent");
+  t.match(rejected(d.apply(rawAcquireLease("pg1", 10))), /^invalid: invalid command: the lease ttl in ms must be an integer from 3000 to 3600000, got 10$/, "and by every node when it is in the log");
+  t.equal(d.scope().lease, null);
 });
 
 t.test("config changes are compare-and-set on the version, with a merge patch, and kept in history", async (t) => {
@@ -74,7 +79,7 @@ t.test("config changes are compare-and-set on the version, with a merge patch, a
   ]);
   t.equal(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { ttl: 20 } })), "accepted", "a change that changes nothing is accepted");
   t.equal(d.scope().config.version, 2, "and does not bump the version");
-  t.match(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { ttl: -1 } })), /^invalid: ttl must be a positive number/);
+  t.match(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { ttl: -1 } })), /^invalid: ttl must be a number of seconds from 3 to 3600, got -1$/);
   d.ok("api:bob", { kind: "setConfig", expectedVersion: 2, mode: "replace", value: { ttl: 15 } });
   t.same(d.scope().config.value, { ttl: 15 }, "replace swaps the whole config");
 });
@@ -199,4 +204,33 @@ t.test("malformed or unknown commands are refused deterministically, never throw
   d.index++;
   const newer = d.machine.apply(new Uint8Array([9, 0, 0, 0, 0]), { index: d.index, term: 1, timeMs: d.nowMs });
   t.match(rejected(newer), /schema 9 is newer than this node understands/);
+});
+
+t.test("the config keeps Patroni's HA timing rule and the postgresql section's shape; a refusal names the key and the rule", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.ok("api:alice", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { maximum_lag_on_failover: 1024 } });
+  const before = Buffer.from(encodeState(d.machine.state)).toString("utf8").replace(/"nowMs":\d+,"appliedIndex":\d+,/, "");
+  const refused: [JsonObject, RegExp][] = [
+    [{ loop_wait: "x" }, /^invalid: loop_wait must be a number of seconds from 0\.1 to 600, got "x"$/],
+    [{ retry_timeout: 0 }, /^invalid: retry_timeout must be a number of seconds from 0\.5 to 1800, got 0$/],
+    [{ ttl: 100000 }, /^invalid: ttl must be a number of seconds from 3 to 3600, got 100000$/],
+    [{ ttl: 3 }, /^invalid: loop_wait 1 s \+ 2 × retry_timeout 2 s = 5 s exceeds ttl 3 s: the rule is loop_wait \+ 2 × retry_timeout ≤ ttl \(a key not given counts with its default\)$/],
+    [{ ttl: 1, loop_wait: 0 }, /^invalid: ttl must be .* got 1; loop_wait must be .* got 0$/],
+    [{ maximum_lag_on_failover: 1.5 }, /^invalid: maximum_lag_on_failover must be an integer of bytes from 0 to \d+, got 1\.5$/],
+    [{ primary_start_timeout: -1 }, /^invalid: primary_start_timeout must be a number of seconds/],
+    [{ postgresql: "x" }, /^invalid: postgresql must be an object \(such as \{"parameters": \{"work_mem": "16MB"\}\}\), got "x"$/],
+    [{ postgresql: { parameters: [1] } }, /^invalid: postgresql\.parameters must be an object of parameter names and values, got \[1\]$/],
+    [{ postgresql: { parameters: { work_mem: { a: 1 } } } }, /^invalid: postgresql\.parameters\.work_mem must be a string, a number or a boolean, got \{"a":1\}$/],
+  ];
+  for (const [value, expected] of refused) {
+    t.match(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value })), expected, JSON.stringify(value));
+  }
+  t.match(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "replace", value: { postgresql: { parameters: { work_mem: null } } } })), /postgresql\.parameters\.work_mem must be a string, a number or a boolean, got null/, "a replacement keeps nulls, which are not values");
+  const after = Buffer.from(encodeState(d.machine.state)).toString("utf8").replace(/"nowMs":\d+,"appliedIndex":\d+,/, "");
+  t.equal(after, before, "no refusal changed the state");
+  t.equal(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { ttl: 3, loop_wait: 1, retry_timeout: 1 } })), "accepted", "1 + 2 × 1 ≤ 3");
+  t.equal(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { postgresql: { parameters: { work_mem: "16MB", max_connections: 100, hot_standby: true } } } })), "accepted");
+  t.equal(rejected(d.run("api:bob", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { postgresql: null } })), "accepted", "null removes the section");
+  t.match(rejected(d.apply(rawSetConfig('{"postgresql":"x"}'))), /^invalid: postgresql must be an object/, "the same rule for a command that reached the log without the client's check");
 });
