@@ -13,25 +13,39 @@ const STATUS = {
   badRequest: 400,
   /** Missing or wrong Basic credentials. */
   unauthorized: 401,
-  /** Nothing to delete (no scheduled switchover or restart). */
+  /** Nothing to delete (no scheduled switchover or restart), no such member, no such route. */
   notFound: 404,
-  /** A compare-and-set lost to a concurrent change, or something of the kind is already pending. */
+  /** The request was not received whole in time. */
+  requestTimeout: 408,
+  /**
+   * A compare-and-set lost to a concurrent change, something of the kind is already pending, or
+   * the node's state refuses the action now (busy, the primary asked to reinitialize, a restart
+   * scheduled in pause: Patroni answers 503 or 500 there, but no 5xx is the client's doing).
+   */
   conflict: 409,
   /** The request body is over the limit. */
   payloadTooLarge: 413,
-  /** A switchover or failover nobody can carry out (Patroni: 412 "no good candidates"). */
+  /** A path or query over the limit. */
+  uriTooLong: 414,
+  /** A Content-Type header that is not a media type. */
+  unsupportedMediaType: 415,
+  /** The request's headers are over the limit. */
+  headersTooLarge: 431,
+  /**
+   * A switchover or failover nobody can carry out (Patroni: 412 "no good candidates"), or a
+   * restart whose conditions this node does not meet (Patroni answers 503 there; a request the
+   * state refuses is not an outage).
+   */
   notPossible: 412,
   /** A schedule in the past or not a time (Patroni: 422). */
   badSchedule: 422,
-  /** Patroni answers 500 "Can't schedule restart in the paused state". */
-  paused: 500,
   /** A bug in raftgres (logged). */
   internal: 500,
   /** The cluster state holds nothing for this scope yet (Patroni: 502 for GET /config). */
   noClusterState: 502,
   /** The Raft log could not carry the request, or its outcome is unknown. */
   dcsUnavailable: 503,
-  /** The node refused or failed an action (restart, reinitialize …), or it did not finish in time. */
+  /** The node failed an action it started (restart, …), or it did not finish in time. */
   actionFailed: 503,
 } as const;
 

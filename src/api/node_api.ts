@@ -205,6 +205,12 @@ export interface NodeApi {
   reinitialize(request: ReinitializeRequest): Promise<E.Either<NodeFailure, string>>;
   /** Runs an HA cycle now (after a config change or a switchover request). */
   wake(): void;
+  /**
+   * Why these PostgreSQL parameters (names and values, as `postgresql.parameters` of the dynamic
+   * config gives them) would not be accepted by the server this node runs: one sentence each,
+   * empty when all pass. Checked before a config change is written (PostgreSQL 15's rules).
+   */
+  postgresParameterProblems(parameters: Readonly<Record<string, unknown>>): readonly string[];
   /** The Raft group as this node sees it; synchronous and cheap. */
   raftMembers(): RaftMembership;
   /**

@@ -4,8 +4,9 @@
  */
 import { either as E } from "fp-ts";
 import type { JsonObject } from "../dcs/json.js";
-import { parseBool } from "./body.js";
-import { apiError, type ApiError } from "./errors.js";
+import { PRIMARY_START_TIMEOUT_S_MAX } from "../dcs/ha_timing.js";
+import { type BodySchema, parseBool, rule, shown } from "./body.js";
+import type { ApiError } from "./errors.js";
 import { parseDurationMs } from "./lag.js";
 import type { LocalStatus } from "./node_api.js";
 import { parseSchedule } from "./schedule.js";
@@ -27,7 +28,7 @@ export interface RestartFilters {
 /** "15.2" → 150002, "9.6.3" → 90603, as server_version_num counts (Patroni's postgres_version_to_int). */
 export function postgresVersionNumber(text: string): number | null {
   const parts = text.trim().split(".");
-  if (parts.some((p) => !/^\d+$/.test(p))) return null;
+  if (parts.some((p) => !/^\d{1,6}$/.test(p))) return null;
   const [major, ...rest] = parts.map(Number);
   if (major === undefined) return null;
   if (major >= 10 && rest.length <= 1) return major * 10_000 + (rest[0] ?? 0);
@@ -35,46 +36,49 @@ export function postgresVersionNumber(text: string): number | null {
   return null;
 }
 
+/** A restart may wait at most as long as a crashed primary may take to start (ha_timing.ts). */
+export const RESTART_TIMEOUT_S_MAX = PRIMARY_START_TIMEOUT_S_MAX;
+
+function timeoutMs(value: unknown): number | null {
+  const ms = parseDurationMs(value);
+  return ms === null || ms <= 0 || ms > RESTART_TIMEOUT_S_MAX * 1000 ? null : ms;
+}
+
+/** POST /restart's body (Patroni's keys); `schedule` is read by parseRestartRequest (400 or 422). */
+export const RESTART_SCHEMA: BodySchema = {
+  route: "POST /restart",
+  optional: true,
+  fields: {
+    schedule: rule.any,
+    role: (value) => (RESTART_ROLES.some((r) => r === value) ? null : `PostgreSQL role should be either primary, standby_leader, or replica, not ${shown(value)}`),
+    postgres_version: (value) => (postgresVersionNumber(versionText(value)) !== null ? null : `postgres_version ${shown(value)} is not a PostgreSQL version: X.Y or X.Y.Z is accepted`),
+    timeout: (value) => (timeoutMs(value) !== null ? null : `Timeout should be a positive number of seconds up to ${RESTART_TIMEOUT_S_MAX} (or 30s, 5min …), not ${shown(value)}`),
+    restart_pending: rule.patroniBool,
+  },
+};
+
+function versionText(value: unknown): string {
+  return typeof value === "number" ? String(value) : typeof value === "string" ? value.slice(0, 40) : "";
+}
+
+/** The filters of a body that passed RESTART_SCHEMA. */
 export function parseRestartRequest(body: JsonObject, nowMs: number): E.Either<ApiError, RestartFilters> {
-  let filters: RestartFilters = { role: null, postgresVersion: null, postgresVersionText: null, restartPending: false, timeoutMs: null, scheduleMs: null };
-  for (const [key, value] of Object.entries(body)) {
-    switch (key) {
-      case "schedule": {
-        const at = parseSchedule(value, "restart", nowMs);
-        if (E.isLeft(at)) return at;
-        filters = { ...filters, scheduleMs: at.right };
-        break;
-      }
-      case "role": {
-        const role = RESTART_ROLES.find((r) => r === value);
-        if (role === undefined) return E.left(apiError("badRequest", `PostgreSQL role should be either primary, standby_leader, or replica, not ${JSON.stringify(value)}`));
-        filters = { ...filters, role };
-        break;
-      }
-      case "postgres_version": {
-        const text = typeof value === "number" ? String(value) : typeof value === "string" ? value : "";
-        const version = postgresVersionNumber(text);
-        if (version === null) return E.left(apiError("badRequest", `postgres_version ${JSON.stringify(value)} is not a PostgreSQL version: X.Y or X.Y.Z is accepted`));
-        filters = { ...filters, postgresVersion: version, postgresVersionText: text };
-        break;
-      }
-      case "timeout": {
-        const timeoutMs = parseDurationMs(value);
-        if (timeoutMs === null || timeoutMs <= 0) return E.left(apiError("badRequest", `Timeout should be a positive number of seconds, not ${JSON.stringify(value)}`));
-        filters = { ...filters, timeoutMs };
-        break;
-      }
-      case "restart_pending": {
-        const pending = parseBool(value);
-        if (pending === null) return E.left(apiError("badRequest", `restart_pending should be true or false, not ${JSON.stringify(value)}`));
-        filters = { ...filters, restartPending: pending };
-        break;
-      }
-      default:
-        return E.left(apiError("badRequest", `Unknown filter for the scheduled restart: ${key} (known: schedule, role, postgres_version, timeout, restart_pending)`));
-    }
+  let scheduleMs: number | null = null;
+  if (body["schedule"] !== undefined) {
+    const at = parseSchedule(body["schedule"], "restart", nowMs);
+    if (E.isLeft(at)) return at;
+    scheduleMs = at.right;
   }
-  return E.right(filters);
+  const role = RESTART_ROLES.find((r) => r === body["role"]) ?? null;
+  const version = body["postgres_version"] === undefined ? null : versionText(body["postgres_version"]);
+  return E.right({
+    role,
+    postgresVersion: version === null ? null : postgresVersionNumber(version),
+    postgresVersionText: version,
+    restartPending: parseBool(body["restart_pending"] ?? false) === true,
+    timeoutMs: body["timeout"] === undefined ? null : timeoutMs(body["timeout"]),
+    scheduleMs,
+  });
 }
 
 /** Null when this node should restart; otherwise which filter it does not match. */

@@ -12,13 +12,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { either as E } from "fp-ts";
-import { isJsonObject, type JsonObject } from "../dcs/json.js";
-import { mergePatch } from "../dcs/merge_patch.js";
-import { permanentSlotsProblem, SLOTS_KEYS } from "../dcs/permanent_slots.js";
+import type { JsonObject } from "../dcs/json.js";
 import type { ScopeView } from "../dcs/views.js";
-import { readJsonObject } from "./body.js";
+import { type BodySchema, readBody, shown } from "./body.js";
+import { checkConfigChange } from "./config_check.js";
 import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, fromDcsFailure, sendError } from "./errors.js";
+import type { NodeApi } from "./node_api.js";
 
 /** The config as clients see it: the stored value, with `pause` when the cluster is paused. */
 export function visibleConfig(view: ScopeView): JsonObject {
@@ -30,7 +30,7 @@ function ifMatchVersion(request: FastifyRequest): E.Either<ApiError, number | nu
   const header = request.headers["if-match"];
   if (header === undefined || header.trim() === "*") return E.right(null);
   const match = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header);
-  if (match === null) return E.left(apiError("badRequest", `If-Match ${JSON.stringify(header)} is not a config version (use the ETag of GET /config)`));
+  if (match === null || match[1]!.length > 15) return E.left(apiError("badRequest", `If-Match ${shown(header)} is not a config version (use the ETag of GET /config)`));
   return E.right(Number(match[1]));
 }
 
@@ -38,7 +38,7 @@ function ifMatchVersion(request: FastifyRequest): E.Either<ApiError, number | nu
 function splitPause(body: JsonObject, replace: boolean): E.Either<ApiError, { config: JsonObject; pause: boolean | undefined }> {
   const { pause, ...config } = body;
   if (pause !== undefined && pause !== null && typeof pause !== "boolean") {
-    return E.left(apiError("badRequest", `pause must be true, false or null, not ${JSON.stringify(pause)}`));
+    return E.left(apiError("badRequest", `pause must be true, false or null, not ${shown(pause)}`));
   }
   // In a merge patch null deletes the key (resume); a replacement without it resumes too.
   const value = pause === undefined ? (replace ? false : undefined) : pause === true;
@@ -51,21 +51,19 @@ async function applyPause(ctx: ApiContext, request: FastifyRequest, view: ScopeV
   return E.isLeft(done) ? fromDcsFailure(done.left, `the config was written but ${paused ? "pause" : "resume"} was not`) : null;
 }
 
-/**
- * The permanent slots of the config a change would leave (src/dcs/permanent_slots.ts), checked at
- * this edge rather than in the DCS rules, whose decisions a replayed log must repeat exactly.
- * Only a change that touches them is refused, so an older mistake does not block other edits.
- */
-function slotsProblem(view: ScopeView, change: JsonObject, mode: "patch" | "replace"): ApiError | null {
-  if (mode === "patch" && ![...SLOTS_KEYS, "ignore_slots"].some((key) => key in change)) return null;
-  const next = mode === "patch" ? mergePatch(view.config.value, change) : change;
-  const problem = isJsonObject(next) ? permanentSlotsProblem(next) : null;
-  return problem === null ? null : apiError("badRequest", `the config was not changed: ${problem}`);
+const CONFIG_BODY = (mode: "patch" | "replace"): BodySchema => ({ route: `${mode === "patch" ? "PATCH" : "PUT"} /config`, optional: false, fields: "open" });
+
+/** The change's problems (config_check.ts) as one answer: 413 over the size, else 400 with all of them. */
+function configProblem(view: ScopeView, change: JsonObject, mode: "patch" | "replace", node: NodeApi): ApiError | null {
+  const verdict = checkConfigChange(view.config.value, change, mode, (parameters) => node.postgresParameterProblems(parameters));
+  if (verdict.ok) return null;
+  const message = `the config was not changed: ${verdict.problems.join("; ")}`;
+  return apiError(verdict.tooLarge ? "payloadTooLarge" : "badRequest", message);
 }
 
 async function writeConfig(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, mode: "patch" | "replace"): Promise<FastifyReply> {
   const { node } = ctx;
-  const body = readJsonObject(request.body, false);
+  const body = readBody(request.body, CONFIG_BODY(mode));
   if (E.isLeft(body)) return sendError(reply, body.left);
   const split = splitPause(body.right, mode === "replace");
   if (E.isLeft(split)) return sendError(reply, split.left);
@@ -75,8 +73,8 @@ async function writeConfig(ctx: ApiContext, request: FastifyRequest, reply: Fast
   if (E.isLeft(read)) return sendError(reply, apiError("dcsUnavailable", `cannot read the config to change it: ${read.left.message}`));
   const view = read.right;
   if (view === null) return sendError(reply, apiError(mode === "patch" ? "dcsUnavailable" : "noClusterState", `the cluster state holds no config for scope ${node.scope}: it was never initialized`));
-  const slots = slotsProblem(view, split.right.config, mode);
-  if (slots !== null) return sendError(reply, slots);
+  const problem = configProblem(view, split.right.config, mode, node);
+  if (problem !== null) return sendError(reply, problem);
   // PATCH is always conditional (on the version just read, or the client's); PUT only when asked.
   const expectedVersion = ifMatch.right ?? (mode === "patch" ? view.config.version : null);
   const changesConfig = mode === "replace" || Object.keys(split.right.config).length > 0;

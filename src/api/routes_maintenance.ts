@@ -10,9 +10,10 @@ import type { FastifyInstance } from "fastify";
 import { either as E } from "fp-ts";
 import { configNumber, isValidName, type MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
-import { readJsonObject } from "./body.js";
+import { type BodySchema, noKeys, readBody, rule, shown } from "./body.js";
 import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, fromDcsFailure, sendError, sendMessage } from "./errors.js";
+import { unknownMemberProblem } from "./known_members.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -36,25 +37,39 @@ async function handOver(ctx: ApiContext, from: MemberName, candidate: MemberName
   return apiError("actionFailed", `${from} did not hand over within ${Math.round(waitMs / 1000)} s; it is not in maintenance (the switchover may still be pending: raftgres list)`);
 }
 
+function schema(on: boolean): BodySchema {
+  const route = `${on ? "POST" : "DELETE"} /members/:name/maintenance`;
+  return on ? { route, optional: true, fields: { candidate: rule.memberName(false) } } : noKeys(route);
+}
+
+/** Why the request names no member it could act on, or null. */
+function namesProblem(view: ScopeView | null, name: string, candidate: string | null): ApiError | null {
+  const unknown = unknownMemberProblem(view, "member", name);
+  if (unknown !== null) return apiError("notFound", unknown);
+  if (candidate === null) return null;
+  if (candidate === name) return apiError("badRequest", `candidate ${candidate} is the member taken out: name another member to hand over to`);
+  const problem = unknownMemberProblem(view, "candidate", candidate);
+  return problem === null ? null : apiError("badRequest", problem);
+}
+
 export function registerMaintenanceRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const on of [true, false]) {
     const route = on ? app.post.bind(app) : app.delete.bind(app);
     route("/members/:name/maintenance", async (request, reply) => {
       const name = (request.params as { name: string }).name;
-      if (!isValidName(name)) return sendError(reply, apiError("badRequest", `${JSON.stringify(name)} is not a valid member name`));
-      const body = readJsonObject(request.body, true);
+      if (!isValidName(name)) return sendError(reply, apiError("badRequest", `${shown(name)} is not a valid member name (letters, digits, '_', '.', '-', at most 63)`));
+      const body = readBody(request.body, schema(on));
       if (E.isLeft(body)) return sendError(reply, body.left);
-      const candidate = body.right["candidate"];
-      if (candidate !== undefined && (typeof candidate !== "string" || !isValidName(candidate))) return sendError(reply, apiError("badRequest", `candidate must be a member name, not ${JSON.stringify(candidate)}`));
+      const candidate = typeof body.right["candidate"] === "string" ? body.right["candidate"] : null;
       const read = await ctx.node.readView();
       if (E.isLeft(read)) return sendError(reply, apiError("dcsUnavailable", `cannot read the cluster state: ${read.left.message}`));
       const view = read.right;
-      const member = view?.members.find((m) => m.name === name);
-      if (member === undefined) return sendError(reply, apiError("notFound", `${name} is not a member of the cluster`));
+      const problem = namesProblem(view, name, candidate);
+      if (problem !== null) return sendError(reply, problem);
       const author = authorOf(request);
       let note = "";
       if (on && holder(view) === name) {
-        const next = await handOver(ctx, name as MemberName, (candidate as MemberName | undefined) ?? null, author);
+        const next = await handOver(ctx, name as MemberName, candidate as MemberName | null, author);
         if (typeof next !== "string") return sendError(reply, next);
         note = ` after switching over to ${next}`;
       }

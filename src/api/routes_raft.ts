@@ -21,7 +21,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { either as E } from "fp-ts";
 import { isJsonObject, type JsonObject } from "../dcs/json.js";
 import { isValidName } from "../dcs/model.js";
-import { readJsonObject } from "./body.js";
+import { type BodySchema, type FieldRule, noKeys, readBody, shown } from "./body.js";
 import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, sendError, sendMessage } from "./errors.js";
 import type { MembershipChange, NodeFailure, RaftMember, RaftMembership } from "./node_api.js";
@@ -68,11 +68,33 @@ function voterIds(raft: RaftMembership): string[] {
   return raft.members.filter((m) => m.role === "voter").map((m) => m.id);
 }
 
+/** A Raft node id is its member name. */
+const nodeName: FieldRule = (value, key) => {
+  if (typeof value !== "string" || value === "") return `${key} must be a node name (a string), not ${shown(value ?? null)}`;
+  if (!isValidName(value)) return `${key} ${shown(value)} is not a valid node name (letters, digits, '_', '.', '-', at most 63)`;
+  return null;
+};
+
+const RAFT_ADDRESS = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_.-]{1,253}):(\d{1,5})$/;
+
+const raftAddress: FieldRule = (value, key) => {
+  const port = typeof value === "string" ? RAFT_ADDRESS.exec(value)?.[1] : undefined;
+  if (port === undefined || Number(port) < 1 || Number(port) > 65535) return `${key} must be the node's Raft address as host:port, not ${shown(value ?? null)}`;
+  return null;
+};
+
+const ADD_SCHEMA: BodySchema = {
+  route: "POST /raft/members",
+  optional: false,
+  fields: { name: nodeName, address: raftAddress, role: (value, key) => (value === "voter" || value === "learner" ? null : `${key} must be "voter" or "learner", not ${shown(value)}`) },
+};
+
+const TRANSFER_SCHEMA: BodySchema = { route: "POST /raft/transfer", optional: false, fields: { to: nodeName } };
+
+/** A name the schema requires: present and valid, else a 400 naming the key. */
 function readName(body: JsonObject, key: string): E.Either<ApiError, string> {
-  const value = body[key];
-  if (typeof value !== "string" || value === "") return E.left(bad(`${key} must be a node name (a string), not ${JSON.stringify(value ?? null)}`));
-  if (!isValidName(value)) return E.left(bad(`${key} ${JSON.stringify(value)} is not a valid node name (letters, digits, '_', '.', '-', at most 63)`));
-  return E.right(value);
+  const problem = nodeName(body[key], key);
+  return problem === null ? E.right(body[key] as string) : E.left(bad(problem));
 }
 
 interface AddRequest {
@@ -84,14 +106,10 @@ interface AddRequest {
 function readAddRequest(body: JsonObject): E.Either<ApiError, AddRequest> {
   const name = readName(body, "name");
   if (E.isLeft(name)) return name;
-  const address = body["address"];
-  const port = typeof address === "string" ? /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(address)?.[1] : undefined;
-  if (typeof address !== "string" || port === undefined || Number(port) < 1 || Number(port) > 65535) {
-    return E.left(bad(`address must be the node's Raft address as host:port, not ${JSON.stringify(address ?? null)}`));
-  }
-  const role = body["role"] ?? "voter";
-  if (role !== "voter" && role !== "learner") return E.left(bad(`role must be "voter" or "learner", not ${JSON.stringify(role)}`));
-  return E.right({ name: name.right, address, role });
+  const address = raftAddress(body["address"], "address");
+  if (address !== null) return E.left(bad(address));
+  const role = body["role"] === "learner" ? "learner" : "voter";
+  return E.right({ name: name.right, address: body["address"] as string, role });
 }
 
 function fromNodeFailure(failure: NodeFailure, what: string): ApiError {
@@ -207,7 +225,7 @@ export function registerRaftRoutes(app: FastifyInstance, ctx: ApiContext): void 
   app.get("/raft", async (_request, reply) => reply.code(200).send(raftJson(ctx.node.raftMembers(), apiUrls(ctx))));
 
   app.post("/raft/members", async (request, reply) => {
-    const body = readJsonObject(request.body, false);
+    const body = readBody(request.body, ADD_SCHEMA);
     if (E.isLeft(body)) return sendError(reply, body.left);
     const add = readAddRequest(body.right);
     if (E.isLeft(add)) return sendError(reply, add.left);
@@ -221,6 +239,8 @@ export function registerRaftRoutes(app: FastifyInstance, ctx: ApiContext): void 
     const params = request.params;
     const name = readName(isJsonObject(params) ? params : {}, "name");
     if (E.isLeft(name)) return sendError(reply, name.left);
+    const body = readBody(request.body, noKeys("DELETE /raft/members/:name"));
+    if (E.isLeft(body)) return sendError(reply, body.left);
     const forwarded = await forwardToLeader(ctx, request, reply, forwardTimeoutMs);
     if (forwarded !== null) return forwarded;
     const raft = ctx.node.raftMembers();
@@ -233,7 +253,7 @@ export function registerRaftRoutes(app: FastifyInstance, ctx: ApiContext): void 
   });
 
   app.post("/raft/transfer", async (request, reply) => {
-    const body = readJsonObject(request.body, false);
+    const body = readBody(request.body, TRANSFER_SCHEMA);
     if (E.isLeft(body)) return sendError(reply, body.left);
     const to = readName(body.right, "to");
     if (E.isLeft(to)) return sendError(reply, to.left);

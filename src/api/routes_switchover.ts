@@ -9,11 +9,12 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { either as E } from "fp-ts";
 import type { Command } from "../dcs/commands.js";
 import type { JsonObject } from "../dcs/json.js";
-import { configNumber, isValidName, type MemberName } from "../dcs/model.js";
+import { configNumber, type MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
-import { readJsonObject } from "./body.js";
+import { type BodySchema, noKeys, readBody, rule } from "./body.js";
 import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, fromDcsFailure, sendError, sendMessage } from "./errors.js";
+import { isMember, memberList, unknownMemberProblem } from "./known_members.js";
 import { parseSchedule } from "./schedule.js";
 import { syncModeOf } from "../dcs/sync_mode.js";
 
@@ -28,12 +29,19 @@ interface SwitchoverRequest {
   readonly allowDataLoss: boolean;
 }
 
-function memberName(body: JsonObject, key: string): E.Either<ApiError, MemberName | null> {
+/** Patroni's keys (member is candidate's old name); allow_data_loss is raftgres's, for a failover. */
+function schema(action: Action): BodySchema {
+  return {
+    route: `POST /${action}`,
+    optional: false,
+    fields: { leader: rule.memberName(true), candidate: rule.memberName(true), member: rule.memberName(true), scheduled_at: rule.any, allow_data_loss: rule.boolean },
+  };
+}
+
+/** A name the schema let through: null, "" (none) or a valid member name. */
+function memberName(body: JsonObject, key: string): MemberName | null {
   const value = body[key];
-  if (value === undefined || value === null || value === "") return E.right(null);
-  if (typeof value !== "string") return E.left(apiError("badRequest", `${key} must be a member name (a string), not ${JSON.stringify(value)}`));
-  if (!isValidName(value)) return E.left(apiError("badRequest", `${key} ${JSON.stringify(value)} is not a valid member name (letters, digits, '_', '.', '-', at most 63)`));
-  return E.right(value as MemberName);
+  return typeof value === "string" && value !== "" ? (value as MemberName) : null;
 }
 
 const bad = (message: string): E.Either<ApiError, never> => E.left(apiError("badRequest", message));
@@ -41,12 +49,10 @@ const bad = (message: string): E.Either<ApiError, never> => E.left(apiError("bad
 /** Patroni's checks, in its order; `requested` is what the path asked (a failover naming a leader is a switchover). */
 function validate(body: JsonObject, requested: Action, view: ScopeView | null): E.Either<ApiError, SwitchoverRequest> {
   const leader = memberName(body, "leader");
-  if (E.isLeft(leader)) return leader;
   const candidate = body["candidate"] === undefined ? memberName(body, "member") : memberName(body, "candidate");
-  if (E.isLeft(candidate)) return candidate;
   const paused = view?.paused ?? false;
-  if (requested === "failover" && candidate.right === null) return bad("Failover could be performed only to a specific candidate");
-  if (requested === "switchover" && leader.right === null) return bad("Switchover could be performed only from a specific leader");
+  if (requested === "failover" && candidate === null) return bad("Failover could be performed only to a specific candidate");
+  if (requested === "switchover" && leader === null) return bad("Switchover could be performed only from a specific leader");
   let scheduledAtMs: number | null = null;
   const scheduledAt = body["scheduled_at"];
   if (scheduledAt !== undefined && scheduledAt !== null && scheduledAt !== "") {
@@ -56,13 +62,23 @@ function validate(body: JsonObject, requested: Action, view: ScopeView | null): 
     if (E.isLeft(at)) return at;
     scheduledAtMs = at.right;
   }
-  if (paused && candidate.right === null) return bad("Switchover is possible only to a specific candidate in a paused state");
-  const action: Action = requested === "failover" && leader.right !== null ? "switchover" : requested;
-  if (leader.right !== null && leader.right === candidate.right) return bad(`Switchover target and source are the same (${leader.right})`);
+  if (paused && candidate === null) return bad("Switchover is possible only to a specific candidate in a paused state");
+  const action: Action = requested === "failover" && leader !== null ? "switchover" : requested;
+  if (leader !== null && leader === candidate) return bad(`Switchover target and source are the same (${leader})`);
   const allow = body["allow_data_loss"];
-  if (allow !== undefined && typeof allow !== "boolean") return bad(`allow_data_loss must be true or false, not ${JSON.stringify(allow)}`);
   if (allow === true && action !== "failover") return bad("allow_data_loss applies to a failover only; a switchover never loses data");
-  return E.right({ action, leader: leader.right, candidate: candidate.right, scheduledAtMs, allowDataLoss: allow === true });
+  return E.right({ action, leader: leader, candidate: candidate, scheduledAtMs, allowDataLoss: allow === true });
+}
+
+/** Names that are not members: Patroni's 412, listing the members it could have named. */
+function membersProblem(request: SwitchoverRequest, view: ScopeView | null): ApiError | null {
+  if (request.leader !== null) {
+    const problem = unknownMemberProblem(view, "leader", request.leader);
+    if (problem !== null) return apiError("notPossible", `leader name does not match: ${problem}`);
+  }
+  if (request.candidate === null || isMember(view, request.candidate)) return null;
+  const reason = `${request.candidate} is not a member of the cluster`;
+  return apiError("notPossible", `${title(request.action)} is not possible: ${reason} (members: ${memberList(view)})`, [{ member: request.candidate, reason }]);
 }
 
 /** In priority synchronous mode only a synchronous standby may take over in a switchover (Patroni). */
@@ -109,13 +125,15 @@ async function awaitNewPrimary(ctx: ApiContext, request: SwitchoverRequest, from
 const title = (action: Action): string => `${action[0]!.toUpperCase()}${action.slice(1)}`;
 
 async function handle(ctx: ApiContext, httpRequest: FastifyRequest, requested: Action): Promise<{ status: number; message: string } | ApiError> {
-  const body = readJsonObject(httpRequest.body, false);
+  const body = readBody(httpRequest.body, schema(requested));
   if (E.isLeft(body)) return body.left;
   const read = await ctx.node.readView();
   if (E.isLeft(read)) return apiError("dcsUnavailable", `cannot read the cluster state: ${read.left.message}`);
   const view = read.right;
   const request = validate(body.right, requested, view);
   if (E.isLeft(request)) return request.left;
+  const members = membersProblem(request.right, view);
+  if (members !== null) return members;
   const sync = syncProblem(request.right, view);
   if (sync !== null) return sync;
   const from = liveHolder(view);
@@ -141,6 +159,8 @@ export function registerSwitchoverRoutes(app: FastifyInstance, ctx: ApiContext):
   }
 
   app.delete("/switchover", async (request, reply) => {
+    const body = readBody(request.body, noKeys("DELETE /switchover"));
+    if (E.isLeft(body)) return sendError(reply, body.left);
     const pending = ctx.node.view()?.pending ?? null;
     if (pending === null) return sendError(reply, apiError("notFound", "no switchover is scheduled"));
     const done = await ctx.node.execute({ kind: "cancelSwitchover" }, authorOf(request));

@@ -4,13 +4,14 @@
  *
  * The API's routes live in one encapsulated plugin: Basic authentication, the raw-text body
  * parser and the error handler apply to them only, so the agent's routes keep their own (fence
- * reports are verified over their exact bytes and carry their own signature).
+ * reports are verified over their exact bytes and carry their own signature). What fastify and
+ * Node answer by themselves (bad HTTP, huge headers, bad paths, no route) is in edge.ts.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "../lib/logger.js";
-import { authHook, type Credentials } from "./auth.js";
+import { authHook, type Credentials, FailedLoginLog } from "./auth.js";
 import { type ApiContext, type ApiTiming, DEFAULT_TIMING } from "./context.js";
-import { apiError, sendError } from "./errors.js";
+import { API_REQUEST_RECEIVE_MS_MAX, clientErrorHandler, errorHandler, frameworkErrors, notFound } from "./edge.js";
 import type { NodeApi } from "./node_api.js";
 import { RestartSchedule } from "./restart_schedule.js";
 import { registerActionRoutes, restartNow } from "./routes_actions.js";
@@ -37,7 +38,7 @@ export interface ApiServerOptions {
 }
 
 function createFastify(tls: ApiServerOptions["tls"]): FastifyInstance {
-  const common = { logger: false, bodyLimit: API_BODY_BYTES_MAX } as const;
+  const common = { logger: false, bodyLimit: API_BODY_BYTES_MAX, requestTimeout: API_REQUEST_RECEIVE_MS_MAX, clientErrorHandler, frameworkErrors } as const;
   if (tls === undefined) return Fastify(common);
   // An HTTPS instance has other server types in fastify's generics; routes and inject are the same.
   return Fastify({ ...common, https: { cert: tls.cert, key: tls.key } }) as unknown as FastifyInstance;
@@ -57,20 +58,20 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
       else logger.info({}, `the scheduled restart: ${outcome.message}`);
     }, logger),
   };
+  const failedLogins = new FailedLoginLog(logger);
+  const flushTimer = setInterval(() => failedLogins.flush(), failedLogins.intervalMs);
+  flushTimer.unref();
   app.addHook("onClose", async () => {
     ctx.restarts.cancel();
+    clearInterval(flushTimer);
+    failedLogins.flush();
   });
   void app.register(async (api) => {
     api.removeAllContentTypeParsers();
     api.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => done(null, body));
-    api.addHook("onRequest", authHook(options.authentication, options.requireAuthForReads ?? false, logger));
-    api.setErrorHandler((error: FastifyError, request, reply) => {
-      const status = error.statusCode ?? 500;
-      if (status === 413) return sendError(reply, apiError("payloadTooLarge", `the request body is over ${API_BODY_BYTES_MAX} bytes`));
-      if (status >= 400 && status < 500) return sendError(reply, { ...apiError("badRequest", error.message), status });
-      logger.error({ method: request.method, url: request.url, error: error.stack ?? error.message }, "a REST API request failed: this is a bug");
-      return sendError(reply, apiError("internal", `the request failed inside raftgres: ${error.message}`));
-    });
+    api.addHook("onRequest", authHook(options.authentication, options.requireAuthForReads ?? false, failedLogins));
+    api.setErrorHandler(errorHandler(logger, API_BODY_BYTES_MAX));
+    api.setNotFoundHandler(notFound);
     registerHealthRoutes(api, ctx);
     registerStatusRoutes(api, ctx);
     registerConfigRoutes(api, ctx);

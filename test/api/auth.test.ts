@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { checkBasicAuth } from "../../src/api/auth.js";
+import { checkBasicAuth, FailedLoginLog } from "../../src/api/auth.js";
+import { createRecordingLogger, type LoggedLine } from "../../src/lib/logger.js";
 import { basic, cluster, server } from "./fixtures.js";
 
 const authentication = { username: "admin", password: "s3cret:with:colons" };
@@ -60,5 +61,50 @@ t.test("with a certificate the server is built for HTTPS", async (t) => {
   const app = server(cluster(), { tls: { cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")) } });
   t.ok(app.initialConfig.https, "fastify was given https options");
   t.equal((await app.inject({ method: "GET", url: "/primary" })).statusCode, 200);
+  await app.close();
+});
+
+t.test("failed logins are logged once per source and interval, with the count of the others", async (t) => {
+  const lines: LoggedLine[] = [];
+  let nowMs = 1_000_000;
+  const log = new FailedLoginLog(createRecordingLogger(lines), () => nowMs, 60_000, 4);
+  const request = { method: "POST", url: "/reload" };
+  for (let i = 0; i < 50; i++) log.refused("10.0.0.1", request, "not authenticated: wrong user name or password");
+  t.equal(lines.length, 1, "the first refusal at once, the next 49 counted");
+  t.match(lines[0], { level: "warn", fields: { from: "10.0.0.1", method: "POST", url: "/reload" }, message: /^refused a request from 10\.0\.0\.1: not authenticated/ });
+  log.refused("10.0.0.2", request, "no Authorization header");
+  t.equal(lines.length, 2, "another source has its own first line");
+  nowMs += 59_000;
+  log.flush();
+  t.equal(lines.length, 2, "nothing within the interval");
+  nowMs += 1_000;
+  log.flush();
+  t.equal(lines.length, 3);
+  t.match(lines[2], { fields: { from: "10.0.0.1", refused: 49 }, message: "refused 49 more requests from 10.0.0.1 in the last 60 s (the last: not authenticated: wrong user name or password)" });
+  log.refused("10.0.0.1", request, "no Authorization header");
+  t.equal(lines.length, 3, "the interval starts again from the summary line");
+  nowMs += 120_000;
+  log.flush();
+  t.equal(lines.length, 4, "one more summary");
+  t.equal(log.size, 1, "the quiet source is forgotten");
+  nowMs += 60_000;
+  log.flush();
+  t.equal(log.size, 0, "and so is this one, an interval later");
+});
+
+t.test("the table of sources is bounded: beyond it, refusals share one count", async (t) => {
+  const lines: LoggedLine[] = [];
+  const log = new FailedLoginLog(createRecordingLogger(lines), () => 0, 60_000, 4);
+  for (let i = 0; i < 1000; i++) log.refused(`10.0.${i >> 8}.${i & 255}`, { method: "POST", url: "/reload" }, "no Authorization header");
+  t.ok(log.size <= 5, `at most 4 sources and the shared count (${log.size})`);
+  t.equal(lines.length, 5, "4 sources and the first of the others, then nothing");
+  t.match(lines[4], { message: /^refused a request from other sources/ });
+});
+
+t.test("a server with credentials logs a client retrying a wrong password once", async (t) => {
+  const lines: LoggedLine[] = [];
+  const app = server(cluster(), { authentication, logger: createRecordingLogger(lines) });
+  for (let i = 0; i < 20; i++) t.equal((await app.inject({ method: "POST", url: "/reload", headers: { authorization: basic("admin", "guess") } })).statusCode, 401);
+  t.equal(lines.filter((line) => /refused/.test(line.message)).length, 1);
   await app.close();
 });

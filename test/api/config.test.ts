@@ -69,7 +69,7 @@ t.test("PATCH and PUT refuse malformed bodies with 400 and change nothing", asyn
     ["[1, 2]", "application/json", /must be a JSON object, not an array/],
     ["42", "application/json", /not a number/],
     ["", "application/json", /has none/],
-    ["{\"ttl\": -1}", "application/json", /ttl must be a positive number/],
+    ["{\"ttl\": -1}", "application/json", /ttl must be a number of seconds from 3 to 3600, got -1/],
     ["{\"pause\": \"yes\"}", undefined, /pause must be true, false or null/],
   ];
   for (const [payload, type, message] of cases) {

@@ -10,6 +10,7 @@ import { DEFAULT_TAGS, type Lsn, type MemberName } from "../../src/dcs/model.js"
 import { type ScopeView, viewScope } from "../../src/dcs/views.js";
 import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMember, RaftMembership, ReinitializeRequest, RestartRequest } from "../../src/api/node_api.js";
 import { buildApiServer, type ApiServerOptions } from "../../src/api/server.js";
+import { parameterProblems } from "../../src/pg/parameter_check.js";
 import { SILENT_LOGGER } from "../../src/lib/logger.js";
 import { Driver, m, SCOPE } from "../dcs/fixtures.js";
 
@@ -135,6 +136,11 @@ export class TestNode implements NodeApi {
 
   raftMembers(): RaftMembership {
     return this.raft;
+  }
+
+  /** The agent's own check (src/pg/parameter_check.ts), not a stand-in. */
+  postgresParameterProblems(parameters: Readonly<Record<string, unknown>>): readonly string[] {
+    return parameterProblems(parameters, "postgresql.parameters");
   }
 
   /** Applies the change to `raft` as the core would (learners report `learnerMatch`). */
