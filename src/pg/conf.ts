@@ -16,6 +16,7 @@ import { either as E } from "fp-ts";
 import type { Upstream } from "../ha/actions.js";
 import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
 import { removeIfPresent, writeFileAtomic } from "./files.js";
+import { parameterProblem, serverProblem } from "./parameter_check.js";
 import type { ParameterValue, ResolvedSettings } from "./settings.js";
 import { slotName } from "./slot_names.js";
 import type { MemberName } from "./types.js";
@@ -68,8 +69,19 @@ export function primaryConninfo(s: ResolvedSettings, upstream: Upstream): E.Eith
   return E.right(formatConninfo(params));
 }
 
-/** The text of raftgres.conf for `role`; Left when the upstream's URL cannot be parsed. */
-export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Either<string, string> {
+/** raftgres.conf's text, and the lines left out because PostgreSQL would refuse them. */
+export interface RenderedConf {
+  readonly text: string;
+  /** One sentence per parameter left out (parameter_check.ts). */
+  readonly refused: readonly string[];
+}
+
+/**
+ * The text of raftgres.conf for `role`; Left when the upstream's URL cannot be parsed. A value
+ * PostgreSQL would refuse is left out rather than written: one bad line makes the server refuse
+ * the whole file at a start, and ignore every later change at a reload.
+ */
+export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Either<string, RenderedConf> {
   const ha: Record<string, ParameterValue> = {
     listen_addresses: s.listenHost,
     port: s.port,
@@ -98,6 +110,9 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     ha["primary_conninfo"] = "";
     ha["primary_slot_name"] = "";
   }
+  const refused: string[] = [];
+  const user = Object.entries(s.parameters).filter(([name, value]) => keep(parameterProblem(name, value, "postgresql.parameters"), refused));
+  const ours = Object.entries(ha).filter(([name, value]) => keep(serverProblem(name, value, "raftgres"), refused));
   // Later lines win: defaults < the cluster's dynamic parameters < this node's < what HA needs.
   const line = ([name, value]: [string, ParameterValue]): string => `${name} = ${confValue(value)}`;
   const lines = [
@@ -106,10 +121,17 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     "# set parameters in the raftgres configuration instead.",
     ...Object.entries({ cluster_name: s.memberName, ...DEFAULT_PARAMETERS }).map(line),
     `include_if_exists = '${DYNAMIC_CONF_FILE}'`,
-    ...Object.entries({ ...s.parameters, ...ha }).map(line),
+    ...user.map(line),
+    ...ours.map(line),
     `include_if_exists = '${SYNC_CONF_FILE}'`,
   ];
-  return E.right(`${lines.join("\n")}\n`);
+  return E.right({ text: `${lines.join("\n")}\n`, refused });
+}
+
+/** True when `problem` is null; otherwise the problem is added to `refused`. */
+function keep(problem: string | null, refused: string[]): boolean {
+  if (problem !== null) refused.push(problem);
+  return problem === null;
 }
 
 /** pg_hba.conf: the extra lines first (first match wins), then ours. */
@@ -127,9 +149,12 @@ export function renderHba(s: ResolvedSettings): string {
 export async function writeServerFiles(s: ResolvedSettings, role: ServerRole): Promise<E.Either<string, void>> {
   const conf = renderServerConf(s, role);
   if (E.isLeft(conf)) return conf;
+  if (conf.right.refused.length > 0) {
+    s.logger.error({ refused: conf.right.refused }, `parameters left out of ${SERVER_CONF_FILE}, PostgreSQL would refuse them: ${conf.right.refused.join("; ")}`);
+  }
   try {
     await ensureIncludeLine(s);
-    await writeFileAtomic(join(s.dataDir, SERVER_CONF_FILE), conf.right, s.osUser);
+    await writeFileAtomic(join(s.dataDir, SERVER_CONF_FILE), conf.right.text, s.osUser);
     await writeFileAtomic(join(s.dataDir, "pg_hba.conf"), renderHba(s), s.osUser);
     const signal = join(s.dataDir, "standby.signal");
     if (role.role === "replica") await writeFileAtomic(signal, "", s.osUser);

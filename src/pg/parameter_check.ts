@@ -76,8 +76,19 @@ export function parameterProblems(parameters: Readonly<Record<string, unknown>>,
   return problems;
 }
 
-/** The problem of one parameter, or null when PostgreSQL 15 accepts it. */
+/** The problem of one parameter, or null when PostgreSQL 15 accepts it and raftgres lets it be set. */
 export function parameterProblem(name: string, value: unknown, where: string): string | null {
+  const reason = RAFTGRES_PARAMETERS.get(name.toLowerCase());
+  if (reason !== undefined) return `${where}.${name}: raftgres sets ${name.toLowerCase()} itself (${reason}); remove it`;
+  return serverProblem(name, value, where);
+}
+
+/**
+ * The problem of one line as PostgreSQL 15 reads it, or null: the check of the values raftgres
+ * writes itself (primary_conninfo, standby_cluster's restore_command …), which the rule against
+ * setting them does not concern.
+ */
+export function serverProblem(name: string, value: unknown, where: string): string | null {
   const path = `${where}.${printable(name)}`;
   const nameProblem = checkName(name);
   if (nameProblem !== null) return `${path}: ${nameProblem}`;
@@ -104,8 +115,6 @@ export function parameterProblem(name: string, value: unknown, where: string): s
 
 function checkName(name: string): string | null {
   if (CONTROL.test(name)) return "control characters are not allowed in a parameter's name";
-  const reason = RAFTGRES_PARAMETERS.get(name.toLowerCase());
-  if (reason !== undefined) return `raftgres sets ${name.toLowerCase()} itself (${reason}); remove it`;
   if (name.length > NAME_CHARS_MAX) return `a parameter name has at most ${NAME_CHARS_MAX} characters`;
   if (name.includes(".")) {
     return CUSTOM_NAME.test(name) ? null : "an extension's parameter is two names joined by one dot (letters, digits and _, not starting with a digit), e.g. pg_stat_statements.max";

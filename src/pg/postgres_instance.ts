@@ -19,6 +19,7 @@ import { Postmaster } from "./postmaster.js";
 import { type ActionProgress, ProgressReporter } from "./progress.js";
 import { DONE, failure } from "./results.js";
 import { readDetails, type ServerDetails } from "./details.js";
+import { ConfigurationProblems } from "./configuration_problems.js";
 import { writeDynamicConf } from "./dynamic_conf.js";
 import { rewindFrom } from "./rewind.js";
 import { followUpstream, promoteServer } from "./role_changes.js";
@@ -36,6 +37,7 @@ export class PostgresInstance implements PostgresPort {
   private readonly progressReporter: ProgressReporter;
   private readonly permanentSlots: PermanentSlotKeeper;
   private readonly exitListeners = new Set<(exit: PostmasterExit) => void>();
+  private readonly problems: ConfigurationProblems;
   private longAction: PostgresActionKind | null = null;
 
   /**
@@ -53,6 +55,7 @@ export class PostgresInstance implements PostgresPort {
     this.control = new ControlDataCache(settings);
     this.progressReporter = new ProgressReporter(logger);
     this.permanentSlots = new PermanentSlotKeeper(settings, this.session);
+    this.problems = new ConfigurationProblems(logger, this.session, () => this.postmaster.state === "running");
     this.postmaster = new Postmaster(
       { binDir: settings.binDir, dataDir: settings.dataDir, logFile: serverLogFile(settings), user: settings.osUser, logger },
       (exit) => this.reportUnexpectedExit(exit),
@@ -94,13 +97,23 @@ export class PostgresInstance implements PostgresPort {
     if (!(await exists(join(this.settings.dataDir, "PG_VERSION")))) return DONE;
     const written = await writeDynamicConf(this.settings, parameters);
     if (E.isLeft(written)) return failure("failed", written.left);
-    if (written.right) this.settings.logger.info({ parameters }, "the cluster's PostgreSQL parameters changed: reloading");
-    return written.right ? this.reload() : DONE;
+    this.problems.noteRefused(written.right.refused);
+    if (!written.right.changed) return DONE;
+    this.settings.logger.info({ parameters }, "the cluster's PostgreSQL parameters changed: reloading");
+    return this.reload();
   }
 
+  /** SIGHUP, then what PostgreSQL makes of its files (pg_file_settings): errors are reported, not ignored. */
   async reload(): Promise<PgResult> {
     if (this.postmaster.pid === null) return DONE;
-    return this.postmaster.signal("SIGHUP") ? DONE : failure("failed", "could not signal the postmaster to reload its configuration");
+    if (!this.postmaster.signal("SIGHUP")) return failure("failed", "could not signal the postmaster to reload its configuration");
+    await this.problems.checkFiles();
+    return DONE;
+  }
+
+  /** The parameters left out of the files and the lines PostgreSQL refuses in them (ports.ts). */
+  configurationProblems(): readonly string[] {
+    return this.problems.current();
   }
 
   postmasterPid(): number | null {
@@ -149,8 +162,11 @@ export class PostgresInstance implements PostgresPort {
         return this.bootstrap();
       case "clone":
         return cloneFrom(s, action.source, this.progressReporter);
-      case "start":
-        return startServer(s, this.postmaster, action.as === "primary" ? { role: "primary" } : { role: "replica", upstream: action.upstream });
+      case "start": {
+        const started = await startServer(s, this.postmaster, action.as === "primary" ? { role: "primary" } : { role: "replica", upstream: action.upstream });
+        if (E.isRight(started)) await this.problems.checkFiles();
+        return started;
+      }
       case "stop":
         this.session.close();
         return stopServer(s, this.postmaster, action.mode);

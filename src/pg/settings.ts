@@ -17,12 +17,12 @@ import type { Logger } from "../lib/logger.js";
 import {
   DEFAULT_TIMEOUTS,
   HBA_LINES_MAX,
-  PARAMETERS_MAX,
   TIMEOUT_MS_MAX,
   TIMEOUT_MS_MIN,
   type TimeoutName,
 } from "./constants.js";
 import { lookupOsUser, type OsUser } from "./os_user.js";
+import { FORBIDDEN_PARAMETERS, parameterProblems } from "./parameter_check.js";
 import type { MemberName } from "./types.js";
 
 export const DEFAULT_BIN_DIR = "/usr/lib/postgresql/15/bin";
@@ -84,9 +84,8 @@ export interface ResolvedSettings {
 /** The member-name pattern of the cluster state (src/dcs/model.ts), checked again at this edge. */
 const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,62}$/;
-/** Parameters that would move the files the adapter manages from under it. */
-export const FORBIDDEN_PARAMETERS = new Set(["data_directory", "config_file", "hba_file", "ident_file", "include", "include_dir", "include_if_exists"]);
+/** Parameters that would move the files the adapter manages from under it (parameter_check.ts). */
+export { FORBIDDEN_PARAMETERS };
 
 export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedSettings> {
   const problems = [...checkPaths(s), ...checkNetwork(s), ...checkRoles(s), ...checkExtras(s)];
@@ -147,18 +146,12 @@ function checkRoles(s: PostgresSettings): string[] {
 }
 
 function checkExtras(s: PostgresSettings): string[] {
-  const problems: string[] = [];
-  const parameters = Object.entries(s.parameters ?? {});
-  if (parameters.length > PARAMETERS_MAX) problems.push(`more than ${PARAMETERS_MAX} parameters`);
-  for (const [name, value] of parameters) {
-    if (!PARAMETER_NAME.test(name)) problems.push(`parameter name "${name}" is not a PostgreSQL parameter name`);
-    else if (FORBIDDEN_PARAMETERS.has(name.toLowerCase())) problems.push(`parameter "${name}" is managed by raftgres and cannot be set`);
-    if (typeof value === "number" && !Number.isFinite(value)) problems.push(`parameter "${name}" is not a finite number`);
-    if (typeof value === "string" && /[\n\0]/.test(value)) problems.push(`parameter "${name}" must be on one line`);
-  }
+  // PostgreSQL 15's own rules (parameter_check.ts): a node whose file names a parameter the
+  // server would refuse does not start with it.
+  const problems = parameterProblems(s.parameters ?? {}, "parameters");
   const hba = s.pgHba ?? [];
   if (hba.length > HBA_LINES_MAX) problems.push(`more than ${HBA_LINES_MAX} pgHba lines`);
-  if (hba.some((line) => /[\n\0]/.test(line))) problems.push("each pgHba entry must be one line");
+  if (hba.some((line) => /[\u0000-\u001f\u007f]/.test(line))) problems.push("each pgHba entry must be one line without control characters");
   return problems;
 }
 

@@ -28,7 +28,7 @@ const STANDBY_SETTINGS = { ...SETTINGS, bootstrapStandbyCluster: STANDBY };
 const held = (generation = 1, deadlineMs = 14_000) => ({ generation, deadlineMs });
 const EMPTY = pg({ dataDir: "empty", systemId: null, process: "stopped", role: null, timeline: null, controlState: "unknown", walReceived: null, walReplayed: null, streaming: false, upstream: null });
 
-const EMPTY_MEMORY_WITH_CRASH = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: { value: null, atMs: 0, lsn: 0n } };
+const EMPTY_MEMORY_WITH_CRASH = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: { value: null, atMs: 0, lsn: 0n }, startFailure: null };
 
 /** pg1 is the standby leader of a standby cluster whose config was written; pg2 and pg3 stream from it. */
 function standbyCluster(config: JsonObject = { standby_cluster: SECTION }): Driver {
@@ -146,14 +146,14 @@ t.test("raftgres.conf of a standby leader: the remote's conninfo, the configured
   if (E.isLeft(s)) throw new Error(s.left);
   const remote = remoteUpstream(standbyClusterOf({ standby_cluster: { ...SECTION, restore_command: "cp /archive/%f %p", recovery_min_apply_delay: "5min" } })!);
   const text = renderServerConf(s.right, { role: "replica", upstream: remote });
-  const conf = E.isRight(text) ? text.right : "";
+  const conf = E.isRight(text) ? text.right.text : "";
   t.match(conf, /^# raftgres upstream member: remote 10\.0\.0\.5:5433 slot standby_a\n/);
   t.match(conf, /^primary_conninfo = 'host=''10\.0\.0\.5'' port=''5433'' user=''rg_repl''/m);
   t.match(conf, /^primary_slot_name = 'standby_a'$/m);
   t.match(conf, /^restore_command = 'cp \/archive\/%f %p'$/m);
   t.match(conf, /^recovery_min_apply_delay = '5min'$/m);
   const noSlot = renderServerConf(s.right, { role: "replica", upstream: remoteUpstream(standbyClusterOf({ standby_cluster: { host: "10.0.0.5" } })!) });
-  t.match(E.isRight(noSlot) && noSlot.right, /^primary_slot_name = ''$/m, "no slot named: none (the member's own slot does not exist on the remote)");
+  t.match(E.isRight(noSlot) && noSlot.right.text, /^primary_slot_name = ''$/m, "no slot named: none (the member's own slot does not exist on the remote)");
   const archive = renderServerConf(s.right, { role: "replica", upstream: remoteUpstream(standbyClusterOf({ standby_cluster: { restore_command: "cp /a/%f %p" } })!) });
-  t.match(E.isRight(archive) && archive.right, /^primary_conninfo = ''$/m, "archive only: no streaming");
+  t.match(E.isRight(archive) && archive.right.text, /^primary_conninfo = ''$/m, "archive only: no streaming");
 });

@@ -28,7 +28,7 @@ const base: PostgresSettings = {
   port: 5433,
   superuser: SUPERUSER,
   replication: REPLICATION,
-  parameters: { work_mem: "8MB", max_wal_senders: 20, port: 1, hot_standby: false, wal_level: "minimal" },
+  parameters: { work_mem: "8MB", max_wal_senders: 20 },
   pgHba: ["hostssl all all 10.0.0.0/8 cert"],
   logger: SILENT_LOGGER,
 };
@@ -79,11 +79,15 @@ t.test("pg_controldata output parses into system id, state, timeline and rewind 
 });
 
 t.test("raftgres.conf: HA parameters win over the user's, a replica names its upstream and slot", async (t) => {
-  const s = resolveSettings(base);
-  if (E.isLeft(s)) throw new Error(s.left);
+  const resolved = resolveSettings(base);
+  if (E.isLeft(resolved)) throw new Error(resolved.left);
+  // Parameters from before the checks (resolveSettings refuses them now) are left out, named.
+  const s = { right: { ...resolved.right, parameters: { ...resolved.right.parameters, port: 1, hot_standby: false, wal_level: "minimal", no_such_param: 1, work_mem_x: "1" } } };
   const primary = renderServerConf(s.right, { role: "primary" });
   t.ok(E.isRight(primary));
-  const text = E.isRight(primary) ? primary.right : "";
+  const text = E.isRight(primary) ? primary.right.text : "";
+  t.match(E.isRight(primary) && primary.right.refused, [/port: raftgres sets port itself/, /hot_standby: raftgres sets/, /wal_level = "minimal": raftgres needs/, /no_such_param is not a PostgreSQL 15 parameter/, /work_mem_x is not a PostgreSQL 15 parameter: did you mean work_mem\?/]);
+  t.notMatch(text, /no_such_param|work_mem_x|^port = 1$/m);
   t.match(text, /^# raftgres upstream member: \n/);
   t.match(text, /^port = 5433$/m);
   t.match(text, /^hot_standby = on$/m);
@@ -94,11 +98,17 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.match(text, /^primary_conninfo = ''$/m);
   const upstream = { member: m("pg2"), connUrl: "postgresql://10.0.0.2:5433/postgres" };
   const replica = renderServerConf(s.right, { role: "replica", upstream });
-  t.match(E.isRight(replica) && replica.right, /^# raftgres upstream member: pg2\n[\s\S]*^primary_slot_name = 'rg_pg1'$/m);
+  t.match(E.isRight(replica) && replica.right.text, /^# raftgres upstream member: pg2\n[\s\S]*^primary_slot_name = 'rg_pg1'$/m);
   const conninfo = primaryConninfo(s.right, upstream);
   const parsed = E.isRight(conninfo) ? parseConnectionString(conninfo.right) : conninfo;
   t.same(E.isRight(parsed) && Object.fromEntries(parsed.right), { host: "10.0.0.2", port: "5433", user: "rg_repl", password: REPLICATION.password, application_name: "pg1" });
   t.equal(confValue("it's \\ here"), "'it''s \\\\ here'");
+  t.equal(confValue(200), "200");
+  t.equal(confValue(-1), "-1");
+  t.equal(confValue(0.5), "0.5");
+  t.equal(confValue(1e21), "'1e+21'", "a number the configuration lexer would split is quoted");
+  t.equal(confValue(1e-7), "'1e-7'");
+  t.equal(confValue(true), "on");
   t.ok(E.isLeft(renderServerConf(s.right, { role: "replica", upstream: { member: m("x"), connUrl: "host='oops" } })));
   const hba = renderHba(s.right).split("\n");
   t.equal(hba[1], "hostssl all all 10.0.0.0/8 cert", "the user's lines come first");
@@ -113,13 +123,13 @@ t.test("settings are validated with every problem named; defaults are filled in"
     dataDir: "relative",
     port: 70_000,
     osUser: "no-such-user-here",
-    parameters: { data_directory: "/x", "bad name": 1 },
+    parameters: { data_directory: "/x", "bad name": 1, no_such_param: "1", checkpoint_timeout: "1s\nfsync = off" },
     timeouts: { stopTimeoutMs: 5 },
     replication: SUPERUSER,
   });
   t.ok(E.isLeft(bad));
   const message = E.isLeft(bad) ? bad.left : "";
-  for (const part of ["dataDir", "port 70000", "no-such-user-here", "data_directory", "bad name", "stopTimeoutMs", "different roles"]) t.match(message, part);
+  for (const part of ["dataDir", "port 70000", "no-such-user-here", "data_directory", "bad name", "stopTimeoutMs", "different roles", "parameters.no_such_param is not a PostgreSQL 15 parameter", "control characters"]) t.match(message, part);
   t.ok(E.isLeft(resolveSettings({ ...base, logDir: "/var/lib/raftgres/pg1/log" })), "no log directory inside the data directory");
 });
 
