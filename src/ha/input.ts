@@ -27,6 +27,17 @@ export interface SyncApplied {
   readonly lsn: bigint | null;
 }
 
+/** PostgreSQL failed to start, `failures` times in a row (the backoff: start_backoff.ts). */
+export interface StartFailure {
+  readonly failures: number;
+  /** Local time of the last failure. */
+  readonly atMs: number;
+  /** Why, as PostgreSQL said it (its FATAL and PANIC lines) or the adapter's message. */
+  readonly reason: string;
+  /** Local time PostgreSQL was first seen running after the failures; null while it is not. */
+  readonly runningSinceMs: number | null;
+}
+
 /** What the agent remembers between cycles (set by the executor from what happened). */
 export interface HaMemory {
   /** Local time PostgreSQL was last seen to crash while this node held the lease. */
@@ -43,9 +54,11 @@ export interface HaMemory {
   readonly promotionBlockedUntilMs: number | null;
   /** synchronous_standby_names as last written and confirmed (null: not yet this agent's life). */
   readonly syncApplied: SyncApplied | null;
+  /** The last starts of PostgreSQL failed: the next one backs off (start_backoff.ts). */
+  readonly startFailure: StartFailure | null;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null };
 
 export interface HaInput {
   readonly me: MemberName;

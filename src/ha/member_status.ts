@@ -27,9 +27,11 @@ const BUSY_STATES: Readonly<Record<PostgresActionKind, MemberState | null>> = {
   setSyncStandbyNames: null,
 };
 
-function state(pg: LocalPostgres, busy: PostgresActionKind | null): MemberState {
+function state(pg: LocalPostgres, busy: PostgresActionKind | null, startFailed: boolean): MemberState {
   const busyState = busy === null ? null : BUSY_STATES[busy];
   if (busyState !== null) return busyState;
+  // Until a start succeeds: never "stopped" or "crashed" alone, and never what it was before.
+  if (startFailed && pg.process !== "running") return "start failed";
   switch (pg.process) {
     case "running":
       if (pg.role === "replica") return pg.streaming ? "streaming" : "running";
@@ -52,14 +54,18 @@ export function memberRole(pg: LocalPostgres, standbyLeader: boolean): "uninitia
   return standbyLeader ? "standby_leader" : "replica";
 }
 
-export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null, standbyLeader = false): MemberStatus {
+/**
+ * `startFailed`: the last starts of PostgreSQL failed and none has succeeded since
+ * (start_backoff.ts); the state is "start failed" until one does.
+ */
+export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null, standbyLeader = false, startFailed = false): MemberStatus {
   const running = pg.process === "running";
   return {
     name: identity.name,
     apiUrl: identity.apiUrl,
     connUrl: identity.connUrl,
     role: memberRole(pg, standbyLeader),
-    state: state(pg, busy),
+    state: state(pg, busy, startFailed),
     timeline: pg.timeline ?? 0,
     // A primary shut down cleanly reports where its WAL ends (its shutdown checkpoint): the
     // candidate of a switchover promotes only once it has received that far.

@@ -20,6 +20,8 @@ export interface PgFailure {
   readonly code: PgFailureCode;
   /** For operators: what failed, the last lines the program printed, what to do. */
   readonly message: string;
+  /** A start that failed: PostgreSQL's own FATAL and PANIC lines from its log, oldest first. */
+  readonly serverErrors?: readonly string[];
 }
 
 export type PgResult = E.Either<PgFailure, void>;
@@ -48,6 +50,12 @@ export interface PostgresPort {
    * with a reload when they changed (those that need a restart show as pending_restart).
    */
   applyParameters(parameters: Readonly<Record<string, string | number | boolean>>): Promise<PgResult>;
+  /**
+   * What is wrong with PostgreSQL's configuration now, one sentence each: parameters left out of
+   * its files because it would refuse them, and lines it refuses (pg_file_settings after the last
+   * reload or start). Empty when none.
+   */
+  configurationProblems(): readonly string[];
   /** Called when the postmaster exits without being asked to (a crash, a kill). */
   onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void;
 }

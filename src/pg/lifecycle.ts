@@ -81,16 +81,34 @@ async function waitUntilAccepting(s: ResolvedSettings, postmaster: Postmaster, l
     }
     await Promise.race([sleep(START_POLL_MS), exited]);
   }
+  const serverErrors = fatalLines(postmaster.logTail(logOffset, SERVER_ERROR_SCAN_LINES));
   if (postmaster.pid !== pid) {
     const exit = postmaster.lastExit;
     const how = exit === null ? "" : exit.signal !== null ? ` (${exit.signal})` : ` (exit code ${exit.code})`;
-    return failure("failed", `PostgreSQL exited during start${how}${logTail()}\nFix the cause shown in the log, then start again.`);
+    return E.left({ code: "failed", message: `PostgreSQL exited during start${how}${logTail()}\nFix the cause shown in the log, then start again.`, serverErrors });
   }
-  return failure(
-    "timeout",
-    `PostgreSQL (pid ${pid}) did not accept connections within ${s.timeouts.startTimeoutMs} ms (last error: ${lastError})${logTail()}\n` +
+  return E.left({
+    code: "timeout",
+    message:
+      `PostgreSQL (pid ${pid}) did not accept connections within ${s.timeouts.startTimeoutMs} ms (last error: ${lastError})${logTail()}\n` +
       "It is left running: a long crash recovery may still finish; stop it to give up.",
-  );
+    serverErrors,
+  });
+}
+
+/** Lines of this start's server log searched for PostgreSQL's own reason. */
+const SERVER_ERROR_SCAN_LINES = 50;
+/** FATAL and PANIC lines kept as the reason of a failed start. */
+const SERVER_ERRORS_MAX = 5;
+
+/** PostgreSQL's FATAL and PANIC lines, from the severity on (log_line_prefix's time and pid dropped). */
+export function fatalLines(lines: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const line of lines) {
+    const at = line.search(/\b(FATAL|PANIC): /);
+    if (at >= 0) found.push(line.slice(at).replace(/\s+/g, " ").trim());
+  }
+  return found.slice(-SERVER_ERRORS_MAX);
 }
 
 export async function stopServer(s: ResolvedSettings, postmaster: Postmaster, mode: StopMode): Promise<PgResult> {

@@ -9,6 +9,7 @@
  * Long actions (start, stop, promote, clone, rewind …) run one at a time in the background, so
  * the lease keeps being renewed while they run.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { either as E } from "fp-ts";
 import type { Command } from "../../dcs/commands.js";
 import type { DcsFailure, Executed } from "../../dcs/client.js";
@@ -19,12 +20,13 @@ import type { MemberView, ScopeView } from "../../dcs/views.js";
 import type { Logger } from "../../lib/logger.js";
 import { type Action, LONG_ACTIONS, type PostgresAction, type PostgresActionKind } from "../actions.js";
 import { decide } from "../decide.js";
-import { EMPTY_MEMORY, type HaDecision, type HaMemory, type LocalLease } from "../input.js";
+import { EMPTY_MEMORY, type HaDecision, type HaMemory, type LocalLease, type StartFailure } from "../input.js";
 import { type Identity, memberStatus } from "../member_status.js";
 import type { LocalPostgres } from "../observation.js";
-import type { PgResult, PostgresPort } from "../ports.js";
+import type { PgFailure, PgResult, PostgresPort } from "../ports.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
 import { standbyClusterFor } from "../standby.js";
+import { afterObservation, afterStartFailure, exitedTooSoon, startBackoffMs, startFailed, startWaitLeftMs } from "../start_backoff.js";
 import { SYNC_SETTLE_MS } from "../sync_planner.js";
 
 /** What the loop needs of the DCS client (src/dcs/client.ts provides it). */
@@ -71,7 +73,14 @@ export interface HaStatus {
   readonly settings: HaSettings;
   /** This member holds the lease of a standby cluster (it reports the role standby_leader). */
   readonly standbyLeader: boolean;
+  /** The last starts of PostgreSQL failed (why, how often, when), or null. */
+  readonly startFailure: StartFailure | null;
+  /** What PostgreSQL refuses in its configuration, one sentence each (ports.ts); empty when none. */
+  readonly configurationProblems: readonly string[];
 }
+
+/** How often a restart requested through the API looks whether PostgreSQL runs again. */
+const RESTART_POLL_MS = 100;
 
 /** After a renewal that could not reach the Raft group, the next attempt comes this soon. */
 const RENEW_RETRY_MS = 200;
@@ -112,6 +121,8 @@ export class HaLoop {
   private local: LocalHaSettings;
   /** Fires when the lease's safe time runs out without a renewal: PostgreSQL stops then. */
   private fenceTimer: NodeJS.Timeout | null = null;
+  /** Fires when a start's backoff ends (wakeAfterBackoff). */
+  private backoffTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HaLoopOptions) {
     this.me = options.identity.name;
@@ -126,14 +137,31 @@ export class HaLoop {
     this.unsubscribe.push(cluster.subscribe(scope, () => this.trigger()));
     this.unsubscribe.push(postgres.onUnexpectedExit((exit) => {
       this.options.logger.warn({ pid: exit.pid, code: exit.code, signal: exit.signal }, "PostgreSQL exited without being asked to");
-      if (this.lease !== null && this.memory.crashedAtMs === null) this.memory = { ...this.memory, crashedAtMs: this.options.clock() };
+      const now = this.options.clock();
+      if (this.lease !== null && this.memory.crashedAtMs === null) this.memory = { ...this.memory, crashedAtMs: now };
+      const failure = this.memory.startFailure;
+      if (exitedTooSoon(failure, now)) {
+        const how = exit.signal !== null ? exit.signal : `exit code ${exit.code}`;
+        this.noteStartFailure(`PostgreSQL exited (${how}) ${Math.round((now - failure!.runningSinceMs!) / 1000)} s after it started, following failed starts`, []);
+      }
       this.trigger();
     }));
     this.tick();
   }
 
   status(): HaStatus {
-    return { decision: this.lastDecision, lastCycleMs: this.lastCycleMs, busy: this.busy, lease: this.lease, memory: this.memory, postgres: this.lastObservation, settings: this.settings, standbyLeader: this.isStandbyLeader(this.options.cluster.local(this.options.scope)) };
+    return {
+      decision: this.lastDecision,
+      lastCycleMs: this.lastCycleMs,
+      busy: this.busy,
+      lease: this.lease,
+      memory: this.memory,
+      postgres: this.lastObservation,
+      settings: this.settings,
+      standbyLeader: this.isStandbyLeader(this.options.cluster.local(this.options.scope)),
+      startFailure: this.memory.startFailure,
+      configurationProblems: this.options.postgres.configurationProblems(),
+    };
   }
 
   /** Holds the lease while the cluster is a standby cluster (standby.ts). */
@@ -206,6 +234,7 @@ export class HaLoop {
     const decided = decide({ me: this.me, nowMs: clock(), view: cluster.local(scope), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
     if (this.lastDecision?.reason !== decided.reason) logger.info({ detail: decided.detail, actions: decided.actions.map(describe) }, decided.reason);
     this.lastDecision = decided;
+    this.wakeAfterBackoff();
     // A primary that stopped for a switchover reports where its WAL ends before it gives the
     // lease up: the candidate promotes only once it has received that far (race.ts).
     if (pg.process === "stopped" && decided.actions.some((a) => a.kind === "dcs" && a.command.kind === "releaseLease")) await this.publish(pg, view, true);
@@ -217,6 +246,11 @@ export class HaLoop {
   private remember(pg: LocalPostgres): void {
     const now = this.options.clock();
     let memory = this.memory;
+    const startFailure = afterObservation(memory.startFailure, pg.process === "running", now);
+    if (startFailure !== memory.startFailure) {
+      if (startFailure?.runningSinceMs === now) this.options.logger.info({ failures: startFailure.failures }, "PostgreSQL runs again after failed starts");
+      memory = { ...memory, startFailure };
+    }
     if (pg.process === "running" && memory.crashedAtMs !== null) memory = { ...memory, crashedAtMs: null };
     const stalled = pg.process === "running" && pg.role === "replica" && !pg.streaming;
     if (stalled && memory.notStreamingSinceMs === null) memory = { ...memory, notStreamingSinceMs: now };
@@ -262,7 +296,7 @@ export class HaLoop {
   }
 
   private async publish(pg: LocalPostgres, view: ScopeView | null, force = false): Promise<void> {
-    const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view));
+    const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view), startFailed(this.memory.startFailure));
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
     const key = `${status.role}|${status.state}|${status.timeline}|${leaseGone ? `gone@${view?.lease?.generation ?? view?.nowMs}` : "held"}`;
     const now = this.options.clock();
@@ -408,7 +442,8 @@ export class HaLoop {
 
   private afterLong(action: PostgresAction, result: PgResult): void {
     const { logger } = this.options;
-    if (E.isLeft(result)) logger.warn({ code: result.left.code }, `${action.kind} failed: ${result.left.message}`);
+    if (E.isLeft(result) && action.kind === "start") this.startFailedWith(result.left);
+    else if (E.isLeft(result)) logger.warn({ code: result.left.code }, `${action.kind} failed: ${result.left.message}`);
     else logger.info({}, `${action.kind} done`);
     if (E.isRight(result) && action.kind === "start") this.emit({ kind: "started", role: action.as });
     if (E.isRight(result) && action.kind === "bootstrap") this.emit({ kind: "started", role: "primary" });
@@ -437,38 +472,77 @@ export class HaLoop {
     }
   }
 
+  /** A failed start: PostgreSQL's own reason (its FATAL lines), else the first line of the adapter's. */
+  private startFailedWith(failure: PgFailure): void {
+    const serverErrors = failure.serverErrors ?? [];
+    const reason = serverErrors.length > 0 ? serverErrors.join("; ") : (failure.message.split("\n", 1)[0] ?? failure.message);
+    this.noteStartFailure(reason, serverErrors, failure.message);
+    // A lease holder whose PostgreSQL cannot start gives the lease up after primary_start_timeout.
+    if (this.lease !== null && this.memory.crashedAtMs === null) this.memory = { ...this.memory, crashedAtMs: this.options.clock() };
+  }
+
+  /** One more failure in the memory, and one line at error level per attempt. */
+  private noteStartFailure(reason: string, serverErrors: readonly string[], message = reason): void {
+    const failure = afterStartFailure(this.memory.startFailure, reason, this.options.clock());
+    this.memory = { ...this.memory, startFailure: failure };
+    const waitMs = startBackoffMs(failure.failures);
+    this.options.logger.error({ failures: failure.failures, nextStartInMs: waitMs, serverErrors, message }, `PostgreSQL did not start (failure ${failure.failures} in a row, next start in ${Math.round(waitMs / 1000)} s): ${reason}`);
+  }
+
+  /** While a start waits out its backoff, one cycle runs when the wait ends (besides the ticks). */
+  private wakeAfterBackoff(): void {
+    const leftMs = startWaitLeftMs(this.memory.startFailure, this.options.clock());
+    if (leftMs === 0 || this.stopped || this.backoffTimer !== null) return;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+      this.trigger();
+    }, leftMs);
+    this.backoffTimer.unref();
+  }
+
   // ---- operator requests (the REST API) ----------------------------------------------------
 
   /**
    * Restarts PostgreSQL: a fast stop, then the rules start it again in its role (the primary in
-   * place while it keeps its lease). Resolves once it runs again or `timeoutMs` passed.
+   * place while it keeps its lease). Resolves once it runs again, as soon as the start fails
+   * (with PostgreSQL's reason), or when `timeoutMs` has passed — whatever PostgreSQL does.
    */
   async restart(timeoutMs: number): Promise<E.Either<string, string>> {
     if (this.busy !== null) return E.left(`cannot restart: ${this.busy} is in progress`);
-    if (this.options.postgres.postmasterPid() === null) return E.left("cannot restart: PostgreSQL is not running");
+    if (this.options.postgres.postmasterPid() === null) {
+      const failure = this.memory.startFailure;
+      if (!startFailed(failure)) return E.left("cannot restart: PostgreSQL is not running");
+      const leftS = Math.ceil(startWaitLeftMs(failure, this.options.clock()) / 1000);
+      return E.left(`cannot restart: PostgreSQL is not running, its last start failed (${failure!.reason}); the next start is in ${leftS} s`);
+    }
     this.restarting = true;
     try {
-      return await this.restartNow(timeoutMs);
+      return await this.restartNow(this.options.clock() + timeoutMs);
     } finally {
       this.restarting = false;
     }
   }
 
-  private async restartNow(timeoutMs: number): Promise<E.Either<string, string>> {
+  private async restartNow(deadlineMs: number): Promise<E.Either<string, string>> {
+    const { clock } = this.options;
+    const since = clock();
     this.runLong({ kind: "stop", mode: "fast" });
-    await this.busyDone;
-    const deadline = this.options.clock() + timeoutMs;
-    while (this.options.clock() < deadline) {
+    await Promise.race([this.busyDone, sleep(Math.max(0, deadlineMs - clock()), undefined, { ref: false })]);
+    while (clock() < deadlineMs) {
       this.trigger();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(Math.min(RESTART_POLL_MS, Math.max(1, deadlineMs - clock())));
       const pg = this.lastObservation;
       if (this.busy === null && pg?.process === "running") {
         this.restarting = false;
         this.emit({ kind: "restarted", role: pg.role ?? "replica" });
         return E.right("restarted successfully");
       }
+      const failure = this.memory.startFailure;
+      if (this.busy === null && failure !== null && failure.runningSinceMs === null && failure.atMs >= since) {
+        return E.left(`PostgreSQL did not start again: ${failure.reason} (the next start is in ${Math.ceil(startWaitLeftMs(failure, clock()) / 1000)} s)`);
+      }
     }
-    return E.left(`PostgreSQL did not run again within ${Math.round(timeoutMs / 1000)} s (${this.lastDecision?.reason ?? "no decision yet"})`);
+    return E.left(`PostgreSQL did not run again within ${Math.round((deadlineMs - since) / 1000)} s (${this.lastDecision?.reason ?? "no decision yet"})`);
   }
 
   /** Wipes the data directory and clones it again from the primary (replicas only). */
@@ -538,6 +612,7 @@ export class HaLoop {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.fenceTimer !== null) clearTimeout(this.fenceTimer);
+    if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
     for (const off of this.unsubscribe) off();
     await this.idle;
     // A long action runs to its end or its own time limit (every adapter call is bounded).

@@ -7,6 +7,7 @@ import type { StandbyCluster } from "../../dcs/standby_cluster.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { dcs, decision, upstreamOf, validLease } from "../facts.js";
 import { remoteUpstream, standbyClusterFor } from "../standby.js";
+import { startOrWait } from "../start_backoff.js";
 
 /** A decision when the node is not yet part of an initialized cluster, or null to go on. */
 export function bootstrapRule(input: HaInput): HaDecision | null {
@@ -47,7 +48,7 @@ function ownBootstrap(input: HaInput): HaDecision {
   if (pg.process === "running" && pg.role === "primary" && pg.systemId !== null) {
     return decision([dcs({ kind: "initializeCluster", member: me, systemId: pg.systemId })], "recording the system id of the new cluster", `system id ${pg.systemId}`);
   }
-  if (pg.process !== "running" && pg.dataDir === "initialized") return decision([{ kind: "start", as: "primary", upstream: null }], "starting the new cluster's primary");
+  if (pg.process !== "running" && pg.dataDir === "initialized") return startOrWait(input, { kind: "start", as: "primary", upstream: null }, "starting the new cluster's primary");
   return decision([], "waiting for the new cluster's primary", `process ${pg.process}, role ${pg.role ?? "none"}`);
 }
 
@@ -66,6 +67,6 @@ function standbyBootstrap(input: HaInput, standby: StandbyCluster): HaDecision {
   if (pg.process === "running" && pg.systemId !== null) {
     return decision([dcs({ kind: "initializeCluster", member: me, systemId: pg.systemId })], "recording the system id of the remote cluster", `system id ${pg.systemId}`);
   }
-  if (pg.process !== "running" && pg.dataDir === "initialized") return decision([{ kind: "start", as: "replica", upstream: remote }], `starting the standby leader as a standby of ${remote.member}`);
+  if (pg.process !== "running" && pg.dataDir === "initialized") return startOrWait(input, { kind: "start", as: "replica", upstream: remote }, `starting the standby leader as a standby of ${remote.member}`);
   return decision([], "waiting for the standby leader to start", `process ${pg.process}, role ${pg.role ?? "none"}`);
 }

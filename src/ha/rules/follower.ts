@@ -9,6 +9,7 @@ import type { LeaseView } from "../../dcs/views.js";
 import type { Upstream } from "../actions.js";
 import { decision, member, slotsFor, upstreamOf, validLease, wasPrimary } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
+import { startOrWait } from "../start_backoff.js";
 
 /**
  * A replica not streaming for this long while the primary is on a newer timeline is stopped and
@@ -74,7 +75,7 @@ function startReplica(input: HaInput, lease: LeaseView, source: Upstream): HaDec
     const why = wasPrimary(pg) ? "it was a primary" : `its timeline ${pg.timeline} is behind the primary's ${primaryTimeline}`;
     return decision([{ kind: "rewind", source: holder }], `rewinding against ${holder.member} before following it`, why);
   }
-  return decision([{ kind: "start", as: "replica", upstream: source }], `starting PostgreSQL as a replica of ${source.member}`);
+  return startOrWait(input, { kind: "start", as: "replica", upstream: source }, `starting PostgreSQL as a replica of ${source.member}`);
 }
 
 function runningReplica(input: HaInput, lease: LeaseView, source: Upstream): HaDecision {

@@ -9,6 +9,7 @@ import type { Action } from "../actions.js";
 import { dcs, decision, holdsLease, safeTimeLeftMs, slotsFor, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { promotedFromStandby, remoteUpstream, standbyClusterFor } from "../standby.js";
+import { startOrWait } from "../start_backoff.js";
 import { prePromoteSyncActions, syncActions } from "../sync_planner.js";
 
 export function holderRule(input: HaInput): HaDecision | null {
@@ -72,7 +73,7 @@ function restartInPlace(input: HaInput, renew: Action): HaDecision {
   // A data directory last run as a replica comes back as one and is promoted: starting it
   // without standby.signal would make it a primary without a new timeline.
   const as = pg.controlState === "shut down in recovery" || pg.controlState === "in archive recovery" ? "replica" : "primary";
-  return decision([renew, { kind: "start", as, upstream: null }], `starting PostgreSQL in place as ${as === "primary" ? "the primary" : "a replica to promote"} (this member holds the lease)`, `state ${pg.controlState}`);
+  return startOrWait(input, { kind: "start", as, upstream: null }, `starting PostgreSQL in place as ${as === "primary" ? "the primary" : "a replica to promote"} (this member holds the lease)`, `state ${pg.controlState}`, [renew]);
 }
 
 function primaryHousekeeping(input: HaInput): Action[] {
@@ -126,7 +127,7 @@ function standbyLeaderRule(input: HaInput, renew: Action, standby: StandbyCluste
       return decision([renew], `holding the lease as the standby leader while PostgreSQL is ${pg.process}`);
     case "crashed":
     case "stopped":
-      return giveUpAfterCrash(input) ?? decision([renew, { kind: "start", as: "replica", upstream: remote }], `starting PostgreSQL as the standby leader, a standby of ${remote.member}`, `state ${pg.controlState}`);
+      return giveUpAfterCrash(input) ?? startOrWait(input, { kind: "start", as: "replica", upstream: remote }, `starting PostgreSQL as the standby leader, a standby of ${remote.member}`, `state ${pg.controlState}`, [renew]);
     case "running":
       break;
   }

@@ -7,6 +7,7 @@
 import type { MemberView } from "../../dcs/views.js";
 import { dcs, decision, localPosition, memberPosition, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
+import { startOrWait } from "../start_backoff.js";
 import { syncActive, syncModeOf, syncPromotionProblem } from "../../dcs/sync_mode.js";
 
 /**
@@ -27,7 +28,7 @@ export function raceRule(input: HaInput): HaDecision | null {
   if (input.busy !== null) return decision([], `${input.busy} in progress; not racing for the lease`);
   if (view?.paused === true) return decision([], "PAUSE: no member holds the lease; no automatic failover");
   if (pg.process === "stopped" || pg.process === "crashed") {
-    return decision([{ kind: "start", as: "replica", upstream: null }], "starting PostgreSQL read-only: no member holds the lease");
+    return startOrWait(input, { kind: "start", as: "replica", upstream: null }, "starting PostgreSQL read-only: no member holds the lease");
   }
   if (pg.process !== "running") return decision([], `PostgreSQL is ${pg.process}; not racing for the lease`);
   const refusal = raceRefusal(input);
