@@ -3,7 +3,8 @@
  * gets a sentence, not a framework error) and `readBody` turns it into a JSON object in three
  * steps, each refused with a 400 that names what is wrong and the limit or rule:
  *
- * 1. JSON.parse (V8's parser keeps its own stack; the text is at most API_BODY_BYTES_MAX bytes);
+ * 1. a scan of the text for brackets nested beyond the depth limit, then JSON.parse (V8's parser
+ *    keeps its own stack; the text is at most API_BODY_BYTES_MAX bytes);
  * 2. the bounds of every JSON the cluster state takes (src/dcs/json_bounds.ts: depth, sizes,
  *    control characters, "__proto__"), checked iteratively before anything walks the value;
  * 3. the route's schema: the keys it knows, each with a rule for its type and range. A key the
@@ -45,11 +46,41 @@ function kindOf(value: unknown): string {
   return Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
 }
 
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether brackets outside strings nest deeper than `depthMax` in `text`: one pass over the
+ * characters, so a megabyte of "[[[[" is refused in milliseconds rather than parsed into half a
+ * million arrays (half a second on the event loop the Raft node shares) and then refused.
+ */
+function nestingBeyond(text: string, depthMax: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (++depth > depthMax) return true;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--;
+  }
+  return false;
+}
+
 function parse(body: unknown, schema: BodySchema): E.Either<ApiError, unknown> {
   const text = typeof body === "string" ? body : "";
   if (text.trim() === "") {
     return schema.optional ? E.right({}) : E.left(apiError("badRequest", `${schema.route} needs a JSON object as its body, and it has none`));
   }
+  const deep = nestingBeyond(text, CONFIG_JSON_BOUNDS.depthMax);
+  if (deep) return E.left(apiError("badRequest", `${schema.route} refused: the body is nested more than ${CONFIG_JSON_BOUNDS.depthMax} levels deep, over the limit of ${CONFIG_JSON_BOUNDS.depthMax}`));
   try {
     return E.right(JSON.parse(text) as unknown);
   } catch (error: unknown) {

@@ -33,8 +33,10 @@ t.test("a config nested 4,000 or 5,000 deep is a 400 naming the depth limit, not
   for (const depth of [4000, 5000, 17]) {
     const answer = await send(app, "PATCH", "/config", nested(depth));
     t.equal(answer.status, 400, `${depth} deep`);
-    t.match(answer.body, { error: "badRequest", message: /the body(\.a)+ is nested 17 levels deep, over the limit of 16/ });
+    t.match(answer.body, { error: "badRequest", message: "PATCH /config refused: the body is nested more than 16 levels deep, over the limit of 16" });
   }
+  const inStrings = await send(app, "PATCH", "/config", { ttl: `\"${"[{".repeat(40)}` });
+  t.match(inStrings, { status: 400, body: { message: /ttl must be a number of seconds from 3 to 3600, got "\\"\[\{/ } }, "brackets inside strings do not count");
   t.equal((await send(app, "PATCH", "/config", { x: JSON.parse(nested(14)) })).status, 400, "16 is the limit of the body; the config's own keys are checked next");
   unchanged(t, node);
   await app.close();
