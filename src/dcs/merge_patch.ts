@@ -6,7 +6,7 @@
  * enters (command_bounds.ts), but no value, however deep, can exhaust the call stack here, whose
  * size differs from node to node (shared/STYLE.md, "no recursion whose depth a client controls").
  * Each builds exactly the objects — keys in the same order — that the recursive definition does,
- * since configs and diffs are replicated state.
+ * since configs and diffs are replicated state (but for one fix: see "Own keys only" below).
  */
 import { isJsonObject, type JsonObject, type JsonValue, sameJsonText } from "./json.js";
 
@@ -43,7 +43,9 @@ export function diffAsMergePatch(from: JsonObject, to: JsonObject): JsonObject {
   const inner: { readonly parent: JsonObject; readonly key: string; readonly patch: JsonObject }[] = [];
   while (work.length > 0) {
     const { from: before, to: after, patch } = work.pop()!;
-    for (const key of Object.keys(before)) if (!(key in after)) patch[key] = null;
+    // Own keys only: `key in after` also found Object.prototype's ("toString", "constructor"), so
+    // replacing {"toString": 1} by {} changed nothing.
+    for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) patch[key] = null;
     for (const [key, value] of Object.entries(after)) {
       const old = before[key];
       if (old === undefined) {

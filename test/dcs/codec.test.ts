@@ -1,11 +1,12 @@
 import { isDeepStrictEqual } from "node:util";
+import fc from "fast-check";
 import { either as E } from "fp-ts";
 import t from "tap";
 import { type Command, decodeCommand, encodeCommand } from "../../src/dcs/commands.js";
 import { decodeEvents, encodeEvents, type Recorded } from "../../src/dcs/events.js";
 import type { Lsn, Scope } from "../../src/dcs/model.js";
 import { m, status } from "./fixtures.js";
-import { rawAcquireLease, rawRemoveMember, rawRenewLease, rawScheduledSwitchover, rawSetConfig, rawSetSyncState } from "./wire.js";
+import { BorshWriter, nestedJsonText, rawAcquireLease, rawRemoveMember, rawRenewLease, rawScheduledSwitchover, rawSetConfig, rawSetSyncState } from "./wire.js";
 
 const scope = "main" as Scope;
 const every: Command[] = [
@@ -68,4 +69,28 @@ t.test("events survive their borsh encoding", async (t) => {
   ];
   const decoded = decodeEvents(encodeEvents(events));
   t.ok(E.isRight(decoded) && isDeepStrictEqual(decoded.right, events), "round trip, including a member named like a bigint");
+});
+
+t.test("decodeEvents answers hostile bytes with a Left, never a throw or a malformed event", async (t) => {
+  const list = (kind: string, json: string, scopeName = "main"): Uint8Array => new BorshWriter().u32(1).string(scopeName).f64(1).u8(0).string(kind).string(json).u8(0).bytes();
+  t.ok(E.isRight(decodeEvents(list("pauseChanged", '{"paused":true,"by":"api"}'))), "the writer writes a valid list");
+  const refused: [string, Uint8Array, RegExp][] = [
+    ["an unknown kind", list("dropEverything", "{}"), /unknown event "dropEverything"/],
+    ["a payload with its own kind", list("pauseChanged", '{"kind":"leaseAcquired","paused":true}'), /not an object of its fields/],
+    ["a payload nested 100,000 deep", list("pauseChanged", `{"by":${nestedJsonText(100_000)}}`), /nested 65 levels deep/],
+    ["a payload that is a list", list("pauseChanged", "[]"), /not an object of its fields/],
+    ["a config event without a version", list("configChanged", '{"config":{},"patch":{},"author":"a"}'), /needs a version/],
+    ["a bad scope", list("pauseChanged", '{"paused":true,"by":"api"}', "bad scope"), /scope "bad scope" is not a valid name/],
+    ["a lease event of an unknown kind", new BorshWriter().u32(1).string("main").f64(1).u8(1).string("leaseStolen").string("pg1").u32(1).f64(1).f64(1).u8(0).bytes(), /unknown lease event/],
+  ];
+  for (const [what, bytes, expected] of refused) {
+    const decoded = decodeEvents(bytes);
+    t.ok(E.isLeft(decoded) && expected.test(decoded.left), `${what}: ${E.isLeft(decoded) ? decoded.left.slice(0, 120) : "decoded"}`);
+  }
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+    const decoded = decodeEvents(bytes);
+    return E.isLeft(decoded) || Array.isArray(decoded.right);
+  }), { seed: 1202, numRuns: 2000 });
+  const config = decodeEvents(list("configChanged", '{"author":"a","config":{"x":{"$bigint":"5"}},"patch":{},"version":2}'));
+  t.ok(E.isRight(config) && config.right[0]!.event.kind === "configChanged" && typeof config.right[0]!.event.config["x"] === "object", "a config's {$bigint} object stays an object");
 });

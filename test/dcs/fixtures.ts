@@ -63,6 +63,13 @@ export class Driver {
     return decision;
   }
 
+  /** Restores a snapshot as the Raft runtime does: the log goes on after the snapshot's index. */
+  restore(snapshot: Uint8Array): E.Either<string, void> {
+    const restored = this.machine.restore(snapshot);
+    this.index = Math.max(this.index, this.machine.state.appliedIndex);
+    return restored;
+  }
+
   advance(ms: number): void {
     this.nowMs += ms;
   }
