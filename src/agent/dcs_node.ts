@@ -22,7 +22,8 @@ export type DcsNodeOptions = Omit<RaftNodeOptions<Decision>, "stateMachine"> & {
 };
 
 export async function startDcsNode(options: DcsNodeOptions): Promise<E.Either<RaftNodeError, DcsNode>> {
-  const machine = new DcsStateMachine(options.limits ?? DEFAULT_LIMITS);
+  // The state machine logs an entry it cannot apply (a bug) and a snapshot it cannot restore.
+  const machine = new DcsStateMachine(options.limits ?? DEFAULT_LIMITS, options.logger.child({ component: "dcs" }));
   const started = await RaftNode.start<Decision>({ ...options, stateMachine: machine });
   if (E.isLeft(started)) return started;
   const raft = started.right;
