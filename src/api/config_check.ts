@@ -81,6 +81,11 @@ function objectRule(value: unknown, key: string): string | null {
   return isJsonObject(value) ? null : `${key} must be an object, got ${shown(value)}`;
 }
 
+/** The rule of `key`: own keys only, so "constructor" does not find Object.prototype's. */
+function ruleOf(rules: Readonly<Record<string, FieldRule>>, key: string): FieldRule | null {
+  return Object.hasOwn(rules, key) ? rules[key]! : null;
+}
+
 /** The keys of `change` a check must look at: all of a replacement, the non-null ones of a patch. */
 function touchedKeys(change: JsonObject, mode: ConfigMode): { readonly set: string[]; readonly any: string[] } {
   const any = Object.keys(change);
@@ -122,8 +127,8 @@ function postgresqlProblems(next: JsonValue | undefined, change: JsonValue | und
   const unknown = unknownKeysProblem(touched.set, POSTGRESQL_KEYS, "postgresql");
   if (unknown !== null) problems.push(unknown);
   for (const key of touched.set) {
-    const rule = POSTGRESQL_RULES[key];
-    const problem = rule === undefined ? null : rule(next[key], `postgresql.${key}`);
+    const rule = ruleOf(POSTGRESQL_RULES, key);
+    const problem = rule === null ? null : rule(next[key], `postgresql.${key}`);
     if (problem !== null) problems.push(problem);
   }
   if (touched.any.includes("parameters")) {
@@ -140,8 +145,8 @@ function problemsOf(next: JsonObject, change: JsonObject, mode: ConfigMode, chec
   const unknown = unknownKeysProblem(touched.set, CONFIG_KEYS, "the config");
   if (unknown !== null) problems.push(unknown);
   for (const key of touched.set) {
-    const rule = SIMPLE_RULES[key];
-    const problem = rule === undefined ? null : rule(next[key], key);
+    const rule = ruleOf(SIMPLE_RULES, key);
+    const problem = rule === null ? null : rule(next[key], key);
     if (problem !== null) problems.push(problem);
   }
   const touches = (keys: readonly string[]): boolean => touched.any.some((key) => keys.includes(key));

@@ -19,7 +19,7 @@ const SIZE = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/;
 export function parseLagBytes(text: string): { ok: true; bytes: number } | { ok: false; reason: string } {
   const match = SIZE.exec(text);
   const unit = match?.[2]?.toLowerCase() ?? "";
-  const factor = unit === "" ? 1 : UNIT_BYTES[unit];
+  const factor = unit === "" ? 1 : Object.hasOwn(UNIT_BYTES, unit) ? UNIT_BYTES[unit] : undefined;
   if (match === null || factor === undefined) {
     return { ok: false, reason: `lag=${JSON.stringify(text)} is not a size: give bytes or a number with B, kB, MB, GB or TB (e.g. 16MB)` };
   }

@@ -181,3 +181,19 @@ t.test("Raft membership routes: unknown keys and members are refused", async (t)
   t.same(node.membershipChanges, []);
   await app.close();
 });
+
+t.test("keys named like Object.prototype's members are unknown keys like any other (found by the REST fuzz)", async (t) => {
+  const node = cluster();
+  const app = server(node, { authentication });
+  const config = await send(app, "PATCH", "/config", { constructor: { prototype: {} }, postgresql: { toString: 1, parameters: { hasOwnProperty: "1" } } });
+  t.equal(config.status, 400);
+  t.match(config.body.message, /the config has no key "constructor" \(known: ttl/);
+  t.match(config.body.message, /postgresql has no key "toString"/);
+  t.match(config.body.message, /postgresql\.parameters\.hasOwnProperty/);
+  t.notMatch(config.body.message, /object Object/);
+  t.match(await send(app, "POST", "/restart", { valueOf: 1 }), { status: 400, body: { message: /unknown key "valueOf"/ } });
+  const lag = await app.inject({ method: "GET", url: "/replica?lag=1constructor" });
+  t.match(lag.json(), { message: /lag="1constructor" is not a size/ });
+  unchanged(t, node);
+  await app.close();
+});
