@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { either as E } from "fp-ts";
 import type { PgResult } from "../ha/ports.js";
 import { checkDataDir, ensureOwnedDirectory, removeIfPresent, wipeDirectoryContents, writeFileAtomic } from "./files.js";
+import { scramVerifier } from "./passfile.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { DONE, failure } from "./results.js";
 import type { ResolvedSettings } from "./settings.js";
@@ -42,8 +43,15 @@ export async function ensureReplicationRole(s: ResolvedSettings, session: SqlSes
   const found = await session.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [username]);
   if (E.isLeft(found)) return failure("failed", `cannot look up role "${username}": ${found.left.message}`);
   const verb = found.right.length === 0 ? "CREATE" : "ALTER";
-  // Utility statements take no parameters: the name and the password are quoted here.
-  const created = await session.query(`${verb} ROLE ${quoteIdent(username)} WITH REPLICATION LOGIN PASSWORD ${quoteLiteral(password)}`);
+  // Utility statements take no parameters: the name and the password are quoted here. The
+  // password goes as its SCRAM verifier when it can, so that a logged statement (log_statement,
+  // an error report) never shows it; otherwise this session logs no statements.
+  const verifier = scramVerifier(password);
+  if (verifier === null) {
+    const quiet = await session.query("SELECT set_config('log_statement', 'none', false), set_config('log_min_error_statement', 'panic', false)");
+    if (E.isLeft(quiet)) return failure("failed", `cannot set the replication role's password without logging it: ${quiet.left.message}`);
+  }
+  const created = await session.query(`${verb} ROLE ${quoteIdent(username)} WITH REPLICATION LOGIN PASSWORD ${quoteLiteral(verifier ?? password)}`);
   if (E.isLeft(created)) return failure("failed", `cannot ${verb.toLowerCase()} the replication role "${username}": ${created.left.message}`);
   s.logger.info({ role: username }, verb === "CREATE" ? "replication role created" : "replication role updated");
   return DONE;

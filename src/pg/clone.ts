@@ -9,6 +9,7 @@ import { writeServerFiles } from "./conf.js";
 import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
 import { checkDataDir, ensureOwnedDirectory, wipeDirectoryContents } from "./files.js";
 import type { ProgressReporter } from "./progress.js";
+import { passfileEnv, writePassfile } from "./passfile.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { DONE, failure } from "./results.js";
 import type { ResolvedSettings } from "./settings.js";
@@ -20,9 +21,10 @@ export async function cloneFrom(s: ResolvedSettings, source: Upstream, progress:
   }
   const parsed = parseConnectionString(source.connUrl);
   if (E.isLeft(parsed)) return failure("failed", `cannot clone from ${source.member}: ${parsed.left}`);
-  // The password goes in the environment: a command line is visible to every local user.
+  // The password is in the password file: a command line is visible to every local user.
   const conninfo = formatConninfo(withParams(parsed.right, { user: s.replication.username, password: undefined, dbname: undefined, application_name: `${s.memberName}_clone` }));
   await ensureOwnedDirectory(s.dataDir, s.osUser);
+  await writePassfile(s);
   const timeoutMs = s.timeouts.basebackupTimeoutMs;
   progress.begin("clone");
   s.logger.info({ source: source.member }, `cloning from ${source.member} with pg_basebackup`);
@@ -30,7 +32,7 @@ export async function cloneFrom(s: ResolvedSettings, source: Upstream, progress:
     program: "pg_basebackup",
     args: ["-D", s.dataDir, "-X", "stream", "-c", "fast", "-d", conninfo, "--progress", "--verbose"],
     timeoutMs,
-    env: { PGPASSWORD: s.replication.password },
+    env: passfileEnv(s),
     onLine: (line) => progress.line(line),
   }).finally(() => progress.end());
   if (!succeeded(outcome)) {

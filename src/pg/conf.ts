@@ -17,6 +17,7 @@ import type { Upstream } from "../ha/actions.js";
 import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
 import { removeIfPresent, writeFileAtomic } from "./files.js";
 import { parameterProblem, serverProblem } from "./parameter_check.js";
+import { writePassfile } from "./passfile.js";
 import type { ParameterValue, ResolvedSettings } from "./settings.js";
 import { slotName } from "./slot_names.js";
 import type { MemberName } from "./types.js";
@@ -56,14 +57,18 @@ export function confValue(value: ParameterValue): string {
   return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
 
-/** primary_conninfo for streaming from `upstream` as the replication role. */
+/**
+ * primary_conninfo for streaming from `upstream` as the replication role. The password is in
+ * the password file (passfile.ts), never here: PostgreSQL logs this setting whenever it changes.
+ */
 export function primaryConninfo(s: ResolvedSettings, upstream: Upstream): E.Either<string, string> {
   const parsed = parseConnectionString(upstream.connUrl);
   if (E.isLeft(parsed)) return E.left(`the connection URL of ${upstream.member}: ${parsed.left}`);
   const params = withParams(parsed.right, {
     dbname: undefined,
     user: s.replication.username,
-    password: s.replication.password,
+    password: undefined,
+    passfile: s.passfile,
     application_name: s.memberName,
   });
   return E.right(formatConninfo(params));
@@ -153,6 +158,7 @@ export async function writeServerFiles(s: ResolvedSettings, role: ServerRole): P
     s.logger.error({ refused: conf.right.refused }, `parameters left out of ${SERVER_CONF_FILE}, PostgreSQL would refuse them: ${conf.right.refused.join("; ")}`);
   }
   try {
+    await writePassfile(s);
     await ensureIncludeLine(s);
     await writeFileAtomic(join(s.dataDir, SERVER_CONF_FILE), conf.right.text, s.osUser);
     await writeFileAtomic(join(s.dataDir, "pg_hba.conf"), renderHba(s), s.osUser);

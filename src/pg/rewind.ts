@@ -24,6 +24,7 @@ import { type ConnParams, formatConninfo, parseConnectionString, withParams } fr
 import type { ControlDataCache } from "./observe.js";
 import type { ProgressReporter } from "./progress.js";
 import { removeStaleLockFile } from "./postmaster.js";
+import { passfileEnv, writePassfile } from "./passfile.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { DONE, failure } from "./results.js";
 import type { ResolvedSettings } from "./settings.js";
@@ -70,13 +71,14 @@ export async function rewindFrom(s: ResolvedSettings, source: Upstream, control:
   const checkpointed = await checkpointIfTimelineLags(s, parsed.right);
   if (E.isLeft(checkpointed)) return failure("failed", `cannot rewind from ${source.member}: ${checkpointed.left}; rewind again once it answers`);
   const timeoutMs = s.timeouts.rewindTimeoutMs;
+  await writePassfile(s);
   progress.begin("rewind");
   s.logger.info({ source: source.member }, `rewinding against ${source.member} with pg_rewind`);
   const outcome = await runProgram(s.binDir, s.osUser, {
     program: "pg_rewind",
     args: [`--target-pgdata=${s.dataDir}`, `--source-server=${conninfo}`, "--progress"],
     timeoutMs,
-    env: { PGPASSWORD: s.superuser.password },
+    env: passfileEnv(s),
     onLine: (line) => progress.line(line),
   }).finally(() => progress.end());
   control.invalidate();

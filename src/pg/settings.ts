@@ -9,7 +9,8 @@
  * names the directory that is not reachable.
  *
  * The server log goes to `logDir` (default: `<dataDir>.log.d`, beside the data directory, so
- * pg_basebackup and pg_rewind never copy or overwrite it).
+ * pg_basebackup and pg_rewind never copy or overwrite it); the password file of the replication
+ * and superuser roles to `passfile` (default `<dataDir>.pgpass`, beside it too: passfile.ts).
  */
 import { isAbsolute, normalize } from "node:path";
 import { either as E } from "fp-ts";
@@ -23,6 +24,7 @@ import {
 } from "./constants.js";
 import { lookupOsUser, type OsUser } from "./os_user.js";
 import { FORBIDDEN_PARAMETERS, parameterProblems } from "./parameter_check.js";
+import { defaultPassfile } from "./passfile.js";
 import type { MemberName } from "./types.js";
 
 export const DEFAULT_BIN_DIR = "/usr/lib/postgresql/15/bin";
@@ -43,6 +45,8 @@ export interface PostgresSettings {
   readonly binDir?: string;
   /** Where the server log goes; default `<dataDir>.log.d`. */
   readonly logDir?: string;
+  /** The password file (libpq's pgpass) the programs and the walreceiver use; default `<dataDir>.pgpass`. */
+  readonly passfile?: string;
   /** listen_addresses; the adapter itself connects to it (127.0.0.1 when it is * or 0.0.0.0). */
   readonly listenHost: string;
   readonly port: number;
@@ -67,6 +71,7 @@ export interface ResolvedSettings {
   readonly dataDir: string;
   readonly binDir: string;
   readonly logDir: string;
+  readonly passfile: string;
   readonly listenHost: string;
   /** Where the adapter connects to its own server. */
   readonly connectHost: string;
@@ -99,6 +104,7 @@ export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedS
     dataDir,
     binDir: s.binDir ?? DEFAULT_BIN_DIR,
     logDir: s.logDir ?? `${dataDir}.log.d`,
+    passfile: s.passfile ?? defaultPassfile(dataDir),
     listenHost: s.listenHost,
     connectHost: connectHostFor(s.listenHost),
     port: s.port,
@@ -117,11 +123,13 @@ function checkPaths(s: PostgresSettings): string[] {
   const problems: string[] = [];
   if (!MEMBER_NAME.test(s.memberName)) problems.push(`memberName "${s.memberName}" is not a valid name`);
   if (!isAbsolute(s.dataDir) || normalize(s.dataDir) === "/") problems.push(`dataDir "${s.dataDir}" must be an absolute path below /`);
-  for (const [name, value] of [["binDir", s.binDir], ["logDir", s.logDir], ["socketDir", s.socketDir]] as const) {
+  for (const [name, value] of [["binDir", s.binDir], ["logDir", s.logDir], ["passfile", s.passfile], ["socketDir", s.socketDir]] as const) {
     if (value !== undefined && value !== null && !isAbsolute(value)) problems.push(`${name} "${value}" must be an absolute path`);
   }
-  if (s.logDir !== undefined && normalize(s.logDir).startsWith(normalize(s.dataDir) + "/")) {
-    problems.push(`logDir "${s.logDir}" must not be inside dataDir: pg_basebackup and pg_rewind would copy it`);
+  for (const [name, value] of [["logDir", s.logDir], ["passfile", s.passfile]] as const) {
+    if (value !== undefined && normalize(value).startsWith(normalize(s.dataDir) + "/")) {
+      problems.push(`${name} "${value}" must not be inside dataDir: pg_basebackup and pg_rewind would copy it`);
+    }
   }
   return problems;
 }
@@ -137,8 +145,8 @@ function checkRoles(s: PostgresSettings): string[] {
   const problems: string[] = [];
   for (const [what, c] of [["superuser", s.superuser], ["replication", s.replication]] as const) {
     if (!ROLE_NAME.test(c.username)) problems.push(`${what}.username "${c.username}" must match ${ROLE_NAME.source}`);
-    if (c.password.length === 0 || c.password.includes("\n") || c.password.includes("\0")) {
-      problems.push(`${what}.password must be non-empty and on one line`);
+    if (c.password.length === 0 || /[\u0000-\u001f\u007f]/.test(c.password)) {
+      problems.push(`${what}.password must be non-empty and without control characters (a password file holds it on one line)`);
     }
   }
   if (s.superuser.username === s.replication.username) problems.push("superuser and replication must be different roles");

@@ -4,20 +4,21 @@
  * is rewound and streams from the new primary, and a rewind with nothing to undo succeeds.
  * The subtests depend on each other and run in order.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { either as E } from "fp-ts";
 import t from "tap";
 import type { PgResult } from "../../src/ha/ports.js";
 import type { PostgresInstance } from "../../src/pg/postgres_instance.js";
 import type { MemberName } from "../../src/pg/types.js";
-import { createRecordingLogger, eventually, pgRoot, sql, upstreamOf } from "./support.js";
+import { createRecordingLogger, eventually, pgRoot, REPLICATION, sql, SUPERUSER, TEST_PARAMETERS, upstreamOf } from "./support.js";
 import { NO_PERMANENT_SLOTS } from "../../src/dcs/permanent_slots.js";
 
 const m = (name: string): MemberName => name as MemberName;
 const logger = createRecordingLogger();
 const root = await pgRoot(t, logger);
-const a = await root.make("pga");
+// log_statement ddl: the statement that creates the replication role must not show its password.
+const a = await root.make("pga", { parameters: { ...TEST_PARAMETERS, log_statement: "ddl" } });
 const b = await root.make("pgb");
 const c = await root.make("pg-c");
 const members = [m("pga"), m("pgb"), m("pg-c")];
@@ -80,6 +81,26 @@ t.test("followPrimary switches the upstream with a reload: same postmaster, new 
   t.match(await c.observe(), { upstream: "pgb", role: "replica" });
   await sql(a, "INSERT INTO story VALUES (3)");
   t.same(await sees(c, 3), [1, 2, 3], "cascaded through pgb");
+});
+
+t.test("the passwords are in the password file only: not in primary_conninfo, nor in any log", async (t) => {
+  const shown = await sql<{ primary_conninfo: string }>(c, "SHOW primary_conninfo");
+  t.match(shown[0]?.primary_conninfo, `passfile='${c.settings.passfile}'`);
+  t.notMatch(shown[0]?.primary_conninfo, /password/);
+  const file = statSync(c.settings.passfile);
+  t.equal(file.mode & 0o777, 0o600, "0600, as libpq requires");
+  t.equal(file.uid, c.settings.osUser.uid, "owned by the OS user");
+  t.notOk(c.settings.passfile.startsWith(`${c.settings.dataDir}/`), "outside the data directory: pg_basebackup and pg_rewind do not copy it");
+  t.match(readFileSync(c.settings.passfile, "utf8"), `:${REPLICATION.username}:`);
+  for (const instance of [a, b, c]) {
+    const log = readFileSync(join(instance.settings.logDir, "postgresql.log"), "utf8");
+    for (const secret of [REPLICATION.password, SUPERUSER.password]) t.notOk(log.includes(secret), `no password in ${instance.settings.memberName}'s server log`);
+  }
+  const aLog = readFileSync(join(a.settings.logDir, "postgresql.log"), "utf8");
+  t.match(aLog, /statement: CREATE ROLE "rg_repl" WITH REPLICATION LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/, "the role was created from its SCRAM verifier (log_statement ddl shows it)");
+  t.match(readFileSync(join(c.settings.logDir, "postgresql.log"), "utf8"), /parameter "primary_conninfo" changed to/, "the changed conninfo was logged, without a password");
+  const agentLog = JSON.stringify(logger.lines);
+  for (const secret of [REPLICATION.password, SUPERUSER.password]) t.notOk(agentLog.includes(JSON.stringify(secret).slice(1, -1)), "no password in the agent's log");
 });
 
 t.test("promote moves a replica to timeline 2 and its cascaded replica follows", async (t) => {

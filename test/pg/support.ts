@@ -21,7 +21,7 @@ export const SUPERUSER = { username: "rg_admin", password: "admin 'pw' \\x" };
 export const REPLICATION = { username: "rg_repl", password: "repl 'pw' \\y" };
 
 /** Small and quick: two cores run several servers at once. */
-const TEST_PARAMETERS = {
+export const TEST_PARAMETERS = {
   shared_buffers: "16MB",
   max_connections: 30,
   wal_retrieve_retry_interval: "200ms",

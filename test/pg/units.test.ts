@@ -13,6 +13,7 @@ import { formatConninfo, parseConnectionString, redact } from "../../src/pg/conn
 import { parseControlData } from "../../src/pg/controldata.js";
 import { formatLsn, parseLsn } from "../../src/pg/lsn.js";
 import { lookupOsUser, unreachableDirectory } from "../../src/pg/os_user.js";
+import { passfileText, pgpassField, scramVerifier } from "../../src/pg/passfile.js";
 import { type PostgresSettings, resolveSettings } from "../../src/pg/settings.js";
 import { PostgresInstance } from "../../src/pg/postgres_instance.js";
 import { slotName } from "../../src/pg/slot_names.js";
@@ -101,7 +102,8 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.match(E.isRight(replica) && replica.right.text, /^# raftgres upstream member: pg2\n[\s\S]*^primary_slot_name = 'rg_pg1'$/m);
   const conninfo = primaryConninfo(s.right, upstream);
   const parsed = E.isRight(conninfo) ? parseConnectionString(conninfo.right) : conninfo;
-  t.same(E.isRight(parsed) && Object.fromEntries(parsed.right), { host: "10.0.0.2", port: "5433", user: "rg_repl", password: REPLICATION.password, application_name: "pg1" });
+  t.same(E.isRight(parsed) && Object.fromEntries(parsed.right), { host: "10.0.0.2", port: "5433", user: "rg_repl", passfile: "/var/lib/raftgres/pg1.pgpass", application_name: "pg1" });
+  t.notMatch(text + (E.isRight(replica) ? replica.right.text : ""), REPLICATION.password, "no password in raftgres.conf");
   t.equal(confValue("it's \\ here"), "'it''s \\\\ here'");
   t.equal(confValue(200), "200");
   t.equal(confValue(-1), "-1");
@@ -156,4 +158,17 @@ t.test("an instance whose data directory is out of the OS user's reach says whic
   t.match(observed, { dataDir: "inaccessible", process: "stopped", problem: `directory ${root} (mode 0700` });
   const bootstrap = await created.right.run({ kind: "bootstrap" });
   t.match(bootstrap, { left: { code: "wrongState", message: "is not reachable by OS user \"postgres\"" } });
+});
+
+t.test("the password file: libpq's escapes, one line per role; SCRAM verifiers as PostgreSQL stores them", async (t) => {
+  t.equal(pgpassField("a:b\\c"), "a\\:b\\\\c");
+  t.equal(passfileText({ replication: { username: "rg_repl", password: "p:w\\x" }, superuser: { username: "rg_admin", password: "s" } }), "*:*:*:rg_repl:p\\:w\\\\x\n*:*:*:rg_admin:s\n");
+  const s = resolveSettings(base);
+  t.equal(E.isRight(s) && s.right.passfile, "/var/lib/raftgres/pg1.pgpass", "beside the data directory, not in it");
+  t.ok(E.isLeft(resolveSettings({ ...base, passfile: "/var/lib/raftgres/pg1/pgpass" })), "never inside the data directory");
+  t.ok(E.isLeft(resolveSettings({ ...base, replication: { username: "rg_repl", password: "tab\there" } })), "no control characters in a password");
+  // RFC 7677's test vector: user "user", password "pencil", salt W22ZaJ0SNY7soEsUEjb6gQ==.
+  const verifier = scramVerifier("pencil", Buffer.from("W22ZaJ0SNY7soEsUEjb6gQ==", "base64"));
+  t.equal(verifier, "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=");
+  t.equal(scramVerifier("pässword"), null, "SASLprep is the server's business");
 });
