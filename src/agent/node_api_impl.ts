@@ -7,6 +7,7 @@ import { either as E } from "fp-ts";
 import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMembership } from "../api/node_api.js";
 import type { HaLoop } from "../ha/io/ha_loop.js";
 import { memberRole } from "../ha/member_status.js";
+import { startFailureOf } from "../ha/start_backoff.js";
 import type { PostgresInstance } from "../pg/postgres_instance.js";
 import type { ServerDetails } from "../pg/details.js";
 import { parameterProblems } from "../pg/parameter_check.js";
@@ -93,6 +94,8 @@ export class AgentNodeApi implements NodeApi {
       watchdogOk: this.parts.watchdogOk(),
       replication: details?.replication ?? [],
       problem: pg?.problem ?? null,
+      startFailure: startFailureOf(s.startFailure, clock()),
+      configurationProblems: s.configurationProblems,
       ...(running ? { permanentSlots: this.parts.postgres.permanentSlotStates() } : {}),
     };
   }

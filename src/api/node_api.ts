@@ -160,6 +160,10 @@ export interface LocalStatus {
   readonly replication: readonly ReplicationConnection[];
   /** Why the last observation failed (query timeout, refused …), or null. */
   readonly problem: string | null;
+  /** The last starts of PostgreSQL failed and none succeeded since: PostgreSQL's reason, how often, when the next start is. */
+  readonly startFailure?: { readonly reason: string; readonly failures: number; readonly nextStartInMs: number } | null;
+  /** What PostgreSQL refuses in its configuration (parameters left out, lines pg_file_settings refuses). */
+  readonly configurationProblems?: readonly string[];
   /** The config's permanent replication slots on this node, while PostgreSQL runs (absent otherwise). */
   readonly permanentSlots?: readonly PermanentSlotStatus[];
 }

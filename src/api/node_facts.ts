@@ -46,6 +46,7 @@ const BUSY_STATES: Readonly<Record<string, PostgresStateWord>> = {
 export function postgresState(local: LocalStatus): PostgresStateWord {
   const busy = local.busy === null ? undefined : BUSY_STATES[local.busy];
   if (busy !== undefined) return busy;
+  if (local.startFailure != null && local.process !== "running") return "start failed";
   return local.process ?? "unknown";
 }
 

@@ -71,6 +71,8 @@ function raftgresExtras(local: LocalStatus, view: ScopeView | null): Record<stri
     busy: local.busy,
     progress: local.progress,
     problem: local.problem,
+    start_failure: local.startFailure == null ? null : { reason: local.startFailure.reason, failures: local.startFailure.failures, next_start_in_ms: local.startFailure.nextStartInMs },
+    configuration_problems: local.configurationProblems ?? [],
     watchdog_ok: local.watchdogOk,
     raft: {
       role: local.raft.role,

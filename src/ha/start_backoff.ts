@@ -40,6 +40,12 @@ export function startFailed(failure: StartFailure | null): boolean {
   return failure !== null && failure.runningSinceMs === null;
 }
 
+/** A failed start as the REST API shows it; null when the last start succeeded. */
+export function startFailureOf(failure: StartFailure | null, nowMs: number): { reason: string; failures: number; nextStartInMs: number } | null {
+  if (failure === null || !startFailed(failure)) return null;
+  return { reason: failure.reason, failures: failure.failures, nextStartInMs: startWaitLeftMs(failure, nowMs) };
+}
+
 /** The memory after a failed start (or an exit soon after a start). */
 export function afterStartFailure(previous: StartFailure | null, reason: string, nowMs: number): StartFailure {
   const kept = reason.length > START_REASON_CHARS_MAX ? `${reason.slice(0, START_REASON_CHARS_MAX - 1)}…` : reason;
