@@ -11,7 +11,7 @@ import { either as E } from "fp-ts";
 import type { Logger } from "../../src/lib/logger.js";
 import type { Prng } from "../../src/lib/prng.js";
 import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
-import { type InitialState, RawNode, type Ready } from "../../src/raft/raw_node.js";
+import { EMPTY_STATE, type InitialState, RawNode, type Ready } from "../../src/raft/raw_node.js";
 import { decodeEnvelope, encodeEnvelope } from "../../src/raft/runtime/proposals.js";
 import { type MergedWrite, WriteBatcher } from "../../src/raft/runtime/write_batcher.js";
 import type { ConfChange, Entry, HardState, Message, NodeId, Snapshot } from "../../src/raft/types.js";
@@ -26,9 +26,27 @@ export interface SimBugs {
   readonly forgetVote: boolean;
   /** Reads are served from the local state machine without ReadIndex. */
   readonly staleReads: boolean;
+  /**
+   * A node whose disk lost the tail of its log (or all of it) starts with what is left, as a
+   * voter — what the runtime did before it kept an acknowledged bound (log_store_bound.ts).
+   */
+  readonly forgetTail: boolean;
 }
 
-export const NO_BUGS: SimBugs = { ackBeforePersist: false, forgetVote: false, staleReads: false };
+export const NO_BUGS: SimBugs = { ackBeforePersist: false, forgetVote: false, staleReads: false, forgetTail: false };
+
+/** Storage faults at a restart: the tail of the log lost, or the whole data directory. */
+export type StorageLoss = "tail" | "wipe";
+
+/**
+ * What the runtime's acknowledged bound records (src/raft/runtime/log_store_bound.ts): how far
+ * the log reached and the term and vote, kept apart from the log so losing one is noticed.
+ */
+interface AckedBound {
+  lastIndex: number;
+  term: number;
+  vote: NodeId | null;
+}
 
 /** failed: certainly not applied; unknown: maybe applied (as after a timeout). */
 export type OpOutcome = { readonly kind: "ok"; readonly result: unknown } | { readonly kind: "failed" } | { readonly kind: "unknown" };
@@ -44,6 +62,12 @@ interface Disk {
   snapshot: Snapshot | null;
   entries: Entry[];
   incarnation: number;
+  /** null once the whole directory is gone. */
+  bound: AckedBound | null;
+}
+
+function lastIndexOf(disk: Disk): number {
+  return disk.entries.at(-1)?.index ?? disk.snapshot?.meta.index ?? 0;
 }
 
 export interface SimContext {
@@ -87,6 +111,8 @@ export class SimNode {
   private nextSeq = 1;
   private nextReadId = 1;
   private wasLeaderInTerm = -1;
+  /** It refused to start with a damaged disk: only rejoinEmpty() brings it back. */
+  private refused = false;
 
   constructor(
     readonly id: NodeId,
@@ -96,8 +122,14 @@ export class SimNode {
   ) {
     this.clockOffsetMs = clockOffsetMs;
     this.machine = ctx.createMachine();
-    this.disk = { hardState: initial.hardState, snapshot: initial.snapshot, entries: [...initial.entries], incarnation: 0 };
+    this.disk = { hardState: initial.hardState, snapshot: initial.snapshot, entries: [...initial.entries], incarnation: 0, bound: null };
+    this.disk.bound = { lastIndex: lastIndexOf(this.disk), term: initial.hardState.term, vote: initial.hardState.vote };
     this.start();
+  }
+
+  /** Down because its disk lost what it acknowledged, waiting to be removed and added back. */
+  isRefused(): boolean {
+    return this.refused;
   }
 
   isUp(): boolean {
@@ -125,8 +157,49 @@ export class SimNode {
   }
 
   restart(): void {
-    if (this.raw !== null) return;
+    if (this.raw !== null || this.refused) return;
     if (this.ctx.bugs.forgetVote) this.disk.hardState = { ...this.disk.hardState, vote: null };
+    this.start();
+    this.schedulePump();
+  }
+
+  /**
+   * A restart after the disk lost the tail of the log (and the vote with it), or everything.
+   * The runtime checks the log against the acknowledged bound: a log that lost acknowledged
+   * entries, or an empty directory of a known member, refuses to start (the operator removes the
+   * node and adds it back, rejoinEmpty()); a lost vote alone is taken back from the bound. With
+   * the forgetTail bug the node starts with what is left — a wiped one bootstraps anew from
+   * `founders`, as a node configured with the founding members would.
+   */
+  restartAfterStorageLoss(loss: StorageLoss, founders: InitialState): "started" | "refused" {
+    if (this.raw !== null || this.refused) return "refused";
+    const disk = this.disk;
+    if (loss === "wipe") {
+      Object.assign(disk, { hardState: founders.hardState, snapshot: founders.snapshot, entries: [...founders.entries], bound: null });
+    } else {
+      const first = disk.snapshot?.meta.index ?? 0;
+      const keep = this.ctx.prng.int(first, lastIndexOf(disk) + 1);
+      disk.entries = disk.entries.filter((e) => e.index <= keep);
+      disk.hardState = { ...disk.hardState, vote: null, commit: Math.min(disk.hardState.commit, keep) as HardState["commit"] };
+    }
+    if (!this.ctx.bugs.forgetTail) {
+      const bound = disk.bound;
+      if (bound === null || lastIndexOf(disk) < bound.lastIndex) {
+        this.refused = true;
+        return "refused";
+      }
+      if (bound.term === disk.hardState.term && disk.hardState.vote === null) disk.hardState = { ...disk.hardState, vote: bound.vote };
+    }
+    this.start();
+    this.schedulePump();
+    return "started";
+  }
+
+  /** The operator's way back: an empty Raft directory, started as a joining node (no configuration). */
+  rejoinEmpty(): void {
+    this.crash();
+    Object.assign(this.disk, { hardState: EMPTY_STATE.hardState, snapshot: null, entries: [], bound: { lastIndex: 0, term: 0, vote: null } });
+    this.refused = false;
     this.start();
     this.schedulePump();
   }
@@ -293,6 +366,7 @@ export class SimNode {
       disk.entries = disk.entries.filter((e) => e.index < first).concat(write.entries);
     }
     if (write.hardState !== null) disk.hardState = write.hardState;
+    disk.bound = { lastIndex: lastIndexOf(disk), term: disk.hardState.term, vote: disk.hardState.vote };
   }
 
   private apply(entry: Entry): void {

@@ -74,3 +74,20 @@ t.test("planted bug: a node that forgets its vote after a restart is caught elec
   const failure = firstFailure({ forgetVote: true }, 250, { nodeCount: 5, dropRate: 0.05, crashAfterVoteRate: 0.5, tunables: { preVote: false, checkQuorum: false } });
   t.match(failure, /election safety|leader completeness|state machine safety|log matching|linearizability/, String(failure));
 });
+
+t.test("planted bug: a node that lost its log's tail to a storage fault and starts as a voter anyway is caught", async (t) => {
+  const failure = firstFailure({ forgetTail: true }, 200, { storageFaultRate: 0.5, faultEveryMs: [30, 150] });
+  t.match(failure, /leader completeness|election safety|state machine safety|log matching|linearizability/, String(failure));
+});
+
+t.test("storage faults without the bug: the node refuses to start and comes back through remove and add", async (t) => {
+  const failed: string[] = [];
+  let refused = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const result = runSimulation({ seed, overrides: { storageFaultRate: 0.5, faultEveryMs: [30, 150] } });
+    refused += result.stats.storageRefusals;
+    if (!result.ok) failed.push(`seed ${result.seed} (${result.config}):\n  ${result.failures.join("\n  ").slice(0, 2000)}`);
+  }
+  t.same(failed, [], `failing seeds (replay with npm run sim -- --seed N):\n${failed.join("\n")}`);
+  t.ok(refused >= 20, `${refused} restarts refused after a storage fault, each node brought back`);
+});

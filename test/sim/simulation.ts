@@ -49,6 +49,8 @@ export interface SimStats {
   readonly messages: number;
   readonly dropped: number;
   readonly events: number;
+  /** Restarts refused because the disk lost what the node acknowledged. */
+  readonly storageRefusals: number;
 }
 
 export interface SimResult {
@@ -78,6 +80,8 @@ export interface SwarmConfig {
   readonly membership: boolean;
   readonly crashDuringWriteRate: number;
   readonly crashAfterVoteRate: number;
+  /** Chance that a restart comes with a storage fault (the log's tail lost, or the directory). */
+  readonly storageFaultRate: number;
 }
 
 function pick<T>(prng: Prng, items: readonly T[]): T {
@@ -107,6 +111,7 @@ function swarm(prng: Prng, nodes: 3 | 5 | undefined): SwarmConfig {
     membership: false,
     crashDuringWriteRate: pick(prng, [0, 0, 0.002, 0.02]),
     crashAfterVoteRate: pick(prng, [0, 0.1, 0.5]),
+    storageFaultRate: 0,
   };
   // A removed node that never learns of its removal keeps campaigning; Pre-Vote and CheckQuorum
   // together keep it from disrupting the cluster (thesis §4.2.3), and raftgres always runs with
@@ -114,12 +119,20 @@ function swarm(prng: Prng, nodes: 3 | 5 | undefined): SwarmConfig {
   return { ...config, membership: config.tunables.preVote && config.tunables.checkQuorum && prng.chance(0.6) };
 }
 
+/**
+ * Storage faults are drawn from a PRNG of their own, so adding them left every other choice of
+ * an existing seed as it was (seeds in bug reports and tests still replay the same run).
+ */
+function storageFaultRate(seed: number): number {
+  return pick(createPrng(seed ^ 0x2b7e1516), [0, 0, 0.1, 0.3]);
+}
+
 export function describeSwarm(c: SwarmConfig): string {
   const t = c.tunables;
   return `nodes=${c.nodeCount} election=${t.electionTimeoutTicks} prevote=${t.preVote} checkquorum=${t.checkQuorum} ` +
     `inflight=${t.maxInflightMessages} maxmsg=${t.maxMessageBytes} drop=${c.dropRate} dup=${c.duplicateRate} ` +
     `delay<=${c.delayMaxMs}ms disk=${c.diskLatencyMs.join("-")}ms compact=${c.compactEvery} ` +
-    `faults/${c.faultEveryMs.join("-")}ms crash-in-write=${c.crashDuringWriteRate} crash-after-vote=${c.crashAfterVoteRate} ` +
+    `faults/${c.faultEveryMs.join("-")}ms crash-in-write=${c.crashDuringWriteRate} crash-after-vote=${c.crashAfterVoteRate} storage=${c.storageFaultRate} ` +
     `clients=${c.clients} keys=${c.keys} membership=${c.membership}`;
 }
 
@@ -142,10 +155,19 @@ export class Simulation {
   /** Operations still waiting for an answer; at the end they count as indeterminate. */
   private readonly inFlight = new Map<number, () => void>();
   private readonly faultLog: string[] = [];
+  /** The founding members' bootstrap log: what a wiped node configured with them starts from. */
+  private readonly founders: ReturnType<typeof bootstrapState>;
+  /** A PRNG of its own for storage faults (see storageFaultRate). */
+  private readonly storagePrng: Prng;
+  /** Nodes being brought back after a storage fault: removed, then added again empty. */
+  private readonly recovering = new Set<NodeId>();
+  private storageRefusals = 0;
+  /** The fewest voters a configuration proposed in this run may have had. */
+  private fewestVoters: number;
 
   constructor(private readonly options: SimOptions) {
     this.prng = createPrng(options.seed);
-    const drawn = swarm(this.prng, options.nodes);
+    const drawn = { ...swarm(this.prng, options.nodes), storageFaultRate: storageFaultRate(options.seed) };
     const merged = { ...drawn, ...options.overrides, tunables: { ...drawn.tunables, ...options.overrides?.tunables } };
     // Membership changes only where removed nodes cannot disrupt the cluster (see swarm()).
     this.config = { ...merged, membership: merged.membership && merged.tunables.preVote && merged.tunables.checkQuorum };
@@ -157,6 +179,9 @@ export class Simulation {
     const members: ConfMember[] = [];
     for (let i = 1; i <= this.config.nodeCount; i++) members.push({ id: nodeId(`n${i}`), role: "voter", address: `n${i}:7000` });
     this.nextNodeNumber = this.config.nodeCount + 1;
+    this.founders = bootstrapState(members);
+    this.fewestVoters = members.length;
+    this.storagePrng = createPrng(options.seed ^ 0x3c6ef372);
     for (const member of members) this.addNode(member.id, bootstrapState(members));
   }
 
@@ -244,6 +269,7 @@ export class Simulation {
       messages: this.network.sent,
       dropped: this.network.dropped,
       events,
+      storageRefusals: this.storageRefusals,
     };
   }
 
@@ -329,8 +355,11 @@ export class Simulation {
       const down = all.filter((n) => !n.isUp());
       if (down.length > 0) {
         const node = pick(this.prng, down);
-        node.restart();
-        this.note(`restart ${node.id}`);
+        if (this.storagePrng.chance(this.config.storageFaultRate) && this.mayLoseStorage(node)) this.restartAfterStorageLoss(node);
+        else {
+          node.restart();
+          this.note(`restart ${node.id}`);
+        }
       }
     } else if (roll < 0.55) {
       this.partition(ids);
@@ -352,6 +381,67 @@ export class Simulation {
     } else if (this.config.membership) {
       this.changeMembership();
     }
+  }
+
+  /**
+   * Raft survives f of 2f + 1 voters losing their data, one at a time, not a majority: a storage
+   * fault strikes only while fewer than f members are being brought back.
+   */
+  private mayLoseStorage(node: SimNode): boolean {
+    // The way back is a membership change, exercised only where Pre-Vote and CheckQuorum keep a
+    // node that cannot win from disrupting the rest (see swarm()); raftgres always runs so.
+    if (!this.config.tunables.preVote || !this.config.tunables.checkQuorum) return false;
+    if (node.isRefused() || this.recovering.has(node.id)) return false;
+    // Counted in the smallest configuration there may have been: a committed removal may be
+    // known to a few nodes only, some of them down.
+    return this.recovering.size < Math.floor((this.fewestVoters - 1) / 2);
+  }
+
+  private restartAfterStorageLoss(node: SimNode): void {
+    const loss = this.storagePrng.chance(0.3) ? "wipe" : "tail";
+    const outcome = node.restartAfterStorageLoss(loss, this.founders);
+    this.note(`restart ${node.id} after losing ${loss === "wipe" ? "its data directory" : "its log's tail"}: ${outcome}`);
+    if (outcome === "refused") this.storageRefusals++;
+    if (outcome === "refused" && !this.recovering.has(node.id)) {
+      this.recovering.add(node.id);
+      this.queue.schedule(50, () => this.recoverStep(node));
+    }
+  }
+
+  /**
+   * The operator's procedure for a node that refused to start (src/agent/recovery.ts): once the
+   * group no longer counts it, it starts empty as a joining node, is added as a learner, and
+   * becomes a voter again when it has caught up. One step every 50 virtual ms, faults or not.
+   */
+  private recoverStep(node: SimNode, removal: { leader: NodeId; term: number; index: number } | null = null): void {
+    const leader = this.leader();
+    const status = leader?.raw?.status();
+    const member = status?.confState.members.find((m) => m.id === node.id);
+    let seen = removal;
+    if (leader !== undefined && status !== undefined) {
+      if (node.isRefused()) {
+        // `members remove` returns once the removal is committed: until then a new leader may
+        // not know it, and an empty log that still counts as a voter would vote for anyone.
+        if (member !== undefined) {
+          leader.proposeConfChange({ kind: "remove", id: node.id, address: "" });
+          seen = null;
+        } else if (seen === null || seen.leader !== leader.id || seen.term !== status.term) {
+          seen = { leader: leader.id, term: status.term, index: status.lastIndex };
+        } else if (status.commit >= seen.index) {
+          node.rejoinEmpty();
+          this.note(`${node.id} rejoins with an empty log`);
+        }
+      } else if (member === undefined) {
+        leader.proposeConfChange({ kind: "addLearner", id: node.id, address: `${node.id}:7000` });
+      } else if (member.role === "learner" && node.isUp() && node.machine.appliedIndex >= status.commit) {
+        leader.proposeConfChange({ kind: "addVoter", id: node.id, address: member.address });
+      } else if (member.role === "voter") {
+        this.recovering.delete(node.id);
+        this.note(`${node.id} votes again`);
+        return;
+      }
+    }
+    this.queue.schedule(50, () => this.recoverStep(node, seen));
   }
 
   private partition(ids: NodeId[]): void {
@@ -394,8 +484,9 @@ export class Simulation {
       const learner = pick(this.prng, learners);
       leader.proposeConfChange({ kind: "addVoter", id: learner.id, address: learner.address });
       this.note(`promote ${learner.id}`);
-    } else if (voterIds.length > 3 && this.prng.chance(0.5)) {
+    } else if (voterIds.length > 3 && this.prng.chance(0.5) && this.recovering.size === 0) {
       const victim = pick(this.prng, voterIds);
+      this.fewestVoters = Math.min(this.fewestVoters, voterIds.length - 1);
       leader.proposeConfChange({ kind: "remove", id: victim, address: "" });
       this.note(`remove ${victim}`);
     } else if (this.nodes.size < 8) {
