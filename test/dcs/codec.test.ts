@@ -87,10 +87,13 @@ t.test("decodeEvents answers hostile bytes with a Left, never a throw or a malfo
     const decoded = decodeEvents(bytes);
     t.ok(E.isLeft(decoded) && expected.test(decoded.left), `${what}: ${E.isLeft(decoded) ? decoded.left.slice(0, 120) : "decoded"}`);
   }
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-    const decoded = decodeEvents(bytes);
+  // Mostly a small event count first: a random one is in the billions, which borsh refuses only
+  // after allocating up to 1 Mi slots (tens of ms each).
+  const count = fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.nat() });
+  fc.assert(fc.property(count, fc.uint8Array({ maxLength: 200 }), (n, rest) => {
+    const decoded = decodeEvents(new Uint8Array(Buffer.concat([new BorshWriter().u32(n).bytes(), rest])));
     return E.isLeft(decoded) || Array.isArray(decoded.right);
-  }), { seed: 1202, numRuns: 2000 });
+  }), { seed: 1202, numRuns: 1000 });
   const config = decodeEvents(list("configChanged", '{"author":"a","config":{"x":{"$bigint":"5"}},"patch":{},"version":2}'));
   t.ok(E.isRight(config) && config.right[0]!.event.kind === "configChanged" && typeof config.right[0]!.event.config["x"] === "object", "a config's {$bigint} object stays an object");
 });
