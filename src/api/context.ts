@@ -28,8 +28,15 @@ export interface ApiContext {
   readonly restarts: RestartSchedule;
 }
 
-/** The author recorded with a command: "api:<user>" when the request authenticated, else "api". */
+/** A user name the cluster state may record: one line, at most 64 characters. */
+const RECORDABLE_USER = /^[^\u0000-\u001f\u007f]{1,64}$/u;
+
+/**
+ * The author recorded with a command: "api:<user>" when the request names a user, else "api".
+ * Without configured credentials the name is whatever the client sent: one that is not a short
+ * line is not recorded (the Raft log keeps it forever, and the cluster state refuses it).
+ */
 export function authorOf(request: FastifyRequest): string {
   const user = requestUser(request);
-  return user === null || user === "" ? "api" : `api:${user}`;
+  return user === null || !RECORDABLE_USER.test(user) ? "api" : `api:${user}`;
 }

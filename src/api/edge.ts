@@ -72,3 +72,25 @@ export function errorHandler(logger: Logger, bodyBytesMax: number) {
     return sendError(reply, apiError("internal", `the request failed inside raftgres (a bug, logged): ${error.message}`));
   };
 }
+
+const READS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * An onSend hook: a change the API answered with a 5xx (the Raft group unreachable, an action
+ * that failed) is logged with its sentence, so an outage seen by clients is seen in the log too.
+ * Reads are not (a health check answers 503 by design); bugs are logged by the error handler.
+ */
+export function serverErrorLog(logger: Logger) {
+  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    if (reply.statusCode < 500 || READS.has(request.method) || typeof payload !== "string") return payload;
+    let body: { error?: unknown; message?: unknown } = {};
+    try {
+      body = JSON.parse(payload) as typeof body;
+    } catch {
+      // Not the API's shape (a forwarded answer): logged with its status only.
+    }
+    if (body.error === "internal") return payload;
+    logger.warn({ method: request.method, url: pathOf(request.url), status: reply.statusCode, error: body.error }, `answered ${reply.statusCode}: ${typeof body.message === "string" ? body.message : "(no message)"}`);
+    return payload;
+  };
+}

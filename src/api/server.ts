@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "../lib/logger.js";
 import { authHook, type Credentials, FailedLoginLog } from "./auth.js";
 import { type ApiContext, type ApiTiming, DEFAULT_TIMING } from "./context.js";
-import { API_REQUEST_RECEIVE_MS_MAX, clientErrorHandler, errorHandler, frameworkErrors, notFound } from "./edge.js";
+import { API_REQUEST_RECEIVE_MS_MAX, clientErrorHandler, errorHandler, frameworkErrors, notFound, serverErrorLog } from "./edge.js";
 import type { NodeApi } from "./node_api.js";
 import { RestartSchedule } from "./restart_schedule.js";
 import { registerActionRoutes, restartNow } from "./routes_actions.js";
@@ -71,6 +71,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     api.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => done(null, body));
     api.addHook("onRequest", authHook(options.authentication, options.requireAuthForReads ?? false, failedLogins));
     api.setErrorHandler(errorHandler(logger, API_BODY_BYTES_MAX));
+    api.addHook("onSend", serverErrorLog(logger));
     api.setNotFoundHandler(notFound);
     registerHealthRoutes(api, ctx);
     registerStatusRoutes(api, ctx);

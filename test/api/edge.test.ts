@@ -6,7 +6,8 @@
 import { connect } from "node:net";
 import t from "tap";
 import type { FastifyInstance } from "fastify";
-import { basic, cluster, server } from "./fixtures.js";
+import { createRecordingLogger, type LoggedLine } from "../../src/lib/logger.js";
+import { basic, cluster, REPLICA_LOCAL, server } from "./fixtures.js";
 
 const authentication = { username: "admin", password: "s3cret" };
 const AUTH = `Authorization: ${basic("admin", "s3cret")}\r\n`;
@@ -92,5 +93,16 @@ t.test("a bug in a route is a logged 500 in the API's shape", async (t) => {
   const answer = await app.inject({ method: "DELETE", url: "/switchover" });
   t.equal(answer.statusCode, 500);
   t.match(answer.json(), { error: "internal", message: /the request failed inside raftgres \(a bug, logged\): planted/ });
+  await app.close();
+});
+
+t.test("a change answered with a 5xx is logged with its sentence; a health check's 503 is not", async (t) => {
+  const lines: LoggedLine[] = [];
+  const node = cluster("pg2", REPLICA_LOCAL);
+  node.readFailure = "no Raft leader is known";
+  const app = server(node, { logger: createRecordingLogger(lines) });
+  t.equal((await app.inject({ method: "PATCH", url: "/config", headers: { "content-type": "application/json" }, payload: { ttl: 10 } })).statusCode, 503);
+  t.equal((await app.inject({ method: "GET", url: "/primary" })).statusCode, 503);
+  t.same(lines.map((line) => [line.level, line.message]), [["warn", "answered 503: cannot read the config to change it: no Raft leader is known"]]);
   await app.close();
 });

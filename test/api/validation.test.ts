@@ -197,3 +197,15 @@ t.test("keys named like Object.prototype's members are unknown keys like any oth
   unchanged(t, node);
   await app.close();
 });
+
+t.test("a user name the client sent is recorded as the author only when it is a short line", async (t) => {
+  const node = cluster();
+  const app = server(node);
+  for (const user of ["line\nbreak", "x".repeat(5000), "ok-user"]) {
+    const authorization = `Basic ${Buffer.from(`${user}:pw`).toString("base64")}`;
+    const answer = await app.inject({ method: "PATCH", url: "/config", headers: { "content-type": "application/json", authorization }, payload: { ttl: 10 } });
+    t.equal(answer.statusCode, 200, user.slice(0, 20));
+  }
+  t.same(node.executed.map((e) => e.author), ["api", "api", "api:ok-user"]);
+  await app.close();
+});
