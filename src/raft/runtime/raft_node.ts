@@ -439,7 +439,10 @@ export class RaftNode<Result> {
   private restoreSnapshot(data: Uint8Array, index: LogIndex): void {
     const decoded = decodeSnapshotData(data);
     if (E.isLeft(decoded)) throw new RaftNodeFailure("storage", `cannot restore the snapshot at ${index}: ${decoded.left}`);
-    this.options.stateMachine.restore(decoded.right.state);
+    const restored = this.options.stateMachine.restore(decoded.right.state);
+    // The log itself is sound: the node keeps voting and replicating; its state machine says
+    // what it cannot do until the next snapshot restores it.
+    if (restored !== undefined && E.isLeft(restored)) this.log.error({ index, error: restored.left }, `the snapshot at ${index} does not hold a valid state: ${restored.left}`);
     this.sessions = decoded.right.sessions;
     this.applied = index;
     this.snapshotIndex = index;

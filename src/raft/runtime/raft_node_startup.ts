@@ -29,7 +29,8 @@ export async function initialState<Result>(options: RaftNodeOptions<Result>, sto
 export function restoreStateMachine<Result>(options: RaftNodeOptions<Result>, initial: InitialState): E.Either<RaftNodeError, SessionTable> {
   if (initial.snapshot === null) return E.right(new SessionTable());
   const decoded = decodeSnapshotData(initial.snapshot.data);
-  if (E.isLeft(decoded)) return E.left({ code: "startup", message: `the stored snapshot cannot be read: ${decoded.left}` });
-  options.stateMachine.restore(decoded.right.state);
+  if (E.isLeft(decoded)) return E.left({ code: "damagedLog", message: `the stored snapshot in ${options.dataDir} cannot be read: ${decoded.left}` });
+  const restored = options.stateMachine.restore(decoded.right.state);
+  if (restored !== undefined && E.isLeft(restored)) return E.left({ code: "damagedLog", message: `the stored snapshot in ${options.dataDir} does not hold a valid state: ${restored.left}` });
   return E.right(decoded.right.sessions);
 }

@@ -3,6 +3,7 @@
  * machine), what it gets (proposals with results, linearizable read barriers, status), and the
  * errors it must handle.
  */
+import type { either as E } from "fp-ts";
 import type { Logger } from "../../lib/logger.js";
 import type { RaftTunables } from "../config.js";
 import type { RaftStatus } from "../raw_node.js";
@@ -25,8 +26,11 @@ export interface StateMachine<Result> {
   apply(payload: Uint8Array, context: ApplyContext): Result;
   /** The whole state as bytes, at the last applied index. */
   snapshot(): Uint8Array;
-  /** Replaces the state by a snapshot taken on some node. */
-  restore(snapshot: Uint8Array): void;
+  /**
+   * Replaces the state by a snapshot taken on some node; Left with what is wrong when the bytes
+   * are not a state (the state is then unchanged). Returning nothing counts as success.
+   */
+  restore(snapshot: Uint8Array): E.Either<string, void> | void;
 }
 
 export interface RaftNodeOptions<Result> {
