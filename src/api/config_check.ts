@@ -4,8 +4,12 @@
  * Each known key has its rule: the HA timings by src/dcs/ha_timing.ts, the synchronous settings,
  * standby_cluster and the permanent slots by their DCS modules (whose rules check them again,
  * one problem at a time), `postgresql.parameters` by the node's PostgreSQL check (names and
- * values of the server's version), the rest by type and range here. A key nobody knows is refused
- * naming the known ones: a typo ("loop_wiat") must not be stored and silently ignored.
+ * values of the server's version), the rest by type and range here.
+ *
+ * Keys of its own are the user's to add, as in Patroni (the JSON bounds leave room for them; the
+ * fault-injection harness keeps a token in one), but a key that is a near miss of a known one
+ * ("loop_wiat", "TTL") is refused naming it: a typo must not be stored and silently ignored.
+ * Inside `postgresql` only the known keys are accepted.
  *
  * A PATCH is held only to what it touches, so a mistake stored earlier does not block every other
  * edit (a timing key brings the timing rule, which relates them all, into play); a PUT is the
@@ -20,6 +24,7 @@ import { permanentSlotsProblem, SLOTS_KEYS } from "../dcs/permanent_slots.js";
 import { STANDBY_CLUSTER_KEY, standbyClusterProblem } from "../dcs/standby_cluster.js";
 import { syncModeProblem } from "../dcs/sync_mode.js";
 import { type FieldRule, shown } from "./body.js";
+import { nearMiss } from "./spelling.js";
 
 export type ConfigMode = "patch" | "replace";
 
@@ -56,7 +61,7 @@ const SIMPLE_RULES: Readonly<Record<string, FieldRule>> = {
 const SYNC_KEYS = ["synchronous_mode", "synchronous_mode_strict", "synchronous_node_count", "minimum_synchronous_nodes"];
 const SLOT_KEYS: readonly string[] = [...SLOTS_KEYS, "ignore_slots"];
 
-/** Every top-level key the config may hold (pause is not stored: routes_config.ts splits it off). */
+/** The top-level keys raftgres or Patroni read (pause is not stored: routes_config.ts splits it off). */
 export const CONFIG_KEYS: readonly string[] = [...HA_TIMING_KEYS, ...SYNC_KEYS, ...Object.keys(SIMPLE_RULES), STANDBY_CLUSTER_KEY, ...SLOT_KEYS, "postgresql"];
 
 const POSTGRESQL_RULES: Readonly<Record<string, FieldRule>> = {
@@ -97,6 +102,16 @@ function unknownKeysProblem(keys: readonly string[], known: readonly string[], w
   if (unknown.length === 0) return null;
   const names = unknown.slice(0, 5).map((key) => JSON.stringify(key.slice(0, 40))).join(", ") + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : "");
   return `${where} has no key${unknown.length === 1 ? "" : "s"} ${names} (known: ${known.join(", ")})`;
+}
+
+/** Keys that look like a known key mistyped: refused, since nothing would ever read them. */
+function nearMissesProblem(keys: readonly string[], known: readonly string[]): string | null {
+  const misses = keys.flatMap((key) => {
+    const meant = nearMiss(key, known);
+    return meant === null ? [] : [`${JSON.stringify(key.slice(0, 40))} (did you mean ${meant}?)`];
+  });
+  if (misses.length === 0) return null;
+  return `the config has no key${misses.length === 1 ? "" : "s"} ${misses.slice(0, 5).join(", ")}: keys of your own are stored as they are, but not near misses of raftgres's (${known.join(", ")})`;
 }
 
 function scalar(value: unknown): value is string | number | boolean {
@@ -142,8 +157,8 @@ function postgresqlProblems(next: JsonValue | undefined, change: JsonValue | und
 function problemsOf(next: JsonObject, change: JsonObject, mode: ConfigMode, check: ParameterCheck): string[] {
   const touched = touchedKeys(change, mode);
   const problems: string[] = [];
-  const unknown = unknownKeysProblem(touched.set, CONFIG_KEYS, "the config");
-  if (unknown !== null) problems.push(unknown);
+  const misses = nearMissesProblem(touched.set, [...CONFIG_KEYS, "pause"]);
+  if (misses !== null) problems.push(misses);
   for (const key of touched.set) {
     const rule = ruleOf(SIMPLE_RULES, key);
     const problem = rule === null ? null : rule(next[key], key);
