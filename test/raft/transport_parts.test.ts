@@ -4,7 +4,9 @@ import {
   DEFAULT_TRANSPORT_LIMITS,
   resolveTransportLimits,
   UNAUTHENTICATED_BYTES_MAX,
+  UNAUTHENTICATED_BYTES_PER_SECOND_MAX,
   UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE,
+  UNAUTHENTICATED_READ_BYTES_MAX,
 } from "../../src/raft/runtime/transport_limits.js";
 import { peerUrl } from "../../src/raft/runtime/transport_outbound.js";
 import { MessageQueue } from "../../src/raft/runtime/transport_queue.js";
@@ -95,6 +97,12 @@ t.test("resolveTransportLimits() bounds what unauthenticated connections may hol
   );
   t.throws(() => resolveTransportLimits({ unauthenticatedConnectionsMax: 1000 }), /UNAUTHENTICATED_BYTES_MAX/);
   t.throws(() => resolveTransportLimits({ handshakeTimeoutMs: 500, handshakeClosingMs: 501 }), /handshakeClosingMs/);
+  t.ok(limits.unauthenticatedConnectionsPerSecondMax * UNAUTHENTICATED_READ_BYTES_MAX <= UNAUTHENTICATED_BYTES_PER_SECOND_MAX);
+  t.throws(
+    () => resolveTransportLimits({ unauthenticatedConnectionsPerSecondMax: 4, unauthenticatedConnectionsPerAddressPerSecondMax: 5 }),
+    /unauthenticatedConnectionsPerAddressPerSecondMax must not exceed unauthenticatedConnectionsPerSecondMax/,
+  );
+  t.throws(() => resolveTransportLimits({ unauthenticatedConnectionsPerSecondMax: 64 }), /UNAUTHENTICATED_BYTES_PER_SECOND_MAX/);
   t.throws(() => resolveTransportLimits({ frameBytesMax: 512, frameBytesTarget: 1, frameMessagesMax: 1 }), /HANDSHAKE_FRAME_BYTES_MAX/);
 });
 

@@ -8,7 +8,7 @@ import t from "tap";
 import { encodeFrame } from "../../src/raft/codec.js";
 import { HANDSHAKE_FRAME_BYTES_MAX } from "../../src/raft/runtime/handshake.js";
 import { nodeId } from "../../src/raft/types.js";
-import { authenticateRaw, clientFrame, OPCODE, RawPeer } from "./raw_websocket.js";
+import { authenticateRaw, clientFrame, OPCODE, RawPeer, upgradeRequest } from "./raw_websocket.js";
 import { CLUSTER, eventually, heartbeat, meshPeers, rawClient, rawHandshake, SECRET, startNode, type TestNode, warnings } from "./transport_support.js";
 
 const A = nodeId("a");
@@ -17,6 +17,21 @@ async function rawPeer(t: { teardown(fn: () => unknown): void }, node: TestNode)
   const peer = await RawPeer.connect(node.transport.port);
   t.teardown(() => peer.destroy());
   return peer;
+}
+
+/**
+ * Opens idle connections until `count` of them count as unauthenticated on the node; one
+ * refused by the admission rate (the peers' own connections took tokens too) is retried.
+ */
+async function holdSlots(t: { teardown(fn: () => unknown): void }, node: TestNode, count: number): Promise<RawPeer[]> {
+  const held: RawPeer[] = [];
+  for (let attempt = 0; node.transport.unauthenticatedConnections < count; attempt++) {
+    if (attempt > 100) throw new Error(`could not hold ${count} slots`);
+    const peer = await rawPeer(t, node);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (!peer.ended) held.push(peer);
+  }
+  return held;
 }
 
 t.test("a frame header announcing 60 MB before the hello is refused at the header (1009), its payload never sent", async (t) => {
@@ -101,8 +116,7 @@ t.test("established peers do not count: they keep working while the caps are ful
   b.transport.setPeers(new Map([[a.id, a.address], [c.id, c.address]]));
   a.transport.send([heartbeat(a, b, 1)]);
   await eventually("a reaches b", () => b.received.length === 1);
-  const flood = await Promise.all(Array.from({ length: 4 }, () => rawPeer(t, b)));
-  await eventually("b's caps are full", () => b.transport.unauthenticatedConnections === 4);
+  const flood = await holdSlots(t, b, 4);
   a.transport.send([heartbeat(a, b, 2)]);
   await eventually("a still reaches b", () => b.received.length === 2);
   for (const peer of flood) peer.destroy();
@@ -135,4 +149,44 @@ t.test("a node whose peer address points back at itself refuses the connection a
       "the address points back at this node, or two nodes are configured with the same id",
   ));
   t.equal(a.received.length, 0);
+});
+
+t.test("data sent behind the upgrade request, before the server answered it, drops the connection unanswered", async (t) => {
+  const b = await startNode(t, "b");
+  const peer = await rawPeer(t, b);
+  // One write, so the request and the frame arrive in one read (RFC 6455 §4.1: the client waits).
+  peer.write(Buffer.concat([Buffer.from(upgradeRequest()), clientFrame(OPCODE.binary, new Uint8Array(100))]));
+  await peer.closed;
+  t.equal(peer.statusLine, null, "no 101");
+  t.match(warnings(b)[0], /^closing a connection from 127\.0\.0\.1: it sent 106 bytes before its WebSocket upgrade was answered$/);
+  await eventually("the slot is free again", () => b.transport.unauthenticatedConnections === 0);
+});
+
+t.test("an upgraded connection that sends more than a hello's worth before authenticating is dropped (a ping flood)", async (t) => {
+  const b = await startNode(t, "b");
+  const peer = await rawPeer(t, b);
+  await peer.upgrade();
+  for (let i = 0; i < 100 && !peer.ended; i++) {
+    peer.write(clientFrame(OPCODE.ping, new Uint8Array(100)));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await peer.closed;
+  const pongs = peer.frames.filter((f) => f.opcode === OPCODE.pong).length;
+  t.ok(pongs < 100, `${pongs} of 100 pings answered before the connection was dropped`);
+  t.match(warnings(b)[0], /^closing a connection from 127\.0\.0\.1: it sent \d+ bytes before it authenticated \(at most 4096\)$/);
+});
+
+t.test("connections beyond the per-address admission rate are destroyed at once", async (t) => {
+  const b = await startNode(t, "b", { limits: { unauthenticatedConnectionsPerAddressMax: 2, unauthenticatedConnectionsPerAddressPerSecondMax: 1 } });
+  // The burst (2) is used up; at one per second, a few more at once find the bucket empty.
+  const burst = [await rawPeer(t, b), await rawPeer(t, b)];
+  await eventually("two counted", () => b.transport.unauthenticatedConnections === 2);
+  for (const peer of burst) peer.destroy();
+  await eventually("both gone", () => b.transport.unauthenticatedConnections === 0);
+  const more = await Promise.all(Array.from({ length: 4 }, () => rawPeer(t, b)));
+  await Promise.race([Promise.all(more.map((p) => p.closed)), new Promise((resolve) => setTimeout(resolve, 300))]);
+  t.ok(more.filter((p) => p.ended).length >= 2, "most of them were dropped");
+  t.ok(warnings(b).includes(
+    "refusing a connection from 127.0.0.1: more than 1 new connections per second from that address (unauthenticatedConnectionsPerAddressPerSecondMax)",
+  ));
 });

@@ -21,8 +21,8 @@
  * Bounds are in transport_limits.ts. ws sets TCP_NODELAY on every socket it opens or accepts
  * (WebSocket#setSocket), and permessage-deflate is off on both ends.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { either as E } from "fp-ts";
 import WebSocket, { WebSocketServer } from "ws";
@@ -91,7 +91,10 @@ export class Transport {
     private readonly options: TransportOptions,
     private readonly handlers: TransportHandlers,
     private readonly limits: TransportLimits,
-    private readonly server: Server,
+    /** Listens; admits each accepted socket (or destroys it) before HTTP sees it. */
+    private readonly listener: NetServer,
+    /** Never listens: it parses the upgrade requests of admitted sockets only. */
+    private readonly http: HttpServer,
     readonly port: number,
   ) {
     this.log = options.logger.child({ component: "raft-transport" });
@@ -105,12 +108,15 @@ export class Transport {
       maxPayload: HANDSHAKE_FRAME_BYTES_MAX,
       clientTracking: false,
     });
-    server.on("connection", (socket: Socket) => {
+    // A socket over a cap is destroyed before the HTTP server allocates its parser and state:
+    // in a flood of connections that is most of them (Node documents emitting 'connection' to
+    // hand a socket to an HTTP server).
+    listener.on("connection", (socket: Socket) => {
       if (this.stopped) socket.destroy();
-      else this.admission.admit(socket);
+      else if (this.admission.admit(socket)) http.emit("connection", socket);
     });
-    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
-    server.on("error", (error) => this.log.error({ error: error.message }, `raft transport server error: ${error.message}`));
+    http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+    listener.on("error", (error) => this.log.error({ error: error.message }, `raft transport server error: ${error.message}`));
     this.log.info({ host: options.listenHost, port }, `listening for raft peers on ${options.listenHost}:${port}`);
   }
 
@@ -125,22 +131,19 @@ export class Transport {
     assert(Number.isInteger(options.listenPort) && options.listenPort >= 0 && options.listenPort <= 65535, "listen port out of range");
     const limits = resolveTransportLimits(options.limits);
     assertPayloadLimitSupported();
-    // A TCP connection that does not complete its HTTP upgrade within the handshake limit is
-    // answered 408 and closed by Node itself (measured on Node 20.20, also for a socket that
-    // never sends a byte); upgraded sockets leave the HTTP server's timeout tracking, so the
-    // deadline of transport_admission.ts is the one that holds in every phase.
-    const timeouts = {
-      headersTimeout: limits.handshakeTimeoutMs,
-      requestTimeout: limits.handshakeTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, limits.handshakeTimeoutMs),
-    };
-    const server = createServer(timeouts, (_request, response) => {
+    // No headersTimeout or requestTimeout: Node enforces them only on a server that listens
+    // itself (its connection tracking starts on 'listening'), and they would cover the HTTP phase
+    // only. Measured on Node 20.20, they do close an idle socket and half a request line (408),
+    // but an upgraded socket that sent half a frame stayed open indefinitely. The deadline of
+    // transport_admission.ts holds from the TCP accept to authentication, in every phase.
+    const http = createHttpServer((_request, response) => {
       response.writeHead(426, { "content-type": "text/plain", connection: "close" });
       response.end(`raftgres raft transport: WebSocket connections to ${RAFT_PATH} only\n`);
     });
-    const bound = await listen(server, options.listenHost, options.listenPort);
+    const listener = createNetServer();
+    const bound = await listen(listener, options.listenHost, options.listenPort);
     if (E.isLeft(bound)) return bound;
-    return E.right(new Transport(options, handlers, limits, server, bound.right));
+    return E.right(new Transport(options, handlers, limits, listener, http, bound.right));
   }
 
   /**
@@ -205,9 +208,8 @@ export class Transport {
     this.sockets.clear();
     this.admission.stop();
     this.webSocketServer.close();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    // Every socket the HTTP server holds is unauthenticated, so admission.stop() destroyed it.
+    await new Promise<void>((resolve) => this.listener.close(() => resolve()));
     this.log.info({ port: this.port }, "raft transport stopped");
   }
 
@@ -290,6 +292,10 @@ export class Transport {
       return;
     }
     const rawSocket = request.socket;
+    if (head.length > 0) {
+      this.admission.earlyData(rawSocket, head.length);
+      return;
+    }
     this.webSocketServer.handleUpgrade(request, socket, head, (webSocket) => {
       this.track(webSocket);
       if (this.stopped) {
@@ -328,7 +334,7 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-function listen(server: Server, host: string, port: number): Promise<E.Either<TransportError, number>> {
+function listen(server: NetServer, host: string, port: number): Promise<E.Either<TransportError, number>> {
   return new Promise((resolve) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       server.off("listening", onListening);

@@ -58,6 +58,15 @@ export interface TransportLimits {
   readonly unauthenticatedConnectionsMax: number;
   /** The same, per source address: one noisy host cannot take every slot. */
   readonly unauthenticatedConnectionsPerAddressMax: number;
+  /**
+   * New unauthenticated connections admitted per second (a token bucket whose burst is
+   * unauthenticatedConnectionsMax); more are destroyed at once. The caps above bound what live
+   * connections hold; this bounds what ended ones leave behind until the garbage collector runs
+   * (UNAUTHENTICATED_READ_BYTES_MAX each), and the CPU a flood of short connections costs.
+   */
+  readonly unauthenticatedConnectionsPerSecondMax: number;
+  /** The same, per source address (burst unauthenticatedConnectionsPerAddressMax). */
+  readonly unauthenticatedConnectionsPerAddressPerSecondMax: number;
   /** Reconnect backoff: the first delay, doubled after every failure up to the maximum. */
   readonly reconnectDelayMinMs: number;
   readonly reconnectDelayMaxMs: number;
@@ -82,6 +91,8 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   keepaliveTimeoutMs: 10000,
   unauthenticatedConnectionsMax: 64,
   unauthenticatedConnectionsPerAddressMax: 16,
+  unauthenticatedConnectionsPerSecondMax: 32,
+  unauthenticatedConnectionsPerAddressPerSecondMax: 8,
   reconnectDelayMinMs: 50,
   reconnectDelayMaxMs: 2000,
   warningIntervalMs: 10_000,
@@ -114,6 +125,28 @@ export const UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE = 128 * 1024;
  * 60 MB frame each took an agent from 148 MB to 2.6 GB).
  */
 export const UNAUTHENTICATED_BYTES_MAX = 16 * MIB;
+
+/**
+ * Node reads a socket 64 KiB at a time, and its HTTP server copies the whole read that holds an
+ * upgrade request into the upgrade's `head`. A client that sends data behind its request (an
+ * attack: RFC 6455 §4.1 has it wait for the answer) so costs 64 KiB even when the transport
+ * refuses it at once, and that memory returns only when V8 collects it.
+ */
+export const UNAUTHENTICATED_READ_BYTES_MAX = 64 * 1024;
+
+/**
+ * What admitted unauthenticated connections may leave for the garbage collector per second.
+ * V8 collects when the young generation fills or external memory grew by tens of MB, which a
+ * flood that allocates little JavaScript may take many seconds to reach.
+ */
+export const UNAUTHENTICATED_BYTES_PER_SECOND_MAX = 2 * MIB;
+
+/**
+ * WebSocket bytes an upgraded connection may send before it authenticated: its hello (one
+ * handshake frame) with room for a close frame. A peer that sends more (pings, frames after
+ * frames) is dropped: ws would answer each ping until the deadline.
+ */
+export const HANDSHAKE_WEBSOCKET_BYTES_MAX = 4 * HANDSHAKE_FRAME_BYTES_MAX;
 
 export function resolveTransportLimits(overrides: Partial<TransportLimits> = {}): TransportLimits {
   const limits: TransportLimits = { ...DEFAULT_TRANSPORT_LIMITS, ...overrides };
@@ -149,6 +182,14 @@ function assertUnauthenticatedLimits(limits: TransportLimits): void {
   assert(
     limits.unauthenticatedConnectionsMax * UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE <= UNAUTHENTICATED_BYTES_MAX,
     "unauthenticatedConnectionsMax * UNAUTHENTICATED_CONNECTION_BYTES_ESTIMATE must not exceed UNAUTHENTICATED_BYTES_MAX",
+  );
+  assert(
+    limits.unauthenticatedConnectionsPerAddressPerSecondMax <= limits.unauthenticatedConnectionsPerSecondMax,
+    "unauthenticatedConnectionsPerAddressPerSecondMax must not exceed unauthenticatedConnectionsPerSecondMax",
+  );
+  assert(
+    limits.unauthenticatedConnectionsPerSecondMax * UNAUTHENTICATED_READ_BYTES_MAX <= UNAUTHENTICATED_BYTES_PER_SECOND_MAX,
+    "unauthenticatedConnectionsPerSecondMax * UNAUTHENTICATED_READ_BYTES_MAX must not exceed UNAUTHENTICATED_BYTES_PER_SECOND_MAX",
   );
   // A slot is held for at most handshakeTimeoutMs + handshakeClosingMs; the grace is the lesser part.
   assert(limits.handshakeClosingMs <= limits.handshakeTimeoutMs, "handshakeClosingMs must not exceed handshakeTimeoutMs");
