@@ -85,7 +85,8 @@ function write(
 }
 
 /** Byte arrays as hex, so states compare by value whatever the Uint8Array subclass. */
-function plain(state: StoredState): unknown {
+/** The stored state to compare, without the directory's random store id (checked on its own). */
+function plain(state: Omit<StoredState, "storeId" | "peerStores">): unknown {
   const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
   const stored = state.snapshot;
   return {

@@ -19,9 +19,10 @@ import { Level } from "level";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
 import { encodeHardState } from "../codec.js";
-import type { HardState, LogIndex, Snapshot } from "../types.js";
+import type { HardState, LogIndex, NodeId, Snapshot } from "../types.js";
 import { BoundFile } from "./log_store_bound.js";
-import { ENTRY_KEYS_START, entryKey, HARD_STATE_KEY, IDENTITY_KEY, INCARNATION_KEY, type LogDb } from "./log_store_keys.js";
+import { ENTRY_KEYS_START, entryKey, HARD_STATE_KEY, IDENTITY_KEY, INCARNATION_KEY, type LogDb, PEER_STORES_KEY, STORE_ID_KEY } from "./log_store_keys.js";
+import { encodePeerStores, encodeStoreId, isStoreId, newStoreId, PEER_STORES_MAX } from "./log_store_peers.js";
 import { type LoadedState, loadState } from "./log_store_load.js";
 import { type LogPosition, type Plan, planCompaction, planWrite } from "./log_store_plan.js";
 import {
@@ -62,11 +63,65 @@ export class LogStore {
   private failure: LogStoreError | null = null;
   private closed = false;
 
-  private constructor(dir: string, db: LogDb, logger: Logger, position: LogPosition, private readonly bound: BoundFile) {
+  private readonly peers: Map<NodeId, string>;
+
+  private constructor(
+    dir: string,
+    db: LogDb,
+    logger: Logger,
+    position: LogPosition,
+    private readonly bound: BoundFile,
+    /** This directory's random id (log_store_peers.ts). */
+    readonly storeId: string,
+    peers: ReadonlyMap<NodeId, string>,
+  ) {
     this.dir = dir;
     this.db = db;
     this.logger = logger;
     this.position = position;
+    this.peers = new Map(peers);
+  }
+
+  /** The store ids this node saw for its peers, as persisted. */
+  peerStores(): ReadonlyMap<NodeId, string> {
+    return this.peers;
+  }
+
+  /** Remembers (synced) the store id a peer presented for the first time. */
+  recordPeerStore(peer: NodeId, storeId: string): Promise<E.Either<LogStoreError, void>> {
+    assert(isStoreId(storeId), () => `recording a malformed store id for ${peer}`);
+    return this.enqueue(async () => {
+      if (this.peers.get(peer) === storeId) return E.right(undefined);
+      if (!this.peers.has(peer) && this.peers.size >= PEER_STORES_MAX) {
+        this.logger.warn({ peer }, `not remembering the store id of ${peer}: ${PEER_STORES_MAX} peers are remembered already`);
+        return E.right(undefined);
+      }
+      const next = new Map(this.peers).set(peer, storeId);
+      return this.putPeers(next, "recording a peer's store id");
+    });
+  }
+
+  /** Forgets a peer's store id: it left the group, and may come back with a new directory. */
+  forgetPeerStore(peer: NodeId): Promise<E.Either<LogStoreError, void>> {
+    return this.enqueue(async () => {
+      if (!this.peers.has(peer)) return E.right(undefined);
+      const next = new Map(this.peers);
+      next.delete(peer);
+      return this.putPeers(next, "forgetting a peer's store id");
+    });
+  }
+
+  private async putPeers(next: Map<NodeId, string>, operation: string): Promise<Written> {
+    try {
+      await this.db.put(PEER_STORES_KEY, seal(encodePeerStores(next)), { sync: true });
+    } catch (error: unknown) {
+      this.failure = ioError(this.dir, operation, fromLevelError(this.dir, operation, error).message);
+      this.logger.error({ error: this.failure.message }, "the Raft log store failed: it accepts no more writes");
+      return E.left(this.failure);
+    }
+    this.peers.clear();
+    for (const [id, storeId] of next) this.peers.set(id, storeId);
+    return E.right(undefined);
   }
 
   /**
@@ -104,7 +159,8 @@ export class LogStore {
     if (verified.restored !== null) log.warn({}, `the Raft hard state lagged its acknowledged bound: ${verified.restored}`);
     const incarnation = loaded.incarnation + 1;
     const upgrade = loaded.formatVersion < LOG_STORE_FORMAT_VERSION || incarnation === 1;
-    const bumped = await bumpIncarnation(db, dir, identity, incarnation, upgrade, verified.restored === null ? null : verified.hardState);
+    const storeId = loaded.storeId ?? newStoreId();
+    const bumped = await bumpIncarnation(db, dir, { identity, storeId: upgrade ? storeId : null }, incarnation, verified.restored === null ? null : verified.hardState);
     if (E.isLeft(bumped)) {
       await bound.close();
       await closeQuietly(db);
@@ -118,8 +174,8 @@ export class LogStore {
     const { commit, term } = hardState;
     const what = incarnation === 1 ? "created a new Raft log store" : "opened the Raft log store";
     log.info({ incarnation, snapshotIndex, lastIndex, commit, term }, what);
-    const store = new LogStore(dir, db, log, { snapshotIndex, lastIndex, lastTerm, hardState }, bound);
-    return E.right({ store, state: { hardState, snapshot, entries, incarnation } });
+    const store = new LogStore(dir, db, log, { snapshotIndex, lastIndex, lastTerm, hardState }, bound, storeId, loaded.peerStores);
+    return E.right({ store, state: { hardState, snapshot, entries, incarnation, storeId, peerStores: loaded.peerStores } });
   }
 
   /** The last persisted entry index, or the snapshot index when the log is empty. */
@@ -321,16 +377,17 @@ async function restrictFiles(dir: string, log: Logger): Promise<void> {
 async function bumpIncarnation(
   db: LogDb,
   dir: string,
-  identity: LogStoreIdentity,
+  first: { readonly identity: LogStoreIdentity; readonly storeId: string | null },
   incarnation: number,
-  writeIdentity: boolean,
   hardState: HardState | null,
 ): Promise<E.Either<LogStoreError, void>> {
+  const { identity, storeId } = first;
   const operations = [
     { type: "put" as const, key: INCARNATION_KEY, value: seal(encodeIncarnation(incarnation)) },
   ];
   if (hardState !== null) operations.push({ type: "put", key: HARD_STATE_KEY, value: seal(encodeHardState(hardState)) });
-  if (writeIdentity) {
+  if (storeId !== null) {
+    operations.push({ type: "put", key: STORE_ID_KEY, value: seal(encodeStoreId(storeId)) });
     const record = {
       formatVersion: LOG_STORE_FORMAT_VERSION,
       clusterId: identity.clusterId,

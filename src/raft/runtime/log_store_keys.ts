@@ -20,6 +20,9 @@ export const IDENTITY_KEY: Uint8Array = Uint8Array.of(0x01);
 export const INCARNATION_KEY: Uint8Array = Uint8Array.of(0x02);
 export const HARD_STATE_KEY: Uint8Array = Uint8Array.of(0x03);
 export const SNAPSHOT_KEY: Uint8Array = Uint8Array.of(0x04);
+/** Format 2: the random id of this data directory, and the ids this node saw for its peers'. */
+export const STORE_ID_KEY: Uint8Array = Uint8Array.of(0x05);
+export const PEER_STORES_KEY: Uint8Array = Uint8Array.of(0x06);
 
 const ENTRY_PREFIX = 0x10;
 const ENTRY_KEY_BYTES = 9;

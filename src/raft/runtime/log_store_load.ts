@@ -5,7 +5,7 @@
  */
 import { either as E } from "fp-ts";
 import { decodeEntry, decodeHardState, decodeSnapshot } from "../codec.js";
-import type { Entry, HardState, LogIndex, Snapshot, Term } from "../types.js";
+import type { Entry, HardState, LogIndex, NodeId, Snapshot, Term } from "../types.js";
 import {
   ENTRY_KEYS_END,
   ENTRY_KEYS_START,
@@ -15,8 +15,11 @@ import {
   INCARNATION_KEY,
   indexOfEntryKey,
   type LogDb,
+  PEER_STORES_KEY,
   SNAPSHOT_KEY,
+  STORE_ID_KEY,
 } from "./log_store_keys.js";
+import { decodePeerStores, decodeStoreId } from "./log_store_peers.js";
 import {
   decodeFormatVersion,
   decodeIdentity,
@@ -43,6 +46,10 @@ export interface LoadedState {
   readonly incarnation: number;
   /** The on-disk format the directory was written in (LOG_STORE_FORMAT_VERSION for a new one). */
   readonly formatVersion: number;
+  /** The directory's random id (log_store_peers.ts); null for a new or a format-1 directory. */
+  readonly storeId: string | null;
+  /** The store ids this node saw for its peers. */
+  readonly peerStores: ReadonlyMap<NodeId, string>;
 }
 
 type Loaded<T> = Promise<E.Either<LogStoreError, T>>;
@@ -70,6 +77,11 @@ export async function loadState(
   if (E.isLeft(snapshot)) return snapshot;
   const entries = await readEntries(db, dir, snapshot.right ?? null);
   if (E.isLeft(entries)) return entries;
+  const storeId = await readDecoded(db, dir, STORE_ID_KEY, "store id", decodeStoreId);
+  if (E.isLeft(storeId)) return storeId;
+  if (storeId.right === undefined && formatVersion >= 2) return E.left(corruptError(dir, "store id", "the record is missing"));
+  const peerStores = await readDecoded(db, dir, PEER_STORES_KEY, "peer store registry", decodePeerStores);
+  if (E.isLeft(peerStores)) return peerStores;
 
   const state: LoadedState = {
     hardState: hardState.right ?? EMPTY_HARD_STATE,
@@ -77,6 +89,8 @@ export async function loadState(
     entries: entries.right,
     incarnation: incarnation.right,
     formatVersion,
+    storeId: storeId.right ?? null,
+    peerStores: peerStores.right ?? new Map(),
   };
   const consistent = checkHardState(dir, state);
   return E.isLeft(consistent) ? consistent : E.right(state);
@@ -93,7 +107,7 @@ async function loadNewDirectory(db: LogDb, dir: string): Loaded<LoadedState> {
   } catch (error: unknown) {
     return E.left(fromLevelError(dir, "reading the records", error));
   }
-  return E.right({ hardState: EMPTY_HARD_STATE, snapshot: null, entries: [], incarnation: 0, formatVersion: LOG_STORE_FORMAT_VERSION });
+  return E.right({ hardState: EMPTY_HARD_STATE, snapshot: null, entries: [], incarnation: 0, formatVersion: LOG_STORE_FORMAT_VERSION, storeId: null, peerStores: new Map() });
 }
 
 /** The directory's format version when the identity record matches this node. */

@@ -33,6 +33,10 @@ export interface StoredState {
   readonly entries: readonly Entry[];
   /** 1 on the first open of a directory, +1 on every later open (persisted and synced). */
   readonly incarnation: number;
+  /** The directory's random id, which its peers remember (log_store_peers.ts). */
+  readonly storeId: string;
+  /** The store ids this node saw for its peers. */
+  readonly peerStores: ReadonlyMap<NodeId, string>;
 }
 
 export interface LogWrite {
