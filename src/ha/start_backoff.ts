@@ -48,6 +48,8 @@ export function startFailureOf(failure: StartFailure | null, nowMs: number): { r
 
 /** The memory after a failed start (or an exit soon after a start). */
 export function afterStartFailure(previous: StartFailure | null, reason: string, nowMs: number): StartFailure {
+  assert(reason.length > 0, "a failed start says why");
+  assert(previous === null || previous.atMs <= nowMs, "failures come in time order");
   const kept = reason.length > START_REASON_CHARS_MAX ? `${reason.slice(0, START_REASON_CHARS_MAX - 1)}…` : reason;
   return { failures: (previous?.failures ?? 0) + 1, atMs: nowMs, reason: kept, runningSinceMs: null };
 }
@@ -70,6 +72,7 @@ export function exitedTooSoon(failure: StartFailure | null, nowMs: number): bool
  * each second (the countdown is in the detail), so it is logged once per failure.
  */
 export function startOrWait(input: HaInput, start: Extract<PostgresAction, { kind: "start" }>, reason: string, detail = "", also: readonly Action[] = []): HaDecision {
+  assert(also.every((a) => a.kind === "dcs"), "only cluster-state commands go with a start");
   const failure = input.memory.startFailure;
   const leftMs = startWaitLeftMs(failure, input.nowMs);
   if (failure === null || leftMs === 0) return decision([...also, start], reason, detail);

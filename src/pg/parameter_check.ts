@@ -70,7 +70,7 @@ export function parameterProblems(parameters: Readonly<Record<string, unknown>>,
     if (problem !== null) problems.push(problem);
     const lower = name.toLowerCase();
     const earlier = seen.get(lower);
-    if (earlier !== undefined) problems.push(`${where}.${name}: ${earlier} is set as well; parameter names are case-insensitive, so keep one of them`);
+    if (earlier !== undefined) problems.push(`${where}.${printable(name)}: ${printable(earlier)} is set as well; parameter names are case-insensitive, so keep one of them`);
     seen.set(lower, name);
   }
   return problems;
@@ -79,7 +79,7 @@ export function parameterProblems(parameters: Readonly<Record<string, unknown>>,
 /** The problem of one parameter, or null when PostgreSQL 15 accepts it and raftgres lets it be set. */
 export function parameterProblem(name: string, value: unknown, where: string): string | null {
   const reason = RAFTGRES_PARAMETERS.get(name.toLowerCase());
-  if (reason !== undefined) return `${where}.${name}: raftgres sets ${name.toLowerCase()} itself (${reason}); remove it`;
+  if (reason !== undefined) return `${where}.${printable(name)}: raftgres sets ${name.toLowerCase()} itself (${reason}); remove it`;
   return serverProblem(name, value, where);
 }
 

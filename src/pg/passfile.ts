@@ -33,11 +33,6 @@ export function passfileEnv(s: Pick<ResolvedSettings, "passfile">): Readonly<Rec
   return { PGPASSFILE: s.passfile };
 }
 
-/** The default place of the password file: beside the data directory, like the log directory. */
-export function defaultPassfile(dataDir: string): string {
-  return `${dataDir}.pgpass`;
-}
-
 /** SCRAM's iteration count PostgreSQL 15 uses (scram_iterations appeared in 16). */
 const SCRAM_ITERATIONS = 4096;
 

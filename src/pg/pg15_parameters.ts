@@ -3,7 +3,8 @@
  * spellings, which ones a configuration file may set): the catalogue parameter_check.ts checks
  * against. Generated — do not edit. Rebuild it from a real PostgreSQL 15 with
  *   node --import tsx scripts/gen_pg_parameters.ts        (as root; --check tells whether it is stale)
- * This file is over 400 lines because it is data: one line per parameter.
+ * One line per parameter; `hidden` lists enum spellings the server takes but pg_settings omits,
+ * `inFile: false` marks what a configuration file may not set.
  */
 import type { PgParameter } from "./parameter_types.js";
 

@@ -24,7 +24,6 @@ import {
 } from "./constants.js";
 import { lookupOsUser, type OsUser } from "./os_user.js";
 import { FORBIDDEN_PARAMETERS, parameterProblems } from "./parameter_check.js";
-import { defaultPassfile } from "./passfile.js";
 import type { MemberName } from "./types.js";
 
 export const DEFAULT_BIN_DIR = "/usr/lib/postgresql/15/bin";
@@ -104,7 +103,8 @@ export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedS
     dataDir,
     binDir: s.binDir ?? DEFAULT_BIN_DIR,
     logDir: s.logDir ?? `${dataDir}.log.d`,
-    passfile: s.passfile ?? defaultPassfile(dataDir),
+    // Beside the data directory, like the log directory (passfile.ts).
+    passfile: s.passfile ?? `${dataDir}.pgpass`,
     listenHost: s.listenHost,
     connectHost: connectHostFor(s.listenHost),
     port: s.port,
