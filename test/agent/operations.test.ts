@@ -67,7 +67,7 @@ t.test("POST /restart restarts a replica's PostgreSQL; POST /reinitialize rebuil
   t.equal(restarted.status, 200, JSON.stringify(restarted.json));
   t.not(cluster.postmasterPid(first), before, "a new postmaster runs");
   const refused = await api(primary, "POST", "/reinitialize", {});
-  t.equal(refused.status, 503, "the primary refuses to reinitialize itself");
+  t.equal(refused.status, 409, "the primary refuses to reinitialize itself (a state conflict, not an outage)");
   const reinit = await api(second, "POST", "/reinitialize", {});
   t.equal(reinit.status, 200, JSON.stringify(reinit.json));
   t.equal(await cluster.waitHealthy(90_000), primary, "the cluster is whole again, same primary");
