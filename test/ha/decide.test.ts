@@ -29,6 +29,9 @@ t.test("bootstrap: the race, the winner's initdb and lease, the others' clone", 
   const empty = pg({ dataDir: "empty", systemId: null, process: "stopped", role: null, timeline: null, controlState: "unknown", walReceived: null, walReplayed: null, streaming: false, upstream: null });
   t.same(summary(decide(input(null, "pg1", { pg: empty })).actions), ["dcs:initializeCluster"], "a member of a new cluster races to initialize it");
   t.same(decide(input(null, "pg1", { pg: empty, settings: { ...SETTINGS, nofailover: true } })).actions, [], "a nofailover member never bootstraps");
+  const unreachable = decide(input(null, "pg1", { pg: { ...empty, dataDir: "inaccessible", problem: "directory /srv (mode 700, owner uid 0) is not reachable by OS user postgres" } }));
+  t.same(unreachable.actions, [], "a member that cannot reach its data directory does not race to initialize");
+  t.match(`${unreachable.reason}: ${unreachable.detail}`, /not accessible: directory \/srv .* not reachable/, "and says why");
 
   const d = new Driver();
   d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "uninitialized", state: "stopped" }) });

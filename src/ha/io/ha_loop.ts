@@ -232,7 +232,11 @@ export class HaLoop {
     // wait out its timeout, and the lease must not wait behind it.
     this.publishInBackground(pg, view);
     const decided = decide({ me: this.me, nowMs: clock(), view: cluster.local(scope), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
-    if (this.lastDecision?.reason !== decided.reason) logger.info({ detail: decided.detail, actions: decided.actions.map(describe) }, decided.reason);
+    if (this.lastDecision?.reason !== decided.reason) {
+      // What only an operator can fix is an error in the log, not only a line in /patroni.
+      const level = pg.dataDir === "inaccessible" ? "error" : "info";
+      logger[level]({ detail: decided.detail, actions: decided.actions.map(describe) }, decided.detail === "" ? decided.reason : `${decided.reason}: ${decided.detail}`);
+    }
     this.lastDecision = decided;
     this.wakeAfterBackoff();
     // A primary that stopped for a switchover reports where its WAL ends before it gives the

@@ -13,6 +13,9 @@ import { startOrWait } from "../start_backoff.js";
 export function bootstrapRule(input: HaInput): HaDecision | null {
   const { view, pg, me } = input;
   const init = view?.initialization ?? null;
+  // Before the race too: a member that cannot reach its data directory must not win it and then
+  // wait forever for a primary it cannot start.
+  if (pg.dataDir === "inaccessible" && input.busy === null) return decision([], "the data directory is not accessible", pg.problem ?? "");
   if (init === null) {
     if (input.settings.nofailover) return decision([], "waiting for a member that may become primary to bootstrap the cluster", "this member is tagged nofailover");
     if (pg.dataDir === "initialized" && pg.systemId !== null) {
