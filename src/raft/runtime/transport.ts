@@ -14,9 +14,11 @@
  * onSnapshotFailed), which then probes and resends. Handlers are never called from inside
  * send() or setPeers(): always from the event loop, so the core is not re-entered.
  *
- * Before a peer authenticated it may cost little: frames are limited to the handshake frame size
- * (transport_payload_limit.ts), and every accepted TCP connection counts against caps and has a
- * deadline until it authenticates (transport_admission.ts).
+ * Before a peer authenticated it may cost little (issue 12): frames are limited to the handshake
+ * frame size (transport_payload_limit.ts); every accepted TCP connection counts against caps and
+ * admission rates, in total and per source address, and has one deadline until it authenticates;
+ * data sent before the upgrade was answered, or more than a hello's worth after it, drops the
+ * connection (transport_admission.ts).
  *
  * Bounds are in transport_limits.ts. ws sets TCP_NODELAY on every socket it opens or accepts
  * (WebSocket#setSocket), and permessage-deflate is off on both ends.
