@@ -87,7 +87,7 @@ export class NodeProcess {
 export class Attack {
   connections = 0;
   upgraded = 0;
-  /** How connections ended: "refused at accept", "HTTP 408", "close 4001" … */
+  /** How connections ended: "dropped before any answer", "upgraded, close 4001" … */
   readonly endings = new Map<string, number>();
   readonly closeCodes = new Map<number, number>();
   longestLifeMs = 0;
