@@ -4,6 +4,7 @@
  * ended each of their connections.
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { AGENT_NODE_FLAGS } from "../../src/agent/heap.js";
 import { join } from "node:path";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
 import { freePort } from "../support/net.js";
@@ -28,7 +29,7 @@ export class NodeProcess {
   }
 
   static start(options: FloodNodeOptions): Promise<NodeProcess> {
-    const child = fork(FLOOD_NODE, [JSON.stringify(options)], { cwd: ROOT, execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(FLOOD_NODE, [JSON.stringify(options)], { cwd: ROOT, execArgv: [...AGENT_NODE_FLAGS, "--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
     return new Promise((resolve, reject) => {
       child.once("message", (message: { op: string; message?: string }) => {
         if (message.op === "ready") resolve(new NodeProcess(options, child));
