@@ -57,7 +57,9 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     electionTimeoutMs: raft.electionTimeoutMs,
     snapshotEveryEntries: 10_000,
     logger: logger.child({ area: "raft" }),
-    onFatal: (error) => onFatal(`the Raft log cannot continue: ${error.message}`),
+    onFatal: (error) => onFatal(error.code === "damagedLog"
+      ? `the Raft log cannot continue: ${error.message}\n${damagedLogProcedure(config, configPath, Date.now())}`
+      : `the Raft log cannot continue: ${error.message}`),
   });
   if (E.isLeft(started)) {
     if (started.left.code !== "damagedLog") return E.left(started.left.message);

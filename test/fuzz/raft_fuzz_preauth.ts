@@ -120,6 +120,7 @@ async function hostileHello(kind: PreAuthKind, peer: RawPeer, victim: FuzzNode, 
     serverId: victim.id,
     serverNonce: decoded.right.serverNonce,
     clientNonce: cryptoRandomBytes(NONCE_BYTES),
+    clientStoreId: cryptoRandomBytes(16).toString("hex"),
   };
   const hello = encodeHandshake(buildClientHello(input));
   switch (kind) {

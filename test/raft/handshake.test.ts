@@ -31,6 +31,8 @@ const A = nodeId("a");
 const B = nodeId("b");
 const SECRET = "correct horse battery staple";
 const CLUSTER = "prod-1";
+const STORE_A = "a".repeat(32);
+const STORE_B = "b".repeat(32);
 
 function nonce(fill: number): Uint8Array {
   return new Uint8Array(NONCE_BYTES).fill(fill);
@@ -49,16 +51,17 @@ function refusal<T>(result: E.Either<Refusal, T>): Refusal {
 }
 
 const members = new Set<NodeId>([A, B]);
-const serverSide = (overrides: { secret?: string; clusterId?: string; serverNonce?: Uint8Array; isPeer?: (id: NodeId) => boolean } = {}) => ({
+const serverSide = (overrides: { secret?: string; clusterId?: string; serverNonce?: Uint8Array; isPeer?: (id: NodeId) => boolean; knownStore?: (id: NodeId) => string | null } = {}) => ({
   secret: overrides.secret ?? SECRET,
   clusterId: overrides.clusterId ?? CLUSTER,
   selfId: B,
   serverNonce: overrides.serverNonce ?? nonce(1),
   isPeer: overrides.isPeer ?? ((id: NodeId) => members.has(id)),
+  knownStore: overrides.knownStore ?? (() => null),
 });
 
 function macInput(overrides: Partial<MacInput> = {}): MacInput {
-  return { secret: SECRET, clusterId: CLUSTER, clientId: A, serverId: B, serverNonce: nonce(1), clientNonce: nonce(2), ...overrides };
+  return { secret: SECRET, clusterId: CLUSTER, clientId: A, serverId: B, serverNonce: nonce(1), clientNonce: nonce(2), clientStoreId: STORE_A, ...overrides };
 }
 
 t.test("a full handshake between two nodes that share the secret succeeds both ways", async (t) => {
@@ -67,9 +70,25 @@ t.test("a full handshake between two nodes that share the secret succeeds both w
   t.ok(E.isRight(checkedHello), "the client accepts the server hello");
   const input = macInput({ serverNonce: (hello as ServerHello).serverNonce });
   const clientHello = wire(buildClientHello(input));
-  t.same(checkClientHello(clientHello, serverSide()), E.right(A), "the server authenticates node a");
-  const accept = wire(buildServerAccept(input));
-  t.ok(E.isRight(checkServerAccept(accept, input)), "the client authenticates the server");
+  t.same(checkClientHello(clientHello, serverSide()), E.right({ peer: A, storeId: STORE_A }), "the server authenticates node a and learns its store id");
+  const accept = wire(buildServerAccept(input, STORE_B));
+  t.same(checkServerAccept(accept, input, null), E.right(STORE_B), "the client authenticates the server and learns its store id");
+});
+
+t.test("a peer that comes back with another Raft data directory is refused, both ways", async (t) => {
+  const input = macInput();
+  const hello = wire(buildClientHello(input));
+  t.ok(E.isRight(checkClientHello(hello, serverSide({ knownStore: () => STORE_A }))), "the directory remembered: accepted");
+  const changed = refusal(checkClientHello(hello, serverSide({ knownStore: () => "c".repeat(32) })));
+  t.equal(changed.kind, "storeChanged");
+  t.match(changed.detail, /node a presents Raft data directory a{32}, but this node knew it with directory c{32}: its data was lost or replaced/);
+  const stranger = refusal(checkClientHello(wire(buildClientHello({ ...input, secret: "guess" })), serverSide({ knownStore: () => "c".repeat(32) })));
+  t.equal(stranger.kind, "authentication", "only an authenticated node learns that its directory is not the one known");
+  const accept = wire(buildServerAccept(input, STORE_B));
+  t.equal(refusal(checkServerAccept(accept, input, "c".repeat(32))).kind, "storeChanged", "the client checks the server's directory");
+  const forged = wire(new ServerAccept(PROTOCOL_VERSION, (accept as ServerAccept).mac, "c".repeat(32)));
+  t.equal(refusal(checkServerAccept(forged, input, null)).kind, "authentication", "the server's mac covers its store id");
+  t.equal(CLOSE_CODES.storeChanged, 4013);
 });
 
 t.test("checkClientHello() refuses a wrong shared secret", async (t) => {
@@ -94,7 +113,7 @@ t.test("checkServerHello() refuses another cluster, another node and another pro
   t.match(other.detail, /node "c" answered at the address of node b/);
   const future = new ServerHello(PROTOCOL_VERSION + 1, CLUSTER, B, nonce(1));
   t.equal(refusal(checkServerHello(future, expected)).kind, "protocolVersion");
-  t.equal(refusal(checkServerHello(wire(new ServerAccept(PROTOCOL_VERSION, nonce(3))), expected)).kind, "protocolViolation");
+  t.equal(refusal(checkServerHello(wire(new ServerAccept(PROTOCOL_VERSION, nonce(3), STORE_B)), expected)).kind, "protocolViolation");
 });
 
 t.test("checkClientHello() refuses an unknown node only once it proved it knows the secret", async (t) => {
@@ -141,18 +160,19 @@ t.test("a recorded client hello cannot be replayed against a new server nonce", 
 
 t.test("a server accept is bound to the client's nonce and cannot be a reflected client mac", async (t) => {
   const input = macInput();
-  const accept = wire(buildServerAccept(input));
-  t.equal(refusal(checkServerAccept(accept, { ...input, clientNonce: nonce(7) })).kind, "authentication", "replayed accept");
-  const reflected = wire(new ServerAccept(PROTOCOL_VERSION, clientMac(input)));
-  t.equal(refusal(checkServerAccept(reflected, input)).kind, "authentication", "client mac reflected as server mac");
-  t.equal(refusal(checkServerAccept(wire(buildServerHello(CLUSTER, B, nonce(1))), input)).kind, "protocolViolation");
+  const accept = wire(buildServerAccept(input, STORE_B));
+  t.equal(refusal(checkServerAccept(accept, { ...input, clientNonce: nonce(7) }, null)).kind, "authentication", "replayed accept");
+  const reflected = wire(new ServerAccept(PROTOCOL_VERSION, clientMac(input), STORE_B));
+  t.equal(refusal(checkServerAccept(reflected, input, null)).kind, "authentication", "client mac reflected as server mac");
+  t.equal(refusal(checkServerAccept(wire(buildServerHello(CLUSTER, B, nonce(1))), input, null)).kind, "protocolViolation");
 });
 
 t.test("macs length-prefix their fields, so shifting bytes between ids changes the mac", async (t) => {
   const one = clientMac(macInput({ clientId: "ab", serverId: "c" }));
   const two = clientMac(macInput({ clientId: "a", serverId: "bc" }));
   t.notOk(macEquals(one, two));
-  t.notOk(macEquals(clientMac(macInput()), serverMac(macInput())), "client and server macs differ");
+  t.notOk(macEquals(clientMac(macInput()), serverMac(macInput(), STORE_B)), "client and server macs differ");
+  t.notOk(macEquals(clientMac(macInput()), clientMac(macInput({ clientStoreId: STORE_B }))), "the client's mac covers its store id");
   t.notOk(macEquals(one, one.subarray(0, 16)), "different lengths compare unequal without throwing");
   t.ok(macEquals(one, Uint8Array.from(one)));
 });
@@ -161,7 +181,7 @@ t.test("decodeHandshake() reports a newer protocol version as such, even when it
   const bytes = new Uint8Array([1, PROTOCOL_VERSION + 1, 0, 0xff]);
   const result = refusal(decodeHandshake(bytes));
   t.equal(result.kind, "protocolVersion");
-  t.match(result.detail, /protocol version 2 differs from ours 1/);
+  t.match(result.detail, new RegExp(`protocol version ${PROTOCOL_VERSION + 1} differs from ours ${PROTOCOL_VERSION}`));
 });
 
 t.test("decodeHandshake() refuses garbage, trailing bytes and oversized frames as protocol violations", async (t) => {
@@ -173,7 +193,7 @@ t.test("decodeHandshake() refuses garbage, trailing bytes and oversized frames a
 
 t.test("checkClientHello() refuses an invalid node id as a protocol violation", async (t) => {
   const input = macInput({ clientId: "bad id/../" });
-  const hello = new ClientHello(PROTOCOL_VERSION, CLUSTER, input.clientId, B, input.clientNonce, clientMac(input));
+  const hello = new ClientHello(PROTOCOL_VERSION, CLUSTER, input.clientId, B, input.clientNonce, clientMac(input), STORE_A);
   t.equal(refusal(checkClientHello(wire(hello), serverSide())).kind, "protocolViolation");
 });
 

@@ -16,6 +16,7 @@ import {
   NONCE_BYTES,
   ServerHello,
 } from "../../src/raft/runtime/handshake.js";
+import { newStoreId } from "../../src/raft/runtime/log_store_peers.js";
 
 export const OPCODE = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const;
 
@@ -167,9 +168,9 @@ export async function authenticateRaw(peer: RawPeer, identity: RawIdentity, time
   await peer.until(() => peer.frames.length >= 1, timeoutMs, "the server hello");
   const hello = decodeHandshake(peer.frames[0]!.payload);
   if (E.isLeft(hello) || !(hello.right instanceof ServerHello)) throw new Error("expected a server hello");
-  const input: MacInput = { ...identity, serverNonce: hello.right.serverNonce, clientNonce: randomBytes(NONCE_BYTES) };
+  const input: MacInput = { ...identity, serverNonce: hello.right.serverNonce, clientNonce: randomBytes(NONCE_BYTES), clientStoreId: newStoreId() };
   peer.write(clientFrame(OPCODE.binary, encodeHandshake(buildClientHello(input))));
   await peer.until(() => peer.frames.length >= 2, timeoutMs, "the server accept");
   const accept = decodeHandshake(peer.frames[1]!.payload);
-  if (E.isLeft(accept) || E.isLeft(checkServerAccept(accept.right, input))) throw new Error("the server's accept does not check out");
+  if (E.isLeft(accept) || E.isLeft(checkServerAccept(accept.right, input, null))) throw new Error("the server's accept does not check out");
 }

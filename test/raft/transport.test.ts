@@ -287,8 +287,8 @@ t.test("a peer that stops answering pings is disconnected, reported, and rediale
     socket.on("message", (data) => {
       const hello = decodeHandshake(data as Buffer);
       if (E.isLeft(hello) || !(hello.right instanceof ClientHello)) return;
-      const input = { secret: SECRET, clusterId: CLUSTER, clientId: a.id, serverId: b, serverNonce, clientNonce: hello.right.clientNonce };
-      socket.send(encodeHandshake(buildServerAccept(input)));
+      const input = { secret: SECRET, clusterId: CLUSTER, clientId: a.id, serverId: b, serverNonce, clientNonce: hello.right.clientNonce, clientStoreId: hello.right.storeId };
+      socket.send(encodeHandshake(buildServerAccept(input, "b".repeat(32))));
     });
   });
   a.transport.setPeers(new Map([[b, `127.0.0.1:${(server.address() as AddressInfo).port}`]]));

@@ -160,6 +160,7 @@ export async function rawHandshake(client: RawClient, claimedId: string, server:
     serverId: server.id,
     serverNonce: hello.right.serverNonce,
     clientNonce: new Uint8Array(NONCE_BYTES).fill(5),
+    clientStoreId: "5".repeat(32),
   });
   client.socket.send(encodeHandshake(clientHello));
 }

@@ -5,9 +5,15 @@
  *
  * Every connection (one per direction per pair of nodes) runs:
  *   1. server → client  ServerHello  { protocolVersion, clusterId, serverId, serverNonce }
- *   2. client → server  ClientHello  { protocolVersion, clusterId, fromId, toId, clientNonce, mac }
- *      mac = HMAC-SHA256(secret, "client" ‖ clusterId ‖ fromId ‖ toId ‖ serverNonce ‖ clientNonce)
- *   3. server → client  ServerAccept { mac = HMAC-SHA256(secret, "server" ‖ … ‖ clientNonce ‖ serverNonce) }
+ *   2. client → server  ClientHello  { protocolVersion, clusterId, fromId, toId, clientNonce, mac, storeId }
+ *      mac = HMAC-SHA256(secret, "client" ‖ clusterId ‖ fromId ‖ toId ‖ clientStoreId ‖ serverNonce ‖ clientNonce)
+ *   3. server → client  ServerAccept { mac, storeId }
+ *      mac = HMAC-SHA256(secret, "server" ‖ … ‖ clientStoreId ‖ serverStoreId ‖ clientNonce ‖ serverNonce)
+ * The store ids name each side's Raft data directory (log_store_peers.ts): a node remembers the
+ * one it first saw for each peer and refuses a peer that comes back with another one
+ * ("storeChanged"), since that peer's log may have forgotten entries and votes it acknowledged.
+ * Protocol version 2 added them; a node of version 1 is refused with "protocol version mismatch"
+ * (upgrade the nodes one at a time: a majority keeps one version at every step).
  * Each side proves knowledge of the shared secret over a nonce the other side just chose, so a
  * recorded exchange cannot be replayed, and the "client"/"server" labels keep one side's mac from
  * being reflected as the other's. Variable-length fields are length-prefixed, so no two different
@@ -19,15 +25,16 @@ import { deserialize, field, fixedArray, serialize, variant } from "@dao-xyz/bor
 import { either as E } from "fp-ts";
 import { assert } from "../../lib/assert.js";
 import { isValidNodeId, type NodeId } from "../types.js";
+import { isStoreId } from "./log_store_peers.js";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const NONCE_BYTES = 32;
 export const MAC_BYTES = 32;
 export const CLUSTER_ID_BYTES_MAX = 128;
 /** Node ids are at most 63 bytes (types.ts); a ClientHello is under 400 bytes. */
 export const HANDSHAKE_FRAME_BYTES_MAX = 1024;
 
-const MAC_DOMAIN = "raftgres raft transport v1";
+const MAC_DOMAIN = "raftgres raft transport v2";
 
 /**
  * WebSocket close codes (4000–4999 is the range RFC 6455 §7.4.2 leaves to applications). The
@@ -46,6 +53,7 @@ export const CLOSE_CODES = {
   replaced: 4010,
   keepaliveTimeout: 4011,
   sameNodeId: 4012,
+  storeChanged: 4013,
 } as const;
 
 export type CloseKind = keyof typeof CLOSE_CODES;
@@ -53,7 +61,7 @@ export type CloseKind = keyof typeof CLOSE_CODES;
 /** The kinds of refusal a handshake check returns; each is also a close kind. */
 export type RefusalKind = Extract<
   CloseKind,
-  "protocolViolation" | "protocolVersion" | "clusterId" | "wrongNode" | "unknownNode" | "authentication" | "sameNodeId"
+  "protocolViolation" | "protocolVersion" | "clusterId" | "wrongNode" | "unknownNode" | "authentication" | "sameNodeId" | "storeChanged"
 >;
 
 /** Why one side refused the other: `kind` selects the close code, `detail` is for the log. */
@@ -75,6 +83,7 @@ const CLOSE_REASONS: Readonly<Record<CloseKind, string>> = {
   replaced: "replaced by a newer connection",
   keepaliveTimeout: "keepalive timeout",
   sameNodeId: "the other side has the same node id",
+  storeChanged: "your Raft data directory is not the one this node knew",
 };
 
 /** The short close reason sent to the other side (RFC 6455 allows at most 123 bytes). */
@@ -108,7 +117,9 @@ export class ClientHello extends HandshakeFrame {
   @field({ type: "string" }) toId: string;
   @field({ type: fixedArray("u8", NONCE_BYTES) }) clientNonce: Uint8Array;
   @field({ type: fixedArray("u8", MAC_BYTES) }) mac: Uint8Array;
-  constructor(protocolVersion: number, clusterId: string, fromId: string, toId: string, clientNonce: Uint8Array, mac: Uint8Array) {
+  /** The client's Raft data directory (log_store_peers.ts). */
+  @field({ type: "string" }) storeId: string;
+  constructor(protocolVersion: number, clusterId: string, fromId: string, toId: string, clientNonce: Uint8Array, mac: Uint8Array, storeId: string) {
     super();
     this.protocolVersion = protocolVersion;
     this.clusterId = clusterId;
@@ -116,6 +127,7 @@ export class ClientHello extends HandshakeFrame {
     this.toId = toId;
     this.clientNonce = clientNonce;
     this.mac = mac;
+    this.storeId = storeId;
   }
 }
 
@@ -123,10 +135,13 @@ export class ClientHello extends HandshakeFrame {
 export class ServerAccept extends HandshakeFrame {
   @field({ type: "u16" }) protocolVersion: number;
   @field({ type: fixedArray("u8", MAC_BYTES) }) mac: Uint8Array;
-  constructor(protocolVersion: number, mac: Uint8Array) {
+  /** The server's Raft data directory (log_store_peers.ts). */
+  @field({ type: "string" }) storeId: string;
+  constructor(protocolVersion: number, mac: Uint8Array, storeId: string) {
     super();
     this.protocolVersion = protocolVersion;
     this.mac = mac;
+    this.storeId = storeId;
   }
 }
 
@@ -189,6 +204,8 @@ export interface MacInput {
   readonly serverId: string;
   readonly serverNonce: Uint8Array;
   readonly clientNonce: Uint8Array;
+  /** The client's store id, which both macs cover. */
+  readonly clientStoreId: string;
 }
 
 function lengthPrefixed(value: string): Buffer[] {
@@ -198,11 +215,15 @@ function lengthPrefixed(value: string): Buffer[] {
   return [length, bytes];
 }
 
-function mac(label: "client" | "server", input: MacInput): Uint8Array {
+/** `serverStoreId` only for the server's mac: the client sends its mac before it learns it. */
+function mac(label: "client" | "server", input: MacInput, serverStoreId: string | null): Uint8Array {
   assert(input.secret.length > 0, "the shared secret must not be empty");
   assert(input.serverNonce.length === NONCE_BYTES && input.clientNonce.length === NONCE_BYTES, "nonce length");
+  assert((label === "server") === (serverStoreId !== null), "only the server's mac covers its store id");
   const hmac = createHmac("sha256", input.secret);
-  for (const part of [MAC_DOMAIN, label, input.clusterId, input.clientId, input.serverId]) {
+  const parts = [MAC_DOMAIN, label, input.clusterId, input.clientId, input.serverId, input.clientStoreId];
+  if (serverStoreId !== null) parts.push(serverStoreId);
+  for (const part of parts) {
     for (const chunk of lengthPrefixed(part)) hmac.update(chunk);
   }
   // The side that proves comes second: it answers the other side's nonce.
@@ -212,11 +233,24 @@ function mac(label: "client" | "server", input: MacInput): Uint8Array {
 }
 
 export function clientMac(input: MacInput): Uint8Array {
-  return mac("client", input);
+  return mac("client", input, null);
 }
 
-export function serverMac(input: MacInput): Uint8Array {
-  return mac("server", input);
+export function serverMac(input: MacInput, serverStoreId: string): Uint8Array {
+  return mac("server", input, serverStoreId);
+}
+
+/**
+ * A peer that presents another store id than the one remembered for it: its data directory was
+ * emptied or replaced, and its log may lack entries and votes it acknowledged.
+ */
+function storeChanged(peer: string, presented: string, known: string): Refusal {
+  return {
+    kind: "storeChanged",
+    detail: `node ${peer} presents Raft data directory ${presented}, but this node knew it with directory ${known}: ` +
+      `its data was lost or replaced since, so it may have forgotten entries and votes it acknowledged; ` +
+      `bring it back with \`raftgres members remove ${peer}\` and \`raftgres members add\` (see its log)`,
+  };
 }
 
 /** Constant-time comparison (crypto.timingSafeEqual needs equal lengths, so check that first). */
@@ -259,7 +293,8 @@ export function checkServerHello(frame: HandshakeFrame, expected: ClientExpectat
 
 export function buildClientHello(input: MacInput): ClientHello {
   assertClusterId(input.clusterId);
-  return new ClientHello(PROTOCOL_VERSION, input.clusterId, input.clientId, input.serverId, input.clientNonce, clientMac(input));
+  assert(isStoreId(input.clientStoreId), "a client hello carries a well-formed store id");
+  return new ClientHello(PROTOCOL_VERSION, input.clusterId, input.clientId, input.serverId, input.clientNonce, clientMac(input), input.clientStoreId);
 }
 
 export interface ServerExpectation {
@@ -269,6 +304,14 @@ export interface ServerExpectation {
   readonly serverNonce: Uint8Array;
   /** Whether the node is in the current membership (Transport.setPeers). */
   readonly isPeer: (id: NodeId) => boolean;
+  /** The store id remembered for a peer, or null (log_store_peers.ts). */
+  readonly knownStore: (id: NodeId) => string | null;
+}
+
+/** An authenticated client: its id and the store id it presented. */
+export interface AcceptedClient {
+  readonly peer: NodeId;
+  readonly storeId: string;
 }
 
 /**
@@ -277,7 +320,7 @@ export interface ServerExpectation {
  * claiming this node's own id is refused before the mac: a mac over (self, self) proves nothing
  * useful, and that this node's id is ours was told to everyone by the server hello already.
  */
-export function checkClientHello(frame: HandshakeFrame, expected: ServerExpectation): E.Either<Refusal, NodeId> {
+export function checkClientHello(frame: HandshakeFrame, expected: ServerExpectation): E.Either<Refusal, AcceptedClient> {
   if (!(frame instanceof ClientHello)) return E.left(violation(`expected a client hello, got ${frame.constructor.name}`));
   if (frame.protocolVersion !== PROTOCOL_VERSION) return E.left(versionRefusal(frame.protocolVersion));
   if (frame.clusterId !== expected.clusterId) return E.left(clusterRefusal(frame.clusterId, expected.clusterId));
@@ -298,25 +341,35 @@ export function checkClientHello(frame: HandshakeFrame, expected: ServerExpectat
     serverId: expected.selfId,
     serverNonce: expected.serverNonce,
     clientNonce: frame.clientNonce,
+    clientStoreId: frame.storeId,
   };
   if (!macEquals(clientMac(input), frame.mac)) {
     return E.left({ kind: "authentication", detail: "authentication failed: wrong shared secret" });
   }
   const peer = frame.fromId as NodeId;
   if (!expected.isPeer(peer)) return E.left({ kind: "unknownNode", detail: "unknown node (not in this node's current membership)" });
-  return E.right(peer);
+  if (!isStoreId(frame.storeId)) return E.left(violation(`malformed store id ${quote(frame.storeId)}`));
+  const known = expected.knownStore(peer);
+  if (known !== null && known !== frame.storeId) return E.left(storeChanged(peer, frame.storeId, known));
+  return E.right({ peer, storeId: frame.storeId });
 }
 
-export function buildServerAccept(input: MacInput): ServerAccept {
-  return new ServerAccept(PROTOCOL_VERSION, serverMac(input));
+export function buildServerAccept(input: MacInput, serverStoreId: string): ServerAccept {
+  assert(isStoreId(serverStoreId), "a server accept carries a well-formed store id");
+  return new ServerAccept(PROTOCOL_VERSION, serverMac(input, serverStoreId), serverStoreId);
 }
 
-/** Step 4, client side: did the server prove it knows the secret, over our nonce? */
-export function checkServerAccept(frame: HandshakeFrame, input: MacInput): E.Either<Refusal, void> {
+/**
+ * Step 4, client side: did the server prove it knows the secret, over our nonce, and is its
+ * data directory the one we remember (`known`, null when we know none)? Right: its store id.
+ */
+export function checkServerAccept(frame: HandshakeFrame, input: MacInput, known: string | null): E.Either<Refusal, string> {
   if (!(frame instanceof ServerAccept)) return E.left(violation(`expected a server accept, got ${frame.constructor.name}`));
   if (frame.protocolVersion !== PROTOCOL_VERSION) return E.left(versionRefusal(frame.protocolVersion));
-  if (!macEquals(serverMac(input), frame.mac)) {
+  if (!macEquals(serverMac(input, frame.storeId), frame.mac)) {
     return E.left({ kind: "authentication", detail: "authentication failed: the node does not know our shared secret" });
   }
-  return E.right(undefined);
+  if (!isStoreId(frame.storeId)) return E.left(violation(`malformed store id ${quote(frame.storeId)}`));
+  if (known !== null && known !== frame.storeId) return E.left(storeChanged(input.serverId, frame.storeId, known));
+  return E.right(frame.storeId);
 }

@@ -21,7 +21,7 @@ import type { Logger } from "../../lib/logger.js";
 import { encodeHardState } from "../codec.js";
 import type { HardState, LogIndex, NodeId, Snapshot } from "../types.js";
 import { BoundFile } from "./log_store_bound.js";
-import { ENTRY_KEYS_START, entryKey, HARD_STATE_KEY, IDENTITY_KEY, INCARNATION_KEY, type LogDb, PEER_STORES_KEY, STORE_ID_KEY } from "./log_store_keys.js";
+import { ENTRY_KEYS_START, entryKey, HARD_STATE_KEY, IDENTITY_KEY, INCARNATION_KEY, type LogDb, PEER_STORES_KEY, REPLACED_KEY, STORE_ID_KEY } from "./log_store_keys.js";
 import { encodePeerStores, encodeStoreId, isStoreId, newStoreId, PEER_STORES_MAX } from "./log_store_peers.js";
 import { type LoadedState, loadState } from "./log_store_load.js";
 import { type LogPosition, type Plan, planCompaction, planWrite } from "./log_store_plan.js";
@@ -98,6 +98,21 @@ export class LogStore {
       }
       const next = new Map(this.peers).set(peer, storeId);
       return this.putPeers(next, "recording a peer's store id");
+    });
+  }
+
+  /**
+   * Peers refused this directory as the replacement of one they knew (handshake "storeChanged"):
+   * record why, synced, so the node refuses to start with it from now on.
+   */
+  markReplaced(why: string): Promise<E.Either<LogStoreError, void>> {
+    return this.enqueue(async () => {
+      try {
+        await this.db.put(REPLACED_KEY, seal(new TextEncoder().encode(why.slice(0, 2000))), { sync: true });
+        return E.right(undefined);
+      } catch (error: unknown) {
+        return E.left(fromLevelError(this.dir, "recording that the directory was replaced", error));
+      }
     });
   }
 

@@ -23,6 +23,8 @@ export const SNAPSHOT_KEY: Uint8Array = Uint8Array.of(0x04);
 /** Format 2: the random id of this data directory, and the ids this node saw for its peers'. */
 export const STORE_ID_KEY: Uint8Array = Uint8Array.of(0x05);
 export const PEER_STORES_KEY: Uint8Array = Uint8Array.of(0x06);
+/** Set when peers refused this directory as a replacement of one they knew: it never starts again. */
+export const REPLACED_KEY: Uint8Array = Uint8Array.of(0x07);
 
 const ENTRY_PREFIX = 0x10;
 const ENTRY_KEY_BYTES = 9;

@@ -16,6 +16,7 @@ import {
   indexOfEntryKey,
   type LogDb,
   PEER_STORES_KEY,
+  REPLACED_KEY,
   SNAPSHOT_KEY,
   STORE_ID_KEY,
 } from "./log_store_keys.js";
@@ -65,6 +66,9 @@ export async function loadState(
   const checked = checkIdentity(dir, identityRecord.right, identity);
   if (E.isLeft(checked)) return checked;
   const formatVersion = checked.right;
+  const replaced = await readRecord(db, dir, REPLACED_KEY, "replacement record");
+  if (E.isLeft(replaced)) return replaced;
+  if (replaced.right !== undefined) return E.left(corruptError(dir, "the whole directory", new TextDecoder().decode(replaced.right)));
 
   const incarnation = await readDecoded(db, dir, INCARNATION_KEY, "incarnation", decodeIncarnation);
   if (E.isLeft(incarnation)) return incarnation;

@@ -13,6 +13,7 @@ import { either as E } from "fp-ts";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
 import { createPrng } from "../../lib/prng.js";
+import { decodeConfChange } from "../codec.js";
 import { DEFAULT_TUNABLES, type RaftConfig } from "../config.js";
 import { describeConfState } from "../membership.js";
 import type { ProposeResult } from "../raft.js";
@@ -85,6 +86,7 @@ export class RaftNode<Result> {
     private transport: Transport | null,
     private readonly incarnation: number,
     sessions: SessionTable,
+    private readonly fresh: boolean,
   ) {
     this.log = options.logger.child({ component: "raft" });
     this.sessions = sessions;
@@ -124,7 +126,11 @@ export class RaftNode<Result> {
       logger: log,
     };
     const raw = new RawNode(config, initial.right);
-    const node = new RaftNode(options, raw, store, null, state.incarnation, sessions.right);
+    // A directory created by this start for a new group: peers that refuse its store id knew this
+    // node with another directory, which was emptied or replaced (not a joining node, whose peers
+    // may lag behind its removal and re-addition for a while).
+    const fresh = state.incarnation === 1 && (options.initialMembers?.length ?? 0) > 0;
+    const node = new RaftNode(options, raw, store, null, state.incarnation, sessions.right, fresh);
     const transport = await Transport.start({
       selfId: options.nodeId,
       clusterId: options.clusterId,
@@ -133,9 +139,13 @@ export class RaftNode<Result> {
       listenPort: options.listenPort,
       logger: options.logger,
       admitNonMembers: true,
+      storeId: store.storeId,
+      knownStore: (peer) => store.peerStores().get(peer) ?? null,
       ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
     }, {
       onMessages: (messages) => node.receive(messages),
+      onPeerStore: (peer, storeId) => node.rememberPeerStore(peer, storeId),
+      onStoreRefused: (peer) => node.storeRefused(peer),
       onPeerUnreachable: (peer) => node.input(() => node.raw.reportUnreachable(peer)),
       onSnapshotFailed: (peer) => node.input(() => node.raw.reportSnapshot(peer, false)),
       onPeerDisconnected: (peer) => node.leaderMayBeGone(peer),
@@ -242,6 +252,33 @@ export class RaftNode<Result> {
     await this.transport?.stop();
     await this.store.close();
     this.log.info({}, "raft node stopped");
+  }
+
+  // ---- peers' data directories (log_store_peers.ts) ----------------------------------------
+
+  private rememberPeerStore(peer: NodeId, storeId: string): void {
+    if (this.stopped) return;
+    void this.store.recordPeerStore(peer, storeId).then((recorded) => {
+      if (E.isLeft(recorded)) this.fail(new RaftNodeFailure("storage", `cannot remember the Raft data directory of node ${peer}: ${recorded.left.message}`));
+      else this.log.info({ peer, storeId }, `remembering node ${peer}'s Raft data directory ${storeId}`);
+    });
+  }
+
+  /**
+   * A peer knew this node with another Raft data directory. A directory this start created for
+   * a new group is then an emptied or replaced one: the node must not vote with it, and it
+   * records that it never will (it stops, and refuses to start again). Otherwise the peer may
+   * lag behind this node's removal and re-addition; its refusal alone keeps the two apart.
+   */
+  private storeRefused(peer: NodeId): void {
+    if (this.stopped) return;
+    const why = `node ${peer} knew node ${this.options.nodeId} with another Raft data directory: this one (${this.options.dataDir}, created at this start) replaced it, ` +
+      "so this node may have lost entries and votes it acknowledged; it must not rejoin the group with it";
+    if (!this.fresh) {
+      this.log.error({ peer }, `node ${peer} refuses this node: it remembers another Raft data directory for it. If this node's Raft data was lost or replaced, remove it from the group and add it back; right after such a removal and addition, ${peer} accepts it once it has caught up`);
+      return;
+    }
+    void this.store.markReplaced(why).then(() => this.fail(new RaftNodeFailure("damagedLog", why)));
   }
 
   // ---- the loop --------------------------------------------------------------------------------
@@ -429,11 +466,27 @@ export class RaftNode<Result> {
   }
 
   private settleConfChange(entry: Entry): void {
+    this.forgetRemovedPeer(entry);
     const term = this.confChangeTerms.get(entry.index);
     if (term === undefined) return;
     this.confChangeTerms.delete(entry.index);
     if (entry.term === term) this.confChanges.resolve(entry.index, entry.index);
     else this.confChanges.reject(entry.index, new RaftNodeFailure("notLeader", "leadership changed before the membership change committed; it was not applied"));
+  }
+
+  /**
+   * A node removed from the group may come back with a new directory: forget its store id. Not
+   * when the latest configuration has it again (a removal replayed at start, long before its
+   * re-addition): the store id remembered then is its new directory's.
+   */
+  private forgetRemovedPeer(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    if (E.isLeft(change) || change.right.kind !== "remove" || change.right.id === this.options.nodeId) return;
+    const peer = change.right.id;
+    if (this.raw.confState().members.some((m) => m.id === peer)) return;
+    void this.store.forgetPeerStore(peer).then((forgotten) => {
+      if (E.isLeft(forgotten)) this.fail(new RaftNodeFailure("storage", `cannot forget the Raft data directory of removed node ${peer}: ${forgotten.left.message}`));
+    });
   }
 
   private restoreSnapshot(data: Uint8Array, index: LogIndex): void {

@@ -39,6 +39,7 @@ import { resolveTransportLimits, type TransportLimits } from "./transport_limits
 import { OutboundLink, type PeerStatus, RAFT_PATH } from "./transport_outbound.js";
 import { assertPayloadLimitSupported } from "./transport_payload_limit.js";
 import { WarningLimiter } from "./transport_warnings.js";
+import { newStoreId } from "./log_store_peers.js";
 
 export type { TransportHandlers } from "./transport_context.js";
 export type { PeerStatus } from "./transport_outbound.js";
@@ -61,6 +62,10 @@ export interface TransportOptions {
    * such members too). Authentication (cluster id and shared secret) still applies.
    */
   readonly admitNonMembers?: boolean;
+  /** This node's Raft data directory's id (log_store_peers.ts); a random one when not given. */
+  readonly storeId?: string;
+  /** The store ids this node remembers for its peers; none when not given. */
+  readonly knownStore?: (peer: NodeId) => string | null;
 }
 
 export type TransportErrorCode = "addressInUse" | "addressNotAvailable" | "permissionDenied" | "listenFailed";
@@ -100,6 +105,7 @@ export class Transport {
     readonly port: number,
   ) {
     this.log = options.logger.child({ component: "raft-transport" });
+    this.storeId = options.storeId ?? newStoreId();
     this.context = this.createContext();
     this.admission = new Admission(limits, this.context.warnLimited);
     // Every socket starts with the handshake frame limit; InboundConnection raises it for a
@@ -215,12 +221,16 @@ export class Transport {
     this.log.info({ port: this.port }, "raft transport stopped");
   }
 
+  private readonly storeId: string;
+
   private createContext(): TransportContext {
     const limiter = new WarningLimiter(this.limits.warningIntervalMs, this.limits.warningKeysMax);
     return {
       selfId: this.options.selfId,
       clusterId: this.options.clusterId,
       secret: this.options.secret,
+      storeId: this.storeId,
+      knownStore: (peer) => this.options.knownStore?.(peer) ?? null,
       limits: this.limits,
       logger: this.log,
       handlers: this.handlers,

@@ -20,6 +20,13 @@ export interface TransportHandlers {
    * contrast, shows only as silence).
    */
   onPeerDisconnected?(peer: NodeId): void;
+  /** A peer authenticated with a store id this node did not know for it yet: remember it. */
+  onPeerStore?(peer: NodeId, storeId: string): void;
+  /**
+   * A peer refused this node because it knew it with another Raft data directory
+   * (handshake.ts, "storeChanged"): this node's directory was emptied or replaced.
+   */
+  onStoreRefused?(peer: NodeId): void;
 }
 
 /** Something with queued work that the Transport runs on its next setImmediate flush. */
@@ -31,6 +38,10 @@ export interface TransportContext {
   readonly selfId: NodeId;
   readonly clusterId: string;
   readonly secret: string;
+  /** This node's Raft data directory (log_store_peers.ts). */
+  readonly storeId: string;
+  /** The store id remembered for a peer, or null. */
+  knownStore(peer: NodeId): string | null;
   readonly limits: TransportLimits;
   readonly logger: Logger;
   readonly handlers: TransportHandlers;

@@ -130,6 +130,7 @@ export class InboundConnection implements HandshakeDeadlineTarget {
         selfId: this.context.selfId,
         serverNonce: this.serverNonce,
         isPeer: (id) => this.context.isPeer(id),
+        knownStore: (id) => this.context.knownStore(id),
       });
     if (E.isLeft(checked)) {
       const from = claimed === null ? this.remote : `node ${isValidNodeId(claimed) ? claimed : quote(claimed)} (${this.remote})`;
@@ -138,7 +139,7 @@ export class InboundConnection implements HandshakeDeadlineTarget {
       this.close(checked.left.kind);
       return;
     }
-    const peer = checked.right;
+    const { peer, storeId } = checked.right;
     assert(hello !== null, "an accepted handshake frame is a client hello");
     const accept = buildServerAccept({
       secret: this.context.secret,
@@ -147,7 +148,8 @@ export class InboundConnection implements HandshakeDeadlineTarget {
       serverId: this.context.selfId,
       serverNonce: this.serverNonce,
       clientNonce: hello.clientNonce,
-    });
+      clientStoreId: storeId,
+    }, this.context.storeId);
     if (!this.guard.authenticated()) {
       this.close("terminate");
       return;
@@ -156,6 +158,7 @@ export class InboundConnection implements HandshakeDeadlineTarget {
     raisePayloadLimit(this.socket, this.context.limits.frameBytesMax);
     this.state = "open";
     this.authenticatedPeer = peer;
+    if (this.context.knownStore(peer) === null) this.context.handlers.onPeerStore?.(peer, storeId);
     this.socket.send(encodeHandshake(accept), SEND_OPTIONS);
     this.context.logger.info({ peer, remote: this.remote }, `accepted connection from node ${peer} (${this.remote})`);
     this.registry.established(this);
@@ -203,6 +206,8 @@ export class InboundConnection implements HandshakeDeadlineTarget {
     const detail = this.lastError ?? `code ${code}${reason === "" ? "" : `: ${reason}`}`;
     if (this.lastError !== null) this.warn("error", `connection from ${this.who()} failed: ${detail}`);
     else if (wasOpen) this.context.logger.info({ peer: this.authenticatedPeer, code }, `connection from node ${this.who()} closed (${detail})`);
+    // The client checks our store id last: a refusal of it arrives as the close of an open connection.
+    if (wasOpen && code === CLOSE_CODES.storeChanged && this.authenticatedPeer !== null) this.context.handlers.onStoreRefused?.(this.authenticatedPeer);
     if (wasOpen && this.authenticatedPeer !== null && !this.context.isStopped()) this.context.handlers.onPeerDisconnected?.(this.authenticatedPeer);
     else this.context.logger.debug({ remote: this.remote, code }, `connection from ${this.remote} closed during the handshake (${detail})`);
   }

@@ -279,12 +279,15 @@ export class OutboundLink implements Flushable {
         serverId: this.peer,
         serverNonce: hello.right.serverNonce,
         clientNonce: this.clientNonce,
+        clientStoreId: this.context.storeId,
       };
       socket.send(encodeHandshake(buildClientHello(this.macInput)), SEND_OPTIONS);
       return;
     }
-    const accepted = checkServerAccept(decoded.right, this.macInput);
+    const known = this.context.knownStore(this.peer);
+    const accepted = checkServerAccept(decoded.right, this.macInput, known);
     if (E.isLeft(accepted)) return this.refuse(socket, accepted.left);
+    if (known === null) this.context.handlers.onPeerStore?.(this.peer, accepted.right);
     this.established();
   }
 
@@ -349,6 +352,7 @@ export class OutboundLink implements Flushable {
     const detail = refused
       ? `it closed the connection: ${reason} (code ${code}); its log says why`
       : this.lastError ?? `connection closed (code ${code}${reason === "" ? "" : `: ${reason}`})`;
+    if (code === CLOSE_CODES.storeChanged && !wasOpen) this.context.handlers.onStoreRefused?.(this.peer);
     if (refused && !wasOpen) {
       this.context.warnLimited(
         `${this.peer}|refused|${code}`,
