@@ -4,7 +4,7 @@
  * temporary root. Everything it starts is tracked and removed by `destroy()`: agent processes by
  * PID, PostgreSQL process groups by the PID in postmaster.pid, the directories.
  */
-import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
+import { type ChildProcess, spawn, type SpawnOptions, spawnSync } from "node:child_process";
 import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -181,12 +181,12 @@ postgresql:
 ${this.options.extraYaml ?? ""}`;
   }
 
-  /** Starts the agent of `name` (again, after a kill). */
-  start(name: string): ChildProcess {
+  /** Starts the agent of `name` (again, after a kill); `extraArgs` follow `agent -c node.yml` (e.g. --rejoin). */
+  start(name: string, extraArgs: readonly string[] = []): ChildProcess {
     const spec = this.spec(name);
     const logPath = join(spec.dir, "agent.log");
     const out = this.options.logs === "inherit" ? "inherit" : "pipe";
-    const args = [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name)];
+    const args = [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name), ...extraArgs];
     const options: SpawnOptions = { stdio: ["ignore", out, out], env: { ...process.env, ...this.options.placement?.env?.(name) } };
     const placed = this.options.placement?.spawn;
     const child = placed === undefined ? spawn(process.execPath, args, options) : placed(name, process.execPath, args, options);
@@ -200,6 +200,12 @@ ${this.options.extraYaml ?? ""}`;
     }
     this.agents.set(name, child);
     return child;
+  }
+
+  /** Runs the `raftgres` CLI (the binary the agents run) with `args`, bounded in time. */
+  cli(args: readonly string[], timeoutMs = 60_000): { code: number | null; stdout: string; stderr: string } {
+    const run = spawnSync(process.execPath, [...NODE_ARGS, MAIN, ...args], { encoding: "utf8", timeout: timeoutMs });
+    return { code: run.status, stdout: run.stdout, stderr: run.stderr };
   }
 
   /** Starts every node but those that join later (ClusterOptions.joining). */
