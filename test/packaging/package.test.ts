@@ -56,7 +56,7 @@ t.test("node.yml.example names every key src/agent/config.ts accepts, and config
   for (const key of keys) t.match(example, new RegExp(`^\\s*(# )?${key}:`, "m"), `${key} is in the example`);
   const secretFile = join(root, "secret");
   writeFileSync(secretFile, "a-secret-of-the-example-with-32-bytes-or-more\n", { mode: 0o600 });
-  const parsed = parseAgentConfig(example.replace("/etc/raftgres/secret", secretFile), "node.yml.example");
+  const parsed = parseAgentConfig(example.replaceAll("/etc/raftgres/secret", secretFile), "node.yml.example");
   if (E.isLeft(parsed)) t.fail(parsed.left);
   else t.equal(parsed.right.raft.members.size, 3, "the example parses: three members");
 });
