@@ -20,6 +20,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { processUsage } from "./proc_usage.js";
 import { either as E } from "fp-ts";
 import { pino } from "pino";
 import { type DcsNode, startDcsNode } from "../../src/agent/dcs_node.js";
@@ -118,17 +119,6 @@ function readLines(child: ChildProcess, onLine: (line: string) => void): Promise
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
 
-/** CPU seconds of all threads (schedstat, ns resolution) and resident memory, as raft_bench.ts. */
-function processUsage(pid: number): { cpuSeconds: number; rssMb: number } {
-  try {
-    let runNs = 0;
-    for (const task of readdirSync(`/proc/${pid}/task`)) runNs += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-    return { cpuSeconds: runNs / 1e9, rssMb: rssKb / 1024 };
-  } catch {
-    return { cpuSeconds: NaN, rssMb: NaN };
-  }
-}
 
 /** Busy and total CPU time of the whole machine (jiffies of all CPUs, from /proc/stat). */
 function machineCpu(): { busy: number; total: number } {

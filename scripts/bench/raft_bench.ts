@@ -9,10 +9,11 @@
  * Options: --seconds S (per load level, default 10), --rounds N (kill rounds, default 10).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { processUsage } from "./proc_usage.js";
 import { connect, EXT, findLeader, freePort, HERE, NODE_ARGS, type RunningNode, sleep, startNode } from "./raft_bench_cluster.js";
 import { KIND_PROPOSE, type NodeSpec, percentile } from "./raft_bench_protocol.js";
 
@@ -29,18 +30,6 @@ function runLoad(port: number, concurrency: number, seconds: number): Promise<{ 
   });
 }
 
-/**
- * CPU seconds of every thread of a process (from /proc/<pid>/task/<tid>/schedstat, nanosecond
- * run times, far finer than the 10 ms ticks of /proc/<pid>/stat) and its resident memory.
- */
-function processUsage(pid: number): { cpuSeconds: number; rssMb: number } {
-  let runNs = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    runNs += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-  }
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-  return { cpuSeconds: runNs / 1e9, rssMb: rssKb / 1024 };
-}
 
 /**
  * Sends a proposal to every listed node every 5 ms (without waiting for earlier ones: a proposal

@@ -45,6 +45,11 @@ export interface RaftSummary {
   readonly leader: string | null;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The last index of this node's log. */
+  readonly lastIndex: number;
+  /** Durable (synced) writes of the Raft log since the agent started, and the entries they carried. */
+  readonly storageWrites: number;
+  readonly entriesWritten: number;
   readonly peers: readonly RaftPeerStatus[];
 }
 
