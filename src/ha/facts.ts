@@ -34,6 +34,23 @@ export function holdsLease(input: HaInput): boolean {
   return lease !== null && lease.holder === input.me && input.lease !== null && input.lease.generation === lease.generation && input.lease.deadlineMs > input.nowMs;
 }
 
+/**
+ * Early by at most this much, a renewal counts as due: the loop's tick, a loop_wait after the
+ * last one, comes that much before a loop_wait has passed since the renewal it sent.
+ */
+export const RENEWAL_SLACK_MS_MAX = 100;
+
+/**
+ * The holder renews its lease once per loop_wait (issue 13: not on every cycle, since every
+ * applied entry runs a cycle, and every renewal is an entry). A renewal that failed left the
+ * local lease as it was, so the next cycle tries again at once.
+ */
+export function renewalDue(input: HaInput): boolean {
+  if (input.lease === null) return true;
+  const slackMs = Math.min(RENEWAL_SLACK_MS_MAX, input.settings.loopWaitMs / 4);
+  return input.nowMs - input.lease.sentAtMs >= input.settings.loopWaitMs - slackMs;
+}
+
 /** Milliseconds left before this node must have stopped writing (the lease deadline minus the margins). */
 export function safeTimeLeftMs(input: HaInput): number {
   if (input.lease === null) return 0;

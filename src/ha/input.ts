@@ -15,6 +15,8 @@ export interface LocalLease {
   readonly generation: number;
   /** Local monotonic time the last successful acquire/renew was sent, plus the ttl. */
   readonly deadlineMs: number;
+  /** Local monotonic time the last successful acquire/renew was sent: the next is due a loop_wait later. */
+  readonly sentAtMs: number;
 }
 
 /** synchronous_standby_names as the executor last wrote it and PostgreSQL confirmed it (sync_planner.ts). */

@@ -7,9 +7,9 @@ import { DEFAULT_TAGS, type Lsn } from "../../src/dcs/model.js";
 import { decide } from "../../src/ha/decide.js";
 import { EMPTY_MEMORY } from "../../src/ha/input.js";
 import { NOT_STREAMING_REWIND_MS } from "../../src/ha/rules/follower.js";
-import { Driver, input, m, pg, PRIMARY, SETTINGS, status, summary } from "./fixtures.js";
+import { Driver, heldLease, input, m, pg, PRIMARY, SETTINGS, status, summary } from "./fixtures.js";
 
-const held = (generation = 1, deadlineMs = 14_000) => ({ generation, deadlineMs });
+const held = heldLease;
 
 /** pg1 holds the lease (generation 1), pg2 and pg3 stream; the lease then expires if asked. */
 function cluster(options: { expired?: boolean; released?: boolean } = {}): Driver {
@@ -188,4 +188,14 @@ t.test("a member whose pre_promote hook failed stays out of the race for a while
   const blocked = { ...EMPTY_MEMORY, promotionBlockedUntilMs: 12_000 };
   t.match(decide(input(d, "pg2", { pg: pg({ walReceived: 2000n as Lsn }), memory: blocked })).reason, /pre_promote hook failed; it stays out of the race for 2 s more/);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ walReceived: 2000n as Lsn }), memory: blocked, nowMs: 12_000 })).actions), ["dcs:acquireLease"], "then it races again");
+});
+
+t.test("the holder renews its lease once per loop_wait, not on every cycle", async (t) => {
+  const d = cluster();
+  const renews = (sentAtMs: number) => summary(decide(input(d, "pg1", { pg: PRIMARY, lease: { generation: 1, deadlineMs: sentAtMs + 5000, sentAtMs } })).actions).includes("dcs:renewLease");
+  t.notOk(renews(9_500), "half a loop_wait after the last renewal: a cycle renews nothing");
+  t.ok(renews(9_000), "a loop_wait after it: renewed");
+  t.ok(renews(9_090), "a tick a little early still renews (the slack)");
+  const promoting = decide(input(d, "pg1", { pg: pg(), lease: { generation: 1, deadlineMs: 14_800, sentAtMs: 9_800 } }));
+  t.same(summary(promoting.actions), ["dcs:renewLease", "promote"], "a promotion always goes with a renewal");
 });

@@ -84,3 +84,12 @@ export function summary(actions: readonly Action[]): string[] {
 }
 
 export const name = (n: string): MemberName => n as MemberName;
+
+/**
+ * A local lease as the HA loop keeps it: granted at `generation`, safe until `deadlineMs`, its
+ * renewal sent a ttl (5 s) before that — so at the fixtures' nowMs (10 s) with the default
+ * deadline, a loop_wait has passed and the next renewal is due.
+ */
+export function heldLease(generation = 1, deadlineMs = 14_000): { generation: number; deadlineMs: number; sentAtMs: number } {
+  return { generation, deadlineMs, sentAtMs: deadlineMs - 5_000 };
+}

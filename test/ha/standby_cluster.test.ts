@@ -19,13 +19,13 @@ import { renderServerConf } from "../../src/pg/conf.js";
 import { resolveSettings } from "../../src/pg/settings.js";
 import { rejected } from "../dcs/fixtures.js";
 import { REPLICATION, SUPERUSER } from "../pg/support.js";
-import { Driver, input, m, pg, PRIMARY, SCOPE, SETTINGS, status, summary } from "./fixtures.js";
+import { Driver, heldLease, input, m, pg, PRIMARY, SCOPE, SETTINGS, status, summary } from "./fixtures.js";
 
 const SECTION = { host: "10.0.0.5", port: 5433, primary_slot_name: "standby_a" };
 const STANDBY = standbyClusterOf({ standby_cluster: SECTION })!;
 const REMOTE = "remote 10.0.0.5:5433 slot standby_a";
 const STANDBY_SETTINGS = { ...SETTINGS, bootstrapStandbyCluster: STANDBY };
-const held = (generation = 1, deadlineMs = 14_000) => ({ generation, deadlineMs });
+const held = heldLease;
 const EMPTY = pg({ dataDir: "empty", systemId: null, process: "stopped", role: null, timeline: null, controlState: "unknown", walReceived: null, walReplayed: null, streaming: false, upstream: null });
 
 const EMPTY_MEMORY_WITH_CRASH = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: { value: null, atMs: 0, lsn: 0n }, startFailure: null };

@@ -18,9 +18,9 @@ import {
   startFailed,
   startWaitLeftMs,
 } from "../../src/ha/start_backoff.js";
-import { Driver, input, m, pg, STEADY_MEMORY, summary } from "./fixtures.js";
+import { Driver, heldLease, input, m, pg, STEADY_MEMORY, summary } from "./fixtures.js";
 
-const held = (generation = 1, deadlineMs = 14_000) => ({ generation, deadlineMs });
+const held = heldLease;
 const STOPPED_REPLICA = pg({ process: "stopped", role: null, controlState: "shut down in recovery", streaming: false, walReceived: null });
 const failed = (failures: number, atMs: number, reason = "FATAL: could not access file \"no_such_library\": No such file or directory"): HaMemory => ({
   ...STEADY_MEMORY,

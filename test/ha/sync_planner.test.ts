@@ -13,7 +13,7 @@ import type { HaMemory } from "../../src/ha/input.js";
 import type { WalSender } from "../../src/ha/observation.js";
 import { formatSyncNames, parseSyncNames, placeholder } from "../../src/ha/sync_names.js";
 import { prePromoteSyncActions, syncActions } from "../../src/ha/sync_planner.js";
-import { Driver, input, m, pg, PRIMARY, STEADY_MEMORY, status, summary } from "./fixtures.js";
+import { Driver, heldLease, input, m, pg, PRIMARY, STEADY_MEMORY, status, summary } from "./fixtures.js";
 
 const sync = (leader: string | null, standbys: string[], quorum: number): SyncState => ({ version: 1, leader: leader === null ? null : m(leader), standbys: standbys.map(m), quorum });
 const at = (name: string, position: bigint, fresh = true) => ({ name: m(name), position, fresh });
@@ -69,7 +69,7 @@ const streaming = (name: string, flush: bigint): WalSender => ({ name, state: "s
 
 /** The primary pg1 of `d`, running with `names`, the given senders and memory. */
 function step(d: Driver, names: string, senders: WalSender[], memory: HaMemory): Action[] {
-  return syncActions(input(d, "pg1", { pg: { ...PRIMARY, syncStandbyNames: names, senders }, lease: { generation: 1, deadlineMs: 14_000 }, memory }));
+  return syncActions(input(d, "pg1", { pg: { ...PRIMARY, syncStandbyNames: names, senders }, lease: heldLease(1), memory }));
 }
 
 /** Applies a setSyncState the planner asked for, as the executor would. */
@@ -133,7 +133,7 @@ t.test("before a promotion: the names for the first commits, then the claim take
   d.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [m("pg2")], quorum: 1 });
   d.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
   d.ok("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 30_000 });
-  const as = (names: string, memory: HaMemory) => prePromoteSyncActions(input(d, "pg2", { pg: pg({ syncStandbyNames: names }), memory, lease: { generation: 2, deadlineMs: 14_000 } }));
+  const as = (names: string, memory: HaMemory) => prePromoteSyncActions(input(d, "pg2", { pg: pg({ syncStandbyNames: names }), memory, lease: heldLease(2) }));
   t.same(summary(as("", { ...STEADY_MEMORY, syncApplied: null })!), ["ssn:"], "non-strict: asynchronous until standbys stream from it");
   const take = as("", applied("", null))!;
   t.same(summary(take), ["dcs:setSyncState"]);
@@ -141,7 +141,7 @@ t.test("before a promotion: the names for the first commits, then the claim take
   t.same(d.scope().sync.leader, "pg2", "the claim is taken over before the promotion");
   t.equal(d.scope().sync.quorum, 0, "pg2 was the only synchronous standby: the old commits are on it alone");
   t.equal(as("", applied("", null)), null, "then it may promote");
-  const promote = decide(input(d, "pg2", { pg: pg({ syncStandbyNames: "" }), memory: applied("", null), lease: { generation: 2, deadlineMs: 14_000 } }));
+  const promote = decide(input(d, "pg2", { pg: pg({ syncStandbyNames: "" }), memory: applied("", null), lease: heldLease(2) }));
   t.same(summary(promote.actions), ["dcs:renewLease", "promote"]);
 
   const s = primaryCluster({ synchronous_mode: "on", synchronous_mode_strict: true });

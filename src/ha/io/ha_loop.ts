@@ -24,6 +24,7 @@ import { EMPTY_MEMORY, type HaDecision, type HaMemory, type LocalLease, type Sta
 import { type Identity, memberStatus } from "../member_status.js";
 import type { LocalPostgres } from "../observation.js";
 import type { PgFailure, PgResult, PostgresPort } from "../ports.js";
+import { reportDue, reportKey, type ReportSent } from "../report_cadence.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
 import { standbyClusterFor } from "../standby.js";
 import { afterObservation, afterStartFailure, exitedTooSoon, startBackoffMs, startFailed, startWaitLeftMs } from "../start_backoff.js";
@@ -104,7 +105,7 @@ export class HaLoop {
   private lastDecision: HaDecision | null = null;
   private lastObservation: LocalPostgres | null = null;
   private lastCycleMs: number;
-  private lastPublished: { key: string; atMs: number } | null = null;
+  private lastPublished: ReportSent | null = null;
   private settings: HaSettings;
   private adjustments = "";
   private idle: Promise<void> = Promise.resolve();
@@ -287,10 +288,7 @@ export class HaLoop {
     this.adjustments = adjustments;
   }
 
-  /**
-   * Reports this member's status when it changed, when the lease is gone (candidates compare
-   * fresh positions), and at least every loop_wait.
-   */
+  /** Reports this member's status when it is due (report_cadence.ts), beside the cycle. */
   private publishInBackground(pg: LocalPostgres, view: ScopeView | null): void {
     if (this.publishing) return;
     this.publishing = true;
@@ -302,12 +300,11 @@ export class HaLoop {
   private async publish(pg: LocalPostgres, view: ScopeView | null, force = false): Promise<void> {
     const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view), startFailed(this.memory.startFailure));
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
-    const key = `${status.role}|${status.state}|${status.timeline}|${leaseGone ? `gone@${view?.lease?.generation ?? view?.nowMs}` : "held"}`;
+    const next = reportKey(status, leaseGone ? `gone@${view?.lease?.generation ?? "none"}` : "held");
     const now = this.options.clock();
-    const published = this.lastPublished;
-    if (!force && published !== null && published.key === key && now - published.atMs < this.settings.loopWaitMs) return;
+    if (!force && !reportDue(this.lastPublished, next, now, this.settings, leaseGone)) return;
     const sent = await this.execute({ kind: "upsertMember", status });
-    if (E.isRight(sent)) this.lastPublished = { key, atMs: now };
+    if (E.isRight(sent)) this.lastPublished = { ...next, atMs: now };
   }
 
   private execute(command: Command): Promise<E.Either<DcsFailure, Executed>> {
@@ -362,7 +359,7 @@ export class HaLoop {
       return;
     }
     for (const event of result.right.events) {
-      if (event.kind === "leaseAcquired" || event.kind === "leaseRenewed") this.setLease({ generation: event.generation, deadlineMs: sentAtMs + event.ttlMs });
+      if (event.kind === "leaseAcquired" || event.kind === "leaseRenewed") this.setLease({ generation: event.generation, deadlineMs: sentAtMs + event.ttlMs, sentAtMs });
       if (event.kind === "leaseReleased") this.setLease(null);
     }
   }

@@ -1,12 +1,12 @@
 /**
- * This node holds the lease: renew it every cycle, make PostgreSQL the primary (promote a
+ * This node holds the lease: renew it once per loop_wait, make PostgreSQL the primary (promote a
  * replica, start a stopped primary in place within primary_start_timeout), record the new
  * timeline, keep the members' replication slots. patroni-behaviour.md §5 B2.1, D, J.
  */
 import type { Lsn } from "../../dcs/model.js";
 import type { StandbyCluster } from "../../dcs/standby_cluster.js";
 import type { Action } from "../actions.js";
-import { dcs, decision, holdsLease, safeTimeLeftMs, slotsFor, validLease } from "../facts.js";
+import { dcs, decision, holdsLease, renewalDue, safeTimeLeftMs, slotsFor, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { promotedFromStandby, remoteUpstream, standbyClusterFor } from "../standby.js";
 import { startOrWait } from "../start_backoff.js";
@@ -21,20 +21,22 @@ export function holderRule(input: HaInput): HaDecision | null {
     if (input.lease !== null && input.lease.generation === lease.generation) return null;
     return decision([dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation })], "renewing the lease this member held before the agent restarted", `generation ${lease.generation}`);
   }
-  const renew = dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation });
+  const renewal = dcs({ kind: "renewLease", member: input.me, ttlMs: input.settings.ttlMs, generation: lease.generation });
+  // Every cycle may run (one runs on every applied entry); a renewal goes out when it is due.
+  const renew: readonly Action[] = renewalDue(input) ? [renewal] : [];
   if (safeTimeLeftMs(input) <= 0) {
     // Renewals have not succeeded for too long: stop before the watchdog fires and long before
     // anyone else may take the lease — and start nothing until a renewal succeeds again.
-    if (input.pg.process === "stopped" || input.pg.process === "crashed") return decision([renew], "PostgreSQL stays stopped: the lease could not be renewed in time", `generation ${lease.generation}`);
-    return decision([{ kind: "stop", mode: "immediate" }, renew], "stopping PostgreSQL: the lease could not be renewed and its deadline is near", `generation ${lease.generation}`);
+    if (input.pg.process === "stopped" || input.pg.process === "crashed") return decision([renewal], "PostgreSQL stays stopped: the lease could not be renewed in time", `generation ${lease.generation}`);
+    return decision([{ kind: "stop", mode: "immediate" }, renewal], "stopping PostgreSQL: the lease could not be renewed and its deadline is near", `generation ${lease.generation}`);
   }
-  if (input.busy !== null) return decision([renew], `renewed the lease during ${input.busy}`);
+  if (input.busy !== null) return decision(renew, `holding the lease during ${input.busy}`);
   const handover = handoverRule(input, renew);
   if (handover !== null) return handover;
   if (input.view?.paused === true) {
     // Synchronous replication is still kept up: a dead standby must not stop the writes.
     const keep = input.pg.process === "running" && input.pg.role === "primary" ? syncActions(input) : [];
-    return decision([renew, ...keep], "PAUSE: holding the lease; no automatic action");
+    return decision([...renew, ...keep], "PAUSE: holding the lease; no automatic action");
   }
   const standby = standbyClusterFor(input.view, input.me, input.settings.bootstrapStandbyCluster);
   if (standby !== null) return standbyLeaderRule(input, renew, standby);
@@ -42,7 +44,7 @@ export function holderRule(input: HaInput): HaDecision | null {
   switch (pg.process) {
     case "starting":
     case "stopping":
-      return decision([renew], `holding the lease while PostgreSQL is ${pg.process}`);
+      return decision(renew, `holding the lease while PostgreSQL is ${pg.process}`);
     case "crashed":
     case "stopped":
       return restartInPlace(input, renew);
@@ -51,10 +53,13 @@ export function holderRule(input: HaInput): HaDecision | null {
   }
   if (pg.role === "replica") {
     const prepare = prePromoteSyncActions(input);
-    if (prepare !== null) return decision([renew, ...prepare], "preparing synchronous replication before promoting", `generation ${lease.generation}`);
-    return decision([renew, { kind: "promote" }], "promoting PostgreSQL: this member holds the lease", `generation ${lease.generation}`);
+    if (prepare !== null) return decision([...renew, ...prepare], "preparing synchronous replication before promoting", `generation ${lease.generation}`);
+    // A promotion goes with a renewal: the new primary starts with a whole ttl ahead of it.
+    return decision([renewal, { kind: "promote" }], "promoting PostgreSQL: this member holds the lease", `generation ${lease.generation}`);
   }
-  return decision([renew, ...primaryHousekeeping(input)], "renewed the lease as the primary", `generation ${lease.generation}, timeline ${pg.timeline ?? "?"}`);
+  const housekeeping = primaryHousekeeping(input);
+  const recording = housekeeping.some((a) => a.kind === "dcs" && a.command.kind === "recordTimeline");
+  return decision([...(recording ? [renewal] : renew), ...housekeeping], renew.length > 0 ? "renewed the lease as the primary" : "holding the lease as the primary", `generation ${lease.generation}, timeline ${pg.timeline ?? "?"}`);
 }
 
 /** The lease goes back when PostgreSQL has been down longer than primary_start_timeout, else null. */
@@ -66,14 +71,14 @@ function giveUpAfterCrash(input: HaInput): HaDecision | null {
   return decision([dcs({ kind: "releaseLease", member: input.me, generation: lease.generation })], "releasing the lease: PostgreSQL did not start within primary_start_timeout", `down for ${Math.round(crashedForMs / 1000)} s`);
 }
 
-function restartInPlace(input: HaInput, renew: Action): HaDecision {
+function restartInPlace(input: HaInput, renew: readonly Action[]): HaDecision {
   const { pg } = input;
   const gaveUp = giveUpAfterCrash(input);
   if (gaveUp !== null) return gaveUp;
   // A data directory last run as a replica comes back as one and is promoted: starting it
   // without standby.signal would make it a primary without a new timeline.
   const as = pg.controlState === "shut down in recovery" || pg.controlState === "in archive recovery" ? "replica" : "primary";
-  return startOrWait(input, { kind: "start", as, upstream: null }, `starting PostgreSQL in place as ${as === "primary" ? "the primary" : "a replica to promote"} (this member holds the lease)`, `state ${pg.controlState}`, [renew]);
+  return startOrWait(input, { kind: "start", as, upstream: null }, `starting PostgreSQL in place as ${as === "primary" ? "the primary" : "a replica to promote"} (this member holds the lease)`, `state ${pg.controlState}`, renew);
 }
 
 function primaryHousekeeping(input: HaInput): Action[] {
@@ -97,16 +102,16 @@ function primaryHousekeeping(input: HaInput): Action[] {
  * the lease for the candidate. Patroni's graceful demote (§5 I1). In pause only an unscheduled
  * request is carried out.
  */
-function handoverRule(input: HaInput, renew: Action): HaDecision | null {
+function handoverRule(input: HaInput, renew: readonly Action[]): HaDecision | null {
   const pending = input.view?.pending ?? null;
   if (pending === null || (pending.from !== null && pending.from !== input.me) || pending.to === input.me) return null;
   if (pending.scheduledAtMs !== null && (input.view!.paused || pending.scheduledAtMs > input.view!.nowMs)) return null;
   const target = pending.to ?? "the best candidate";
   const pg = input.pg;
   if (pg.process === "running" || pg.process === "starting") {
-    return decision([renew, { kind: "stop", mode: "fast" }], `stopping PostgreSQL for the ${pending.kind} to ${target}`, `requested by ${pending.requestedBy}`);
+    return decision([...renew, { kind: "stop", mode: "fast" }], `stopping PostgreSQL for the ${pending.kind} to ${target}`, `requested by ${pending.requestedBy}`);
   }
-  if (pg.process === "stopping") return decision([renew], `waiting for PostgreSQL to stop for the ${pending.kind} to ${target}`);
+  if (pg.process === "stopping") return decision(renew, `waiting for PostgreSQL to stop for the ${pending.kind} to ${target}`);
   const lease = validLease(input.view)!;
   return decision([dcs({ kind: "releaseLease", member: input.me, generation: lease.generation })], `releasing the lease for the ${pending.kind} to ${target}`, `PostgreSQL is ${pg.process}`);
 }
@@ -118,27 +123,27 @@ function handoverRule(input: HaInput, renew: Action): HaDecision | null {
  * which promotes it. The other members stream from it (they keep their slots on it). No
  * synchronous replication (syncModeOf is off in a standby cluster). patroni-behaviour.md §5 B2.1.
  */
-function standbyLeaderRule(input: HaInput, renew: Action, standby: StandbyCluster): HaDecision {
+function standbyLeaderRule(input: HaInput, renew: readonly Action[], standby: StandbyCluster): HaDecision {
   const { pg } = input;
   const remote = remoteUpstream(standby);
   switch (pg.process) {
     case "starting":
     case "stopping":
-      return decision([renew], `holding the lease as the standby leader while PostgreSQL is ${pg.process}`);
+      return decision(renew, `holding the lease as the standby leader while PostgreSQL is ${pg.process}`);
     case "crashed":
     case "stopped":
-      return giveUpAfterCrash(input) ?? startOrWait(input, { kind: "start", as: "replica", upstream: remote }, `starting PostgreSQL as the standby leader, a standby of ${remote.member}`, `state ${pg.controlState}`, [renew]);
+      return giveUpAfterCrash(input) ?? startOrWait(input, { kind: "start", as: "replica", upstream: remote }, `starting PostgreSQL as the standby leader, a standby of ${remote.member}`, `state ${pg.controlState}`, renew);
     case "running":
       break;
   }
   if (pg.role === "primary") {
     // Only a data directory claimed at bootstrap can get here (the config refuses demote-cluster).
-    return decision([renew, { kind: "stop", mode: "fast" }], "stopping the primary: this is a standby cluster, its lease holder runs as a standby of the remote primary", remote.member);
+    return decision([...renew, { kind: "stop", mode: "fast" }], "stopping the primary: this is a standby cluster, its lease holder runs as a standby of the remote primary", remote.member);
   }
   if (pg.upstream !== remote.member) {
-    return decision([renew, { kind: "followPrimary", upstream: remote }], `following the remote primary as the standby leader (${remote.member})`, `was following ${pg.upstream ?? "nobody"}`);
+    return decision([...renew, { kind: "followPrimary", upstream: remote }], `following the remote primary as the standby leader (${remote.member})`, `was following ${pg.upstream ?? "nobody"}`);
   }
   const slots = input.settings.useSlots && input.view !== null ? [slotsFor(input)] : [];
   const streaming = pg.streaming ? `streaming from ${remote.member}` : `not streaming from ${remote.member} yet`;
-  return decision([renew, ...slots], `renewed the lease as the standby leader, ${streaming}`, `generation ${validLease(input.view)!.generation}, timeline ${pg.timeline ?? "?"}`);
+  return decision([...renew, ...slots], `${renew.length > 0 ? "renewed" : "holding"} the lease as the standby leader, ${streaming}`, `generation ${validLease(input.view)!.generation}, timeline ${pg.timeline ?? "?"}`);
 }
