@@ -24,17 +24,17 @@ const PURE_PACKAGES = ["@dao-xyz/borsh", "fp-ts"];
 export const RULES: Readonly<Record<string, Rule>> = {
   lib: { folders: [], packages: [], pure: true },
   raft: { folders: ["lib"], packages: PURE_PACKAGES, pure: true },
-  "raft/runtime": { folders: ["lib", "raft"], packages: [...PURE_PACKAGES, "node:", "level", "ws", "pino"], pure: false },
+  "raft/runtime": { folders: ["lib", "raft"], packages: [...PURE_PACKAGES, "node:", "level", "ws"], pure: false },
   dcs: { folders: ["lib"], packages: PURE_PACKAGES, pure: true },
   ha: { folders: ["lib", "dcs"], packages: PURE_PACKAGES, pure: true },
-  "ha/io": { folders: ["lib", "dcs", "ha"], packages: [...PURE_PACKAGES, "node:", "pino"], pure: false },
-  pg: { folders: ["lib", "ha"], packages: [...PURE_PACKAGES, "node:", "pg", "pino"], pure: false },
+  "ha/io": { folders: ["lib", "dcs", "ha"], packages: [...PURE_PACKAGES, "node:"], pure: false },
+  pg: { folders: ["lib", "ha"], packages: [...PURE_PACKAGES, "node:", "pg"], pure: false },
   // The CLI (api/cli) parses its command line with commander, diffs configurations with diff
   // (jsdiff) and reads node.yml and edit-config input with yaml.
-  api: { folders: ["lib", "dcs"], packages: [...PURE_PACKAGES, "node:", "fastify", "pino", "ws", "commander", "diff", "yaml"], pure: false },
+  api: { folders: ["lib", "dcs"], packages: [...PURE_PACKAGES, "node:", "fastify", "ws", "commander", "diff", "yaml"], pure: false },
   agent: {
     folders: ["lib", "raft", "raft/runtime", "dcs", "ha", "ha/io", "pg", "api"],
-    packages: [...PURE_PACKAGES, "node:", "level", "ws", "pino", "pg", "fastify", "yaml"],
+    packages: [...PURE_PACKAGES, "node:", "level", "ws", "pg", "fastify", "yaml"],
     pure: false,
   },
 };

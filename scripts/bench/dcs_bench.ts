@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { processUsage } from "./proc_usage.js";
 import { either as E } from "fp-ts";
-import { pino } from "pino";
+import { jsonLogger } from "../../src/lib/json_logger.js";
 import { type DcsNode, startDcsNode } from "../../src/agent/dcs_node.js";
 import { encodeCommand } from "../../src/dcs/commands.js";
 import { canonicalJson } from "../../src/dcs/json.js";
@@ -392,7 +392,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seconds: { type: "string", default: "20" }, "replay-commands": { type: "string", default: "1000000" }, only: { type: "string" } } });
   const only = values.only;
   const guard = setTimeout(() => abort(`took longer than ${TOTAL_TIMEOUT_MS / 60_000} min`), TOTAL_TIMEOUT_MS);
-  const logger = pino({ level: "warn", base: { node: "r1" } }, pino.destination(2)) as unknown as Logger;
+  const logger = jsonLogger({ write: (line) => void process.stderr.write(line), now: Date.now, level: "warn", base: { node: "r1" } });
   try {
     const run = (part: string): boolean => only === undefined || only === part;
     const replayed = run("replay") ? replay(Number(values["replay-commands"])) : { eventsPerS: NaN };

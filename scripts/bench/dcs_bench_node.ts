@@ -14,7 +14,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { either as E } from "fp-ts";
-import { pino } from "pino";
+import { jsonLogger } from "../../src/lib/json_logger.js";
 import { type DcsNode, type DcsNodeOptions, startDcsNode } from "../../src/agent/dcs_node.js";
 import type { Decision } from "../../src/dcs/decide.js";
 import { DEFAULT_LIMITS, type Scope } from "../../src/dcs/model.js";
@@ -136,7 +136,7 @@ async function restart(spec: DcsNodeSpec, expect: RestartExpectation, logger: Lo
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as DcsNodeSpec;
-  const logger = pino({ level: "warn", base: { node: spec.id } }, pino.destination(2)) as unknown as Logger;
+  const logger = jsonLogger({ write: (line) => void process.stderr.write(line), now: Date.now, level: "warn", base: { node: spec.id } });
   // The parent holds our stdin: when it goes away (even by SIGKILL), so do we.
   process.stdin.on("end", () => process.exit(0));
   process.stdin.resume();

@@ -9,7 +9,11 @@
  * (CPU and RSS: the largest of any agent or watchdog in either phase). Bounded by a guard timer;
  * the cluster (agents, PostgreSQL, data directories) is removed at the end.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { buildBundles } from "../package/build.js";
 import { PgCluster } from "../../test/support/pg_cluster.js";
 import { childProcesses, processUsage } from "./proc_usage.js";
 
@@ -86,19 +90,22 @@ function describe(label: string, phase: Phase, seconds: number): string {
 const max = (phases: readonly Phase[], field: "agentCpuPct" | "agentRssMb" | "watchdogCpuPct" | "watchdogRssMb"): number => Math.max(...phases.flatMap((p) => [...p[field].values()]));
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" } } });
+  const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" }, unbundled: { type: "boolean" } } });
   const seconds = Number(values.seconds);
   if (!Number.isFinite(seconds) || seconds < 5 || seconds > 600) throw new Error(`--seconds must be from 5 to 600, got ${values.seconds}`);
   const guard = setTimeout(() => {
     console.error(`bench:idle: not done within ${GUARD_MS / 60_000} min; giving up`);
     process.exit(1);
   }, GUARD_MS);
-  const cluster = await PgCluster.create();
+  // What an installed raftgres runs: the packaged bundles (the unbundled build with --unbundled).
+  const bundles = values.unbundled === true ? null : mkdtempSync(join(tmpdir(), "raftgres-idle-bundle-"));
+  const agentMain = bundles === null ? undefined : (await buildBundles(bundles)).agentMain;
+  const cluster = await PgCluster.create(agentMain === undefined ? {} : { agentMain });
   try {
     cluster.startAll();
     const primary = await cluster.waitHealthy(120_000);
     await sleep(SETTLE_MS);
-    console.log(`bench:idle 3 agents with PostgreSQL 15 on 127.0.0.1, primary ${primary}; defaults (ttl 5, loop_wait 1)`);
+    console.log(`bench:idle 3 agents with PostgreSQL 15 on 127.0.0.1 (${agentMain === undefined ? "the unbundled build" : "the packaged bundles, as installed"}), primary ${primary}; defaults (ttl 5, loop_wait 1)`);
     const defaults = await measure(cluster, seconds);
     console.log(describe("ttl 5, loop_wait 1", defaults, seconds));
     const patched = await cluster.api(primary, "PATCH", "/config", { loop_wait: 10, ttl: 30 });
@@ -111,6 +118,7 @@ async function main(): Promise<void> {
   } finally {
     clearTimeout(guard);
     await cluster.destroy();
+    if (bundles !== null) rmSync(bundles, { recursive: true, force: true });
   }
 }
 

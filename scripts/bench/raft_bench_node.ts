@@ -4,8 +4,7 @@
  * JSON NodeSpec as its only argument; prints one JSON line when ready; stops on SIGTERM.
  */
 import { either as E } from "fp-ts";
-import { pino } from "pino";
-import type { Logger } from "../../src/lib/logger.js";
+import { jsonLogger } from "../../src/lib/json_logger.js";
 import { RaftNode } from "../../src/raft/runtime/raft_node.js";
 import type { StateMachine } from "../../src/raft/runtime/raft_node_types.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
@@ -27,7 +26,7 @@ class Counter implements StateMachine<number> {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as NodeSpec;
-  const logger = pino({ level: "warn", base: { node: spec.id } }, pino.destination(2)) as unknown as Logger;
+  const logger = jsonLogger({ write: (line) => void process.stderr.write(line), now: Date.now, level: "warn", base: { node: spec.id } });
   const members: ConfMember[] = spec.members.map((m) => ({ id: nodeId(m.id), role: "voter", address: m.address }));
   const started = await RaftNode.start<number>({
     nodeId: nodeId(spec.id),

@@ -24,12 +24,14 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The project's root, whether this runs from scripts/package or compiled in dist/scripts/package. */
+const ROOT = resolve(HERE, HERE.split(sep).includes("dist") ? "../../.." : "../..");
 /** A build that takes longer is stuck (it takes about 2 s here). */
 const NPM_PACK_TIMEOUT_MS = 60_000;
 
@@ -59,11 +61,7 @@ export async function buildPackage(outDir: string): Promise<PackageResult> {
   const rootPackage = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as Record<string, unknown>;
   const stage = mkdtempSync(join(tmpdir(), "raftgres-package-"));
   try {
-    const distDir = join(stage, "dist");
-    await bundle(distDir);
-    const prebuilds = join(distDir, "prebuilds", "linux-x64");
-    mkdirSync(prebuilds, { recursive: true });
-    copyFileSync(join(ROOT, "node_modules", "classic-level", "prebuilds", "linux-x64", "classic-level.node"), join(prebuilds, "classic-level.node"));
+    await buildBundles(join(stage, "dist"));
     for (const [from, to] of SHARED_FILES) {
       mkdirSync(dirname(join(stage, to)), { recursive: true });
       copyFileSync(join(ROOT, from), join(stage, to));
@@ -82,6 +80,18 @@ export async function buildPackage(outDir: string): Promise<PackageResult> {
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+}
+
+/**
+ * The package's dist/: the two bundles and LevelDB's binding beside them — what an installed
+ * raftgres runs (bench:idle measures these, not the unbundled build).
+ */
+export async function buildBundles(distDir: string): Promise<{ agentMain: string }> {
+  await bundle(distDir);
+  const prebuilds = join(distDir, "prebuilds", "linux-x64");
+  mkdirSync(prebuilds, { recursive: true });
+  copyFileSync(join(ROOT, "node_modules", "classic-level", "prebuilds", "linux-x64", "classic-level.node"), join(prebuilds, "classic-level.node"));
+  return { agentMain: join(distDir, "raftgres.js") };
 }
 
 async function bundle(distDir: string): Promise<void> {

@@ -3,7 +3,7 @@
  * the HA loop and the HTTP endpoint, wired together; and their orderly stop.
  */
 import { readFileSync } from "node:fs";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { FastifyInstance } from "fastify";
 import type { MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";

@@ -5,7 +5,7 @@
  * it got and what is allowed.
  */
 import { readFileSync } from "node:fs";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { parse as parseYaml } from "yaml";
 import { haTimingProblems } from "../dcs/ha_timing.js";
 import { isJsonObject, type JsonObject } from "../dcs/json.js";

@@ -3,7 +3,7 @@
  * client the HA loop and the REST API use. A witness is exactly this, with no PostgreSQL: it
  * votes and stores the state, so two database nodes and one witness keep a majority.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { DcsClient } from "../dcs/client.js";
 import type { Decision } from "../dcs/decide.js";
 import { DEFAULT_LIMITS, type DcsLimits } from "../dcs/model.js";

@@ -5,7 +5,7 @@
  * member may have led the Raft group: the relay waits out the election of the next leader.
  */
 import type { FastifyInstance } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Scope } from "../dcs/model.js";
 import type { DcsClient } from "../dcs/client.js";
 import { FENCE_REPORT_PATH, FENCE_SIGNATURE_HEADER, type FencedReport, verifyFenceReport } from "../ha/io/fence_report.js";

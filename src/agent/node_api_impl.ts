@@ -3,7 +3,7 @@
  * the Raft node and the watchdog. Server details (version, pending restart, replication) are
  * read in the background every loop_wait so that the health checks stay synchronous and cheap.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMembership } from "../api/node_api.js";
 import type { HaLoop } from "../ha/io/ha_loop.js";
 import { memberRole } from "../ha/member_status.js";

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL adapter of this node, built from its YAML configuration.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../lib/logger.js";
 import { PostgresInstance } from "../pg/postgres_instance.js";
 import type { AgentConfig } from "./config.js";

@@ -3,7 +3,7 @@
  * tags and local HA settings (from the next cycle), PostgreSQL's own files (SIGHUP to the
  * postmaster). Settings that need the agent restarted are named, never silently ignored.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { HaLoop } from "../ha/io/ha_loop.js";
 import type { Identity } from "../ha/member_status.js";
 import { type AgentConfig, loadAgentConfig } from "./config.js";

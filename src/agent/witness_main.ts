@@ -10,9 +10,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { either as E } from "fp-ts";
-import { pino } from "pino";
-import type { Logger } from "../lib/logger.js";
+import * as E from "fp-ts/lib/Either.js";
+import { jsonLogger } from "../lib/json_logger.js";
 import { type ConfMember, isValidNodeId, type NodeId } from "../raft/types.js";
 import { startDcsNode } from "./dcs_node.js";
 
@@ -62,7 +61,8 @@ async function main(): Promise<void> {
   const parsed = parseWitnessConfig(readFileSync(values.config, "utf8"), values.config);
   if (E.isLeft(parsed)) throw new Error(parsed.left);
   const config = parsed.right;
-  const logger = pino({ base: { node: config.name, role: "witness" } }) as unknown as Logger;
+  process.stdout.on("error", () => {});
+  const logger = jsonLogger({ write: (line) => void process.stdout.write(line), now: Date.now, base: { node: config.name, role: "witness" } });
   const [host, port] = config.listen.split(":") as [string, string];
   const initialMembers: ConfMember[] | null = config.initialMembers?.map((m) => ({ id: m.name as NodeId, role: m.role ?? "voter", address: m.address })) ?? null;
   const started = await startDcsNode({

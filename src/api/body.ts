@@ -13,7 +13,7 @@
  *
  * What a value means against the cluster (is "pg9" a member?) is checked by the route after this.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { isJsonObject, type JsonObject } from "../dcs/json.js";
 import { CONFIG_JSON_BOUNDS, jsonBoundsProblem } from "../dcs/json_bounds.js";
 import { isValidName } from "../dcs/model.js";

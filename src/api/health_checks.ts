@@ -3,7 +3,7 @@
  * (Patroni's RestApiHandler.do_GET, do_GET_liveness, _readiness; patroni-behaviour.md §1.2).
  * 200 when the predicate holds, 503 otherwise; the routes only translate.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { CONFIG_DEFAULTS, configNumber } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import { apiError, type ApiError } from "./errors.js";

@@ -4,7 +4,7 @@
  * the tests implement it over a real DcsStateMachine. Nothing here imports src/ha, src/pg or
  * src/raft: the fields the API shows are restated here as plain data.
  */
-import type { either as E } from "fp-ts";
+import type * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../dcs/commands.js";
 import type { DcsFailure, Executed } from "../dcs/client.js";
 import type { Lsn, MemberName, MemberTags, Scope } from "../dcs/model.js";

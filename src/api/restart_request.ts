@@ -2,7 +2,7 @@
  * POST /restart's body: filters that say whether this node restarts at all (Patroni's
  * restart_matches: role, an older server version, a pending restart), a timeout and a schedule.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { JsonObject } from "../dcs/json.js";
 import { PRIMARY_START_TIMEOUT_S_MAX } from "../dcs/ha_timing.js";
 import { type BodySchema, parseBool, rule, shown } from "./body.js";

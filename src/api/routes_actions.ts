@@ -8,7 +8,7 @@
  * action, never something the client asked for.
  */
 import type { FastifyInstance } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { type BodySchema, noKeys, parseBool, readBody, rule } from "./body.js";
 import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, sendError, sendMessage } from "./errors.js";

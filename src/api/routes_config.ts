@@ -11,7 +11,7 @@
  * config change and the pause change are two commands, the config first.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { JsonObject } from "../dcs/json.js";
 import type { ScopeView } from "../dcs/views.js";
 import { type BodySchema, readBody, shown } from "./body.js";

@@ -4,7 +4,7 @@
  * `option httpchk` reads. fastify derives HEAD from GET but not OPTIONS, so both are declared.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { ApiContext } from "./context.js";
 import { sendError } from "./errors.js";
 import { type HealthCheck, healthCheck, liveness, parseHealthQuery, readiness } from "./health_checks.js";

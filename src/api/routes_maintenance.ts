@@ -7,7 +7,7 @@
  * stays in and the answer says why.
  */
 import type { FastifyInstance } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { configNumber, isValidName, type MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import { type BodySchema, noKeys, readBody, rule, shown } from "./body.js";

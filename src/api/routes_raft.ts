@@ -18,7 +18,7 @@
  * to its leader; the route then waits for the new leader to show.
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { isJsonObject, type JsonObject } from "../dcs/json.js";
 import { isValidName } from "../dcs/model.js";
 import { type BodySchema, type FieldRule, noKeys, readBody, shown } from "./body.js";

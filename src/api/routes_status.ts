@@ -4,7 +4,7 @@
  * this node's applied state, marked stale, because an operator needs the picture most then.
  */
 import type { FastifyInstance } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { clusterJson, historyJson } from "./cluster_json.js";
 import type { ApiContext } from "./context.js";
 import { apiError, sendError } from "./errors.js";

@@ -6,7 +6,7 @@
  * for the new primary, up to 2 × max(10, loop_wait) s.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../dcs/commands.js";
 import type { JsonObject } from "../dcs/json.js";
 import { configNumber, type MemberName } from "../dcs/model.js";

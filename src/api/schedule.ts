@@ -2,7 +2,7 @@
  * `scheduled_at` of a switchover and `schedule` of a restart: an ISO 8601 time with a time zone
  * (Patroni's parse_schedule: no zone → 400, unparsable or past → 422).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { apiError, type ApiError } from "./errors.js";
 
 const ISO_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;

@@ -5,7 +5,7 @@
  * subscribe to changes (called after each apply, so a lease expiry or a switchover request is
  * seen at once, not at the next loop).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { type Command, encodeCommandChecked } from "./commands.js";
 import type { Decision } from "./decide.js";
 import type { Event, Recorded } from "./events.js";

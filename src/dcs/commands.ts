@@ -9,7 +9,7 @@
  * schema therefore waits until every member runs a version that knows it.
  */
 import { deserialize, field, option, serialize, variant, vec } from "@dao-xyz/borsh";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../lib/assert.js";
 import { COMMAND_BYTES_MAX, CONFIG_JSON_CHARS_MAX, envelopeProblem } from "./command_bounds.js";
 import { canonicalJson, type JsonObject, parseJsonObject } from "./json.js";

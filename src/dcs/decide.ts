@@ -3,7 +3,7 @@
  * events or a rejection. Deterministic — every node decides the same way from the same log — so
  * time is the entry's time (stamped by the Raft leader, never decreasing), never a local clock.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assertNever } from "../lib/assert.js";
 import { isoTime } from "../lib/iso_time.js";
 import type { Command, CommandEnvelope } from "./commands.js";

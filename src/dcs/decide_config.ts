@@ -3,7 +3,7 @@
  * the synchronous standby set (set by the primary only) and the primary history (timelines only
  * move forward).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "./commands.js";
 import type { DecideContext, Decision } from "./decide_context.js";
 import { haTimingProblems } from "./ha_timing.js";

@@ -11,7 +11,7 @@
  *   late report of an old fencing cannot release a newer grant.
  * A change of holder clears a pending switchover or failover: it has happened.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { isoTime } from "../lib/iso_time.js";
 import { LEASE_TTL_MS_MAX, LEASE_TTL_MS_MIN } from "./command_bounds.js";
 import type { Command } from "./commands.js";

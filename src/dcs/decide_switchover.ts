@@ -3,7 +3,7 @@
  * carries them out and the new holder's lease grant clears them. A request is refused at once,
  * with the reason of every candidate, when nobody could carry it out.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "./commands.js";
 import { candidateProblem, failoverLossProblem, reviewCandidates } from "./candidates.js";
 import type { DecideContext, Decision } from "./decide_context.js";

@@ -4,7 +4,7 @@
  * whoever executed the command, handed to subscribers, and have a borsh form for export.
  */
 import { deserialize, field, option, serialize, variant, vec } from "@dao-xyz/borsh";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { canonicalJson, isJsonObject, type JsonObject, parseJsonObject } from "./json.js";
 import { jsonBoundsProblem, STATE_JSON_BOUNDS } from "./json_bounds.js";
 import type { Lsn, MemberName, MemberStatus, PendingSwitchover, PrimaryChange, Scope, SyncState, TimelineReason } from "./model.js";

@@ -6,7 +6,7 @@
  * Decoding never throws: bytes that are not UTF-8, not JSON, or not a state of the right shape
  * within this machine's limits (state_shape.ts) are answered with what is wrong.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { toJson } from "./events.js";
 import type { DcsLimits, DcsState, MemberName, MemberRecord, ScopeState } from "./model.js";
 import { stateFromJson } from "./state_shape.js";

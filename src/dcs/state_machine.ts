@@ -14,7 +14,7 @@
  * deterministic for exceptions of the code's logic; a stack overflow is not (stack headroom
  * differs between nodes), which is why no step recurses as deep as a command says.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../lib/assert.js";
 import { type Logger, SILENT_LOGGER } from "../lib/logger.js";
 import { decodeCommand } from "./commands.js";

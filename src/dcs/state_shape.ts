@@ -8,7 +8,7 @@
  * The objects of the JSON are kept (and checked in place), so a state re-encodes to the same
  * bytes, keys in the same order: snapshots taken on different nodes must compare equal.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { AUTHOR_CHARS_MAX, AGENT_VERSION_CHARS_MAX, COUNTER_MAX, STANDBYS_MAX, SYSTEM_ID_CHARS_MAX, TIMELINE_MAX, URL_CHARS_MAX } from "./command_bounds.js";
 import { canonicalJson, type JsonObject } from "./json.js";
 import { jsonBoundsProblem, STATE_JSON_BOUNDS } from "./json_bounds.js";

@@ -2,7 +2,7 @@
  * What the HA executor needs of the PostgreSQL adapter (src/pg implements it). Every call is
  * bounded in time and returns a result; no library error crosses this boundary.
  */
-import type { either as E } from "fp-ts";
+import type * as E from "fp-ts/lib/Either.js";
 import type { PostgresAction } from "./actions.js";
 import type { LocalPostgres } from "./observation.js";
 

@@ -1,6 +1,7 @@
 /**
  * The logging interface the code depends on. It matches the shape of a pino logger
- * (`log.info({ peer }, "message")`), so the composition root passes pino, tests pass a recorder,
+ * (`log.info({ peer }, "message")`), so the composition root passes its JSON-lines logger
+ * (json_logger.ts), tests pass a recorder,
  * and pure code (the Raft core) can log without doing I/O itself.
  */
 export type LogFields = Record<string, unknown>;

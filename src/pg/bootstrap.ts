@@ -3,7 +3,7 @@
  * primary, and the replication role. The server is left running.
  */
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { PgResult } from "../ha/ports.js";
 import { checkDataDir, ensureOwnedDirectory, removeIfPresent, wipeDirectoryContents, writeFileAtomic } from "./files.js";
 import { scramVerifier } from "./passfile.js";

@@ -2,7 +2,7 @@
  * clone: pg_basebackup from a running member into the empty data directory, then the
  * configuration of a replica of that member. The server is not started (decide() asks for it).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Upstream } from "../ha/actions.js";
 import type { PgResult } from "../ha/ports.js";
 import { writeServerFiles } from "./conf.js";

@@ -12,7 +12,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Upstream } from "../ha/actions.js";
 import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js";
 import { removeIfPresent, writeFileAtomic } from "./files.js";

@@ -4,7 +4,7 @@
  * (pg_file_settings, read after every reload and start). Each list is logged at error level when
  * it changes — once per change, not per cycle — and kept for the HA status and the REST API.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../lib/logger.js";
 import { configurationFileErrors } from "./file_settings.js";
 import type { SqlSession } from "./sql.js";

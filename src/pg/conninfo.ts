@@ -4,7 +4,7 @@
  * Parsed into an ordered list of key/value pairs, built back as the keyword form with every
  * value quoted, so a password with spaces or quotes survives.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 
 export type ConnParams = ReadonlyMap<string, string>;
 

@@ -2,7 +2,7 @@
  * pg_controldata, run as the OS user and parsed: the system identifier, the cluster state, the
  * latest checkpoint's timeline and whether pg_rewind can work (checksums or wal_log_hints).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { ControlState } from "../ha/observation.js";
 import type { Lsn } from "./types.js";
 import { CONTROLDATA_TIMEOUT_MS } from "./constants.js";

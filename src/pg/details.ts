@@ -4,7 +4,7 @@
  * replication connections of a primary. Read with the same bounded SQL session; a failure leaves
  * the previous details in place (the caller keeps them), never throws.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { SqlSession } from "./sql.js";
 
 export interface ReplicationRow {

@@ -11,7 +11,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { confValue, DYNAMIC_CONF_FILE } from "./conf.js";
 import { writeFileAtomic } from "./files.js";
 import { parameterProblem } from "./parameter_check.js";

@@ -9,7 +9,7 @@
  * it waits for a restart (pending_restart), which is no error; such a line counts only when
  * parameter_check.ts refuses its value.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { serverProblem } from "./parameter_check.js";
 import type { SqlSession } from "./sql.js";
 

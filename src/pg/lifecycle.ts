@@ -3,7 +3,7 @@
  * wait until it accepts connections.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { StopMode } from "../ha/actions.js";
 import type { PgResult } from "../ha/ports.js";
 import { type ServerRole, writeServerFiles } from "./conf.js";

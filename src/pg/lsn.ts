@@ -2,7 +2,7 @@
  * WAL positions: PostgreSQL prints a pg_lsn as two hexadecimal 32-bit halves, "16/B374D848";
  * the cluster state keeps it as one 64-bit bigint, (high << 32) + low.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Lsn } from "./types.js";
 
 const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;

@@ -5,7 +5,7 @@
  */
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { LocalPostgres } from "../ha/observation.js";
 import type { Lsn } from "./types.js";
 import { readUpstreamMember } from "./conf.js";

@@ -5,7 +5,7 @@
  */
 import { chownSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 
 export interface OsUser {
   readonly name: string;

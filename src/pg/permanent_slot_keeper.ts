@@ -4,7 +4,7 @@
  * failed creation may be tried again, and which warnings were already logged — a lost slot or a
  * bad config entry is logged once when it appears, not every cycle.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { PermanentSlotsPlan } from "../ha/permanent_slots.js";
 import type { PgResult } from "../ha/ports.js";
 import { LOGICAL_SLOT_RETRY_MS } from "./constants.js";

@@ -16,7 +16,7 @@
  * - retired slots (declared in an earlier config version, not now) are dropped when inactive,
  *   unless ignore_slots matches them. No other slot is ever dropped.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { isIgnored, type PermanentSlot, type PermanentSlotsPlan } from "../ha/permanent_slots.js";
 import { assert } from "../lib/assert.js";
 import { lsnOrNull } from "./lsn.js";

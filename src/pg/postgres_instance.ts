@@ -4,7 +4,7 @@
  * promises that, and an assertion holds it to the promise.
  */
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { LONG_ACTIONS, type PostgresAction, type PostgresActionKind, type Upstream } from "../ha/actions.js";
 import type { LocalPostgres } from "../ha/observation.js";
 import type { PgResult, PostgresPort, PostmasterExit } from "../ha/ports.js";

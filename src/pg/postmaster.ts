@@ -17,7 +17,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { StopMode } from "../ha/actions.js";
 import type { ProcessState } from "../ha/observation.js";
 import type { PostmasterExit } from "../ha/ports.js";

@@ -2,7 +2,7 @@
  * The results every action returns (src/ha/ports.ts): Right for done, Left with a code the HA
  * executor handles and a message an operator can act on.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { PgFailureCode, PgResult } from "../ha/ports.js";
 
 export const DONE: PgResult = E.right(undefined);

@@ -16,7 +16,7 @@
  * primary can never stream. So a CHECKPOINT is run on the source first when its checkpoint's
  * timeline lags its WAL's (promote does one as well; Patroni does the same).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Upstream } from "../ha/actions.js";
 import type { PgResult } from "../ha/ports.js";
 import { writeServerFiles } from "./conf.js";

@@ -2,7 +2,7 @@
  * promote and followPrimary: the two changes of a running server's role or upstream that need no
  * restart in PostgreSQL 15 (primary_conninfo and primary_slot_name are reloadable since 13).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Upstream } from "../ha/actions.js";
 import type { PgResult } from "../ha/ports.js";
 import { writeServerFiles } from "./conf.js";

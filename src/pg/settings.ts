@@ -13,7 +13,7 @@
  * and superuser roles to `passfile` (default `<dataDir>.pgpass`, beside it too: passfile.ts).
  */
 import { isAbsolute, normalize } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../lib/logger.js";
 import {
   DEFAULT_TIMEOUTS,

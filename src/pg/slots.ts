@@ -7,7 +7,7 @@
  *   from long ago.
  * This member never gets a slot on itself.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { SLOTS_MAX } from "./constants.js";
 import { isMemberSlot, slotName } from "./slot_names.js";
 import type { SqlSession } from "./sql.js";

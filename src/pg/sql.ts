@@ -5,7 +5,7 @@
  * on the next query; one-off connections for start polling and for promote.
  */
 import pg, { type Client } from "pg";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 
 export interface SqlTarget {
   readonly host: string;

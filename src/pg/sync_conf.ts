@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { DONE, failure } from "./results.js";
 import type { PgResult } from "../ha/ports.js";
 import { confValue, SYNC_CONF_FILE } from "./conf.js";

@@ -8,7 +8,7 @@
  * numbers and refused above 2^53.
  */
 import { BinaryReader, BinaryWriter, deserialize, field, option, serialize, vec } from "@dao-xyz/borsh";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import {
   type ConfChange,
   type ConfChangeKind,

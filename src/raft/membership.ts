@@ -9,7 +9,7 @@
  * committed — the second rule fixes the single-server-change bug described by Ongaro on raft-dev
  * (2015) and in the thesis errata.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../lib/assert.js";
 import type { ConfChange, ConfMember, ConfState, NodeId } from "./types.js";
 

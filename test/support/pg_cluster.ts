@@ -68,6 +68,8 @@ export interface ClusterOptions {
   readonly logs?: "inherit" | "files";
   /** Where the nodes run (default: every node on 127.0.0.1, started as a plain child process). */
   readonly placement?: Placement;
+  /** The agent's program (default: this build's src/agent/main), e.g. the packaged bundle. */
+  readonly agentMain?: string;
 }
 
 /**
@@ -186,7 +188,8 @@ ${this.options.extraYaml ?? ""}`;
     const spec = this.spec(name);
     const logPath = join(spec.dir, "agent.log");
     const out = this.options.logs === "inherit" ? "inherit" : "pipe";
-    const args = [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name), ...extraArgs];
+    const main = this.options.agentMain;
+    const args = main === undefined ? [...NODE_ARGS, MAIN, "agent", "-c", this.configPath(name), ...extraArgs] : [...AGENT_NODE_FLAGS, main, "agent", "-c", this.configPath(name), ...extraArgs];
     const options: SpawnOptions = { stdio: ["ignore", out, out], env: { ...process.env, ...this.options.placement?.env?.(name) } };
     const placed = this.options.placement?.spawn;
     const child = placed === undefined ? spawn(process.execPath, args, options) : placed(name, process.execPath, args, options);

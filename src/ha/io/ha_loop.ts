@@ -10,7 +10,7 @@
  * the lease keeps being renewed while they run.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../../dcs/commands.js";
 import type { DcsFailure, Executed } from "../../dcs/client.js";
 import type { Recorded } from "../../dcs/events.js";

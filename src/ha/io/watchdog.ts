@@ -23,7 +23,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert, assertNever } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
 import { checkFenceReport, checkReportTargets, type FenceReport } from "./fence_report.js";
@@ -45,7 +45,12 @@ export const WATCHDOG_PENDING_BYTES_MAX = 1024 * 1024;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-const NODE_ARGS = EXT === ".ts" ? ["--import", "tsx"] : [];
+/**
+ * The watchdog runs in V8's lite mode (no optimizing compiler): it does little, rarely, and its
+ * memory is what matters — about 9 MB less of compiled code (issue 13). Tests run it from source.
+ */
+export const WATCHDOG_NODE_FLAGS: readonly string[] = ["--lite-mode", "--max-semi-space-size=1"];
+const NODE_ARGS = [...WATCHDOG_NODE_FLAGS, ...(EXT === ".ts" ? ["--import", "tsx"] : [])];
 export const WATCHDOG_PROCESS_SCRIPT = join(HERE, `watchdog_process${EXT}`);
 
 export interface WatchdogOptions {

@@ -15,9 +15,9 @@
  * the device open without keepalives, so the machine resets as the last resort.
  */
 import { accessSync, closeSync, constants, openSync, statSync, writeSync } from "node:fs";
-import { either as E } from "fp-ts";
-import { pino } from "pino";
+import * as E from "fp-ts/lib/Either.js";
 import { assert, assertNever } from "../../lib/assert.js";
+import { jsonLogger } from "../../lib/json_logger.js";
 import type { Logger } from "../../lib/logger.js";
 import { encodeFenceReport, type FenceExtra, type FenceReason, type FenceReport, sendFenceReport } from "./fence_report.js";
 import { readProcStat, waitProcessGroupGone } from "./proc_group.js";
@@ -30,8 +30,13 @@ import {
   type WatchdogEvent,
 } from "./watchdog_protocol.js";
 
-/** The deadline has its own timer; this periodic check is the safety net against timer oddities. */
-export const CHECK_INTERVAL_MS = 50;
+/**
+ * The deadline has its own timer; this periodic check, while armed, is the safety net against
+ * timer oddities. The deadline is the lease's minus the watchdog margin (1 s by default), so a
+ * check this often fires well within the margin, at a few wakeups a second (issue 13: an idle
+ * watchdog ≤ 0.3 % of a core).
+ */
+export const CHECK_INTERVAL_MS = 200;
 /** A process never configured by its agent exits: the agent is broken or gone. */
 export const CONFIGURE_TIMEOUT_MS = 10_000;
 /** Exiting waits this long for the last events to reach the agent. */
@@ -364,29 +369,17 @@ export class WatchdogProcess {
 }
 
 function main(): void {
-  const destination = pino.destination({ dest: 2, sync: false });
-  const logger = pino({ base: { role: "watchdog", pid: process.pid } }, destination) as unknown as Logger;
+  // The watchdog shares the agent's stderr. A broken one (its reader gone) must cost a log line,
+  // never the watchdog: write errors are dropped.
+  process.stderr.on("error", () => {});
+  const logger: Logger = jsonLogger({ write: (line) => void process.stderr.write(line), now: Date.now, base: { role: "watchdog", pid: process.pid } });
   let agentReachable = true;
-  // A broken stderr (the agent's reader gone) must not stop the exit: sonic-boom's flushSync
-  // retries EPIPE forever, so flush asynchronously and exit after EXIT_FLUSH_MS regardless.
-  destination.on("error", () => {});
   const exit = (code: number): void => {
-    const done = (): void => {
-      // pino flushes its buffer synchronously at process exit, and sonic-boom retries a broken pipe
-      // (EPIPE) forever there: after the grace period, what did not go out is dropped instead.
-      destination.flushSync = () => {};
-      process.exit(code);
-    };
+    // The last events to the agent get EXIT_FLUSH_MS to leave; then the process exits regardless.
+    const done = (): void => process.exit(code);
     setTimeout(done, EXIT_FLUSH_MS);
-    const flushThenExit = (): void => {
-      try {
-        destination.flush(() => done());
-      } catch {
-        done();
-      }
-    };
-    if (agentReachable) process.stdout.write("", flushThenExit);
-    else flushThenExit();
+    if (agentReachable) process.stdout.write("", done);
+    else done();
   };
   const emit = (event: WatchdogEvent): void => {
     if (agentReachable) process.stdout.write(encodeMessage(event));

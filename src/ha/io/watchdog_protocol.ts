@@ -6,7 +6,7 @@
  *   agent → process   configure (first, once) · arm · disarm · targets · stop
  *   process → agent   ready | refused (answer to configure) · fired · reported · invalid
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../../lib/assert.js";
 import type { MemberName, Scope } from "../../dcs/model.js";
 import { checkFenceReport, checkReportTargets, FENCE_REASONS, type FenceReason, type FenceReport } from "./fence_report.js";

@@ -22,7 +22,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { deserialize, field, fixedArray, serialize, variant } from "@dao-xyz/borsh";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../../lib/assert.js";
 import { isValidNodeId, type NodeId } from "../types.js";
 import { isStoreId } from "./log_store_peers.js";

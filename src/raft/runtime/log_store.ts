@@ -14,7 +14,7 @@
  */
 import { chmod, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { Level } from "level";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";

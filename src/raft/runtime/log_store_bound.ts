@@ -23,7 +23,7 @@
  */
 import { constants, type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../../lib/assert.js";
 import { crc32c } from "../../lib/crc32c.js";
 import { isValidNodeId, type LogIndex, type NodeId, type Term } from "../types.js";

@@ -8,7 +8,7 @@
  * order. The prefixes are part of the on-disk format (LOG_STORE_FORMAT_VERSION): never renumber
  * them.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Level } from "level";
 import { assert } from "../../lib/assert.js";
 import type { LogIndex } from "../types.js";

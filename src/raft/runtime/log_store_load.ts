@@ -3,7 +3,7 @@
  * decoded, and the whole is checked for the invariants the Raft core relies on. The result is all
  * or nothing: either the complete verified state or the first problem found, never partial data.
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { decodeEntry, decodeHardState, decodeSnapshot } from "../codec.js";
 import type { Entry, HardState, LogIndex, NodeId, Snapshot, Term } from "../types.js";
 import {

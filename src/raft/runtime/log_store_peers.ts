@@ -10,7 +10,7 @@
  * its store id, so the same name can be added back with a new directory.
  */
 import { randomBytes } from "node:crypto";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { isValidNodeId, type NodeId } from "../types.js";
 
 const STORE_ID_BYTES = 16;

@@ -9,7 +9,7 @@
  * house rule (shared/STYLE.md, "Assertions and limits").
  */
 import { BinaryReader, deserialize, field, serialize } from "@dao-xyz/borsh";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../../lib/assert.js";
 import { crc32c } from "../../lib/crc32c.js";
 

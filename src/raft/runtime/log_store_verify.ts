@@ -17,7 +17,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { HardState, LogIndex, Term } from "../types.js";
 import type { AckedBound } from "./log_store_bound.js";
 import type { LoadedState } from "./log_store_load.js";

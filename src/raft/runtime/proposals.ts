@@ -13,7 +13,7 @@
  * is part of the snapshot.
  */
 import { deserialize, field, serialize, vec } from "@dao-xyz/borsh";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../../lib/assert.js";
 
 export interface Envelope {

@@ -9,7 +9,7 @@
  * on durability, so continuing would be worse than stopping.
  */
 import { randomInt } from "node:crypto";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
 import { createPrng } from "../../lib/prng.js";

@@ -2,7 +2,7 @@
  * What a Raft node starts from: its stored log, or — on an empty data directory — the bootstrap
  * log of a new cluster or nothing (a node that joins and waits for the leader).
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { bootstrapState, type InitialState } from "../raw_node.js";
 import type { LogStore, StoredState } from "./log_store.js";
 import { SessionTable } from "./proposals.js";

@@ -3,7 +3,7 @@
  * machine), what it gets (proposals with results, linearizable read barriers, status), and the
  * errors it must handle.
  */
-import type { either as E } from "fp-ts";
+import type * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../../lib/logger.js";
 import type { RaftTunables } from "../config.js";
 import type { RaftStatus } from "../raw_node.js";

@@ -3,7 +3,7 @@
  * machine's own bytes, with a format version so newer nodes can read older snapshots.
  */
 import { deserialize, field, serialize } from "@dao-xyz/borsh";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import { SessionTable } from "./proposals.js";
 
 const FORMAT_VERSION = 1;

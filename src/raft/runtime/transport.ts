@@ -26,7 +26,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import WebSocket, { WebSocketServer } from "ws";
 import { assert } from "../../lib/assert.js";
 import type { LogFields, Logger } from "../../lib/logger.js";

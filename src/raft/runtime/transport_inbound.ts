@@ -9,7 +9,7 @@
  * guard hands it over when the handshake succeeds or fails.
  */
 import { randomBytes } from "node:crypto";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type WebSocket from "ws";
 import { assert } from "../../lib/assert.js";
 import { decodeFrame } from "../codec.js";

@@ -9,7 +9,7 @@
  * reconnectDelayMinMs to reconnectDelayMaxMs with jitter, and resets after a successful handshake.
  */
 import { randomBytes } from "node:crypto";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import WebSocket from "ws";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
