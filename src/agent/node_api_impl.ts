@@ -16,8 +16,11 @@ import { isValidNodeId, type NodeId } from "../raft/types.js";
 import type { AgentConfig } from "./config.js";
 import type { DcsNode } from "./dcs_node.js";
 
-/** How often the server details are read again while PostgreSQL runs. */
-const DETAILS_EVERY_MS = 1000;
+/**
+ * How often the server details (version, pending restarts, replication connections: one query)
+ * are read again while PostgreSQL runs: what GET /patroni shows is at most this old.
+ */
+const DETAILS_EVERY_MS = 2000;
 
 export interface NodeApiParts {
   readonly config: () => AgentConfig;

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     listenPort: Number(port),
     initialMembers,
     seedPeers: new Map((config.join ?? []).map((m) => [m.name as NodeId, m.address])),
-    heartbeatMs: config.heartbeatMs ?? 100,
+    heartbeatMs: config.heartbeatMs ?? 250,
     electionTimeoutMs: config.electionTimeoutMs ?? 1000,
     snapshotEveryEntries: 10_000,
     logger,

@@ -92,3 +92,20 @@ export function slotsFor(input: HaInput): Action {
   const permanent = input.view === null ? NO_PERMANENT_SLOTS : permanentSlotsPlan(input.view.config.value, input.view.configHistory);
   return { kind: "syncSlots", members, permanent };
 }
+
+/** What a syncSlots action asks for, to tell whether the last one asked for the same. */
+export function slotsKey(action: Extract<Action, { kind: "syncSlots" }>): string {
+  return JSON.stringify([action.members, action.permanent]);
+}
+
+/**
+ * The slots are brought in line when what they should be changed, and otherwise once per
+ * loop_wait (a replica advances its copies, a slot dropped by hand comes back): not on every
+ * cycle, each of which costs several queries (issue 13).
+ */
+export function slotsIfDue(input: HaInput): Action[] {
+  const action = slotsFor(input) as Extract<Action, { kind: "syncSlots" }>;
+  const last = input.memory.slotsSynced;
+  const due = last === null || last.key !== slotsKey(action) || input.nowMs - last.atMs >= input.settings.loopWaitMs;
+  return due ? [action] : [];
+}

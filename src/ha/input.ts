@@ -58,9 +58,11 @@ export interface HaMemory {
   readonly syncApplied: SyncApplied | null;
   /** The last starts of PostgreSQL failed: the next one backs off (start_backoff.ts). */
   readonly startFailure: StartFailure | null;
+  /** The last syncSlots that succeeded: what it asked for (facts.ts slotsKey) and when (local). */
+  readonly slotsSynced: { readonly key: string; readonly atMs: number } | null;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
 
 export interface HaInput {
   readonly me: MemberName;

@@ -32,7 +32,7 @@ t.test("a complete configuration is read with its defaults", async (t) => {
   t.equal(c.name, "pg1");
   t.same(c.restapi.connectAddress, { host: "127.0.0.1", port: 8008 }, "connect_address defaults to listen");
   t.equal(c.raft.members.get("pg3"), "127.0.0.1:7003");
-  t.equal(c.raft.heartbeatMs, 100);
+  t.equal(c.raft.heartbeatMs, 250);
   t.same(c.postgresql.parameters, { max_connections: 100, work_mem: "4MB" });
   t.equal(c.tags.failoverPriority, 2);
   t.equal(c.ha.failoverPriority, 2, "the tags drive the HA rules too");

@@ -78,8 +78,8 @@ t.test("a holder whose renewals fail stops PostgreSQL before the watchdog margin
 t.test("a crashed primary holding the lease starts in place, and gives the lease up after primary_start_timeout", async (t) => {
   const d = cluster();
   const crashed = { ...PRIMARY, process: "crashed" as const, controlState: "in production" as const };
-  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null } })).actions), ["dcs:renewLease", "start:primary"]);
-  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null };
+  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["dcs:renewLease", "start:primary"]);
+  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
   t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: late })).actions), ["dcs:releaseLease"]);
   const replicaCrashed = { ...crashed, controlState: "in archive recovery" as const };
   t.same(summary(decide(input(d, "pg1", { pg: replicaCrashed, lease: held() })).actions), ["dcs:renewLease", "start:replica"], "a replica's data directory restarts as a replica, then is promoted");
@@ -90,10 +90,10 @@ t.test("a member that is not the holder: a primary stops, a diverged one rewinds
   t.same(summary(decide(input(d, "pg2", { pg: PRIMARY })).actions), ["stop:immediate"], "a second primary stops at once");
   const stoppedPrimary = { ...PRIMARY, process: "stopped" as const, controlState: "shut down" as const };
   t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary })).actions), ["rewind<pg1"]);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null } })).actions), ["reinit<pg1"]);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["reinit<pg1"]);
   const noReinit = { ...SETTINGS, reinitOnRewindFailure: false };
-  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null } })).reason, /cannot be rewound: reinitialize it/);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null } })).actions), ["start:replica<pg1"], "after the rewind it starts");
+  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).reason, /cannot be rewound: reinitialize it/);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["start:replica<pg1"], "after the rewind it starts");
   const stoppedReplica = pg({ process: "stopped", controlState: "shut down in recovery" });
   t.same(summary(decide(input(d, "pg2", { pg: stoppedReplica })).actions), ["start:replica<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ upstream: m("pg3") }) })).actions), ["followPrimary<pg1"]);
@@ -105,7 +105,7 @@ t.test("a replica stuck on an older timeline is stopped for a rewind", async (t)
   const d = cluster();
   d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 3, walWritten: 1000n as Lsn }) });
   const stuck = pg({ streaming: false, timeline: 2 });
-  const memory = (since: number) => ({ crashedAtMs: null, notStreamingSinceMs: since, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null });
+  const memory = (since: number) => ({ crashedAtMs: null, notStreamingSinceMs: since, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null });
   t.same(summary(decide(input(d, "pg2", { pg: stuck, memory: memory(10_000 - NOT_STREAMING_REWIND_MS + 1) })).actions), []);
   t.same(summary(decide(input(d, "pg2", { pg: stuck, memory: memory(10_000 - NOT_STREAMING_REWIND_MS) })).actions), ["stop:fast"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ process: "stopped", timeline: 2, controlState: "shut down in recovery" }) })).actions), ["rewind<pg1"]);

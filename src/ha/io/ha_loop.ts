@@ -24,7 +24,9 @@ import { EMPTY_MEMORY, type HaDecision, type HaMemory, type LocalLease, type Sta
 import { type Identity, memberStatus } from "../member_status.js";
 import type { LocalPostgres } from "../observation.js";
 import type { PgFailure, PgResult, PostgresPort } from "../ports.js";
+import { slotsKey } from "../facts.js";
 import { reportDue, reportKey, type ReportSent } from "../report_cadence.js";
+import { viewDigest } from "../view_digest.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
 import { standbyClusterFor } from "../standby.js";
 import { afterObservation, afterStartFailure, exitedTooSoon, startBackoffMs, startFailed, startWaitLeftMs } from "../start_backoff.js";
@@ -106,6 +108,8 @@ export class HaLoop {
   private lastObservation: LocalPostgres | null = null;
   private lastCycleMs: number;
   private lastPublished: ReportSent | null = null;
+  /** What decisions read of the view the last change showed (view_digest.ts). */
+  private lastDigest: string | null = null;
   private settings: HaSettings;
   private adjustments = "";
   private idle: Promise<void> = Promise.resolve();
@@ -135,7 +139,13 @@ export class HaLoop {
 
   start(): void {
     const { cluster, postgres, scope } = this.options;
-    this.unsubscribe.push(cluster.subscribe(scope, () => this.trigger()));
+    this.unsubscribe.push(cluster.subscribe(scope, (view) => {
+      // A change that alters nothing a decision reads waits for the next tick (view_digest.ts).
+      const digest = viewDigest(view);
+      if (digest !== null && digest === this.lastDigest) return;
+      this.lastDigest = digest;
+      this.trigger();
+    }));
     this.unsubscribe.push(postgres.onUnexpectedExit((exit) => {
       this.options.logger.warn({ pid: exit.pid, code: exit.code, signal: exit.signal }, "PostgreSQL exited without being asked to");
       const now = this.options.clock();
@@ -316,6 +326,7 @@ export class HaLoop {
     if (!LONG_ACTIONS.has(action.kind)) {
       const done = await this.options.postgres.run(action);
       if (E.isLeft(done)) this.options.logger.warn({ code: done.left.code }, `${action.kind} failed: ${done.left.message}`);
+      else if (action.kind === "syncSlots") this.memory = { ...this.memory, slotsSynced: { key: slotsKey(action), atMs: this.options.clock() } };
       else if (action.kind === "setSyncStandbyNames") {
         this.memory = { ...this.memory, syncApplied: { value: action.value, atMs: this.options.clock(), lsn: null } };
         // The next step of the synchronous state machine need not wait for the next tick, nor

@@ -7,7 +7,7 @@
 import type { MemberName } from "../../dcs/model.js";
 import type { LeaseView } from "../../dcs/views.js";
 import type { Upstream } from "../actions.js";
-import { decision, member, slotsFor, upstreamOf, validLease, wasPrimary } from "../facts.js";
+import { decision, member, slotsIfDue, upstreamOf, validLease, wasPrimary } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { startOrWait } from "../start_backoff.js";
 
@@ -90,6 +90,6 @@ function runningReplica(input: HaInput, lease: LeaseView, source: Upstream): HaD
   }
   // Replicas keep the members' slots too (advanced to what they replayed), so a promoted replica
   // already holds WAL for everyone (Patroni's member slots on replicas).
-  const slots = input.settings.useSlots && pg.streaming ? [slotsFor(input)] : [];
+  const slots = input.settings.useSlots && pg.streaming ? slotsIfDue(input) : [];
   return decision(slots, pg.streaming ? `streaming from ${source.member}` : `following ${source.member}, not streaming yet`);
 }

@@ -6,7 +6,7 @@
 import type { Lsn } from "../../dcs/model.js";
 import type { StandbyCluster } from "../../dcs/standby_cluster.js";
 import type { Action } from "../actions.js";
-import { dcs, decision, holdsLease, renewalDue, safeTimeLeftMs, slotsFor, validLease } from "../facts.js";
+import { dcs, decision, holdsLease, renewalDue, safeTimeLeftMs, slotsIfDue, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { promotedFromStandby, remoteUpstream, standbyClusterFor } from "../standby.js";
 import { startOrWait } from "../start_backoff.js";
@@ -90,7 +90,7 @@ function primaryHousekeeping(input: HaInput): Action[] {
     const reason = view !== null && promotedFromStandby(view) ? "manual" : last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
     actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, lsn: pg.timelineSwitchLsn ?? pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
   }
-  if (input.settings.useSlots && view !== null) actions.push(slotsFor(input));
+  if (input.settings.useSlots && view !== null) actions.push(...slotsIfDue(input));
   actions.push(...syncActions(input));
   return actions;
 }
@@ -143,7 +143,7 @@ function standbyLeaderRule(input: HaInput, renew: readonly Action[], standby: St
   if (pg.upstream !== remote.member) {
     return decision([...renew, { kind: "followPrimary", upstream: remote }], `following the remote primary as the standby leader (${remote.member})`, `was following ${pg.upstream ?? "nobody"}`);
   }
-  const slots = input.settings.useSlots && input.view !== null ? [slotsFor(input)] : [];
+  const slots = input.settings.useSlots && input.view !== null ? slotsIfDue(input) : [];
   const streaming = pg.streaming ? `streaming from ${remote.member}` : `not streaming from ${remote.member} yet`;
   return decision([...renew, ...slots], `${renew.length > 0 ? "renewed" : "holding"} the lease as the standby leader, ${streaming}`, `generation ${validLease(input.view)!.generation}, timeline ${pg.timeline ?? "?"}`);
 }

@@ -39,6 +39,25 @@ import { wallClockMs } from "./wall_clock.js";
 
 export const PROPOSE_TIMEOUT_MS_DEFAULT = 5000;
 
+/**
+ * Time reaches the core in ticks of at most this much, whatever the heartbeat interval: the
+ * election timeout is randomized in whole ticks, and a heartbeat of 250 ms as the tick would
+ * leave only four values to choose from (split votes). Ticks cost nothing while nothing is due
+ * (armTickTimer wakes for the next event only).
+ */
+export const TICK_MS_MAX = 50;
+
+/** After the leader's connection closed, a follower campaigns within this (random, so the survivors do not split the vote). */
+export const CAMPAIGN_AFTER_LEADER_LOSS_MS_MAX = 300;
+
+/** The tick: the largest divisor of the heartbeat interval, at most TICK_MS_MAX, that divides the election timeout too. */
+export function tickMsFor(heartbeatMs: number, electionTimeoutMs: number): number {
+  for (let k = Math.ceil(heartbeatMs / TICK_MS_MAX); k <= heartbeatMs; k++) {
+    if (heartbeatMs % k === 0 && electionTimeoutMs % (heartbeatMs / k) === 0) return heartbeatMs / k;
+  }
+  return heartbeatMs;
+}
+
 const REFUSALS: Record<string, { code: RaftNodeErrorCode; message: string }> = {
   noLeader: { code: "noLeader", message: "no Raft leader is known right now (an election may be in progress); retry shortly" },
   notLeader: { code: "notLeader", message: "this node is not the Raft leader" },
@@ -87,6 +106,8 @@ export class RaftNode<Result> {
     private readonly incarnation: number,
     sessions: SessionTable,
     private readonly fresh: boolean,
+    /** The core's tick (tickMsFor). */
+    private readonly tickMs: number,
   ) {
     this.log = options.logger.child({ component: "raft" });
     this.sessions = sessions;
@@ -98,8 +119,11 @@ export class RaftNode<Result> {
 
   static async start<Result>(options: RaftNodeOptions<Result>): Promise<E.Either<RaftNodeError, RaftNode<Result>>> {
     const log = options.logger.child({ component: "raft" });
-    const electionTimeoutTicks = Math.round(options.electionTimeoutMs / options.heartbeatMs);
-    assert(electionTimeoutTicks >= 2 && Number.isInteger(options.electionTimeoutMs / options.heartbeatMs), "election timeout must be a multiple (≥ 2) of the heartbeat interval");
+    assert(Number.isInteger(options.electionTimeoutMs / options.heartbeatMs) && options.electionTimeoutMs >= 2 * options.heartbeatMs, "election timeout must be a multiple (≥ 2) of the heartbeat interval");
+    const tickMs = tickMsFor(options.heartbeatMs, options.electionTimeoutMs);
+    const electionTimeoutTicks = options.electionTimeoutMs / tickMs;
+    const heartbeatTicks = options.heartbeatMs / tickMs;
+    assert(Number.isInteger(electionTimeoutTicks) && Number.isInteger(heartbeatTicks), "the tick divides both intervals");
     const opened = await LogStore.open(options.dataDir, { clusterId: options.clusterId, nodeId: options.nodeId }, log);
     // A damaged log is its own code: the agent tells the operator how to bring the node back.
     if (E.isLeft(opened)) return E.left({ code: opened.left.code === "corrupt" ? "damagedLog" : "startup", message: opened.left.message });
@@ -118,7 +142,7 @@ export class RaftNode<Result> {
       ...DEFAULT_TUNABLES,
       ...options.tunables,
       electionTimeoutTicks,
-      heartbeatTicks: 1,
+      heartbeatTicks,
       preVote: true,
       checkQuorum: true,
       id: options.nodeId,
@@ -130,7 +154,7 @@ export class RaftNode<Result> {
     // node with another directory, which was emptied or replaced (not a joining node, whose peers
     // may lag behind its removal and re-addition for a while).
     const fresh = state.incarnation === 1 && (options.initialMembers?.length ?? 0) > 0;
-    const node = new RaftNode(options, raw, store, null, state.incarnation, sessions.right, fresh);
+    const node = new RaftNode(options, raw, store, null, state.incarnation, sessions.right, fresh, tickMs);
     const transport = await Transport.start({
       selfId: options.nodeId,
       clusterId: options.clusterId,
@@ -308,7 +332,7 @@ export class RaftNode<Result> {
     this.input(() => {
       if (this.raw.status().leader !== peer) return;
       this.raw.forgetLeader();
-      const delayMs = randomInt(0, Math.max(1, this.options.heartbeatMs * 3));
+      const delayMs = randomInt(0, CAMPAIGN_AFTER_LEADER_LOSS_MS_MAX);
       setTimeout(() => this.input(() => {
         const status = this.raw.status();
         if (status.role === "follower" && status.leader === null) this.raw.campaign();
@@ -353,7 +377,7 @@ export class RaftNode<Result> {
    * are delivered: more would only repeat heartbeats that can no longer matter.
    */
   private deliverTicks(): void {
-    const tickMs = this.options.heartbeatMs;
+    const tickMs = this.tickMs;
     const due = Math.floor((performance.now() - this.lastTickAt) / tickMs);
     const cap = 2 * Math.round(this.options.electionTimeoutMs / tickMs);
     if (due > cap) this.log.warn({ stalledMs: Math.round(due * tickMs) }, `the raft loop stalled for ${Math.round(due * tickMs)} ms (was the process stopped or starved of CPU?)`);
@@ -367,7 +391,7 @@ export class RaftNode<Result> {
    */
   private armTickTimer(): void {
     if (this.tickTimer !== null) clearTimeout(this.tickTimer);
-    const dueAt = this.lastTickAt + this.raw.ticksUntilNextEvent() * this.options.heartbeatMs;
+    const dueAt = this.lastTickAt + this.raw.ticksUntilNextEvent() * this.tickMs;
     this.tickTimer = setTimeout(() => {
       this.tickTimer = null;
       this.schedule();
