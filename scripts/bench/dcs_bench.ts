@@ -9,15 +9,17 @@
  * 3. heartbeat load: 3 DCS node processes on 127.0.0.1 and a load process sending the steady
  *    pattern of 300 scopes × 3 members (≈ 1,200 commands/s, spread evenly) to each member's node
  *    for 20 s after a warm-up; per command the time from send to the answer (applied there).
+ * 4. capacity (dcs_capacity.ts): the largest number of PostgreSQL clusters of 3 members one Raft
+ *    group serves with what real agents at rest send, through a failover storm of 10 % of them
+ *    within a second, with p99 apply ≤ 50 ms and no lease lost — at loop_wait 10 and 1.
  * The last line printed is
- *   bench:dcs replay_events_per_s=<n> restart_ms=<n> heartbeat_p99_ms=<n>
+ *   bench:dcs replay_events_per_s=<n> restart_ms=<n> heartbeat_p99_ms=<n> clusters_max=<n> clusters_max_loop1=<n>
  * Options: --seconds S (heartbeat measurement, default 20), --replay-commands N (default 10^6),
- * --only replay|restart|heartbeat. DCS_BENCH_NODE_ARGS passes node options (e.g. --cpu-prof) to
+ * --only replay|restart|heartbeat|capacity. DCS_BENCH_NODE_ARGS passes node options (e.g. --cpu-prof) to
  * the node processes, the restart probes included.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { processUsage } from "./proc_usage.js";
@@ -33,11 +35,13 @@ import type { DcsNodeSpec, RestartResult } from "./dcs_bench_node.js";
 import { nodeOptions } from "./dcs_bench_node.js";
 import type { DcsLoadResult, DcsLoadSpec } from "./dcs_load.js";
 import { commandsPerSecond, configPatch, memberStatus, type Planned, setupCommands, steadySecond, type Topology } from "./dcs_bench_workload.js";
-import { connect, EXT, findLeader, freePort, HERE, NODE_ARGS, type RunningNode, sleep } from "./raft_bench_cluster.js";
+import { connect, findLeader, freePort, type RunningNode, sleep } from "./raft_bench_cluster.js";
 import { percentile } from "./raft_bench_protocol.js";
-import { whenReady } from "../../test/support/net.js";
+import { capacity } from "./dcs_capacity.js";
+import { abort, bounded, killChildren, nodeArgs, readLines, removeTempDir, removeTempDirs, spawnScript, startNode, tempDir } from "./dcs_bench_processes.js";
 
-const TOTAL_TIMEOUT_MS = 15 * 60_000;
+const TOTAL_TIMEOUT_MS = 50 * 60_000;
+const CAPACITY_TIMEOUT_MS = 20 * 60_000;
 const REPLAY_TIMEOUT_MS = 5 * 60_000;
 const RESTART_TIMEOUT_MS = 5 * 60_000;
 const HEARTBEAT_TIMEOUT_MS = 4 * 60_000;
@@ -49,76 +53,6 @@ const CONFIG_KEYS = 16;
 const CONFIG_VALUE_BYTES = 8192;
 const WARMUP_SECONDS = 5;
 const START_MS = 1_700_000_000_000;
-
-// ---- cleanup: every child and temp dir is registered, so a guard can remove them -----------
-
-const children = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-
-function killChildren(): void {
-  for (const child of children) {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, "SIGKILL");
-      } catch {
-        // It exited meanwhile.
-      }
-    }
-  }
-  children.clear();
-}
-
-function removeTempDirs(): void {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-
-function abort(reason: string): never {
-  process.stderr.write(`bench:dcs ${reason}; stopping\n`);
-  killChildren();
-  removeTempDirs();
-  process.exit(2);
-}
-
-/** Runs a part under its own time limit: past it, everything is killed and the bench exits 2. */
-async function bounded<T>(part: string, limitMs: number, run: () => Promise<T>): Promise<T> {
-  const guard = setTimeout(() => abort(`${part} took longer than ${limitMs / 1000} s`), limitMs);
-  try {
-    return await run();
-  } finally {
-    clearTimeout(guard);
-  }
-}
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.add(dir);
-  return dir;
-}
-
-function spawnScript(script: string, arg: unknown, extraArgs: readonly string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...extraArgs, join(HERE, `${script}${EXT}`), JSON.stringify(arg)], { stdio: ["pipe", "pipe", "inherit"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-
-const nodeArgs = (): string[] => (process.env["DCS_BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
-
-/** Calls `onLine` for every line the child prints; resolves with its exit code. */
-function readLines(child: ChildProcess, onLine: (line: string) => void): Promise<number | null> {
-  let buffered = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      onLine(buffered.slice(0, newline));
-      buffered = buffered.slice(newline + 1);
-    }
-  });
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-}
-
 
 /** Busy and total CPU time of the whole machine (jiffies of all CPUs, from /proc/stat). */
 function machineCpu(): { busy: number; total: number } {
@@ -307,16 +241,11 @@ async function restart(logger: Logger): Promise<{ restartMs: number }> {
   const restored = runs.map((r) => r.restoredMs).sort((a, b) => a - b);
   const restartMs = percentile(restored, 50);
   console.log(`restart (a child process per restart; timed inside it from the call of startDcsNode until the DCS applied index ${expect.appliedIndex} again, config version ${expect.configVersion} and ${expect.historyLength} history entries verified): ${runs.map((r) => `${r.restoredMs.toFixed(0)} ms (startDcsNode resolved at ${r.startedMs.toFixed(0)} ms, snapshot index ${r.snapshotIndex}; whole process ${r.processMs.toFixed(0)} ms)`).join(", ")}; median ${restartMs.toFixed(0)} ms`);
-  rmSync(root, { recursive: true, force: true });
-  tempDirs.delete(root);
+  removeTempDir(root);
   return { restartMs };
 }
 
 // ---- 3. heartbeat load ----------------------------------------------------------------------
-
-function startNode(spec: DcsNodeSpec): Promise<ChildProcess> {
-  return whenReady(spawnScript("dcs_bench_node", spec, nodeArgs()), `node ${spec.id}`);
-}
 
 interface Usage {
   readonly name: string;
@@ -338,7 +267,7 @@ async function heartbeat(seconds: number): Promise<{ p99Ms: number }> {
     const ports = await Promise.all(ids.map(async () => ({ raft: await freePort(), client: await freePort() })));
     const members = ids.map((id, i) => ({ id, address: `127.0.0.1:${ports[i]!.raft}` }));
     for (const [i, id] of ids.entries()) {
-      const spec: DcsNodeSpec = { id, dir: join(root, id), raftPort: ports[i]!.raft, clientPort: ports[i]!.client, members, heartbeatMs: 100, electionTimeoutMs: 1000, snapshotEveryEntries: 10_000, historyMax: 1000, restart: null };
+      const spec: DcsNodeSpec = { id, dir: join(root, id), raftPort: ports[i]!.raft, clientPort: ports[i]!.client, members, heartbeatMs: 250, electionTimeoutMs: 1000, snapshotEveryEntries: 10_000, historyMax: 1000, restart: null };
       nodes.push({ spec, process: await startNode(spec), client: null });
     }
     for (const n of nodes) await connect(n);
@@ -376,15 +305,14 @@ async function heartbeat(seconds: number): Promise<{ p99Ms: number }> {
     const after = await Promise.all(nodes.map((n) => n.client!.status()));
     const perFsync = nodes.map((n, i) => `${n.spec.id} ${((after[i]!.entriesWritten - before[i]!.entriesWritten) / Math.max(1, after[i]!.writes - before[i]!.writes)).toFixed(1)}`);
     const rejections = Object.values(r.rejected).reduce((sum, c) => sum + c, 0);
-    console.log(`heartbeat load: 3 DCS node processes on 127.0.0.1 (fsync on, heartbeat 100 ms, election timeout 1000 ms, Raft leader ${leader.spec.id}), ${TOPOLOGY.scopes} scopes × ${TOPOLOGY.membersPerScope} members spread over the nodes, ${commandsPerSecond(TOPOLOGY)} commands/s scheduled evenly; bootstrap of the scopes ${(r.setupMs / 1000).toFixed(1)} s, then ${WARMUP_SECONDS} s warm-up (problems: ${r.warmupProblems})`);
+    console.log(`heartbeat load: 3 DCS node processes on 127.0.0.1 (fsync on, heartbeat 250 ms, election timeout 1000 ms, Raft leader ${leader.spec.id}), ${TOPOLOGY.scopes} scopes × ${TOPOLOGY.membersPerScope} members spread over the nodes, ${commandsPerSecond(TOPOLOGY)} commands/s scheduled evenly; bootstrap of the scopes ${(r.setupMs / 1000).toFixed(1)} s, then ${WARMUP_SECONDS} s warm-up (problems: ${r.warmupProblems})`);
     console.log(`heartbeat load: measured ${r.seconds.toFixed(1)} s: sent=${r.sent} accepted=${r.accepted} commands/s=${(r.accepted / r.seconds).toFixed(0)} rejections=${rejections} ${JSON.stringify(r.rejected)} unavailable=${JSON.stringify(r.unavailable)} unanswered=${r.unanswered}; send→applied-at-that-node p50_ms=${r.p50Ms.toFixed(2)} p99_ms=${r.p99Ms.toFixed(2)} max_ms=${r.maxMs.toFixed(1)}; p99 by node ${r.p99MsByNode.map((p, i) => `${ids[i]}=${p.toFixed(1)}`).join(" ")}; ${r.over50Ms} over 50 ms, worst 100 ms windows (s into the measurement: max ms) ${r.worstWindows.map((w) => `${w.atS.toFixed(1)}:${w.maxMs.toFixed(0)}`).join(" ")}; sends behind schedule by at most ${r.sendLagMaxMs.toFixed(1)} ms; entries per fsync ${perFsync.join(", ")}`);
     console.log(`during the measurement (cpu of all threads from schedstat, rss at its end): ${usage}`);
     return { p99Ms: r.p99Ms };
   } finally {
     for (const n of nodes) n.client?.close();
     killChildren();
-    rmSync(root, { recursive: true, force: true });
-    tempDirs.delete(root);
+    removeTempDir(root);
   }
 }
 
@@ -398,7 +326,11 @@ async function main(): Promise<void> {
     const replayed = run("replay") ? replay(Number(values["replay-commands"])) : { eventsPerS: NaN };
     const restarted = run("restart") ? await bounded("restart", RESTART_TIMEOUT_MS, () => restart(logger)) : { restartMs: NaN };
     const loaded = run("heartbeat") ? await bounded("heartbeat load", HEARTBEAT_TIMEOUT_MS, () => heartbeat(Number(values.seconds))) : { p99Ms: NaN };
-    console.log(`bench:dcs replay_events_per_s=${replayed.eventsPerS.toFixed(0)} restart_ms=${restarted.restartMs.toFixed(0)} heartbeat_p99_ms=${loaded.p99Ms.toFixed(2)}`);
+    const say = (line: string): void => console.log(line);
+    // Patroni's loop_wait first (10 s, ttl 30 s), then raftgres's default (1 s, ttl 5 s).
+    const clustersMax = run("capacity") ? await bounded("capacity at loop_wait 10", CAPACITY_TIMEOUT_MS, () => capacity({ loopWaitS: 10, ttlS: 30 }, say)) : NaN;
+    const clustersMaxLoop1 = run("capacity") ? await bounded("capacity at loop_wait 1", CAPACITY_TIMEOUT_MS, () => capacity({ loopWaitS: 1, ttlS: 5 }, say)) : NaN;
+    console.log(`bench:dcs replay_events_per_s=${replayed.eventsPerS.toFixed(0)} restart_ms=${restarted.restartMs.toFixed(0)} heartbeat_p99_ms=${loaded.p99Ms.toFixed(2)} clusters_max=${clustersMax} clusters_max_loop1=${clustersMaxLoop1}`);
   } finally {
     clearTimeout(guard);
     killChildren();

@@ -48,3 +48,21 @@ t.test("isoTime formats epoch milliseconds exactly as Date#toISOString, without 
   fc.assert(fc.property(fc.integer({ min: 0, max: 8_000_000_000_000 }), (ms) => isoTime(ms) === new Date(ms).toISOString()));
   t.equal(isoTime(951_782_400_000), "2000-02-29T00:00:00.000Z");
 });
+
+t.test("crc32c (slicing by 8) equals the byte-at-a-time definition at every length and offset", async (t) => {
+  const reference = (bytes: Uint8Array): number => {
+    let c = 0xffffffff;
+    for (const b of bytes) {
+      c ^= b;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const data = Uint8Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 0xff);
+  let mismatches = 0;
+  for (let start = 0; start < 9; start++) for (let length = 0; length + start <= data.length; length += 7) {
+    const slice = data.subarray(start, start + length);
+    if (crc32c(slice) !== reference(slice)) mismatches++;
+  }
+  t.equal(mismatches, 0);
+});
