@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { PgCluster, waitFor } from "../test/support/pg_cluster.js";
+import { PgCluster, waitFor } from "../lab/pg_cluster.js";
 import { caughtUp, healthy, logLines, membersTable } from "./demo/members.js";
 import { reaped, teardown } from "./demo/processes.js";
 import { hostErrors, psql, RETRY_EVERY_MS, writeUntilAccepted } from "./demo/psql.js";

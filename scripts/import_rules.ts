@@ -3,7 +3,9 @@
  * - each folder of src/ may import only the folders listed for it, and only the listed packages;
  * - the pure folders (src/lib, src/raft core, src/dcs, the decision half of src/ha) use no clock,
  *   timer, randomness, process or console;
- * - no import cycles among the files of src/.
+ * - no import cycles among the files of src/;
+ * - the main job, the benchmarks and the lab they share (scripts/, lab/) import nothing from
+ *   test/: what they have in common with the tests lives in lab/.
  * Run by test/import_rules.test.ts; `node --import tsx scripts/import_rules.ts` prints violations.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -137,6 +139,26 @@ export function checkImportRules(srcDir: string): Violation[] {
   return violations;
 }
 
+/** Folders that must not import from test/ (the demo, the benchmarks, and lab/ itself). */
+export const OUTSIDE_TEST = ["scripts", "lab"] as const;
+
+/** Files under `folders` of `root` that import from `root`/test. */
+export function checkNoTestImports(root: string, folders: readonly string[] = OUTSIDE_TEST): Violation[] {
+  const base = resolve(root);
+  const tests = join(base, "test") + sep;
+  const violations: Violation[] = [];
+  for (const folder of folders) {
+    for (const file of listTsFiles(join(base, folder))) {
+      for (const specifier of importsOf(readFileSync(file, "utf8"))) {
+        if (!specifier.startsWith(".")) continue;
+        const target = resolve(dirname(file), specifier);
+        if (target.startsWith(tests)) violations.push({ file: relative(base, file), message: `imports ${specifier} from test/: move what it needs to lab/` });
+      }
+    }
+  }
+  return violations;
+}
+
 function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   const cycles: string[][] = [];
   const state = new Map<string, "visiting" | "done">();
@@ -158,7 +180,7 @@ function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const violations = checkImportRules(process.argv[2] ?? "src");
+  const violations = [...checkImportRules(process.argv[2] ?? "src"), ...checkNoTestImports(".")];
   for (const v of violations) console.error(`${v.file}: ${v.message}`);
   if (violations.length > 0) process.exit(1);
   console.log("import rules: ok");

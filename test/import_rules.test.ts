@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { checkImportRules } from "../scripts/import_rules.js";
+import { checkImportRules, checkNoTestImports } from "../scripts/import_rules.js";
 
 t.test("the source tree follows the import rules of shared/STYLE.md", async (t) => {
   const violations = checkImportRules("src");
@@ -27,4 +27,19 @@ t.test("planted violations are reported", async (t) => {
   t.ok(messages.some((m) => m.startsWith("raft/core.ts: uses Date")), "raft may not read the clock");
   t.ok(messages.some((m) => m.includes("import cycle: dcs/one.ts -> dcs/two.ts -> dcs/one.ts")), "cycles are found");
   t.notOk(messages.some((m) => m.startsWith("dcs/two.ts: uses Date")), "comments and strings are not code");
+});
+
+t.test("the demo, the benchmarks and lab/ import nothing from test/", async (t) => {
+  const violations = checkNoTestImports(".");
+  t.same(violations, [], violations.map((v) => `${v.file}: ${v.message}`).join("\n"));
+  const root = mkdtempSync(join(tmpdir(), "no-test-imports-"));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, "test"), { recursive: true });
+  mkdirSync(join(root, "scripts", "bench"), { recursive: true });
+  mkdirSync(join(root, "lab"), { recursive: true });
+  writeFileSync(join(root, "test", "helper.ts"), "export const h = 1;\n");
+  writeFileSync(join(root, "scripts", "bench", "b.ts"), 'import { h } from "../../test/helper.js";\nexport const b = h;\n');
+  writeFileSync(join(root, "lab", "ok.ts"), 'import { x } from "../src/x.js";\nexport const y = x;\n');
+  const planted = checkNoTestImports(root).map((v) => `${v.file}: ${v.message}`);
+  t.same(planted, ["scripts/bench/b.ts: imports ../../test/helper.js from test/: move what it needs to lab/"], "a planted import of test/ is reported, an import of src/ is not");
 });

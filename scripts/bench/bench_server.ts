@@ -4,7 +4,7 @@
  * node on SIGTERM, and a "ready" line on stdout once it listens.
  */
 import type { RaftNodeStatus } from "../../src/raft/runtime/raft_node_types.js";
-import { corkedSender, listenWebSocket } from "../../test/support/net.js";
+import { corkedSender, listenWebSocket } from "../../lab/sockets.js";
 import { type BenchNodeStatus, encodeResponse, KIND_PROPOSE, KIND_STATUS } from "./raft_bench_protocol.js";
 
 export interface BenchServed {

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { whenReady } from "../../test/support/net.js";
+import { whenReady } from "../../lab/sockets.js";
 import type { DcsNodeSpec } from "./dcs_bench_node.js";
 import { EXT, HERE, NODE_ARGS } from "./raft_bench_cluster.js";
 

@@ -5,7 +5,7 @@
  */
 import type WebSocket from "ws";
 import { encodeCommand } from "../../src/dcs/commands.js";
-import { corkedSender } from "../../test/support/net.js";
+import { corkedSender } from "../../lab/sockets.js";
 import { type Planned, setupCommands, type Topology } from "./dcs_bench_workload.js";
 import { decodeResponse, encodeRequest, KIND_PROPOSE } from "./raft_bench_protocol.js";
 

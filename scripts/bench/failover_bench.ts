@@ -1,6 +1,6 @@
 /**
  * npm run bench:failover — the failover benchmark of issue 7 item 6, on the fault-injection
- * harness's cluster (test/jepsen-like/cluster.ts): three raftgres agents with real PostgreSQL 15,
+ * harness's cluster (lab/jepsen/cluster.ts): three raftgres agents with real PostgreSQL 15,
  * each node in its own network namespace (so S5 partitions are real), HAProxy configured from
  * packaging/haproxy.cfg in the root namespace reaching the nodes over the bridge. Needs root
  * (namespaces, iptables) and haproxy; without them it says why and exits 2.
@@ -37,13 +37,13 @@
  */
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ClusterUnderTest } from "../../test/jepsen-like/cluster.js";
-import { missingPrerequisite } from "../../test/jepsen-like/net/command.js";
-import { SUPERUSER } from "../../test/support/pg_cluster.js";
+import { ClusterUnderTest } from "../../lab/jepsen/cluster.js";
+import { missingPrerequisite } from "../../lab/jepsen/net/command.js";
+import { SUPERUSER } from "../../lab/pg_cluster.js";
 import { Haproxy, haproxyMissing } from "./failover_haproxy.js";
 import { type Downtime, downtime, dualPrimary, formatSpread, type Lost, lostWrites, spread, type TimelineEnd, timelineEnds } from "./failover_measure.js";
 import { type Bench, clientsWriting, INJECT, MEASURED_WRITERS, SCENARIOS, type ScenarioId, TITLES } from "./failover_scenarios.js";
-import { CREATE_TABLE, DirectWriter, livePsql, PsqlWriter, TABLE, type WriteRecord, WriteLog } from "../../test/jepsen-like/writers.js";
+import { CREATE_TABLE, DirectWriter, livePsql, PsqlWriter, TABLE, type WriteRecord, WriteLog } from "../../lab/jepsen/writers.js";
 
 /** The whole bench stops (everything cleaned up, exit 2) after this long. */
 const TOTAL_TIMEOUT_MS = 40 * 60_000;

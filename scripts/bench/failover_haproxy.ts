@@ -9,7 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../../test/support/net.js";
+import { freePort } from "../../lab/sockets.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** From scripts/bench (tsx) or dist/scripts/bench (compiled): the project root has packaging/. */

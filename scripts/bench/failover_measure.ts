@@ -13,8 +13,8 @@
  *   or before the switch point, or on a timeline that never ended, should have survived; one whose
  *   flush position could not be read after its acknowledgement is counted apart (unplaced).
  */
-import type { WriteRecord } from "../../test/jepsen-like/writers.js";
-export { dualPrimary, type DualPrimary } from "../../test/jepsen-like/checkers.js";
+import type { WriteRecord } from "../../lab/jepsen/writers.js";
+export { dualPrimary, type DualPrimary } from "../../lab/jepsen/checkers.js";
 
 export interface Spread {
   readonly min: number;

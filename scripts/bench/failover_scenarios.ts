@@ -4,9 +4,9 @@
  * frozen agent thawed, the network healed) and the clients have been seen writing again:
  * S1 node crash, S2 planned switchover, S3 postmaster crash, S4 agent frozen, S5 partition.
  */
-import type { ClusterUnderTest } from "../../test/jepsen-like/cluster.js";
-import { waitFor } from "../../test/support/pg_cluster.js";
-import type { WriteLog } from "../../test/jepsen-like/writers.js";
+import type { ClusterUnderTest } from "../../lab/jepsen/cluster.js";
+import { waitFor } from "../../lab/pg_cluster.js";
+import type { WriteLog } from "../../lab/jepsen/writers.js";
 
 export type ScenarioId = "S1" | "S2" | "S3" | "S4" | "S5";
 export const SCENARIOS: readonly ScenarioId[] = ["S1", "S2", "S3", "S4", "S5"];

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildBundles } from "../package/build.js";
-import { PgCluster } from "../../test/support/pg_cluster.js";
+import { PgCluster } from "../../lab/pg_cluster.js";
 import { childProcesses, processUsage } from "./proc_usage.js";
 
 const GUARD_MS = 15 * 60_000;

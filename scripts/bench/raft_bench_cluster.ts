@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
-import { freePort, whenReady } from "../../test/support/net.js";
+import { freePort, whenReady } from "../../lab/sockets.js";
 import { type BenchNodeStatus, decodeResponse, encodeRequest, KIND_STATUS, type NodeSpec } from "./raft_bench_protocol.js";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));

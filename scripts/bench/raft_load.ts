@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
-import { corkedSender } from "../../test/support/net.js";
+import { corkedSender } from "../../lab/sockets.js";
 import { decodeResponse, encodeRequest, KIND_PROPOSE, percentile } from "./raft_bench_protocol.js";
 
 interface LoadSpec {

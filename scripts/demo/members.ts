@@ -3,7 +3,7 @@
  * replay lag measured in SQL), the wait for a healthy cluster (one primary holding the lease,
  * every other member a replica streaming from it), and the agents' log lines.
  */
-import { type NodeStatus, type PgCluster, waitFor } from "../../test/support/pg_cluster.js";
+import { type NodeStatus, type PgCluster, waitFor } from "../../lab/pg_cluster.js";
 
 const CURRENT_LSN = "SELECT pg_current_wal_lsn()::text AS lsn";
 const REPLAY_LAG =

@@ -6,7 +6,7 @@
  * demo waits for it to go.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import type { PgCluster } from "../../test/support/pg_cluster.js";
+import type { PgCluster } from "../../lab/pg_cluster.js";
 
 /** How long to wait for PID 1 to reap a killed process. */
 const REAP_WAIT_MS = 10_000;

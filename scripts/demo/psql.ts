@@ -4,7 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { waitFor } from "../../test/support/pg_cluster.js";
+import { waitFor } from "../../lab/pg_cluster.js";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 /** One psql run may take this long; with connect_timeout=2 per host it normally takes far less. */

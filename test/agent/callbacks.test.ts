@@ -6,7 +6,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create({ extraYaml: "  callbacks: CALLBACKS\n  pre_promote: PRE_PROMOTE\n" });
 t.teardown(() => cluster.destroy());

@@ -8,7 +8,7 @@
  */
 import type { Client } from "pg";
 import t from "tap";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());

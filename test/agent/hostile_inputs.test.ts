@@ -15,7 +15,7 @@
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 import { MB, sleep, startFlood } from "../raft/flood_support.js";
 
 /** The type of a subtest's `t` (the last overload of t.test takes only the callback). */

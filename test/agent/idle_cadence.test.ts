@@ -6,7 +6,7 @@
  * loop_wait 10 (it was about 1,400).
  */
 import t from "tap";
-import { PgCluster } from "../support/pg_cluster.js";
+import { PgCluster } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());

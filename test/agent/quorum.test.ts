@@ -5,7 +5,7 @@
  * comes back. The claim in the cluster state follows (three voters, quorum 2).
  */
 import t from "tap";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create({ names: ["pg1", "pg2", "pg3", "pg4"] });
 t.teardown(() => cluster.destroy());

@@ -8,7 +8,7 @@
  */
 import pg from "pg";
 import t from "tap";
-import { PgCluster, SUPERUSER, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, SUPERUSER, waitFor } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());

@@ -10,7 +10,7 @@ member takes over and streams from the source. `raftgres promote-cluster` turns 
  * other members follow it.
  */
 import t from "tap";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 import { cli } from "../cli/support.js";
 
 const SLOT = "standby_s";

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { PgCluster, REPLICATION, SUPERUSER, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, REPLICATION, SUPERUSER, waitFor } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());

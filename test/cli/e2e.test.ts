@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 import { cli } from "./support.js";
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "agent", "main.ts");

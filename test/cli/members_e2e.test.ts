@@ -9,8 +9,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { freePort } from "../support/net.js";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { freePort } from "../../lab/sockets.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 import { cli } from "./support.js";
 
 const WITNESS_MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "agent", "witness_main.ts");

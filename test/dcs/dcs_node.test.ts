@@ -12,7 +12,7 @@ import { SILENT_LOGGER } from "../../src/lib/logger.js";
 import type { ScopeView } from "../../src/dcs/views.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
 import { eventually } from "../raft/node_cluster.js";
-import { freePort } from "../support/net.js";
+import { freePort } from "../../lab/sockets.js";
 import { m, SCOPE, status } from "./fixtures.js";
 
 interface Cluster {

@@ -13,7 +13,7 @@ import { parseWitnessConfig } from "../../src/agent/witness_main.js";
 import { SILENT_LOGGER } from "../../src/lib/logger.js";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
 import { eventually } from "../raft/node_cluster.js";
-import { freePort } from "../support/net.js";
+import { freePort } from "../../lab/sockets.js";
 import { m, SCOPE, status } from "./fixtures.js";
 
 t.test("the witness configuration is checked key by key", async (t) => {

@@ -13,7 +13,7 @@ import { DcsStateMachine } from "../../src/dcs/state_machine.js";
 import type { Logger } from "../../src/lib/logger.js";
 import { RaftNode } from "../../src/raft/runtime/raft_node.js";
 import { type ConfMember, type NodeId, nodeId } from "../../src/raft/types.js";
-import { freePort } from "../support/net.js";
+import { freePort } from "../../lab/sockets.js";
 
 export const FUZZ_CLUSTER_ID = "fuzz-cluster";
 export const FUZZ_SECRET = "fuzz-secret-known-to-the-fuzzer";

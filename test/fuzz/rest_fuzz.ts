@@ -1,6 +1,6 @@
 /**
  * A REST fuzz against real agents (issue 12): a three-node cluster with real PostgreSQL 15 and
- * REST authentication on (test/support/pg_cluster.ts), and generated requests (rest_inputs.ts) to
+ * REST authentication on (lab/pg_cluster.ts), and generated requests (rest_inputs.ts) to
  * every mutating route of every node — deep, huge, wrong types, control characters, unknown keys
  * and members, valid ones too; most authenticated, some without or with wrong credentials.
  *
@@ -18,7 +18,7 @@
  * go one at a time: each answer is checked against the request that caused it.
  */
 import fc from "fast-check";
-import { PgCluster, waitFor } from "../support/pg_cluster.js";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 import { type FuzzRequest, makeSafe, type RawRequest, requestArbitrary, type Topology } from "./rest_inputs.js";
 
 export interface RestFuzzOptions {

@@ -11,8 +11,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import t from "tap";
-import { freePort } from "../support/net.js";
-import { PgCluster, SUPERUSER, waitFor } from "../support/pg_cluster.js";
+import { freePort } from "../../lab/sockets.js";
+import { PgCluster, SUPERUSER, waitFor } from "../../lab/pg_cluster.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The whole file stays within this (tap's own limit is larger). */

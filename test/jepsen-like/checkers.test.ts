@@ -4,8 +4,8 @@
  * a heal without convergence, a stale read of the DCS.
  */
 import t from "tap";
-import { checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, type TimelineRecord } from "./checkers.js";
-import type { DcsEvent, WriteEvent } from "./history.js";
+import { checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, type TimelineRecord } from "../../lab/jepsen/checkers.js";
+import type { DcsEvent, WriteEvent } from "../../lab/jepsen/history.js";
 import { timelineSvg } from "./timeline_svg.js";
 
 function write(id: number, node: string, timeline: number, endMs: number, outcome: WriteEvent["outcome"] = "ok", lsn = 1000 + id): WriteEvent {

@@ -6,9 +6,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseFaults } from "./nemesis.js";
+import { parseFaults } from "../../lab/jepsen/nemesis.js";
 import { type DurabilityMode, MODE_CONFIG, runJepsen } from "./runner.js";
-import { missingPrerequisite } from "./net/command.js";
+import { missingPrerequisite } from "../../lab/jepsen/net/command.js";
 
 const { values } = parseArgs({
   options: {

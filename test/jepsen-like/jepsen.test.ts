@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { missingPrerequisite } from "./net/command.js";
+import { missingPrerequisite } from "../../lab/jepsen/net/command.js";
 import { runJepsen } from "./runner.js";
 
 const missing = missingPrerequisite();

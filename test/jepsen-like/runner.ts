@@ -7,14 +7,14 @@
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createPrng } from "../../src/lib/prng.js";
-import { waitFor } from "../support/pg_cluster.js";
-import { type CheckResult, checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, type TimelineRecord } from "./checkers.js";
-import { ClusterUnderTest } from "./cluster.js";
-import { History } from "./history.js";
-import { nextStep } from "./nemesis.js";
+import { waitFor } from "../../lab/pg_cluster.js";
+import { type CheckResult, checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, type TimelineRecord } from "../../lab/jepsen/checkers.js";
+import { ClusterUnderTest } from "../../lab/jepsen/cluster.js";
+import { History } from "../../lab/jepsen/history.js";
+import { nextStep } from "../../lab/jepsen/nemesis.js";
 import { timelineSvg } from "./timeline_svg.js";
 import { DcsWorkload, historySink } from "./workloads.js";
-import { CREATE_TABLE, DirectWriter, PsqlWriter, TABLE } from "./writers.js";
+import { CREATE_TABLE, DirectWriter, PsqlWriter, TABLE } from "../../lab/jepsen/writers.js";
 
 export type DurabilityMode = "async" | "on" | "strict" | "quorum";
 

@@ -3,7 +3,7 @@
  * whose colour says when it answered as primary (sampled) and ticks for each acknowledged write
  * it took (write availability), plus a row of failed or unknown writes of the multi-host client.
  */
-import type { Event, FaultEvent, SampleEvent, WriteEvent } from "./history.js";
+import type { Event, FaultEvent, SampleEvent, WriteEvent } from "../../lab/jepsen/history.js";
 
 const WIDTH = 1200;
 const LEFT = 110;

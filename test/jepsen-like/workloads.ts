@@ -8,8 +8,8 @@
  *   checker. Every config version carries a unique token, so a version is a register value.
  */
 import type { Prng } from "../../src/lib/prng.js";
-import type { History } from "./history.js";
-import { Loop, type WriteSink } from "./writers.js";
+import type { History } from "../../lab/jepsen/history.js";
+import { Loop, type WriteSink } from "../../lab/jepsen/writers.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,5 +1,5 @@
 import t from "tap";
-import { Bitset } from "./bitset.js";
+import { Bitset } from "../../lab/lincheck/bitset.js";
 
 function bitset(size: number, members: readonly number[]): Bitset {
   const set = new Bitset(size);

@@ -1,7 +1,7 @@
 import t from "tap";
-import { check, HistoryError, registerModel, validateHistory } from "./index.js";
-import { get, put } from "./register_history.js";
-import type { RegisterOperation } from "./register_model.js";
+import { check, HistoryError, registerModel, validateHistory } from "../../lab/lincheck/index.js";
+import { get, put } from "../../lab/lincheck/register_history.js";
+import type { RegisterOperation } from "../../lab/lincheck/register_model.js";
 
 t.test("a history with touching and indeterminate operations is accepted", async (t) => {
   const history = [

@@ -1,8 +1,8 @@
 import t from "tap";
 import { createPrng } from "../../src/lib/prng.js";
-import { check, explain, registerModel } from "./index.js";
-import { cas, del, get, put, simulateRegisterHistory } from "./register_history.js";
-import type { RegisterOperation } from "./register_model.js";
+import { check, explain, registerModel } from "../../lab/lincheck/index.js";
+import { cas, del, get, put, simulateRegisterHistory } from "../../lab/lincheck/register_history.js";
+import type { RegisterOperation } from "../../lab/lincheck/register_model.js";
 
 function verdict(history: readonly RegisterOperation[]): string {
   return check(registerModel, history).result;

@@ -1,10 +1,10 @@
 import t from "tap";
 import { assertNever } from "../../src/lib/assert.js";
 import { createPrng, type Prng } from "../../src/lib/prng.js";
-import { check, explain, registerModel, type Model, type Operation } from "./index.js";
-import { isLinearizableByBruteForce, linearizationError } from "./reference_checker.js";
-import { get, put, simulateRegisterHistory, type RegisterSimulation } from "./register_history.js";
-import type { RegisterInput, RegisterOperation, RegisterOutput } from "./register_model.js";
+import { check, explain, registerModel, type Model, type Operation } from "../../lab/lincheck/index.js";
+import { isLinearizableByBruteForce, linearizationError } from "../../lab/lincheck/reference_checker.js";
+import { get, put, simulateRegisterHistory, type RegisterSimulation } from "../../lab/lincheck/register_history.js";
+import type { RegisterInput, RegisterOperation, RegisterOutput } from "../../lab/lincheck/register_model.js";
 
 /** Replaces the output of one determinate get with a value no operation ever writes. */
 function withImpossibleRead(history: readonly RegisterOperation[], prng: Prng) {

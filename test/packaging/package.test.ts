@@ -15,8 +15,8 @@ import { either as E } from "fp-ts";
 import t from "tap";
 import { buildPackage } from "../../scripts/package/build.js";
 import { parseAgentConfig } from "../../src/agent/config.js";
-import { freePort } from "../support/net.js";
-import { isAlive, waitFor } from "../support/pg_cluster.js";
+import { freePort } from "../../lab/sockets.js";
+import { isAlive, waitFor } from "../../lab/pg_cluster.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const NPM_INSTALL_TIMEOUT_MS = 60_000;

@@ -14,7 +14,7 @@ import { PostgresInstance } from "../../src/pg/postgres_instance.js";
 import type { PostgresSettings } from "../../src/pg/settings.js";
 import { queryOnce, type Row } from "../../src/pg/sql.js";
 import type { MemberName } from "../../src/pg/types.js";
-import { freePort } from "../support/net.js";
+import { freePort } from "../../lab/sockets.js";
 
 /** Passwords with a quote, a backslash and a space: they must survive every quoting layer. */
 export const SUPERUSER = { username: "rg_admin", password: "admin 'pw' \\x" };

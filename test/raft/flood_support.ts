@@ -7,7 +7,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { AGENT_NODE_FLAGS } from "../../src/agent/heap.js";
 import { join } from "node:path";
 import { type ConfMember, nodeId } from "../../src/raft/types.js";
-import { freePort } from "../support/net.js";
+import { freePort } from "../../lab/sockets.js";
 import type { FloodNodeOptions, FloodNodeStatus } from "./flood_node.js";
 import { clientFrame, OPCODE, RawPeer, upgradeRequest } from "./raw_websocket.js";
 

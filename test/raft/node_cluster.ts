@@ -11,7 +11,7 @@ import { createRecordingLogger, type LoggedLine } from "../../src/lib/logger.js"
 import { RaftNode } from "../../src/raft/runtime/raft_node.js";
 import type { ApplyContext, RaftNodeError, StateMachine } from "../../src/raft/runtime/raft_node_types.js";
 import { type ConfMember, type NodeId, nodeId } from "../../src/raft/types.js";
-import { freePort } from "../support/net.js";
+import { freePort } from "../../lab/sockets.js";
 
 export class ListMachine implements StateMachine<number> {
   items: string[] = [];

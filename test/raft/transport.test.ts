@@ -20,7 +20,7 @@ import {
 } from "../../src/raft/runtime/handshake.js";
 import { Transport } from "../../src/raft/runtime/transport.js";
 import { type LogIndex, makeMessage, type NodeId, nodeId, type Term } from "../../src/raft/types.js";
-import { freePort } from "../support/net.js";
+import { freePort } from "../../lab/sockets.js";
 import {
   CLUSTER,
   eventually,

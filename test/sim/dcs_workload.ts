@@ -12,7 +12,7 @@ import { DEFAULT_TAGS, type MemberName, type Scope } from "../../src/dcs/model.j
 import { DcsStateMachine } from "../../src/dcs/state_machine.js";
 import { SessionTable } from "../../src/raft/runtime/proposals.js";
 import type { Entry } from "../../src/raft/types.js";
-import { type DcsInput, dcsModel, type DcsModelState, type DcsOutput } from "../lincheck/dcs_model.js";
+import { type DcsInput, dcsModel, type DcsModelState, type DcsOutput } from "../../lab/lincheck/dcs_model.js";
 import type { PlannedOp, SimMachine, Workload } from "./workload.js";
 
 /** An hour: no lease expires within a simulated run, so outcomes do not depend on time. */

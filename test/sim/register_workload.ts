@@ -5,7 +5,7 @@
  */
 import { assert } from "../../src/lib/assert.js";
 import type { Prng } from "../../src/lib/prng.js";
-import { type RegisterInput, type RegisterOutput, registerModel, type RegisterState } from "../lincheck/index.js";
+import { type RegisterInput, type RegisterOutput, registerModel, type RegisterState } from "../../lab/lincheck/index.js";
 import { encodeOp, type RegisterOp, type RegisterResult, RegisterMachine } from "./register_machine.js";
 import type { PlannedOp, Workload } from "./workload.js";
 

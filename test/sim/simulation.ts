@@ -16,7 +16,7 @@ import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
 import { voters } from "../../src/raft/membership.js";
 import { bootstrapState, EMPTY_STATE } from "../../src/raft/raw_node.js";
 import { type ConfMember, type NodeId, nodeId } from "../../src/raft/types.js";
-import { check, explain, type Operation } from "../lincheck/index.js";
+import { check, explain, type Operation } from "../../lab/lincheck/index.js";
 import { SafetyChecker } from "./checkers.js";
 import { EventQueue } from "./event_queue.js";
 import { CALM_NETWORK, SimNetwork } from "./network.js";

@@ -7,7 +7,7 @@
 import type { Prng } from "../../src/lib/prng.js";
 import type { SessionTable } from "../../src/raft/runtime/proposals.js";
 import type { Entry } from "../../src/raft/types.js";
-import type { Model } from "../lincheck/index.js";
+import type { Model } from "../../lab/lincheck/index.js";
 
 export interface SimMachine {
   appliedIndex: number;

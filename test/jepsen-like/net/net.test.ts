@@ -12,10 +12,10 @@ import { fileURLToPath } from "node:url";
 import { either as E } from "fp-ts";
 import t from "tap";
 import { lookupOsUser } from "../../../src/pg/os_user.js";
-import { missingPrerequisite, runSync } from "./command.js";
-import { DelayProxy } from "./delay.js";
-import { EchoProbe } from "./probe.js";
-import { Topology } from "./topology.js";
+import { missingPrerequisite, runSync } from "../../../lab/jepsen/net/command.js";
+import { DelayProxy } from "../../../lab/jepsen/net/delay.js";
+import { EchoProbe } from "../../../lab/jepsen/net/probe.js";
+import { Topology } from "../../../lab/jepsen/net/topology.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..", "..");

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PgCluster, SUPERUSER } from "../support/pg_cluster.js";
+import { PgCluster, SUPERUSER } from "../pg_cluster.js";
 import { DelayProxy } from "./net/delay.js";
 import { Topology } from "./net/topology.js";
 import type { FaultTarget } from "./nemesis.js";

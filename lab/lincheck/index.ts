@@ -13,7 +13,7 @@
  * checker that considers every interleaving can tell a real anomaly from mere concurrency.
  *
  * How to use:
- *   import { check, explain, registerModel } from "./lincheck/index.js";
+ *   import { check, explain, registerModel } from "../../lab/lincheck/index.js";
  *   const result = check(registerModel, history, { timeoutMs: 5_000 });
  *   if (result.result !== "ok") console.log(explain(result));
  * `result.result` is "ok", "illegal" (with the longest linearizable prefix and the operations

@@ -10,14 +10,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg, { type Client, type QueryResultRow } from "pg";
-import { AGENT_NODE_FLAGS } from "../../src/agent/heap.js";
-import { freePort } from "./net.js";
+import { AGENT_NODE_FLAGS } from "../src/agent/heap.js";
+import { freePort } from "./sockets.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
 /** Under tsx (tests) the agent runs from source; from dist (benchmarks, demo) it runs compiled. */
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const MAIN = FROM_SOURCE ? join(ROOT, "src", "agent", "main.ts") : join(HERE, "..", "..", "src", "agent", "main.js");
+/** lab/ sits beside src/, in the checkout and in dist/ alike. */
+const MAIN = join(HERE, "..", "src", "agent", FROM_SOURCE ? "main.ts" : "main.js");
 /** The agent's V8 flags (src/agent/heap.ts), as its binary's shebang passes them. */
 const NODE_ARGS = FROM_SOURCE ? [...AGENT_NODE_FLAGS, "--import", "tsx"] : [...AGENT_NODE_FLAGS];
 
