@@ -5,6 +5,10 @@
  * - replicate: the follower is keeping up; pipeline appends optimistically, bounded by a window of
  *   in-flight messages and bytes (flow control);
  * - snapshot: the follower needs entries we compacted; a snapshot is on its way, send nothing else.
+ *
+ * Time since a snapshot was sent is counted in ticks (`snapshotSentTicksAgo`), never in answers:
+ * a burst of answers that waited in a queue says nothing about how long the snapshot has been
+ * travelling (issue 14: fifteen full resends within one millisecond after a partition healed).
  */
 import { assert } from "../lib/assert.js";
 import type { LogIndex } from "./types.js";
@@ -78,8 +82,12 @@ export class Progress {
   recentActive = false;
   /** Consecutive refusals of entries the follower acknowledged (see Raft.handleRefusedAcknowledged). */
   refusedAcknowledged = 0;
-  /** Heartbeat answers received while a snapshot is pending; too many means it was lost. */
-  heartbeatsWhileSnapshotting = 0;
+  /**
+   * Leader ticks since the last snapshot was sent to this follower, while it is not known to have
+   * arrived (null: none sent, or the follower has since caught up). The leader sends this
+   * follower another snapshot only once it reaches the election timeout (Raft.maySendSnapshot).
+   */
+  snapshotSentTicksAgo: number | null = null;
   /** Highest ReadIndex heartbeat round this follower has answered. */
   readRound = 0;
   readonly inflights: Inflights;
@@ -102,16 +110,23 @@ export class Progress {
   becomeReplicate(): void {
     this.state = "replicate";
     this.probeSent = false;
+    // The follower's log matches ours: whatever snapshot it was sent has served its purpose.
+    this.snapshotSentTicksAgo = null;
     this.next = (this.match + 1) as LogIndex;
     this.inflights.reset();
   }
 
   becomeSnapshot(snapshotIndex: LogIndex): void {
     this.state = "snapshot";
-    this.heartbeatsWhileSnapshotting = 0;
+    this.snapshotSentTicksAgo = 0;
     this.probeSent = false;
     this.pendingSnapshot = snapshotIndex;
     this.inflights.reset();
+  }
+
+  /** One leader tick passed. */
+  tick(): void {
+    if (this.snapshotSentTicksAgo !== null) this.snapshotSentTicksAgo++;
   }
 
   /** A successful append response: returns whether `match` moved. */
@@ -157,5 +172,6 @@ export class Progress {
   checkInvariants(lastIndex: number): void {
     assert(this.match <= lastIndex, () => `progress match ${this.match} beyond last index ${lastIndex}`);
     assert(this.next >= this.match + 1, () => `progress next ${this.next} not after match ${this.match}`);
+    assert(this.state !== "snapshot" || this.snapshotSentTicksAgo !== null, "a follower in snapshot state was sent a snapshot");
   }
 }

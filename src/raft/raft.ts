@@ -229,6 +229,7 @@ export class Raft {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    for (const progress of this.progress.values()) progress.tick();
     if (this.electionElapsed >= this.config.electionTimeoutTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum && !this.quorumRecentlyActive()) {
@@ -531,15 +532,16 @@ export class Raft {
    * A heartbeat answer proves the follower is reachable, so anything that waits for an answer that
    * may have been lost is unblocked: a probe is resent; a full window frees its oldest message
    * (etcd-raft did the same), and the follower's rejection of the next append then rewinds it; a
-   * snapshot that made no progress for an election timeout's worth of answers is sent again.
+   * snapshot sent an election timeout ago or more and still unanswered is sent again. That is
+   * counted in ticks, not answers: answers that waited in a queue arrive in bursts (issue 14).
    */
   private handleHeartbeatResponse(m: Message, progress: Progress): void {
     progress.recentActive = true;
     progress.probeSent = false;
     if (m.context > progress.readRound) progress.readRound = m.context;
     if (progress.state === "replicate" && progress.inflights.full()) progress.inflights.freeFirstOne();
-    if (progress.state === "snapshot" && ++progress.heartbeatsWhileSnapshotting >= this.config.electionTimeoutTicks) {
-      this.logger.warn({ to: m.from, index: progress.pendingSnapshot }, "no answer to the snapshot sent to a live follower; sending it again");
+    if (progress.state === "snapshot" && this.snapshotOverdue(progress)) {
+      this.logger.warn({ to: m.from, index: progress.pendingSnapshot, ticksAgo: progress.snapshotSentTicksAgo }, "no answer within an election timeout to the snapshot sent to a live follower; sending it again");
       progress.pendingSnapshot = 0 as LogIndex;
       progress.becomeProbe();
     }
@@ -647,13 +649,33 @@ export class Raft {
   }
 
   private sendSnapshot(to: NodeId, progress: Progress): boolean {
-    if (!progress.recentActive) return false;
+    if (!progress.recentActive || !this.maySendSnapshot(to, progress)) return false;
     const snapshot = this.log.snapshot();
     assert(snapshot !== null, "entries are compacted but there is no snapshot");
     progress.becomeSnapshot(snapshot.meta.index);
     this.logger.info({ to, index: snapshot.meta.index }, "sending a snapshot to a lagging follower");
     this.reply("snapshot", to, { snapshot });
     return true;
+  }
+
+  /**
+   * A snapshot is the costliest message: the whole state, encoded, written and restored. So the
+   * leader sends one snapshot at a time (a follower that needs one meanwhile waits in probe and
+   * asks again with its next heartbeat answer), and to one follower at most once per election
+   * timeout, however its previous one was lost. A transfer still unanswered after an election
+   * timeout no longer holds the others back: its follower may be gone.
+   */
+  private maySendSnapshot(to: NodeId, progress: Progress): boolean {
+    const sentTicksAgo = progress.snapshotSentTicksAgo;
+    if (sentTicksAgo !== null && sentTicksAgo < this.config.electionTimeoutTicks) return false;
+    for (const [id, other] of this.progress) {
+      if (id !== to && other.state === "snapshot" && !this.snapshotOverdue(other)) return false;
+    }
+    return true;
+  }
+
+  private snapshotOverdue(progress: Progress): boolean {
+    return (progress.snapshotSentTicksAgo ?? 0) >= this.config.electionTimeoutTicks;
   }
 
   private broadcastAppend(sendIfEmpty: boolean): void {
@@ -877,7 +899,12 @@ export class Raft {
     assert(this.log.lastTerm() <= this.term, () => `last entry term ${this.log.lastTerm()} above current term ${this.term}`);
     if (this.role === "leader") {
       assert(this.leader === this.id && this.vote === this.id, "a leader voted for itself and leads");
-      for (const [, progress] of this.progress) progress.checkInvariants(last);
+      let snapshotsInFlight = 0;
+      for (const [, progress] of this.progress) {
+        progress.checkInvariants(last);
+        if (progress.state === "snapshot" && !this.snapshotOverdue(progress)) snapshotsInFlight++;
+      }
+      assert(snapshotsInFlight <= 1, () => `the leader sends ${snapshotsInFlight} snapshots at once`);
       for (const member of this.confState().members) assert(this.progress.has(member.id), () => `leader has no progress for ${member.id}`);
     } else {
       assert(this.leader !== this.id, "a non-leader does not name itself leader");

@@ -143,6 +143,19 @@ export class Harness {
     return delivered;
   }
 
+  /** Queues each matching message `times` times in all (the network duplicated it); returns the originals. */
+  duplicate(filter: (m: Message) => boolean, times: number): Message[] {
+    const matched: Message[] = [];
+    const queued = this.queue.splice(0);
+    for (const m of queued) {
+      this.queue.push(m);
+      if (!filter(m)) continue;
+      matched.push(m);
+      for (let i = 1; i < times; i++) this.queue.push(m);
+    }
+    return matched;
+  }
+
   /** Removes queued messages that match; returns them. */
   dropWhere(filter: (m: Message) => boolean): Message[] {
     const dropped = this.queue.filter(filter);

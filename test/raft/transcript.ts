@@ -11,6 +11,7 @@
  *   compact a             read a <id>           reads a                 transfer a b
  *   crash a (until restart)
  *   unreachable a b       elapse n (tick every node and stabilize, n times)
+ *   duplicate n [from=a] [to=b] [type=t] (each matching queued message is queued n times in all)
  */
 import { assert } from "../../src/lib/assert.js";
 import { decodeConfChange } from "../../src/raft/codec.js";
@@ -110,6 +111,11 @@ function options(args: readonly string[]): Map<string, string> {
   return map;
 }
 
+/** Messages matching the from=, to= and type= options (each optional). */
+function matcher(opts: Map<string, string>): (m: Message) => boolean {
+  return (m) => (opts.get("from") ?? m.from) === m.from && (opts.get("to") ?? m.to) === m.to && (opts.get("type") ?? m.type) === m.type;
+}
+
 export class TranscriptRunner {
   private harness: Harness | null = null;
 
@@ -169,6 +175,8 @@ export class TranscriptRunner {
         return this.processReady(plain[0]);
       case "deliver":
         return this.deliver(opts, args.includes("drop"));
+      case "duplicate":
+        return this.h.duplicate(matcher(opts), Number(plain[0])).map((m) => `${plain[0]}× ${describeMessage(m)}`);
       case "stabilize":
         return this.stabilize(plain);
       case "status":
@@ -223,8 +231,7 @@ export class TranscriptRunner {
   }
 
   private deliver(opts: Map<string, string>, drop: boolean): string[] {
-    const match = (m: Message): boolean =>
-      (opts.get("from") ?? m.from) === m.from && (opts.get("to") ?? m.to) === m.to && (opts.get("type") ?? m.type) === m.type;
+    const match = matcher(opts);
     if (drop) return this.h.dropWhere(match).map((m) => `dropped: ${describeMessage(m)}`);
     return this.h.deliver(match).map(describeMessage);
   }
