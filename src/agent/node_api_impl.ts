@@ -101,6 +101,7 @@ export class AgentNodeApi implements NodeApi {
       replication: details?.replication ?? [],
       problem: pg?.problem ?? null,
       startFailure: startFailureOf(s.startFailure, clock()),
+      diverged: s.diverged,
       configurationProblems: s.configurationProblems,
       ...(running ? { permanentSlots: this.parts.postgres.permanentSlotStates() } : {}),
     };

@@ -169,6 +169,8 @@ export interface LocalStatus {
   readonly startFailure?: { readonly reason: string; readonly failures: number; readonly nextStartInMs: number } | null;
   /** What PostgreSQL refuses in its configuration (parameters left out, lines pg_file_settings refuses). */
   readonly configurationProblems?: readonly string[];
+  /** Why this member is off the primary's history (a forked timeline, WAL past the fork), or null. */
+  readonly diverged?: string | null;
   /** The config's permanent replication slots on this node, while PostgreSQL runs (absent otherwise). */
   readonly permanentSlots?: readonly PermanentSlotStatus[];
 }

@@ -10,7 +10,7 @@ import { syncModeOf } from "../dcs/sync_mode.js";
 
 /**
  * Patroni's PostgreSQL states in the order of their metric codes (patroni/postgresql/misc.py,
- * PostgresqlState), then raftgres's own ("rewinding"), which Patroni reports as code -1.
+ * PostgresqlState), then raftgres's own ("rewinding", "diverged"), which have code -1.
  */
 export const PATRONI_STATES = [
   "initializing new cluster",
@@ -30,7 +30,7 @@ export const PATRONI_STATES = [
   "crashed",
 ] as const;
 
-export type PostgresStateWord = (typeof PATRONI_STATES)[number] | "rewinding" | "unknown";
+export type PostgresStateWord = (typeof PATRONI_STATES)[number] | "rewinding" | "diverged" | "unknown";
 
 /** What a long action in flight shows as the state, when it decides it. */
 const BUSY_STATES: Readonly<Record<string, PostgresStateWord>> = {
@@ -47,6 +47,8 @@ export function postgresState(local: LocalStatus): PostgresStateWord {
   const busy = local.busy === null ? undefined : BUSY_STATES[local.busy];
   if (busy !== undefined) return busy;
   if (local.startFailure != null && local.process !== "running") return "start failed";
+  // Off the primary's history: it runs, but is not "running" for any health check (503).
+  if (local.diverged != null) return "diverged";
   return local.process ?? "unknown";
 }
 

@@ -204,6 +204,7 @@ export function commandProblem(command: unknown): string | null {
     case "recordTimeline":
       return first(
         integerProblem(c["timeline"], "timeline", 1, TIMELINE_MAX),
+        c["parent"] === undefined ? null : integerProblem(c["parent"], "the parent timeline", 1, TIMELINE_MAX),
         lsnProblem(c["lsn"], "the timeline's LSN", false),
         oneOfProblem(c["reason"], "the timeline reason", TIMELINE_REASONS),
         nameProblem(c["newPrimary"], "new primary"),

@@ -45,7 +45,7 @@ export type Command =
   | { readonly kind: "requestFailover"; readonly to: MemberName; readonly allowDataLoss: boolean }
   | { readonly kind: "cancelSwitchover" }
   | { readonly kind: "setSyncState"; readonly expectedVersion: number | null; readonly leader: MemberName | null; readonly standbys: readonly MemberName[]; readonly quorum: number }
-  | { readonly kind: "recordTimeline"; readonly timeline: number; readonly lsn: Lsn; readonly reason: TimelineReason; readonly newPrimary: MemberName }
+  | { readonly kind: "recordTimeline"; readonly timeline: number; readonly parent?: number; readonly lsn: Lsn; readonly reason: TimelineReason; readonly newPrimary: MemberName }
   | { readonly kind: "setPause"; readonly paused: boolean }
   | { readonly kind: "setMaintenance"; readonly member: MemberName; readonly on: boolean };
 
@@ -254,6 +254,24 @@ class WireRecordTimeline extends WireCommand {
   }
 }
 
+/** recordTimeline with the parent timeline (variant 11 is the same record without it). */
+@variant(16)
+class WireRecordTimelineWithParent extends WireCommand {
+  @field({ type: "u32" }) timeline: number;
+  @field({ type: "u32" }) parent: number;
+  @field({ type: "u64" }) lsn: bigint;
+  @field({ type: "u8" }) reason: number;
+  @field({ type: "string" }) newPrimary: string;
+  constructor(timeline: number, parent: number, lsn: bigint, reason: TimelineReason, newPrimary: string) {
+    super();
+    this.timeline = timeline;
+    this.parent = parent;
+    this.lsn = lsn;
+    this.reason = TIMELINE_REASONS.indexOf(reason);
+    this.newPrimary = newPrimary;
+  }
+}
+
 @variant(12)
 class WireSetPause extends WireCommand {
   @field({ type: "bool" }) paused: boolean;
@@ -315,7 +333,9 @@ function toWire(command: Command): WireCommand {
     case "setSyncState":
       return new WireSetSyncState(command.expectedVersion, command.leader, command.standbys, command.quorum);
     case "recordTimeline":
-      return new WireRecordTimeline(command.timeline, command.lsn, command.reason, command.newPrimary);
+      return command.parent === undefined
+        ? new WireRecordTimeline(command.timeline, command.lsn, command.reason, command.newPrimary)
+        : new WireRecordTimelineWithParent(command.timeline, command.parent, command.lsn, command.reason, command.newPrimary);
     case "setPause":
       return new WireSetPause(command.paused);
     case "setMaintenance":
@@ -423,6 +443,9 @@ function fromWire(wire: WireCommand): Command {
   }
   if (wire instanceof WireRecordTimeline) {
     return { kind: "recordTimeline", timeline: wire.timeline, lsn: wire.lsn as Lsn, reason: pick(TIMELINE_REASONS, wire.reason, "timeline reason"), newPrimary: name(wire.newPrimary) };
+  }
+  if (wire instanceof WireRecordTimelineWithParent) {
+    return { kind: "recordTimeline", timeline: wire.timeline, parent: wire.parent, lsn: wire.lsn as Lsn, reason: pick(TIMELINE_REASONS, wire.reason, "timeline reason"), newPrimary: name(wire.newPrimary) };
   }
   if (wire instanceof WireSetPause) return { kind: "setPause", paused: wire.paused };
   if (wire instanceof WireSetMaintenance) return { kind: "setMaintenance", member: name(wire.member), on: wire.on };

@@ -96,8 +96,12 @@ export function decideTimeline(ctx: DecideContext, command: Extract<Command, { k
   if (last !== undefined && command.timeline <= last.timeline) {
     return E.left(rejection("timelineNotNewer", `timeline ${command.timeline} is not after the last recorded timeline ${last.timeline}`));
   }
+  if (command.parent !== undefined && command.parent >= command.timeline) {
+    return E.left(rejection("invalid", `timeline ${command.timeline} cannot branch off timeline ${command.parent}: a parent comes before its child`));
+  }
+  const parent = command.parent === undefined ? {} : { parent: command.parent };
   return E.right([{
     kind: "timelineRecorded",
-    change: { timeline: command.timeline, lsn: command.lsn, atMs: ctx.nowMs, reason: command.reason, newPrimary: command.newPrimary },
+    change: { timeline: command.timeline, ...parent, lsn: command.lsn, atMs: ctx.nowMs, reason: command.reason, newPrimary: command.newPrimary },
   }]);
 }

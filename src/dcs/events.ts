@@ -86,6 +86,26 @@ class WireTimelineEvent extends WireEvent {
   }
 }
 
+/** timelineRecorded with the parent timeline (variant 2 is the same without it). */
+@variant(3)
+class WireTimelineWithParentEvent extends WireEvent {
+  @field({ type: "u32" }) timeline: number;
+  @field({ type: "u32" }) parent: number;
+  @field({ type: "u64" }) lsn: bigint;
+  @field({ type: "f64" }) atMs: number;
+  @field({ type: "u8" }) reason: number;
+  @field({ type: "string" }) newPrimary: string;
+  constructor(change: PrimaryChange, parent: number) {
+    super();
+    this.timeline = change.timeline;
+    this.parent = parent;
+    this.lsn = change.lsn;
+    this.atMs = change.atMs;
+    this.reason = TIMELINE_REASONS.indexOf(change.reason);
+    this.newPrimary = change.newPrimary;
+  }
+}
+
 class WireRecorded {
   @field({ type: "string" }) scope: string;
   @field({ type: "f64" }) atMs: number;
@@ -149,7 +169,7 @@ function toWire(event: Event): WireEvent {
     case "leaseReleased":
       return new WireLeaseEvent(event.kind, event.holder, 0, 0, event.generation);
     case "timelineRecorded":
-      return new WireTimelineEvent(event.change);
+      return event.change.parent === undefined ? new WireTimelineEvent(event.change) : new WireTimelineWithParentEvent(event.change, event.change.parent);
     case "configChanged":
       return new WireJsonEvent(event.kind, canonicalJson({ version: event.version, config: event.config, patch: event.patch, author: event.author }));
     default: {
@@ -204,10 +224,11 @@ function fromWire(wire: WireEvent): Event {
     if (wire.kind === "leaseAcquired" || wire.kind === "leaseRenewed") return { kind: wire.kind, holder, ttlMs: wire.ttlMs, expiresAtMs: wire.expiresAtMs, generation: wire.generation };
     throw new Error(`unknown lease event ${JSON.stringify(wire.kind.slice(0, 40))}`);
   }
-  if (wire instanceof WireTimelineEvent) {
+  if (wire instanceof WireTimelineEvent || wire instanceof WireTimelineWithParentEvent) {
     const reason = TIMELINE_REASONS[wire.reason] as TimelineReason | undefined;
     if (reason === undefined) throw new Error(`unknown timeline reason ${wire.reason}`);
-    return { kind: "timelineRecorded", change: { timeline: wire.timeline, lsn: wire.lsn as Lsn, atMs: wire.atMs, reason, newPrimary: checkedName(wire.newPrimary, "new primary") } };
+    const parent = wire instanceof WireTimelineWithParentEvent ? { parent: wire.parent } : {};
+    return { kind: "timelineRecorded", change: { timeline: wire.timeline, ...parent, lsn: wire.lsn as Lsn, atMs: wire.atMs, reason, newPrimary: checkedName(wire.newPrimary, "new primary") } };
   }
   if (wire instanceof WireJsonEvent) return fromWireJson(wire);
   throw new Error("unknown event variant");

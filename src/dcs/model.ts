@@ -39,6 +39,8 @@ export const MEMBER_STATES = [
   "unknown",
   // Appended, never inserted: the wire form is the index (commands.ts).
   "start failed",
+  // Off the primary's history (a forked timeline, or WAL past the fork): not usable (issue 14).
+  "diverged",
 ] as const;
 export type MemberState = (typeof MEMBER_STATES)[number];
 
@@ -112,6 +114,12 @@ export type TimelineReason = (typeof TIMELINE_REASONS)[number];
 /** One change of primary (Patroni's history key). */
 export interface PrimaryChange {
   readonly timeline: number;
+  /**
+   * The timeline this one branched off, from the new primary's .history file: with `lsn`, where
+   * the cluster's history left the parent (lineage.ts). Absent when not known (entries recorded
+   * by older versions, timeline 1).
+   */
+  readonly parent?: number;
   readonly lsn: Lsn;
   readonly atMs: number;
   readonly reason: TimelineReason;

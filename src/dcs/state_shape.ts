@@ -138,8 +138,9 @@ function history(s: Json, path: string, limits: DcsLimits): void {
   });
   list(s["primaryHistory"], `${path}.primaryHistory`, limits.historyMax).forEach((value, i) => {
     const at = `${path}.primaryHistory[${i}]`;
-    const h = object(value, at, ["timeline", "lsn", "atMs", "reason", "newPrimary"]);
+    const h = object(value, at, ["timeline", "lsn", "atMs", "reason", "newPrimary"], ["parent"]);
     integer(h["timeline"], `${at}.timeline`, 0, TIMELINE_MAX);
+    if (Object.hasOwn(h, "parent")) integer(h["parent"], `${at}.parent`, 1, TIMELINE_MAX);
     lsnField(h, "lsn", at, false);
     time(h["atMs"], `${at}.atMs`);
     oneOf(h["reason"], `${at}.reason`, TIMELINE_REASONS);

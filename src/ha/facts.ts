@@ -78,11 +78,6 @@ export function localPosition(pg: LocalPostgres): bigint | null {
   return received ?? replayed ?? pg.walWritten;
 }
 
-/** The data directory was last a primary (or crashed as one): it may hold WAL no replica has. */
-export function wasPrimary(pg: LocalPostgres): boolean {
-  return pg.controlState === "in production" || pg.controlState === "shut down" || pg.controlState === "shutting down" || pg.controlState === "in crash recovery";
-}
-
 /**
  * Keep a replication slot for every other PostgreSQL member (witnesses have no PostgreSQL), and
  * the permanent slots of the config.

@@ -4,7 +4,7 @@
  *   deadline counted from when the renewal was sent, the time a crashed primary has had to start;
  * - the view's times (`view.nowMs`, lease expiry, last-seen) are entry times of the Raft log.
  */
-import type { MemberName } from "../dcs/model.js";
+import type { Lsn, MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import type { Action, PostgresActionKind } from "./actions.js";
 import type { LocalPostgres } from "./observation.js";
@@ -44,8 +44,8 @@ export interface StartFailure {
 export interface HaMemory {
   /** Local time PostgreSQL was last seen to crash while this node held the lease. */
   readonly crashedAtMs: number | null;
-  /** Local time the replica was last seen not streaming (null while it streams). */
-  readonly notStreamingSinceMs: number | null;
+  /** A running replica's replay position and since when (local time) it has not moved; else null. */
+  readonly replaySince: { readonly lsn: Lsn; readonly sinceMs: number } | null;
   /** Why the last pg_rewind failed or could not run (then reinit, if allowed). */
   readonly rewindFailure: string | null;
   /** The data directory was rewound or cloned from this member and not started since. */
@@ -62,7 +62,7 @@ export interface HaMemory {
   readonly slotsSynced: { readonly key: string; readonly atMs: number } | null;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
 
 export interface HaInput {
   readonly me: MemberName;

@@ -27,9 +27,10 @@ const BUSY_STATES: Readonly<Record<PostgresActionKind, MemberState | null>> = {
   setSyncStandbyNames: null,
 };
 
-function state(pg: LocalPostgres, busy: PostgresActionKind | null, startFailed: boolean): MemberState {
+function state(pg: LocalPostgres, busy: PostgresActionKind | null, startFailed: boolean, diverged: boolean): MemberState {
   const busyState = busy === null ? null : BUSY_STATES[busy];
   if (busyState !== null) return busyState;
+  if (diverged) return "diverged";
   // Until a start succeeds: never "stopped" or "crashed" alone, and never what it was before.
   if (startFailed && pg.process !== "running") return "start failed";
   switch (pg.process) {
@@ -58,14 +59,14 @@ export function memberRole(pg: LocalPostgres, standbyLeader: boolean): "uninitia
  * `startFailed`: the last starts of PostgreSQL failed and none has succeeded since
  * (start_backoff.ts); the state is "start failed" until one does.
  */
-export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null, standbyLeader = false, startFailed = false): MemberStatus {
+export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null, standbyLeader = false, startFailed = false, diverged = false): MemberStatus {
   const running = pg.process === "running";
   return {
     name: identity.name,
     apiUrl: identity.apiUrl,
     connUrl: identity.connUrl,
     role: memberRole(pg, standbyLeader),
-    state: state(pg, busy, startFailed),
+    state: state(pg, busy, startFailed, diverged),
     timeline: pg.timeline ?? 0,
     // A primary shut down cleanly reports where its WAL ends (its shutdown checkpoint): the
     // candidate of a switchover promotes only once it has received that far.

@@ -45,6 +45,14 @@ export interface LocalPostgres {
   readonly checkpointLsn: Lsn | null;
   /** Primary on a timeline after the first: where it branched off its parent (its .history file). */
   readonly timelineSwitchLsn: Lsn | null;
+  /** Primary on a timeline after the first: the timeline it branched off (its .history file). */
+  readonly timelineParent: number | null;
+  /**
+   * pg_controldata's minimum recovery point and its timeline (stopped), or pg_control_recovery()'s
+   * (running replica): a replica replayed at least this far; null when zero or unknown.
+   */
+  readonly minRecoveryLsn: Lsn | null;
+  readonly minRecoveryTimeline: number | null;
   /** Primary: pg_current_wal_lsn (written). */
   readonly walWritten: Lsn | null;
   /** Replica: pg_last_wal_receive_lsn / pg_last_wal_replay_lsn. */

@@ -16,6 +16,9 @@ export interface ControlData {
   readonly checkpointTimeline: number;
   /** "Latest checkpoint location": where the last checkpoint record starts (after a clean shutdown, the last record). */
   readonly checkpointLsn: Lsn | null;
+  /** "Minimum recovery ending location" and its timeline; null when 0/0 (never in recovery, or reset). */
+  readonly minRecoveryLsn: Lsn | null;
+  readonly minRecoveryTimeline: number | null;
   readonly dataChecksums: boolean;
   readonly walLogHints: boolean;
 }
@@ -49,9 +52,17 @@ export function parseControlData(text: string): E.Either<string, ControlData> {
     state: STATES.has(state) ? (state as ControlState) : "unknown",
     checkpointTimeline: timeline,
     checkpointLsn: lsnOrNull(fields.get("Latest checkpoint location") ?? null),
+    ...minRecovery(fields),
     dataChecksums: checksums !== undefined && checksums !== "0",
     walLogHints: hints === "on",
   });
+}
+
+function minRecovery(fields: ReadonlyMap<string, string>): Pick<ControlData, "minRecoveryLsn" | "minRecoveryTimeline"> {
+  const lsn = lsnOrNull(fields.get("Minimum recovery ending location") ?? null);
+  const timeline = Number(fields.get("Min recovery ending loc's timeline"));
+  if (lsn === null || lsn === 0n || !Number.isInteger(timeline) || timeline <= 0) return { minRecoveryLsn: null, minRecoveryTimeline: null };
+  return { minRecoveryLsn: lsn, minRecoveryTimeline: timeline };
 }
 
 export async function readControlData(binDir: string, user: OsUser, dataDir: string): Promise<E.Either<string, ControlData>> {

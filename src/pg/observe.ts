@@ -24,6 +24,9 @@ export const NOTHING: Omit<LocalPostgres, "dataDir" | "process"> = {
   controlState: "unknown",
   checkpointLsn: null,
   timelineSwitchLsn: null,
+  timelineParent: null,
+  minRecoveryLsn: null,
+  minRecoveryTimeline: null,
   walWritten: null,
   walReceived: null,
   walReplayed: null,
@@ -49,6 +52,8 @@ SELECT r.recovery,
   w.status AS receiver_status,
   w.received_tli,
   (pg_control_checkpoint()).timeline_id AS checkpoint_timeline,
+  CASE WHEN r.recovery THEN (pg_control_recovery()).min_recovery_end_timeline END AS min_recovery_timeline,
+  CASE WHEN r.recovery THEN (pg_control_recovery()).min_recovery_end_lsn::text END AS min_recovery_lsn,
   current_setting('synchronous_standby_names') AS sync_names,
   (SELECT coalesce(json_agg(json_build_object('name', application_name, 'state', state, 'flush', flush_lsn::text)), '[]'::json)
      FROM pg_stat_replication) AS senders
@@ -65,6 +70,8 @@ interface ObserveRow {
   readonly receiver_status: string | null;
   readonly received_tli: number | null;
   readonly checkpoint_timeline: number | null;
+  readonly min_recovery_timeline: number | null;
+  readonly min_recovery_lsn: string | null;
   readonly sync_names: string;
   readonly senders: readonly { readonly name: string; readonly state: string | null; readonly flush: string | null }[];
 }
@@ -116,6 +123,8 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
         controlState: controlData.right.state,
         timeline: process === "running" ? null : controlData.right.checkpointTimeline,
         checkpointLsn: process === "running" ? null : controlData.right.checkpointLsn,
+        minRecoveryLsn: process === "running" ? null : controlData.right.minRecoveryLsn,
+        minRecoveryTimeline: process === "running" ? null : controlData.right.minRecoveryTimeline,
       }
     : { ...NOTHING, dataDir: "initialized", process, upstream, problem: controlData.left };
   if (process !== "running") return base;
@@ -126,17 +135,23 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
   }
   const observed = { ...base, ...fromRow(rows.right[0]) };
   if (observed.role !== "primary" || observed.timeline === null || observed.timeline <= 1) return observed;
-  return { ...observed, timelineSwitchLsn: await switchPoint(s, session, observed.timeline) };
+  const branch = await switchPoint(s, session, observed.timeline);
+  return branch === null ? observed : { ...observed, timelineSwitchLsn: branch.lsn, timelineParent: branch.parent };
+}
+
+interface Branch {
+  readonly parent: number;
+  readonly lsn: Lsn;
 }
 
 /** Switch points by data directory and timeline: a timeline's history file never changes. */
-const switchPoints = new Map<string, Lsn>();
+const switchPoints = new Map<string, Branch>();
 
 /**
  * Where `timeline` branched off its parent: the last line of its history file
  * ("<parent>\t<lsn>\t<reason>"), as Patroni reads it for /history; null when it cannot be read.
  */
-async function switchPoint(s: ResolvedSettings, session: SqlSession, timeline: number): Promise<Lsn | null> {
+async function switchPoint(s: ResolvedSettings, session: SqlSession, timeline: number): Promise<Branch | null> {
   const key = `${s.dataDir}:${timeline}`;
   const known = switchPoints.get(key);
   if (known !== undefined) return known;
@@ -144,9 +159,13 @@ async function switchPoint(s: ResolvedSettings, session: SqlSession, timeline: n
   const read = await session.query<{ text: string | null }>("SELECT pg_read_file($1, 0, 1048576, true) AS text", [file]);
   if (E.isLeft(read)) return null;
   const lines = (read.right[0]?.text ?? "").split("\n").filter((line) => /^\d+\t/.test(line));
-  const lsn = lsnOrNull(lines[lines.length - 1]?.split("\t")[1] ?? null);
-  if (lsn !== null) switchPoints.set(key, lsn);
-  return lsn;
+  const fields = lines[lines.length - 1]?.split("\t") ?? [];
+  const parent = Number(fields[0]);
+  const lsn = lsnOrNull(fields[1] ?? null);
+  if (lsn === null || !Number.isInteger(parent) || parent <= 0 || parent >= timeline) return null;
+  const branch = { parent, lsn };
+  switchPoints.set(key, branch);
+  return branch;
 }
 
 function fromRow(row: ObserveRow): Partial<LocalPostgres> {
@@ -170,6 +189,9 @@ function fromRow(row: ObserveRow): Partial<LocalPostgres> {
     timeline: streaming && row.received_tli !== null ? row.received_tli : row.checkpoint_timeline,
     walReceived: lsnOrNull(row.received),
     walReplayed: lsnOrNull(row.replayed),
+    ...(row.min_recovery_timeline !== null && row.min_recovery_timeline > 0 && row.min_recovery_lsn !== null && row.min_recovery_lsn !== "0/0"
+      ? { minRecoveryTimeline: row.min_recovery_timeline, minRecoveryLsn: lsnOrNull(row.min_recovery_lsn) }
+      : {}),
     streaming,
   };
 }

@@ -30,6 +30,16 @@ t.test("a streaming replica passes /replica, /read-only and /async", async (t) =
   });
 });
 
+t.test("a replica off the primary's history fails every health check and says diverged", async (t) => {
+  const node = cluster("pg2", { ...REPLICA_LOCAL, diverged: "its timeline 4 is newer than the primary's 3" });
+  const answered = await codes(node, ALL);
+  t.same(Object.entries(answered).filter(([, code]) => code !== 503), [], "503 everywhere, /replica, /read-only and /health included");
+  const app = server(node);
+  const patroni = (await app.inject({ method: "GET", url: "/patroni" })).json() as { state: string };
+  await app.close();
+  t.equal(patroni.state, "diverged");
+});
+
 t.test("a primary whose PostgreSQL is down fails /primary even while it holds the lease", async (t) => {
   const node = cluster("pg1", { ...PRIMARY_LOCAL, process: "crashed" });
   t.same(await codes(node, ["/primary", "/health", "/read-only"]), { "/primary": 503, "/health": 503, "/read-only": 503 });

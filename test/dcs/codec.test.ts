@@ -25,6 +25,7 @@ const every: Command[] = [
   { kind: "cancelSwitchover" },
   { kind: "setSyncState", expectedVersion: 2, leader: m("pg1"), standbys: [m("pg2"), m("pg3")], quorum: 1 },
   { kind: "recordTimeline", timeline: 3, lsn: 50_331_808n as Lsn, reason: "switchover", newPrimary: m("pg2") },
+  { kind: "recordTimeline", timeline: 4, parent: 2, lsn: 50_331_808n as Lsn, reason: "failover", newPrimary: m("pg3") },
   { kind: "setPause", paused: true },
   { kind: "setMaintenance", member: m("pg2"), on: false },
 ];

@@ -175,6 +175,9 @@ t.test("timelines only move forward in the primary history; pause and maintenanc
   d.ok("pg2", { kind: "recordTimeline", timeline: 2, lsn: 50_331_808n as Lsn, reason: "failover", newPrimary: m("pg2") });
   t.match(rejected(d.run("pg1", { kind: "recordTimeline", timeline: 2, lsn: 1n as Lsn, reason: "manual", newPrimary: m("pg1") })), /^timelineNotNewer/);
   t.same(d.scope().primaryHistory.map((h) => [h.timeline, h.reason, h.newPrimary]), [[1, "bootstrap", "pg1"], [2, "failover", "pg2"]]);
+  t.match(rejected(d.run("pg3", { kind: "recordTimeline", timeline: 3, parent: 3, lsn: 60_000_000n as Lsn, reason: "failover", newPrimary: m("pg3") })), /^invalid: timeline 3 cannot branch off timeline 3/);
+  d.ok("pg3", { kind: "recordTimeline", timeline: 3, parent: 2, lsn: 60_000_000n as Lsn, reason: "failover", newPrimary: m("pg3") });
+  t.same(d.scope().primaryHistory.map((h) => h.parent), [undefined, undefined, 2], "the parent is kept when recorded");
   const paused = d.ok("api:alice", { kind: "setPause", paused: true });
   t.equal(E.isRight(paused) ? paused.right.length : -1, 1);
   const again = d.ok("api:alice", { kind: "setPause", paused: true });

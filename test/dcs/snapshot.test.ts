@@ -17,6 +17,7 @@ function bootstrapped(): Driver {
   d.bootstrap();
   d.ok("api:alice", { kind: "setConfig", expectedVersion: 0, mode: "patch", value: { ttl: 20, slots: { backup: { type: "physical" } } } });
   d.ok("pg1", { kind: "recordTimeline", timeline: 1, lsn: 0n as never, reason: "bootstrap", newPrimary: m("pg1") });
+  d.ok("pg2", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 5000n as never, reason: "failover", newPrimary: m("pg2") });
   d.ok("pg1", { kind: "setSyncState", expectedVersion: 0, leader: m("pg1"), standbys: [m("pg2")], quorum: 1 });
   d.ok("api:alice", { kind: "setMaintenance", member: m("pg3"), on: true });
   d.ok("api:alice", { kind: "requestFailover", to: m("pg2"), allowDataLoss: true });

@@ -6,7 +6,7 @@ import t from "tap";
 import { DEFAULT_TAGS, type Lsn } from "../../src/dcs/model.js";
 import { decide } from "../../src/ha/decide.js";
 import { EMPTY_MEMORY } from "../../src/ha/input.js";
-import { NOT_STREAMING_REWIND_MS } from "../../src/ha/rules/follower.js";
+import { REPLAY_STUCK_REWIND_MS } from "../../src/ha/rejoin_check.js";
 import { Driver, heldLease, input, m, pg, PRIMARY, SETTINGS, status, summary } from "./fixtures.js";
 
 const held = heldLease;
@@ -78,8 +78,8 @@ t.test("a holder whose renewals fail stops PostgreSQL before the watchdog margin
 t.test("a crashed primary holding the lease starts in place, and gives the lease up after primary_start_timeout", async (t) => {
   const d = cluster();
   const crashed = { ...PRIMARY, process: "crashed" as const, controlState: "in production" as const };
-  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["dcs:renewLease", "start:primary"]);
-  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
+  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["dcs:renewLease", "start:primary"]);
+  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
   t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: late })).actions), ["dcs:releaseLease"]);
   const replicaCrashed = { ...crashed, controlState: "in archive recovery" as const };
   t.same(summary(decide(input(d, "pg1", { pg: replicaCrashed, lease: held() })).actions), ["dcs:renewLease", "start:replica"], "a replica's data directory restarts as a replica, then is promoted");
@@ -88,27 +88,81 @@ t.test("a crashed primary holding the lease starts in place, and gives the lease
 t.test("a member that is not the holder: a primary stops, a diverged one rewinds or reinitializes, a replica follows", async (t) => {
   const d = cluster();
   t.same(summary(decide(input(d, "pg2", { pg: PRIMARY })).actions), ["stop:immediate"], "a second primary stops at once");
-  const stoppedPrimary = { ...PRIMARY, process: "stopped" as const, controlState: "shut down" as const };
+  // pg1 was promoted onto timeline 2 at 500; pg2, the former primary, wrote on timeline 1 past it.
+  d.ok("pg1", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 500n as Lsn, reason: "failover", newPrimary: m("pg1") });
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 2, walWritten: 5000n as Lsn }) });
+  const stoppedPrimary = { ...PRIMARY, process: "stopped" as const, controlState: "shut down" as const, checkpointLsn: 600n as Lsn };
   t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary })).actions), ["rewind<pg1"]);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["reinit<pg1"]);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["reinit<pg1"]);
   const noReinit = { ...SETTINGS, reinitOnRewindFailure: false };
-  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).reason, /cannot be rewound: reinitialize it/);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, notStreamingSinceMs: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["start:replica<pg1"], "after the rewind it starts");
-  const stoppedReplica = pg({ process: "stopped", controlState: "shut down in recovery" });
+  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).reason, /cannot be rewound: reinitialize it/);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["start:replica<pg1"], "after the rewind it starts");
+  const stoppedReplica = pg({ process: "stopped", timeline: 2, controlState: "shut down in recovery", checkpointLsn: 900n as Lsn });
   t.same(summary(decide(input(d, "pg2", { pg: stoppedReplica })).actions), ["start:replica<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ upstream: m("pg3") }) })).actions), ["followPrimary<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), ["syncSlots:pg1,pg3"], "a streaming replica keeps the other members' slots");
   t.same(summary(decide(input(d, "pg2", { pg: pg(), settings: { ...SETTINGS, useSlots: false } })).actions), [], "unless use_slots is off");
 });
 
-t.test("a replica stuck on an older timeline is stopped for a rewind", async (t) => {
+/** pg1 promoted twice: timeline 2 branched off 1 at 500, timeline 3 off 2 at 900; it runs on 3 at 5000. */
+function forked(): ReturnType<typeof cluster> {
   const d = cluster();
-  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 3, walWritten: 1000n as Lsn }) });
-  const stuck = pg({ streaming: false, timeline: 2 });
-  const memory = (since: number) => ({ crashedAtMs: null, notStreamingSinceMs: since, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null });
-  t.same(summary(decide(input(d, "pg2", { pg: stuck, memory: memory(10_000 - NOT_STREAMING_REWIND_MS + 1) })).actions), []);
-  t.same(summary(decide(input(d, "pg2", { pg: stuck, memory: memory(10_000 - NOT_STREAMING_REWIND_MS) })).actions), ["stop:fast"]);
-  t.same(summary(decide(input(d, "pg2", { pg: pg({ process: "stopped", timeline: 2, controlState: "shut down in recovery" }) })).actions), ["rewind<pg1"]);
+  d.ok("pg1", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 500n as Lsn, reason: "failover", newPrimary: m("pg1") });
+  d.ok("pg1", { kind: "recordTimeline", timeline: 3, parent: 2, lsn: 900n as Lsn, reason: "failover", newPrimary: m("pg1") });
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 3, walWritten: 5000n as Lsn }) });
+  return d;
+}
+
+t.test("a stopped data directory starts as a replica only on the primary's history; otherwise it is rewound first", async (t) => {
+  const d = forked();
+  const stopped = (fields: Parameters<typeof pg>[0]) => pg({ process: "stopped", streaming: false, walReceived: null, walReplayed: null, ...fields });
+  const clean = (timeline: number, checkpoint: bigint) => stopped({ timeline, controlState: "shut down", checkpointLsn: checkpoint as Lsn });
+  t.same(summary(decide(input(d, "pg2", { pg: clean(2, 800n) })).actions), ["start:replica<pg1"], "a former primary whose shutdown checkpoint the new timeline follows starts without a rewind");
+  t.same(summary(decide(input(d, "pg2", { pg: clean(2, 900n) })).actions), ["rewind<pg1"], "one whose last record starts at or past the fork went past it");
+  t.match(decide(input(d, "pg2", { pg: clean(2, 900n) })).detail, /left timeline 2 at 0\/384 and its WAL goes on to 0\/384/);
+  t.same(summary(decide(input(d, "pg2", { pg: clean(4, 100n) })).actions), ["rewind<pg1"], "a timeline newer than the primary's is off its history");
+  t.same(summary(decide(input(d, "pg2", { pg: stopped({ timeline: 2, controlState: "in production", checkpointLsn: 800n as Lsn }) })).actions), ["rewind<pg1"], "a primary that crashed before the fork may have written past it");
+  const replica = (timeline: number, checkpoint: bigint, minRecovery: bigint | null, minTimeline: number | null) =>
+    stopped({ timeline, controlState: "shut down in recovery", checkpointLsn: checkpoint as Lsn, minRecoveryLsn: minRecovery as Lsn | null, minRecoveryTimeline: minTimeline });
+  t.same(summary(decide(input(d, "pg2", { pg: replica(2, 700n, 850n, 2) })).actions), ["start:replica<pg1"], "a replica that replayed up to the fork follows the switch itself");
+  t.same(summary(decide(input(d, "pg2", { pg: replica(2, 700n, 950n, 2) })).actions), ["rewind<pg1"], "one that replayed past the fork on the old timeline diverged");
+  t.same(summary(decide(input(d, "pg2", { pg: replica(2, 700n, 950n, 3) })).actions), ["start:replica<pg1"], "the minimum recovery point's timeline says it switched");
+  t.same(summary(decide(input(d, "pg2", { pg: replica(1, 400n, 450n, 1) })).actions), ["start:replica<pg1"], "an older ancestor, before its fork");
+  t.same(summary(decide(input(d, "pg2", { pg: replica(1, 400n, null, null) })).actions), ["rewind<pg1"], "without a minimum recovery point, where its WAL ends is not known");
+});
+
+t.test("with the primary's ancestry unknown, a stopped data directory is rewound (pg_rewind decides)", async (t) => {
+  const d = cluster();
+  d.ok("pg1", { kind: "recordTimeline", timeline: 3, lsn: 900n as Lsn, reason: "failover", newPrimary: m("pg1") });
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 3, walWritten: 5000n as Lsn }) });
+  const old = pg({ process: "stopped", streaming: false, timeline: 2, controlState: "shut down", checkpointLsn: 100n as Lsn });
+  t.same(summary(decide(input(d, "pg2", { pg: old })).actions), ["rewind<pg1"]);
+  t.match(decide(input(d, "pg2", { pg: old })).detail, /not recorded back to timeline 2/);
+});
+
+t.test("a running replica off the primary's history stops for a rewind at once; one in doubt only when its replay is stuck", async (t) => {
+  const d = forked();
+  const since = (sinceMs: number, lsn = 1000n) => ({ ...EMPTY_MEMORY, replaySince: { lsn: lsn as Lsn, sinceMs } });
+  const ahead = pg({ timeline: 4, walReplayed: 1000n as Lsn });
+  t.same(summary(decide(input(d, "pg2", { pg: ahead })).actions), ["stop:fast"], "a timeline newer than the primary's: at once");
+  const doubt = pg({ streaming: false, timeline: 2, walReplayed: 1000n as Lsn, walReceived: 1000n as Lsn });
+  t.same(summary(decide(input(d, "pg2", { pg: doubt, memory: since(10_000 - REPLAY_STUCK_REWIND_MS + 1) })).actions), [], "past the fork on a timeline it may have left, replay moving");
+  t.same(summary(decide(input(d, "pg2", { pg: doubt, memory: since(10_000 - REPLAY_STUCK_REWIND_MS) })).actions), ["stop:fast"], "replay stuck while the primary went on");
+  t.same(summary(decide(input(d, "pg2", { pg: { ...doubt, streaming: true }, memory: since(10_000 - REPLAY_STUCK_REWIND_MS) })).actions), ["stop:fast"], "the WAL receiver's momentary state does not matter");
+  const before = pg({ streaming: false, timeline: 2, walReplayed: 800n as Lsn, walReceived: 800n as Lsn });
+  t.same(summary(decide(input(d, "pg2", { pg: before, memory: since(0, 800n) })).actions), [], "before the fork on an ancestor: it follows the switch itself, however long replay waits");
+});
+
+t.test("with no lease, a stopped data directory off the last primary's history does not start", async (t) => {
+  const d = forked();
+  d.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
+  const diverged = pg({ process: "stopped", streaming: false, timeline: 2, controlState: "shut down", checkpointLsn: 950n as Lsn });
+  const decided = decide(input(d, "pg2", { pg: diverged }));
+  t.same(summary(decided.actions), []);
+  t.match(decided.reason, /not on the last primary's history; it is rewound once a primary runs/);
+  t.same(summary(decide(input(d, "pg2", { pg: { ...diverged, checkpointLsn: 850n as Lsn } })).actions), ["start:replica"], "one on it starts read-only and may race");
+  d.ok("pg3", { kind: "requestFailover", to: m("pg2"), allowDataLoss: true });
+  t.same(summary(decide(input(d, "pg2", { pg: diverged })).actions), ["start:replica"], "unless the operator asked for a failover to it allowing data loss");
 });
 
 t.test("with no lease, the best replica races; the others say whom they wait for", async (t) => {

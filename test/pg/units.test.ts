@@ -73,7 +73,11 @@ t.test("pg_controldata output parses into system id, state, timeline and rewind 
     "wal_log_hints setting:                off",
     "Data page checksum version:           0",
   ].join("\n");
-  t.same(parseControlData(text), E.right({ systemId: "7711520578337721766", state: "shut down in recovery", checkpointTimeline: 3, checkpointLsn: null, dataChecksums: false, walLogHints: false }));
+  t.same(parseControlData(text), E.right({ systemId: "7711520578337721766", state: "shut down in recovery", checkpointTimeline: 3, checkpointLsn: null, minRecoveryLsn: null, minRecoveryTimeline: null, dataChecksums: false, walLogHints: false }));
+  const recovery = parseControlData(`${text}\nLatest checkpoint location:           0/5000060\nMinimum recovery ending location:     0/6000108\nMin recovery ending loc's timeline:   4\n`);
+  t.match(E.isRight(recovery) && recovery.right, { checkpointLsn: 0x5000060n, minRecoveryLsn: 0x6000108n, minRecoveryTimeline: 4 }, "the minimum recovery point and its timeline");
+  const zero = parseControlData(`${text}\nMinimum recovery ending location:     0/0\nMin recovery ending loc's timeline:   0\n`);
+  t.match(E.isRight(zero) && zero.right, { minRecoveryLsn: null, minRecoveryTimeline: null }, "0/0 on timeline 0 is none");
   const odd = parseControlData(text.replace("shut down in recovery", "in some new state").replace("off", "on"));
   t.match(E.isRight(odd) && odd.right, { state: "unknown", walLogHints: true });
   t.ok(E.isLeft(parseControlData("pg_controldata: error: could not open file")));

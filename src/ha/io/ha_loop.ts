@@ -25,6 +25,7 @@ import { type Identity, memberStatus } from "../member_status.js";
 import type { LocalPostgres } from "../observation.js";
 import type { PgFailure, PgResult, PostgresPort } from "../ports.js";
 import { slotsKey } from "../facts.js";
+import { divergence } from "../rejoin_check.js";
 import { reportDue, reportKey, type ReportSent } from "../report_cadence.js";
 import { viewDigest } from "../view_digest.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
@@ -80,6 +81,8 @@ export interface HaStatus {
   readonly startFailure: StartFailure | null;
   /** What PostgreSQL refuses in its configuration, one sentence each (ports.ts); empty when none. */
   readonly configurationProblems: readonly string[];
+  /** Why this member is off the primary's history and serves no reads (rejoin_check.ts), or null. */
+  readonly diverged: string | null;
 }
 
 /** How often a restart requested through the API looks whether PostgreSQL runs again. */
@@ -116,6 +119,8 @@ export class HaLoop {
   private busyDone: Promise<void> = Promise.resolve();
   private publishing = false;
   private rewindFailures = 0;
+  /** Why this member is off the primary's history (rejoin_check.ts), as of the last cycle; else null. */
+  private diverged: string | null = null;
   private appliedParameters = "";
   private readonly eventListeners = new Set<(event: HaEvent) => void>();
   /** The role PostgreSQL last ran in, to tell a role change. */
@@ -171,6 +176,7 @@ export class HaLoop {
       settings: this.settings,
       standbyLeader: this.isStandbyLeader(this.options.cluster.local(this.options.scope)),
       startFailure: this.memory.startFailure,
+      diverged: this.diverged,
       configurationProblems: this.options.postgres.configurationProblems(),
     };
   }
@@ -238,6 +244,7 @@ export class HaLoop {
     this.remember(pg);
     const view = cluster.local(scope);
     this.resolveSettings(view);
+    this.noteDivergence(divergence({ me: this.me, nowMs: clock(), view, pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy }));
     if (pg.dataDir === "initialized") await this.applyParameters(view);
     // The report goes out beside the decision, never in front of it: with no Raft leader it may
     // wait out its timeout, and the lease must not wait behind it.
@@ -258,6 +265,12 @@ export class HaLoop {
     this.lastCycleMs = clock();
   }
 
+  private noteDivergence(why: string | null): void {
+    if (why !== null && this.diverged === null) this.options.logger.warn({}, `this member is off the primary's history and serves no reads: ${why}`);
+    if (why === null && this.diverged !== null) this.options.logger.info({}, "this member is on the primary's history again");
+    this.diverged = why;
+  }
+
   private remember(pg: LocalPostgres): void {
     const now = this.options.clock();
     let memory = this.memory;
@@ -267,9 +280,11 @@ export class HaLoop {
       memory = { ...memory, startFailure };
     }
     if (pg.process === "running" && memory.crashedAtMs !== null) memory = { ...memory, crashedAtMs: null };
-    const stalled = pg.process === "running" && pg.role === "replica" && !pg.streaming;
-    if (stalled && memory.notStreamingSinceMs === null) memory = { ...memory, notStreamingSinceMs: now };
-    if (!stalled && memory.notStreamingSinceMs !== null) memory = { ...memory, notStreamingSinceMs: null };
+    // Since when a running replica's replay has not moved: a fact that does not flap with the WAL
+    // receiver's state (rejoin_check.ts).
+    const replayed = pg.process === "running" && pg.role === "replica" ? pg.walReplayed : null;
+    if (replayed === null && memory.replaySince !== null) memory = { ...memory, replaySince: null };
+    if (replayed !== null && memory.replaySince?.lsn !== replayed) memory = { ...memory, replaySince: { lsn: replayed, sinceMs: now } };
     // The WAL position once a new synchronous_standby_names is in force everywhere: standbys
     // flushed past it hold every commit acknowledged before (sync_planner.ts).
     const applied = memory.syncApplied;
@@ -308,7 +323,7 @@ export class HaLoop {
   }
 
   private async publish(pg: LocalPostgres, view: ScopeView | null, force = false): Promise<void> {
-    const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view), startFailed(this.memory.startFailure));
+    const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view), startFailed(this.memory.startFailure), this.diverged !== null);
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
     const next = reportKey(status, leaseGone ? `gone@${view?.lease?.generation ?? "none"}` : "held");
     const now = this.options.clock();

@@ -1,23 +1,17 @@
 /**
  * Another member holds the lease: this node is a replica of it. A running primary stops at once
- * (it lost the lease); a stopped data directory that may have diverged is rewound (or, failing
- * that, cloned again) before it starts; a running replica points primary_conninfo at the holder.
- * patroni-behaviour.md §5 B2.2, D.4, K.
+ * (it lost the lease); a stopped data directory starts only if it is on the primary's history
+ * (rejoin_check.ts), otherwise it is rewound (or, failing that, cloned again) first; a running
+ * replica points primary_conninfo at the holder, and one that is off the primary's history is
+ * stopped to be rewound. patroni-behaviour.md §5 B2.2, D.4, K.
  */
 import type { MemberName } from "../../dcs/model.js";
 import type { LeaseView } from "../../dcs/views.js";
 import type { Upstream } from "../actions.js";
-import { decision, member, slotsIfDue, upstreamOf, validLease, wasPrimary } from "../facts.js";
+import { decision, member, slotsIfDue, upstreamOf, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
+import { lineageAgainst, primaryTimelineOf, REPLAY_STUCK_REWIND_MS, replayStuckMs } from "../rejoin_check.js";
 import { startOrWait } from "../start_backoff.js";
-
-/**
- * A replica not streaming for this long while the primary is on a newer timeline is stopped and
- * rewound. Longer than several walreceiver retries (wal_retrieve_retry_interval, 1 s in our
- * configuration) and than a new primary needs to create the members' slots; and the timeline of
- * a replica that is not streaming comes from its last restartpoint, which lags behind.
- */
-export const NOT_STREAMING_REWIND_MS = 10_000;
 
 export function followerRule(input: HaInput): HaDecision | null {
   const lease = validLease(input.view);
@@ -54,39 +48,45 @@ function upstreamFor(input: HaInput, lease: LeaseView): Upstream | null {
   return upstreamOf(input.view, lease.holder);
 }
 
-function holderTimeline(input: HaInput, lease: LeaseView): number | null {
-  const holder = member(input.view, lease.holder);
-  return holder === null || holder.role !== "primary" ? null : holder.timeline;
-}
-
 function startReplica(input: HaInput, lease: LeaseView, source: Upstream): HaDecision {
-  const { pg, memory, settings } = input;
-  const primaryTimeline = holderTimeline(input, lease);
+  const { memory } = input;
+  const primaryTimeline = primaryTimelineOf(input.view, lease.holder);
   const prepared = memory.preparedFrom === lease.holder;
-  const behind = pg.timeline !== null && primaryTimeline !== null && pg.timeline < primaryTimeline;
-  if (!prepared && (wasPrimary(pg) || behind)) {
-    if (primaryTimeline === null) return decision([], `waiting for ${lease.holder} to run as the primary before rewinding against it`);
-    const holder: Upstream = upstreamOf(input.view, lease.holder) ?? source;
-    if (memory.rewindFailure !== null || !settings.usePgRewind) {
-      const why = memory.rewindFailure ?? "use_pg_rewind is off";
-      if (!settings.reinitOnRewindFailure) return decision([], "this data directory diverged from the primary and cannot be rewound: reinitialize it", why);
-      return decision([{ kind: "reinit", source: holder, reason: why }], `reinitializing from ${holder.member}: the data directory diverged and cannot be rewound`, why);
-    }
-    const why = wasPrimary(pg) ? "it was a primary" : `its timeline ${pg.timeline} is behind the primary's ${primaryTimeline}`;
-    return decision([{ kind: "rewind", source: holder }], `rewinding against ${holder.member} before following it`, why);
+  // Against the holder's timeline once it runs as the primary; until then the last recorded one.
+  const lineage = prepared ? null : lineageAgainst(input, primaryTimeline);
+  if (lineage !== null && lineage.kind !== "onHistory") {
+    if (primaryTimeline === null) return decision([], `waiting for ${lease.holder} to run as the primary before rewinding against it`, lineage.why);
+    return rewindOrReinit(input, upstreamOf(input.view, lease.holder) ?? source, lineage.why);
   }
   return startOrWait(input, { kind: "start", as: "replica", upstream: source }, `starting PostgreSQL as a replica of ${source.member}`);
 }
 
+/** pg_rewind against the primary; a clone when rewinding failed for good or is off. */
+function rewindOrReinit(input: HaInput, holder: Upstream, why: string): HaDecision {
+  const { memory, settings } = input;
+  if (memory.rewindFailure !== null || !settings.usePgRewind) {
+    const cannot = memory.rewindFailure ?? "use_pg_rewind is off";
+    if (!settings.reinitOnRewindFailure) return decision([], "this data directory diverged from the primary and cannot be rewound: reinitialize it", `${why}; ${cannot}`);
+    return decision([{ kind: "reinit", source: holder, reason: cannot }], `reinitializing from ${holder.member}: the data directory diverged and cannot be rewound`, `${why}; ${cannot}`);
+  }
+  return decision([{ kind: "rewind", source: holder }], `rewinding against ${holder.member} before following it`, why);
+}
+
 function runningReplica(input: HaInput, lease: LeaseView, source: Upstream): HaDecision {
-  const { pg, memory, nowMs } = input;
+  const { pg } = input;
   if (pg.upstream !== source.member) {
     return decision([{ kind: "followPrimary", upstream: source }], `following ${source.member}`, `was following ${pg.upstream ?? "nobody"}`);
   }
-  const primaryTimeline = holderTimeline(input, lease);
-  const stalledMs = memory.notStreamingSinceMs === null ? 0 : nowMs - memory.notStreamingSinceMs;
-  if (!pg.streaming && primaryTimeline !== null && pg.timeline !== null && pg.timeline < primaryTimeline && stalledMs >= NOT_STREAMING_REWIND_MS) {
-    return decision([{ kind: "stop", mode: "fast" }], `stopping to rewind: not streaming from ${source.member} for ${Math.round(stalledMs / 1000)} s and its timeline ${primaryTimeline} is newer than ours (${pg.timeline})`);
+  const primaryTimeline = primaryTimelineOf(input.view, lease.holder);
+  if (primaryTimeline !== null) {
+    // A running replica whose timeline is off the primary's history cannot follow it; one in
+    // doubt (past a fork on a timeline it may have left) can, unless its replay is stuck.
+    const lineage = lineageAgainst(input, primaryTimeline);
+    if (lineage.kind === "diverged") return decision([{ kind: "stop", mode: "fast" }], `stopping to rewind: this replica is off ${lease.holder}'s history`, lineage.why);
+    const stuckMs = lineage.kind === "unknown" ? replayStuckMs(input, member(input.view, lease.holder)?.walWritten ?? null) : null;
+    if (stuckMs !== null && stuckMs >= REPLAY_STUCK_REWIND_MS) {
+      return decision([{ kind: "stop", mode: "fast" }], `stopping to rewind: its replay has not moved for ${Math.round(stuckMs / 1000)} s while ${lease.holder} went on`, lineage.kind === "unknown" ? lineage.why : "");
+    }
   }
   // Replicas keep the members' slots too (advanced to what they replayed), so a promoted replica
   // already holds WAL for everyone (Patroni's member slots on replicas).

@@ -88,7 +88,8 @@ function primaryHousekeeping(input: HaInput): Action[] {
   const last = history[history.length - 1];
   if (pg.timeline !== null && (last === undefined || last.timeline < pg.timeline)) {
     const reason = view !== null && promotedFromStandby(view) ? "manual" : last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
-    actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, lsn: pg.timelineSwitchLsn ?? pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
+    const parent = pg.timelineParent === null ? {} : { parent: pg.timelineParent };
+    actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, ...parent, lsn: pg.timelineSwitchLsn ?? pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
   }
   if (input.settings.useSlots && view !== null) actions.push(...slotsIfDue(input));
   actions.push(...syncActions(input));

@@ -7,6 +7,7 @@
 import type { MemberView } from "../../dcs/views.js";
 import { dcs, decision, localPosition, memberPosition, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
+import { lineageAgainst } from "../rejoin_check.js";
 import { startOrWait } from "../start_backoff.js";
 import { syncActive, syncModeOf, syncPromotionProblem } from "../../dcs/sync_mode.js";
 
@@ -28,7 +29,14 @@ export function raceRule(input: HaInput): HaDecision | null {
   if (input.busy !== null) return decision([], `${input.busy} in progress; not racing for the lease`);
   if (view?.paused === true) return decision([], "PAUSE: no member holds the lease; no automatic failover");
   if (pg.process === "stopped" || pg.process === "crashed") {
-    return startOrWait(input, { kind: "start", as: "replica", upstream: null }, "starting PostgreSQL read-only: no member holds the lease");
+    // Only a data directory on the last primary's history starts (rejoin_check.ts): one that went
+    // past a fork would serve reads the cluster never had, and race with them.
+    const lineage = lineageAgainst(input, null);
+    const forced = view?.pending?.kind === "failover" && view.pending.to === me && view.pending.allowDataLoss;
+    if (lineage.kind !== "onHistory" && !forced) {
+      return decision([], "not starting PostgreSQL: this data directory is not on the last primary's history; it is rewound once a primary runs", lineage.why);
+    }
+    return startOrWait(input, { kind: "start", as: "replica", upstream: null }, "starting PostgreSQL read-only: no member holds the lease", forced && lineage.kind !== "onHistory" ? `a failover to it allowing data loss was requested: ${lineage.why}` : "");
   }
   if (pg.process !== "running") return decision([], `PostgreSQL is ${pg.process}; not racing for the lease`);
   const refusal = raceRefusal(input);
