@@ -14,7 +14,9 @@ export type PgFailureCode =
   /** The action needs a running server and there is none, or the reverse. */
   | "wrongState"
   /** pg_rewind cannot run here (no checksums/wal_log_hints, no source, …): reinit instead. */
-  | "rewindImpossible";
+  | "rewindImpossible"
+  /** The source went away or stopped being a primary mid-way: try again against the current primary. */
+  | "sourceLost";
 
 export interface PgFailure {
   readonly code: PgFailureCode;

@@ -54,7 +54,24 @@ async function checkpointIfTimelineLags(s: ResolvedSettings, source: ConnParams)
 }
 
 /** Output of pg_rewind that no retry will change: only a new copy (reinit) helps. */
-const IMPOSSIBLE = [/different systems/i, /could not find common ancestor/i, /target server needs to use either data checksums/i];
+const IMPOSSIBLE = [/different systems/i, /could not find common ancestor/i, /target server needs to use either data checksums/i, /could not find previous WAL record/i];
+
+/**
+ * Output of pg_rewind when the source went away or stopped being a primary mid-way (a second
+ * failover, say): not a reason to wipe the data directory, only to rewind again against the
+ * primary of the moment (issue 14).
+ */
+const SOURCE_LOST = [
+  /could not connect to server/i,
+  /connection to server .* failed/i,
+  /server closed the connection unexpectedly/i,
+  /terminating connection/i,
+  /no connection to the server/i,
+  /source server must not be in recovery/i,
+  /could not fetch (remote )?file/i,
+  /unexpected result while (fetching|sending)/i,
+  /unexpected result set/i,
+];
 
 export async function rewindFrom(s: ResolvedSettings, source: Upstream, control: ControlDataCache, progress: ProgressReporter): Promise<PgResult> {
   control.invalidate();
@@ -69,7 +86,7 @@ export async function rewindFrom(s: ResolvedSettings, source: Upstream, control:
   if (E.isLeft(parsed)) return failure("failed", `cannot rewind from ${source.member}: ${parsed.left}`);
   const conninfo = formatConninfo(withParams(parsed.right, { user: s.superuser.username, password: undefined, dbname: "postgres", application_name: `${s.memberName}_rewind` }));
   const checkpointed = await checkpointIfTimelineLags(s, parsed.right);
-  if (E.isLeft(checkpointed)) return failure("failed", `cannot rewind from ${source.member}: ${checkpointed.left}; rewind again once it answers`);
+  if (E.isLeft(checkpointed)) return failure("sourceLost", `cannot rewind from ${source.member}: ${checkpointed.left}; rewinding again against the primary of the moment`);
   const timeoutMs = s.timeouts.rewindTimeoutMs;
   await writePassfile(s);
   progress.begin("rewind");
@@ -83,9 +100,11 @@ export async function rewindFrom(s: ResolvedSettings, source: Upstream, control:
   }).finally(() => progress.end());
   control.invalidate();
   if (!succeeded(outcome)) {
-    const impossible = outcome.tail.some((line) => IMPOSSIBLE.some((pattern) => pattern.test(line)));
+    const said = (patterns: readonly RegExp[]): boolean => outcome.tail.some((line) => patterns.some((pattern) => pattern.test(line)));
     const what = `rewind against ${source.member} failed: ${describeOutcome("pg_rewind", outcome, timeoutMs)}`;
-    return impossible ? failure("rewindImpossible", `${what}\nReinit from ${source.member} instead.`) : failure("failed", `${what}\nCheck that ${source.member} runs and accepts the superuser; rewind again or reinit.`);
+    if (said(IMPOSSIBLE)) return failure("rewindImpossible", `${what}\nReinit from ${source.member} instead.`);
+    if (said(SOURCE_LOST)) return failure("sourceLost", `${what}\n${source.member} went away or stopped being the primary: rewinding again against the primary of the moment.`);
+    return failure("failed", `${what}\nCheck that ${source.member} runs and accepts the superuser; rewind again or reinit.`);
   }
   const written = await writeServerFiles(s, { role: "replica", upstream: source });
   if (E.isLeft(written)) return failure("failed", `rewind against ${source.member} succeeded but ${written.left}`);

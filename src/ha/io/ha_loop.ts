@@ -26,6 +26,7 @@ import type { LocalPostgres } from "../observation.js";
 import type { PgFailure, PgResult, PostgresPort } from "../ports.js";
 import { slotsKey } from "../facts.js";
 import { divergence } from "../rejoin_check.js";
+import { rewindVerdict } from "../rewind_outcome.js";
 import { reportDue, reportKey, type ReportSent } from "../report_cadence.js";
 import { viewDigest } from "../view_digest.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
@@ -90,9 +91,6 @@ const RESTART_POLL_MS = 100;
 
 /** After a renewal that could not reach the Raft group, the next attempt comes this soon. */
 const RENEW_RETRY_MS = 200;
-
-/** pg_rewind failures in a row before the data directory may be wiped and cloned again. */
-const REWIND_ATTEMPTS_MAX = 2;
 
 /** The commands whose outcome moves the local lease. */
 const LEASE_COMMANDS = new Set(["acquireLease", "renewLease", "releaseLease"]);
@@ -480,10 +478,9 @@ export class HaLoop {
         if (E.isRight(result)) {
           this.rewindFailures = 0;
           this.memory = { ...this.memory, rewindFailure: null, preparedFrom: action.source.member };
-        } else if (result.left.code === "rewindImpossible" || ++this.rewindFailures >= REWIND_ATTEMPTS_MAX) {
-          // Only then may decide() wipe the data directory (reinit): one failure can be passing.
-          this.memory = { ...this.memory, rewindFailure: result.left.message };
+          return;
         }
+        this.afterFailedRewind(action.source.member, result.left);
         return;
       case "clone":
       case "reinit":
@@ -497,6 +494,22 @@ export class HaLoop {
       default:
         return;
     }
+  }
+
+  /** Only a rewind that cannot work, or keeps failing against the same primary, lets decide() reinit. */
+  private afterFailedRewind(source: MemberName, failure: PgFailure): void {
+    const view = this.options.cluster.local(this.options.scope);
+    const lease = view?.lease ?? null;
+    const holder = lease !== null && !lease.expired ? lease.holder : null;
+    const primaryNow = holder !== null && view?.members.find((m) => m.name === holder)?.role === "primary" ? holder : null;
+    const verdict = rewindVerdict(failure, source, primaryNow, this.rewindFailures);
+    if (verdict.kind === "giveUp") {
+      this.options.logger.error({ source }, `pg_rewind cannot bring this data directory back: ${verdict.why}`);
+      this.memory = { ...this.memory, rewindFailure: verdict.why };
+      return;
+    }
+    this.rewindFailures = verdict.failures;
+    this.options.logger.warn({ source }, verdict.why);
   }
 
   /** A failed start: PostgreSQL's own reason (its FATAL lines), else the first line of the adapter's. */
