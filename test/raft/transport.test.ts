@@ -24,8 +24,8 @@ import { freePort } from "../../lab/sockets.js";
 import {
   CLUSTER,
   eventually,
-  heartbeat,
   meshPeers,
+  plainMessage,
   rawClient,
   rawHandshake,
   SECRET,
@@ -39,12 +39,12 @@ t.test("two transports exchange messages both ways", async (t) => {
   const a = await startNode(t, "a");
   const b = await startNode(t, "b");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1), heartbeat(a, b, 2)]);
-  b.transport.send([heartbeat(b, a, 3)]);
+  a.transport.send([plainMessage(a, b, 1), plainMessage(a, b, 2)]);
+  b.transport.send([plainMessage(b, a, 3)]);
   await eventually("b receives from a", () => b.received.length === 2);
   await eventually("a receives from b", () => a.received.length === 1);
   t.same(b.received.map((m) => m.context), [1, 2], "in order");
-  t.same(b.received[0], heartbeat(a, b, 1), "decoded as sent");
+  t.same(b.received[0], plainMessage(a, b, 1), "decoded as sent");
   t.equal(a.received[0]!.from, b.id);
   await eventually("status says connected", () => a.transport.peerStatus().get(b.id)?.connected === true);
   const status = a.transport.peerStatus().get(b.id)!;
@@ -59,7 +59,7 @@ t.test("three transports exchange messages between every pair", async (t) => {
   const nodes = [await startNode(t, "a"), await startNode(t, "b"), await startNode(t, "c")];
   meshPeers(nodes);
   for (const from of nodes) {
-    from.transport.send(nodes.filter((n) => n !== from).map((to) => heartbeat(from, to, 1)));
+    from.transport.send(nodes.filter((n) => n !== from).map((to) => plainMessage(from, to, 1)));
   }
   for (const node of nodes) {
     await eventually(`${node.id} receives from both peers`, () => node.received.length === 2);
@@ -71,10 +71,10 @@ t.test("messages sent in one turn of the event loop leave in one frame", async (
   const a = await startNode(t, "a");
   const b = await startNode(t, "b");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 0)]);
+  a.transport.send([plainMessage(a, b, 0)]);
   await eventually("connected and first message delivered", () => b.received.length === 1);
   for (let call = 0; call < 3; call++) {
-    a.transport.send(Array.from({ length: 10 }, (_, i) => heartbeat(a, b, 1 + call * 10 + i)));
+    a.transport.send(Array.from({ length: 10 }, (_, i) => plainMessage(a, b, 1 + call * 10 + i)));
   }
   await eventually("all delivered", () => b.received.length === 31);
   t.same(b.frames, [1, 30], "three send() calls, one frame");
@@ -86,18 +86,19 @@ t.test("frames are cut at frameMessagesMax", async (t) => {
   const a = await startNode(t, "a", { limits });
   const b = await startNode(t, "b", { limits });
   meshPeers([a, b]);
-  a.transport.send(Array.from({ length: 30 }, (_, i) => heartbeat(a, b, i)));
+  a.transport.send(Array.from({ length: 30 }, (_, i) => plainMessage(a, b, i)));
   await eventually("all delivered", () => b.received.length === 30);
   t.same(b.frames, [8, 8, 8, 6]);
   t.same(b.received.map((m) => m.context), Array.from({ length: 30 }, (_, i) => i));
 });
 
 t.test("a burst far above the high-water mark arrives complete and in order", async (t) => {
-  const limits = { bufferedBytesHighWater: 16 * 1024, frameBytesTarget: 8 * 1024 };
+  const count = 3000;
+  // Appends without their bound in number or age: this test is about the high-water mark.
+  const limits = { bufferedBytesHighWater: 16 * 1024, frameBytesTarget: 8 * 1024, queueAppendsMax: count, queueMessageAgeMaxMs: 60_000 };
   const a = await startNode(t, "a", { limits });
   const b = await startNode(t, "b", { limits });
   meshPeers([a, b]);
-  const count = 3000;
   const messages = Array.from({ length: count }, (_, i) => makeMessage({
     type: "append",
     from: a.id,
@@ -117,7 +118,7 @@ t.test("a node with the wrong secret is refused, logged, and delivers nothing", 
   const a = await startNode(t, "a", { secret: "not-the-secret" });
   const b = await startNode(t, "b");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("b logs the refusal", () => warnings(b).length > 0);
   t.match(warnings(b)[0], /^refusing connection from node a \(127\.0\.0\.1:\d+\): authentication failed: wrong shared secret$/);
   await eventually("a learns it was refused", () => warnings(a).some((w) => w === `node b at ${b.address} refused our connection: authentication failed (code 4007); its log says why`));
@@ -131,7 +132,7 @@ t.test("repeated identical refusals are logged once per interval", async (t) => 
   const a = await startNode(t, "a", { secret: "not-the-secret", limits: { reconnectDelayMinMs: 10, reconnectDelayMaxMs: 20 } });
   const b = await startNode(t, "b");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("a has retried several times", () => a.unreachable.length >= 5);
   t.equal(warnings(b).length, 1, "one warning on b");
   t.equal(warnings(a).length, 1, "one warning on a");
@@ -142,8 +143,8 @@ t.test("a node of another cluster is refused", async (t) => {
   const a = await startNode(t, "a", { clusterId: "other-cluster" });
   const b = await startNode(t, "b");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
-  b.transport.send([heartbeat(b, a, 2)]);
+  a.transport.send([plainMessage(a, b, 1)]);
+  b.transport.send([plainMessage(b, a, 2)]);
   await eventually("both refuse", () => warnings(a).length > 0 && warnings(b).length > 0);
   t.match(warnings(a)[0], `refusing connection to node b at ${b.address}: cluster id "test-cluster" differs from ours "other-cluster"`);
   t.match(warnings(b)[0], `refusing connection to node a at ${a.address}: cluster id "other-cluster" differs from ours "test-cluster"`);
@@ -166,7 +167,7 @@ t.test("a node that is not a peer is refused as unknown", async (t) => {
   const b = await startNode(t, "b");
   a.transport.setPeers(new Map([[b.id, b.address]]));
   b.transport.setPeers(new Map());
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("b logs the refusal", () => warnings(b).length > 0);
   t.match(warnings(b)[0], /^refusing connection from node a \(127\.0\.0\.1:\d+\): unknown node/);
   await eventually("a reports b unreachable", () => a.unreachable.includes(b.id));
@@ -186,7 +187,7 @@ t.test("garbage from a raw client closes that connection with a log line; the se
   t.match(warnings(b)[1], /it sent a text frame/);
   const a = await startNode(t, "a");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("a legitimate peer still gets through", () => b.received.length === 1);
 });
 
@@ -201,7 +202,7 @@ t.test("a malformed frame after the handshake closes that connection; the peer's
   const closed = await client.closed;
   t.equal(closed.code, 4008);
   t.match(warnings(b)[0], /^closing connection from node a: malformed frame \(8 bytes\): /);
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("the real node a gets through", () => b.received.length === 1);
 });
 
@@ -219,7 +220,7 @@ t.test("frames above the size or message-count limits close the connection with 
   await rawHandshake(many, "a", b);
   await eventually("the server accepts", () => many.frames.length === 2);
   const a = nodeId("a");
-  many.socket.send(encodeFrame(Array.from({ length: 5 }, (_, i) => heartbeat(a, b, i))));
+  many.socket.send(encodeFrame(Array.from({ length: 5 }, (_, i) => plainMessage(a, b, i))));
   t.equal((await many.closed).code, 4008);
   t.match(warnings(b)[1], "closing connection from node a: frame of 5 messages exceeds the limit of 4");
   t.equal(b.received.length, 0);
@@ -241,10 +242,10 @@ t.test("messages with a forged sender or another recipient are dropped with a wa
   await eventually("the server accepts", () => client.frames.length === 2);
   const a = nodeId("a");
   const c = nodeId("c");
-  client.socket.send(encodeFrame([heartbeat(c, b, 1), heartbeat(a, b, 2), heartbeat(a, c, 3)]));
+  client.socket.send(encodeFrame([plainMessage(c, b, 1), plainMessage(a, b, 2), plainMessage(a, c, 3)]));
   await eventually("the genuine message arrives", () => b.received.length === 1);
   t.equal(b.received[0]!.context, 2);
-  t.same(warnings(b), ["dropping 2 message(s) from node a: a heartbeat message claims to come from node c"]);
+  t.same(warnings(b), ["dropping 2 message(s) from node a: a appendResponse message claims to come from node c"]);
 });
 
 t.test("a restarted peer is reconnected and messages flow again", async (t) => {
@@ -252,17 +253,17 @@ t.test("a restarted peer is reconnected and messages flow again", async (t) => {
   let b = await startNode(t, "b");
   const port = b.transport.port;
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("first delivery", () => b.received.length === 1);
   await b.transport.stop();
   await eventually("a notices", () => a.transport.peerStatus().get(b.id)?.connected === false);
-  a.transport.send([heartbeat(a, b, 2)]);
+  a.transport.send([plainMessage(a, b, 2)]);
   await eventually("a reports b unreachable", () => a.unreachable.includes(b.id));
   b = await startNode(t, "b", { port });
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 3)]);
+  a.transport.send([plainMessage(a, b, 3)]);
   await eventually("delivery after the restart", () => b.received.some((m) => m.context === 3));
-  b.transport.send([heartbeat(b, a, 4)]);
+  b.transport.send([plainMessage(b, a, 4)]);
   await eventually("and back", () => a.received.some((m) => m.context === 4));
   const lost = a.lines.filter((l) => l.level === "info" && l.message.startsWith("lost connection to node b"));
   t.equal(lost.length, 1, "down logged once");
@@ -292,13 +293,13 @@ t.test("a peer that stops answering pings is disconnected, reported, and rediale
     });
   });
   a.transport.setPeers(new Map([[b, `127.0.0.1:${(server.address() as AddressInfo).port}`]]));
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("connected", () => a.transport.peerStatus().get(b)?.connected === true);
   await eventually("the silent peer is dropped", () => a.transport.peerStatus().get(b)?.connected === false);
   t.ok(a.lines.some((l) => l.level === "info" && /^lost connection to node b at .*: no answer to keepalive pings for \d+ ms$/.test(l.message)));
   await eventually("reported unreachable", () => a.unreachable.includes(b));
   t.equal(connections, 1, "no redial while there is nothing to send");
-  a.transport.send([heartbeat(a, b, 2)]);
+  a.transport.send([plainMessage(a, b, 2)]);
   await eventually("redialed", () => connections === 2);
 });
 
@@ -306,7 +307,7 @@ t.test("with the peer down, messages beyond the queue bound are dropped and repo
   const a = await startNode(t, "a", { limits: { queueMessagesMax: 20, frameMessagesMax: 10 } });
   const down = nodeId("b");
   a.transport.setPeers(new Map([[down, `127.0.0.1:${await freePort()}`]]));
-  a.transport.send(Array.from({ length: 30 }, (_, i) => heartbeat(a, down, i)));
+  a.transport.send(Array.from({ length: 30 }, (_, i) => plainMessage(a, down, i)));
   await eventually("reported unreachable", () => a.unreachable.includes(down));
   const status = a.transport.peerStatus().get(down)!;
   t.equal(status.queuedMessages, 20);
@@ -320,7 +321,7 @@ t.test("a dropped snapshot message is reported with onSnapshotFailed", async (t)
   const a = await startNode(t, "a", { limits: { queueMessagesMax: 10, frameMessagesMax: 10 } });
   const down = nodeId("b");
   a.transport.setPeers(new Map([[down, `127.0.0.1:${await freePort()}`]]));
-  a.transport.send(Array.from({ length: 10 }, (_, i) => heartbeat(a, down, i)));
+  a.transport.send(Array.from({ length: 10 }, (_, i) => plainMessage(a, down, i)));
   a.transport.send([snapshotMessage(a, down, 100)]);
   await eventually("snapshot failure reported", () => a.snapshotFailed.includes(down));
   t.ok(a.unreachable.includes(down));
@@ -331,10 +332,10 @@ t.test("a snapshot larger than the frame limit is not sent and is reported", asy
   const a = await startNode(t, "a", { limits });
   const b = await startNode(t, "b", { limits });
   meshPeers([a, b]);
-  a.transport.send([snapshotMessage(a, b.id, 100 * 1024), heartbeat(a, b, 1)]);
+  a.transport.send([snapshotMessage(a, b.id, 100 * 1024), plainMessage(a, b, 1)]);
   await eventually("the snapshot failure is reported", () => a.snapshotFailed.includes(b.id));
   await eventually("the heartbeat still arrives", () => b.received.length === 1);
-  t.equal(b.received[0]!.type, "heartbeat");
+  t.equal(b.received[0]!.type, "appendResponse");
   t.ok(a.lines.some((l) => l.level === "error" && l.message.startsWith("cannot send a snapshot message of")));
 });
 
@@ -351,13 +352,13 @@ t.test("removing a peer closes its connections and refuses it from then on", asy
   const a = await startNode(t, "a");
   const b = await startNode(t, "b");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
-  b.transport.send([heartbeat(b, a, 2)]);
+  a.transport.send([plainMessage(a, b, 1)]);
+  b.transport.send([plainMessage(b, a, 2)]);
   await eventually("connected both ways", () => a.received.length === 1 && b.received.length === 1);
   b.transport.setPeers(new Map());
   t.same([...b.transport.peerStatus().keys()], []);
   await eventually("a sees its connection closed", () => a.transport.peerStatus().get(b.id)?.connected === false);
-  a.transport.send([heartbeat(a, b, 3)]);
+  a.transport.send([plainMessage(a, b, 3)]);
   await eventually("b refuses a as unknown", () => warnings(b).some((w) => w.includes("unknown node")));
   t.equal(b.received.length, 1);
 });
@@ -384,10 +385,10 @@ t.test("stop() closes everything; send() afterwards is a no-op", async (t) => {
   const a = await startNode(t, "a");
   const b = await startNode(t, "b");
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("delivered", () => b.received.length === 1);
   await a.transport.stop();
-  a.transport.send([heartbeat(a, b, 2)]);
+  a.transport.send([plainMessage(a, b, 2)]);
   await a.transport.stop();
   await sleep(50);
   t.equal(b.received.length, 1);
@@ -397,11 +398,11 @@ t.test("with admitNonMembers, an authenticated node outside the membership is he
   const a = await startNode(t, "a");
   const b = await startNode(t, "b", { admitNonMembers: true });
   a.transport.setPeers(new Map([[b.id, b.address]]));
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("b receives from a although a is not among its peers", () => b.received.length === 1);
   const wrong = await startNode(t, "c", { secret: "not-the-secret" });
   wrong.transport.setPeers(new Map([[b.id, b.address]]));
-  wrong.transport.send([heartbeat(wrong, b, 1)]);
+  wrong.transport.send([plainMessage(wrong, b, 1)]);
   await eventually("b refuses a node with the wrong secret", () => warnings(b).some((w) => w.includes("authentication")));
   t.equal(b.received.length, 1, "nothing from the unauthenticated node");
 });
@@ -411,7 +412,7 @@ t.test("the closing of an established connection from a peer is reported (its pr
   const a = await startNode(t, "a");
   const b = await startNode(t, "b", { disconnected });
   meshPeers([a, b]);
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("connected", () => b.received.length === 1);
   await a.transport.stop();
   await eventually("b hears that a went away", () => disconnected.includes(a.id));

@@ -9,6 +9,7 @@ import {
   UNAUTHENTICATED_READ_BYTES_MAX,
 } from "../../src/raft/runtime/transport_limits.js";
 import { peerUrl } from "../../src/raft/runtime/transport_outbound.js";
+import { headVerdict } from "../../src/raft/runtime/transport_freshness.js";
 import { MessageQueue } from "../../src/raft/runtime/transport_queue.js";
 import { WarningLimiter } from "../../src/raft/runtime/transport_warnings.js";
 import { makeMessage, type Message, nodeId, type Term } from "../../src/raft/types.js";
@@ -20,9 +21,9 @@ function message(context: number, type: Message["type"] = "heartbeat"): Message 
 t.test("MessageQueue is FIFO across growth and wrap-around", async (t) => {
   const queue = new MessageQueue(100, 1_000_000);
   const out: number[] = [];
-  for (let i = 0; i < 10; i++) t.ok(queue.tryPush(message(i), 10));
+  for (let i = 0; i < 10; i++) t.ok(queue.tryPush(message(i), 10, 0));
   for (let i = 0; i < 5; i++) out.push(queue.shift().context);
-  for (let i = 10; i < 60; i++) t.ok(queue.tryPush(message(i), 10));
+  for (let i = 10; i < 60; i++) t.ok(queue.tryPush(message(i), 10, 0));
   t.equal(queue.length, 55);
   t.equal(queue.queuedBytes, 550);
   t.equal(queue.peek()?.context, 5);
@@ -36,22 +37,59 @@ t.test("MessageQueue is FIFO across growth and wrap-around", async (t) => {
 
 t.test("MessageQueue refuses a message beyond its message or byte bound", async (t) => {
   const byCount = new MessageQueue(3, 1000);
-  for (let i = 0; i < 3; i++) t.ok(byCount.tryPush(message(i), 1));
-  t.notOk(byCount.tryPush(message(3), 1), "fourth message refused");
+  for (let i = 0; i < 3; i++) t.ok(byCount.tryPush(message(i), 1, 0));
+  t.notOk(byCount.tryPush(message(3), 1, 0), "fourth message refused");
   const byBytes = new MessageQueue(100, 100);
-  t.ok(byBytes.tryPush(message(0), 60));
-  t.notOk(byBytes.tryPush(message(1), 41), "would exceed 100 bytes");
-  t.ok(byBytes.tryPush(message(2), 40), "exactly 100 bytes fits");
+  t.ok(byBytes.tryPush(message(0), 60, 0));
+  t.notOk(byBytes.tryPush(message(1), 41, 0), "would exceed 100 bytes");
+  t.ok(byBytes.tryPush(message(2), 40, 0), "exactly 100 bytes fits");
 });
 
 t.test("MessageQueue.clear() empties the queue and counts the snapshots it removed", async (t) => {
   const queue = new MessageQueue(10, 1000);
-  queue.tryPush(message(0), 1);
-  queue.tryPush(message(1, "snapshot"), 1);
-  queue.tryPush(message(2, "snapshot"), 1);
+  queue.tryPush(message(0), 1, 0);
+  queue.tryPush(message(1, "snapshot"), 1, 0);
+  queue.tryPush(message(2, "snapshot"), 1, 0);
   t.equal(queue.clear(), 2);
   t.equal(queue.length, 0);
   t.equal(queue.queuedBytes, 0);
+});
+
+t.test("MessageQueue counts what it holds of each type", async (t) => {
+  const queue = new MessageQueue(10, 1000);
+  queue.tryPush(message(0), 1, 0);
+  queue.tryPush(message(1, "snapshot"), 1, 0);
+  queue.tryPush(message(2), 1, 0);
+  t.equal(queue.countOf("heartbeat"), 2);
+  t.equal(queue.countOf("snapshot"), 1);
+  t.equal(queue.countOf("append"), 0);
+  queue.shift();
+  t.equal(queue.countOf("heartbeat"), 1);
+  queue.clear();
+  t.equal(queue.countOf("heartbeat") + queue.countOf("snapshot"), 0);
+});
+
+t.test("headVerdict() drops the oldest message when it is too old or a newer one of its kind waits", async (t) => {
+  const queue = new MessageQueue(10, 1000);
+  t.equal(headVerdict(queue, 0, 100), "send", "nothing to drop in an empty queue");
+  queue.tryPush(message(0, "appendResponse"), 1, 1000);
+  queue.tryPush(message(1, "appendResponse"), 1, 1000);
+  t.equal(headVerdict(queue, 1100, 100), "send", "exactly the age bound is still fresh");
+  t.equal(headVerdict(queue, 1101, 100), "expired");
+  queue.clear();
+  for (const type of ["heartbeat", "heartbeatResponse", "preVote", "vote", "snapshot"] as const) {
+    queue.tryPush(message(0, type), 1, 0);
+    t.equal(headVerdict(queue, 0, 100), "send", `a lone ${type} is sent`);
+    queue.tryPush(message(1, type), 1, 0);
+    t.equal(headVerdict(queue, 0, 100), "superseded", `an older ${type} is not`);
+    queue.clear();
+  }
+  for (const type of ["append", "appendResponse", "readIndex", "readIndexResponse", "propose", "timeoutNow"] as const) {
+    queue.tryPush(message(0, type), 1, 0);
+    queue.tryPush(message(1, type), 1, 0);
+    t.equal(headVerdict(queue, 0, 100), "send", `every ${type} counts`);
+    queue.clear();
+  }
 });
 
 t.test("WarningLimiter admits one warning per key per interval and counts the rest", async (t) => {

@@ -9,7 +9,7 @@ import { encodeFrame } from "../../src/raft/codec.js";
 import { HANDSHAKE_FRAME_BYTES_MAX } from "../../src/raft/runtime/handshake.js";
 import { nodeId } from "../../src/raft/types.js";
 import { authenticateRaw, clientFrame, OPCODE, RawPeer, upgradeRequest } from "./raw_websocket.js";
-import { CLUSTER, eventually, heartbeat, meshPeers, rawClient, rawHandshake, SECRET, startNode, type TestNode, warnings } from "./transport_support.js";
+import { CLUSTER, eventually, meshPeers, plainMessage, rawClient, rawHandshake, SECRET, startNode, type TestNode, warnings } from "./transport_support.js";
 
 const A = nodeId("a");
 
@@ -58,7 +58,7 @@ t.test("before the hello a frame one byte over the handshake limit is refused; a
   t.equal(early.closeCode, 1009);
   const peer = await rawPeer(t, b);
   await authenticateRaw(peer, { secret: SECRET, clusterId: CLUSTER, clientId: A, serverId: b.id });
-  const frame = encodeFrame(Array.from({ length: 2000 }, (_, i) => heartbeat(A, b, i)));
+  const frame = encodeFrame(Array.from({ length: 2000 }, (_, i) => plainMessage(A, b, i)));
   t.ok(frame.length > 50 * HANDSHAKE_FRAME_BYTES_MAX, `a frame of ${frame.length} bytes`);
   peer.write(clientFrame(OPCODE.binary, frame));
   await eventually("the authenticated peer's large frame arrives", () => b.received.length === 2000);
@@ -114,15 +114,15 @@ t.test("established peers do not count: they keep working while the caps are ful
   const c = await startNode(t, "c", { limits });
   a.transport.setPeers(new Map([[b.id, b.address]]));
   b.transport.setPeers(new Map([[a.id, a.address], [c.id, c.address]]));
-  a.transport.send([heartbeat(a, b, 1)]);
+  a.transport.send([plainMessage(a, b, 1)]);
   await eventually("a reaches b", () => b.received.length === 1);
   const flood = await holdSlots(t, b, 4);
-  a.transport.send([heartbeat(a, b, 2)]);
+  a.transport.send([plainMessage(a, b, 2)]);
   await eventually("a still reaches b", () => b.received.length === 2);
   for (const peer of flood) peer.destroy();
   await eventually("the flood is gone", () => b.transport.unauthenticatedConnections === 0);
   meshPeers([b, c]);
-  c.transport.send([heartbeat(c, b, 3)]);
+  c.transport.send([plainMessage(c, b, 3)]);
   await eventually("a new peer connects", () => b.received.some((m) => m.from === c.id));
 });
 
@@ -142,7 +142,7 @@ t.test("a client hello claiming the server's own id is refused with a clear warn
 t.test("a node whose peer address points back at itself refuses the connection and says so", async (t) => {
   const a = await startNode(t, "a");
   a.transport.setPeers(new Map([[nodeId("b"), a.address]]));
-  a.transport.send([heartbeat(a, nodeId("b"), 1)]);
+  a.transport.send([plainMessage(a, nodeId("b"), 1)]);
   await eventually("a warns", () => warnings(a).some((w) => w.includes("own id")));
   t.ok(warnings(a).includes(
     `refusing connection to node b at ${a.address}: the node at the address of node b has this node's own id a: ` +

@@ -97,15 +97,24 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export function heartbeat(from: TestNode | NodeId, to: TestNode | NodeId, context: number): Message {
+/**
+ * A message of a kind the transport sends as it is: neither coalesced with newer ones of its kind
+ * nor bounded in number like appends (transport_freshness.ts). An append's answer.
+ */
+export function plainMessage(from: TestNode | NodeId, to: TestNode | NodeId, context: number): Message {
   return makeMessage({
-    type: "heartbeat",
+    type: "appendResponse",
     from: typeof from === "string" ? from : from.id,
     to: typeof to === "string" ? to : to.id,
     term: 3 as Term,
-    commit: 7 as LogIndex,
+    index: 7 as LogIndex,
     context,
   });
+}
+
+/** A heartbeat: only the newest queued one is sent (transport_freshness.ts). */
+export function heartbeat(from: TestNode | NodeId, to: TestNode | NodeId, context: number): Message {
+  return { ...plainMessage(from, to, context), type: "heartbeat", index: 0 as LogIndex, commit: 7 as LogIndex };
 }
 
 export function snapshotMessage(from: TestNode, to: NodeId, dataBytes: number): Message {

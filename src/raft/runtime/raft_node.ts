@@ -14,11 +14,12 @@ import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
 import { createPrng } from "../../lib/prng.js";
 import { decodeConfChange } from "../codec.js";
-import { DEFAULT_TUNABLES, type RaftConfig } from "../config.js";
+import { DEFAULT_TUNABLES, type RaftConfig, type RaftTunables } from "../config.js";
 import { describeConfState } from "../membership.js";
 import type { ProposeResult } from "../raft.js";
 import { RawNode, type Ready } from "../raw_node.js";
 import type { ConfChange, Entry, LogIndex, Message, NodeId, Term } from "../types.js";
+import { InboundHeartbeats } from "./inbound_heartbeats.js";
 import { LogStore } from "./log_store.js";
 import { decodeEnvelope, encodeEnvelope, SessionTable } from "./proposals.js";
 import type {
@@ -33,6 +34,7 @@ import { RaftNodeFailure } from "./raft_node_types.js";
 import { initialState, restoreStateMachine } from "./raft_node_startup.js";
 import { decodeSnapshotData, encodeSnapshotData } from "./snapshot_container.js";
 import { Transport } from "./transport.js";
+import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from "./transport_limits.js";
 import { Waiters } from "./waiters.js";
 import { WriteBatcher } from "./write_batcher.js";
 import { wallClockMs } from "./wall_clock.js";
@@ -54,6 +56,18 @@ export const TICK_MS_MAX = 50;
  * last snapshot if that is more, so a large state is snapshotted less often (issue 13).
  */
 export const SNAPSHOT_BYTES_PER_ENTRY_MAX = 64;
+
+/**
+ * What replicating to one follower may cost the leader's loop at once (issue 14): a follower that
+ * comes back after a partition is caught up in appends of at most 1 MiB, at most 4 MiB and 64
+ * of them in flight, so one answer releases at most a few MiB of encoding into the loop. The
+ * transport queues a full window of appends (queueAppendsMax; checked at start).
+ */
+export const RUNTIME_TUNABLES: Partial<RaftTunables> = {
+  maxMessageBytes: 1024 * 1024,
+  maxInflightMessages: 64,
+  maxInflightBytes: 4 * 1024 * 1024,
+};
 
 /** After the leader's connection closed, a follower campaigns within this (random, so the survivors do not split the vote). */
 export const CAMPAIGN_AFTER_LEADER_LOSS_MS_MAX = 300;
@@ -107,6 +121,8 @@ export class RaftNode<Result> {
   private writes = 0;
   private entriesWritten = 0;
   private cycle: Promise<void> = Promise.resolve();
+  /** Heartbeats and answers waiting to be stepped, one per sender (inbound_heartbeats.ts). */
+  private readonly heartbeats = new InboundHeartbeats();
 
   private constructor(
     private readonly options: RaftNodeOptions<Result>,
@@ -150,6 +166,7 @@ export class RaftNode<Result> {
     }
     const config: RaftConfig = {
       ...DEFAULT_TUNABLES,
+      ...RUNTIME_TUNABLES,
       ...options.tunables,
       electionTimeoutTicks,
       heartbeatTicks,
@@ -159,6 +176,10 @@ export class RaftNode<Result> {
       prng: createPrng(options.randomSeed ?? randomInt(0, 2 ** 31)),
       logger: log,
     };
+    // Queued messages older than an election timeout no longer matter (transport_freshness.ts).
+    const transportLimits: Partial<TransportLimits> = { queueMessageAgeMaxMs: options.electionTimeoutMs, ...options.transportLimits };
+    const appendsQueuedMax = transportLimits.queueAppendsMax ?? DEFAULT_TRANSPORT_LIMITS.queueAppendsMax;
+    assert(config.maxInflightMessages <= appendsQueuedMax, "the transport must queue a full window of appends: queueAppendsMax ≥ maxInflightMessages");
     const raw = new RawNode(config, initial.right);
     // A directory created by this start for a new group: peers that refuse its store id knew this
     // node with another directory, which was emptied or replaced (not a joining node, whose peers
@@ -175,7 +196,7 @@ export class RaftNode<Result> {
       admitNonMembers: true,
       storeId: store.storeId,
       knownStore: (peer) => store.peerStores().get(peer) ?? null,
-      ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
+      limits: transportLimits,
     }, {
       onMessages: (messages) => node.receive(messages),
       onPeerStore: (peer, storeId) => node.rememberPeerStore(peer, storeId),
@@ -317,11 +338,14 @@ export class RaftNode<Result> {
 
   // ---- the loop --------------------------------------------------------------------------------
 
+  /** Steps messages in order, except that heartbeats and answers waiting are merged per sender. */
   private receive(messages: Message[]): void {
     const now = Date.now();
     for (const message of messages) {
       this.lastContact.set(message.from, now);
-      this.inputs.push(() => this.raw.step(message));
+      const slot = this.heartbeats.admit(message);
+      if (slot === null) this.inputs.push(() => this.raw.step(message));
+      else if (slot !== "merged") this.inputs.push(() => this.raw.step(this.heartbeats.take(slot)));
     }
     this.schedule();
   }

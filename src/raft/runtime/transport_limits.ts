@@ -27,6 +27,18 @@ export interface TransportLimits {
   /** Per-peer queue bound, in estimated bytes (messageSizeBytes). */
   readonly queueBytesMax: number;
   /**
+   * A queued message that waited longer than this is dropped instead of sent
+   * (transport_freshness.ts): when a connection stops draining, what piles up must not be
+   * replayed in a burst when it drains again. The Raft runtime sets it to the election timeout.
+   */
+  readonly queueMessageAgeMaxMs: number;
+  /**
+   * Appends queued for one peer, at most; more are dropped when queued and the core probes
+   * again. The Raft runtime's in-flight window (maxInflightMessages) fits under it, so only
+   * appends the core sends while a connection is not draining are ever dropped.
+   */
+  readonly queueAppendsMax: number;
+  /**
    * When a socket holds more than this many unsent bytes (ws `bufferedAmount`), messages wait in
    * the queue instead: the kernel is not keeping up, and the queue is where drops are accounted.
    */
@@ -84,6 +96,8 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   frameMessagesMax: 4096,
   queueMessagesMax: 8192,
   queueBytesMax: 128 * MIB,
+  queueMessageAgeMaxMs: 1000,
+  queueAppendsMax: 64,
   bufferedBytesHighWater: 8 * MIB,
   handshakeTimeoutMs: 5000,
   handshakeClosingMs: 1000,

@@ -7,6 +7,8 @@
  * Lifecycle: idle → connecting (TCP, HTTP upgrade, handshake) → open → (lost) → backoff → idle.
  * Dialing is lazy: an idle link dials when it has queued messages. Backoff doubles from
  * reconnectDelayMinMs to reconnectDelayMaxMs with jitter, and resets after a successful handshake.
+ * What waits in the queue while the connection does not drain is dropped once stale, never
+ * replayed in a burst (transport_freshness.ts).
  */
 import { randomBytes } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
@@ -32,6 +34,7 @@ import {
   type Refusal,
 } from "./handshake.js";
 import type { Flushable, TransportContext } from "./transport_context.js";
+import { headVerdict } from "./transport_freshness.js";
 import { MessageQueue } from "./transport_queue.js";
 
 export const RAFT_PATH = "/raft";
@@ -42,6 +45,9 @@ export interface PeerStatus {
   readonly queuedBytes: number;
   readonly lastConnectedAt: number | null;
   readonly droppedMessages: number;
+  /** Queued messages dropped because they waited too long, or a newer one of their kind waited behind them. */
+  readonly expiredMessages: number;
+  readonly supersededMessages: number;
 }
 
 /** "host:port" or "[v6 address]:port" → the WebSocket URL of the peer's Raft endpoint. */
@@ -78,6 +84,8 @@ export class OutboundLink implements Flushable {
   private unreachablePending = false;
   private snapshotFailurePending = false;
   private droppedMessages = 0;
+  private expiredMessages = 0;
+  private supersededMessages = 0;
   private lastConnectedAt: number | null = null;
   private readonly queue: MessageQueue;
   /** Reused for every frame: encodeFrame reads it, then it is emptied. */
@@ -106,6 +114,8 @@ export class OutboundLink implements Flushable {
       queuedBytes: this.queue.queuedBytes,
       lastConnectedAt: this.lastConnectedAt,
       droppedMessages: this.droppedMessages,
+      expiredMessages: this.expiredMessages,
+      supersededMessages: this.supersededMessages,
     };
   }
 
@@ -114,10 +124,15 @@ export class OutboundLink implements Flushable {
    * etcd's rafthttp does): the queue stays a gap-free prefix of what the core sent, so the peer
    * sees no hole in an append stream (a hole costs a rejection and a probe round trip); the core
    * learns of the loss through onPeerUnreachable, falls back to probing, and resends from the
-   * peer's match index; a dropped vote or heartbeat is repeated at the next timeout.
+   * peer's match index; a dropped vote or heartbeat is repeated at the next timeout. Appends
+   * beyond queueAppendsMax are dropped the same way: a connection that does not drain gets no
+   * backlog of them.
    */
   enqueue(message: Message): void {
-    if (!this.queue.tryPush(message, messageSizeBytes(message))) this.drop(message, "queueFull");
+    const nowMs = performance.now();
+    this.discardStale(nowMs);
+    if (message.type === "append" && this.queue.countOf("append") >= this.context.limits.queueAppendsMax) this.drop(message, "appendsQueued");
+    else if (!this.queue.tryPush(message, messageSizeBytes(message), nowMs)) this.drop(message, "queueFull");
     this.context.flushSoon(this);
   }
 
@@ -169,7 +184,7 @@ export class OutboundLink implements Flushable {
     this.queue.clear();
   }
 
-  private drop(message: Message, why: "queueFull" | "tooLarge"): void {
+  private drop(message: Message, why: "queueFull" | "appendsQueued" | "tooLarge"): void {
     this.droppedMessages++;
     this.unreachablePending = true;
     if (message.type === "snapshot") this.snapshotFailurePending = true;
@@ -177,9 +192,33 @@ export class OutboundLink implements Flushable {
     this.context.warnLimited(this.dropWarningKey, { peer: this.peer, droppedMessages: this.droppedMessages }, () => {
       const reason = why === "queueFull"
         ? `its queue is full (${this.queue.length} messages, ${this.queue.queuedBytes} bytes) while the link is ${this.state}`
-        : "the message exceeds the frame limit";
+        : why === "appendsQueued"
+          ? `${this.queue.countOf("append")} appends wait in its queue already while the link is ${this.state}`
+          : "the message exceeds the frame limit";
       return `dropping messages to node ${this.peer}: ${reason}; Raft will resend what it still needs`;
     });
+  }
+
+  /**
+   * Drops the oldest queued messages while they are stale (transport_freshness.ts). The core
+   * hears of a dropped append or snapshot, as of any other drop, and probes again.
+   */
+  private discardStale(nowMs: number): void {
+    const { queueMessageAgeMaxMs } = this.context.limits;
+    for (;;) {
+      const verdict = headVerdict(this.queue, nowMs, queueMessageAgeMaxMs);
+      if (verdict === "send") return;
+      const message = this.queue.shift();
+      if (verdict === "superseded") {
+        this.supersededMessages++;
+        continue;
+      }
+      this.expiredMessages++;
+      if (message.type === "append" || message.type === "snapshot") this.unreachablePending = true;
+      if (message.type === "snapshot") this.snapshotFailurePending = true;
+      this.context.warnLimited(`${this.peer}|expired`, { peer: this.peer, expiredMessages: this.expiredMessages }, () =>
+        `dropping messages to node ${this.peer} that waited over ${queueMessageAgeMaxMs} ms while the link is ${this.state}; Raft will resend what it still needs`);
+    }
   }
 
   private writeFrames(): void {
@@ -191,6 +230,7 @@ export class OutboundLink implements Flushable {
     // A socket that is closing keeps the messages queued for the next connection.
     while (this.queue.length > 0 && socket.readyState === WebSocket.OPEN && socket.bufferedAmount < bufferedBytesHighWater) {
       const hasSnapshot = this.takeBatch();
+      if (this.batch.length === 0) break; // everything left was stale
       const frame = encodeFrame(this.batch);
       if (frame.length > frameBytesMax) {
         // transport_limits.ts bounds a batch's encoding, so only a lone message gets here.
@@ -209,8 +249,11 @@ export class OutboundLink implements Flushable {
   /** Moves the next frame's messages into this.batch; returns whether it holds a snapshot. */
   private takeBatch(): boolean {
     const { frameMessagesMax, frameBytesTarget } = this.context.limits;
+    const nowMs = performance.now();
     let bytes = 0;
-    while (this.queue.length > 0 && this.batch.length < frameMessagesMax) {
+    while (this.batch.length < frameMessagesMax) {
+      this.discardStale(nowMs);
+      if (this.queue.length === 0) break;
       const next = this.queue.peek()!;
       const size = this.queue.peekSizeBytes();
       // A snapshot travels alone: its encoded size is not within the estimate's bounded excess.
