@@ -95,6 +95,8 @@ export class AgentNodeApi implements NodeApi {
         lastIndex: raft.lastIndex,
         storageWrites: raft.writes,
         entriesWritten: raft.entriesWritten,
+        loopStallMaxMs: raft.loopStallMaxMs,
+        loopStallRecentMaxMs: raft.loopStallRecentMaxMs,
         peers: raft.contacts.map((c) => ({ id: c.id, matchIndex: raft.peers.find((p) => p.id === c.id)?.match ?? 0, lastContactMs: sinceMs(c.lastContactMs) })),
       },
       watchdogOk: this.parts.watchdogOk(),

@@ -90,6 +90,8 @@ function raftgresMetrics(m: MetricsText, local: LocalStatus, view: ScopeView | n
   m.add("raftgres_raft_last_index", "counter", "The last index of this node's Raft log.", raft.lastIndex);
   m.add("raftgres_raft_storage_writes_total", "counter", "Synced writes of the Raft log since the agent started (each one fsync of LevelDB's log and of the acknowledged bound).", raft.storageWrites);
   m.add("raftgres_raft_entries_written_total", "counter", "Raft log entries written since the agent started.", raft.entriesWritten);
+  m.add("raftgres_raft_loop_stall_max_ms", "gauge", "The Raft loop's longest stall since the agent started, in ms: from when a tick or message fell due until the loop had handled it.", raft.loopStallMaxMs);
+  m.add("raftgres_raft_loop_stall_recent_max_ms", "gauge", "The Raft loop's longest stall over about the last minute, in ms.", raft.loopStallRecentMaxMs);
   m.add("raftgres_raft_is_leader", "gauge", "Value is 1 if this node is the Raft leader (not the PostgreSQL primary), 0 otherwise.", bit(raft.role === "leader"));
   m.addFamily("raftgres_raft_peer_match_index", "The highest log index known replicated on each peer (tracked on the Raft leader only).", raft.peers.map((p) => ({ labels: { peer: p.id }, value: p.matchIndex })));
   m.add("raftgres_lease_generation", "gauge", "Fencing token of the HA lease: it grows with every grant.", view?.lease?.generation ?? local.lease?.generation ?? 0);

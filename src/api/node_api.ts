@@ -50,6 +50,9 @@ export interface RaftSummary {
   /** Durable (synced) writes of the Raft log since the agent started, and the entries they carried. */
   readonly storageWrites: number;
   readonly entriesWritten: number;
+  /** The Raft loop's longest stall in ms (from when work fell due until it was done), since start and over the last minute. */
+  readonly loopStallMaxMs: number;
+  readonly loopStallRecentMaxMs: number;
   readonly peers: readonly RaftPeerStatus[];
 }
 

@@ -35,7 +35,7 @@ export const PRIMARY_LOCAL: LocalStatus = {
   decision: { reason: "holding the lease as the primary", detail: "pg2, pg3 streaming" },
   haLoopAgeMs: 500,
   dcsLastSeenMs: 1_700_000_000_000,
-  raft: { role: "leader", term: 3, leader: "pg1", commitIndex: 42, appliedIndex: 41, lastIndex: 42, storageWrites: 40, entriesWritten: 42, peers: [{ id: "pg2", matchIndex: 42, lastContactMs: 12 }, { id: "pg3", matchIndex: 40, lastContactMs: 15 }] },
+  raft: { role: "leader", term: 3, leader: "pg1", commitIndex: 42, appliedIndex: 41, lastIndex: 42, storageWrites: 40, entriesWritten: 42, loopStallMaxMs: 180, loopStallRecentMaxMs: 35, peers: [{ id: "pg2", matchIndex: 42, lastContactMs: 12 }, { id: "pg3", matchIndex: 40, lastContactMs: 15 }] },
   watchdogOk: true,
   replication: [{ usename: "replicator", applicationName: "pg2", clientAddr: "10.0.0.2", state: "streaming", syncState: "async", syncPriority: 0 }],
   problem: null,

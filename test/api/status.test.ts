@@ -119,6 +119,8 @@ t.test("GET /metrics is Prometheus text with Patroni's names and raftgres's Raft
   t.equal(at("raftgres_raft_is_leader"), 1);
   t.equal(at("raftgres_raft_peer_match_index", ',peer="pg2"'), 42);
   t.equal(at("raftgres_raft_peer_match_index", ',peer="pg3"'), 40);
+  t.equal(at("raftgres_raft_loop_stall_max_ms"), 180);
+  t.equal(at("raftgres_raft_loop_stall_recent_max_ms"), 35);
   t.equal(at("raftgres_lease_generation"), 1);
   t.equal(types.get("patroni_xlog_location"), "counter");
   t.equal(types.get("patroni_primary"), "gauge");

@@ -105,3 +105,19 @@ t.test("a corrupted log record stops the node at start with an error naming the 
   t.ok(E.isLeft(restarted), "the node refuses to start");
   if (E.isLeft(restarted)) t.match(restarted.left.message, /entry \d+.*checksum/);
 });
+
+t.test("a stall of the Raft loop is measured from when its work fell due, reported and logged", async (t) => {
+  const cluster = await NodeCluster.create(["a"]);
+  t.teardown(() => cluster.destroy());
+  const leader = await cluster.leader();
+  const before = leader.node!.status();
+  t.ok(before.loopStallMaxMs < 200, `an idle loop does not stall (${before.loopStallMaxMs} ms)`);
+  // Hold the event loop while the leader's next tick falls due, as a starved process would.
+  const until = performance.now() + 300;
+  while (performance.now() < until);
+  await eventually(() => (leader.node!.status().loopStallMaxMs >= 250 ? true : undefined), 2000, "the stall to be recorded");
+  const after = leader.node!.status();
+  t.ok(after.loopStallRecentMaxMs >= 250 && after.loopStallRecentMaxMs <= after.loopStallMaxMs, "the last minute holds it too");
+  const warned = cluster.lines.filter((l) => l.level === "warn" && /^the raft loop stalled for \d+ ms: it ran \d+ ms late and worked \d+ ms/.test(l.message));
+  t.ok(warned.length >= 1, "a warning says how long and why");
+});

@@ -21,6 +21,7 @@ import { RawNode, type Ready } from "../raw_node.js";
 import type { ConfChange, Entry, LogIndex, Message, NodeId, Term } from "../types.js";
 import { InboundHeartbeats } from "./inbound_heartbeats.js";
 import { LogStore } from "./log_store.js";
+import { LoopStallMeter } from "./loop_stall.js";
 import { decodeEnvelope, encodeEnvelope, SessionTable } from "./proposals.js";
 import type {
   PeerContact,
@@ -123,6 +124,9 @@ export class RaftNode<Result> {
   private cycle: Promise<void> = Promise.resolve();
   /** Heartbeats and answers waiting to be stepped, one per sender (inbound_heartbeats.ts). */
   private readonly heartbeats = new InboundHeartbeats();
+  private readonly stalls = new LoopStallMeter();
+  /** When the earliest work not yet done by a cycle fell due (loop_stall.ts), or null. */
+  private dueSinceMs: number | null = null;
 
   private constructor(
     private readonly options: RaftNodeOptions<Result>,
@@ -291,7 +295,15 @@ export class RaftNode<Result> {
   status(): RaftNodeStatus {
     const peers = this.transport?.peerStatus() ?? new Map();
     const contacts: PeerContact[] = [...peers.entries()].map(([id, p]) => ({ id, connected: p.connected, lastContactMs: this.lastContact.get(id) ?? null }));
-    return { ...this.raw.status(), contacts, incarnation: this.incarnation, writes: this.writes, entriesWritten: this.entriesWritten };
+    return {
+      ...this.raw.status(),
+      contacts,
+      incarnation: this.incarnation,
+      writes: this.writes,
+      entriesWritten: this.entriesWritten,
+      loopStallMaxMs: this.stalls.maxMs(),
+      loopStallRecentMaxMs: this.stalls.recentMaxMs(performance.now()),
+    };
   }
 
   async stop(): Promise<void> {
@@ -377,6 +389,7 @@ export class RaftNode<Result> {
   private schedule(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
+    this.noteDue(performance.now());
     setImmediate(() => {
       this.scheduled = false;
       this.runCycle();
@@ -390,6 +403,10 @@ export class RaftNode<Result> {
    */
   private runCycle(): void {
     if (this.stopped) return;
+    const startedAtMs = performance.now();
+    // Work that falls due during this cycle is the next cycle's.
+    const dueAtMs = Math.min(this.dueSinceMs ?? startedAtMs, startedAtMs);
+    this.dueSinceMs = null;
     this.raw.setClock(wallClockMs());
     const inputs = this.inputs;
     this.inputs = [];
@@ -403,18 +420,34 @@ export class RaftNode<Result> {
     }
     this.startWrite();
     this.armTickTimer();
+    this.recordStall(dueAtMs, startedAtMs);
+  }
+
+  private noteDue(atMs: number): void {
+    if (this.dueSinceMs === null || atMs < this.dueSinceMs) this.dueSinceMs = atMs;
+  }
+
+  /** One stretch of the loop's work that fell due at `dueAtMs` and started at `startedAtMs` ended now. */
+  private recordStall(dueAtMs: number, startedAtMs: number): void {
+    const endedAtMs = performance.now();
+    const stallMs = endedAtMs - dueAtMs;
+    if (!this.stalls.record(stallMs, endedAtMs)) return;
+    const lateMs = Math.round(startedAtMs - dueAtMs);
+    const busyMs = Math.round(endedAtMs - startedAtMs);
+    const why = lateMs >= busyMs ? "was the process stopped or starved of CPU?" : "its own work took that long";
+    this.log.warn({ stallMs: Math.round(stallMs), lateMs, busyMs }, `the raft loop stalled for ${Math.round(stallMs)} ms: it ran ${lateMs} ms late and worked ${busyMs} ms (${why})`);
   }
 
   /**
    * Delivers every tick that fell due since the last one, before the inputs that followed them.
-   * After a long stall (the process was stopped or starved) at most two election timeouts' worth
-   * are delivered: more would only repeat heartbeats that can no longer matter.
+   * After a long stall (the process was stopped or starved; recordStall says so) at most two
+   * election timeouts' worth are delivered: more would only repeat heartbeats that can no longer
+   * matter.
    */
   private deliverTicks(): void {
     const tickMs = this.tickMs;
     const due = Math.floor((performance.now() - this.lastTickAt) / tickMs);
     const cap = 2 * Math.round(this.options.electionTimeoutMs / tickMs);
-    if (due > cap) this.log.warn({ stalledMs: Math.round(due * tickMs) }, `the raft loop stalled for ${Math.round(due * tickMs)} ms (was the process stopped or starved of CPU?)`);
     for (let i = 0; i < Math.min(due, cap); i++) this.raw.tick();
     this.lastTickAt += due * tickMs;
   }
@@ -428,6 +461,7 @@ export class RaftNode<Result> {
     const dueAt = this.lastTickAt + this.raw.ticksUntilNextEvent() * this.tickMs;
     this.tickTimer = setTimeout(() => {
       this.tickTimer = null;
+      this.noteDue(dueAt);
       this.schedule();
     }, Math.max(1, Math.ceil(dueAt - performance.now())));
   }
@@ -461,6 +495,7 @@ export class RaftNode<Result> {
       }
       this.writes++;
       this.entriesWritten += write.entries.length;
+      const startedAtMs = performance.now();
       try {
         this.completeBatch(batch.readies);
       } catch (error: unknown) {
@@ -469,6 +504,7 @@ export class RaftNode<Result> {
       }
       this.startWrite();
       this.schedule();
+      this.recordStall(startedAtMs, startedAtMs);
     });
   }
 

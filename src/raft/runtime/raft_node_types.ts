@@ -112,4 +112,10 @@ export interface RaftNodeStatus extends RaftStatus {
   /** Durable writes and the entries they carried since start (entries per fsync = their ratio). */
   readonly writes: number;
   readonly entriesWritten: number;
+  /**
+   * The longest stall of the Raft loop (loop_stall.ts: from when work fell due until the loop had
+   * done it), in ms, since start and over about the last minute.
+   */
+  readonly loopStallMaxMs: number;
+  readonly loopStallRecentMaxMs: number;
 }
