@@ -13,9 +13,11 @@ import { ensureReplicationRole, initializeDataDir } from "./bootstrap.js";
 import { cloneFrom } from "./clone.js";
 import { serverUrl } from "./conninfo.js";
 import { exists, wipeDirectoryContents } from "./files.js";
+import { dropWalBackup, walBackupDir } from "./rewind_wal_backup.js";
+import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { serverLogFile, sqlTarget, startServer, stopServer } from "./lifecycle.js";
 import { ControlDataCache, NOTHING, observeLocal } from "./observe.js";
-import { Postmaster } from "./postmaster.js";
+import { Postmaster, removeStaleLockFile } from "./postmaster.js";
 import { type ActionProgress, ProgressReporter } from "./progress.js";
 import { DONE, failure } from "./results.js";
 import { readDetails, type ServerDetails } from "./details.js";
@@ -201,7 +203,30 @@ export class PostgresInstance implements PostgresPort {
     }
     const recovered = await this.recoverCrashedReplica();
     if (E.isLeft(recovered)) return recovered;
+    const primary = await this.recoverCrashedPrimary();
+    if (E.isLeft(primary)) return primary;
     return rewindFrom(this.settings, source, this.control, this.progressReporter);
+  }
+
+  /**
+   * A primary that crashed is recovered in single-user mode before pg_rewind, as pg_rewind would
+   * itself — but first, so that the copy of its WAL kept for a second run (rewind_wal_backup.ts)
+   * agrees with its control file. An earlier run that was interrupted left a copy: then nothing
+   * is recovered here, the copy is put back instead.
+   */
+  private async recoverCrashedPrimary(): Promise<PgResult> {
+    const s = this.settings;
+    this.control.invalidate();
+    const control = await this.control.read();
+    const clean = E.isRight(control) && (control.right.state === "shut down" || control.right.state === "shut down in recovery");
+    if (clean || (await exists(join(s.dataDir, "standby.signal"))) || (await exists(join(walBackupDir(s.dataDir), "COMPLETE")))) return DONE;
+    s.logger.info({}, "the former primary was not shut down cleanly: crash recovery in single-user mode before pg_rewind");
+    // Single-user mode refuses a postmaster.pid naming a zombie postmaster.
+    removeStaleLockFile(s.dataDir, s.logger);
+    const timeoutMs = s.timeouts.rewindTimeoutMs;
+    const outcome = await runProgram(s.binDir, s.osUser, { program: "postgres", args: ["--single", "-F", "-D", s.dataDir, "template1"], timeoutMs });
+    this.control.invalidate();
+    return succeeded(outcome) ? DONE : failure("failed", `cannot rewind: crash recovery in single-user mode failed: ${describeOutcome("postgres --single", outcome, timeoutMs)}`);
   }
 
   /**
@@ -230,6 +255,7 @@ export class PostgresInstance implements PostgresPort {
     const stopped = await stopServer(this.settings, this.postmaster, "immediate");
     if (E.isLeft(stopped)) return stopped;
     await wipeDirectoryContents(this.settings.dataDir);
+    await dropWalBackup(this.settings.dataDir);
     this.control.invalidate();
     return cloneFrom(this.settings, source, this.progressReporter);
   }

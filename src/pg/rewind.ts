@@ -10,6 +10,9 @@
  * checkpoint record the source does not have, on the same timeline, which pg_rewind then calls
  * "no rewind required" although the replica can no longer stream.
  *
+ * pg_rewind overwrites the target in place; a copy of the target's WAL kept beside it lets a run
+ * that was interrupted (its source went away) be run again (rewind_wal_backup.ts).
+ *
  * PostgreSQL 15's pg_rewind takes the source's timeline from its pg_control, which after a
  * promotion still names the old timeline until the first checkpoint on the new one; it then
  * says "source and target cluster are on the same timeline … no rewind required" and the old
@@ -24,6 +27,7 @@ import { type ConnParams, formatConninfo, parseConnectionString, withParams } fr
 import type { ControlDataCache } from "./observe.js";
 import type { ProgressReporter } from "./progress.js";
 import { removeStaleLockFile } from "./postmaster.js";
+import { dropWalBackup, prepareWalBackup } from "./rewind_wal_backup.js";
 import { passfileEnv, writePassfile } from "./passfile.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { DONE, failure } from "./results.js";
@@ -88,6 +92,9 @@ export async function rewindFrom(s: ResolvedSettings, source: Upstream, control:
   const checkpointed = await checkpointIfTimelineLags(s, parsed.right);
   if (E.isLeft(checkpointed)) return failure("sourceLost", `cannot rewind from ${source.member}: ${checkpointed.left}; rewinding again against the primary of the moment`);
   const timeoutMs = s.timeouts.rewindTimeoutMs;
+  const backup = await prepareWalBackup(s);
+  if (E.isLeft(backup)) s.logger.warn({}, `pg_rewind runs without a copy of this directory's WAL: ${backup.left}; if it is interrupted, the member is cloned again`);
+  else if (backup.right) s.logger.info({}, "an earlier pg_rewind was interrupted: this directory's own WAL is put back first");
   await writePassfile(s);
   progress.begin("rewind");
   s.logger.info({ source: source.member }, `rewinding against ${source.member} with pg_rewind`);
@@ -106,6 +113,7 @@ export async function rewindFrom(s: ResolvedSettings, source: Upstream, control:
     if (said(SOURCE_LOST)) return failure("sourceLost", `${what}\n${source.member} went away or stopped being the primary: rewinding again against the primary of the moment.`);
     return failure("failed", `${what}\nCheck that ${source.member} runs and accepts the superuser; rewind again or reinit.`);
   }
+  await dropWalBackup(s.dataDir);
   const written = await writeServerFiles(s, { role: "replica", upstream: source });
   if (E.isLeft(written)) return failure("failed", `rewind against ${source.member} succeeded but ${written.left}`);
   const noop = outcome.tail.some((line) => line.includes("no rewind required"));

@@ -4,13 +4,16 @@
  * is rewound and streams from the new primary, and a rewind with nothing to undo succeeds.
  * The subtests depend on each other and run in order.
  */
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { either as E } from "fp-ts";
 import t from "tap";
 import type { PgResult } from "../../src/ha/ports.js";
 import type { PostgresInstance } from "../../src/pg/postgres_instance.js";
 import type { MemberName } from "../../src/pg/types.js";
+import { serverUrl } from "../../src/pg/conninfo.js";
+import { walBackupDir } from "../../src/pg/rewind_wal_backup.js";
+import { cuttingProxy } from "./cutting_proxy.js";
 import { createRecordingLogger, eventually, pgRoot, REPLICATION, sql, SUPERUSER, TEST_PARAMETERS, upstreamOf } from "./support.js";
 import { NO_PERMANENT_SLOTS } from "../../src/dcs/permanent_slots.js";
 
@@ -124,7 +127,18 @@ t.test("the old primary diverges, is rewound against the new one and streams fro
   // Immediate: a crashed old primary, which pg_rewind recovers in single-user mode first.
   t.ok(ok(await a.run({ kind: "stop", mode: "immediate" })));
   t.match(await a.observe(), { process: "stopped", timeline: 1, controlState: "in production" });
-  t.ok(ok(await a.run({ kind: "rewind", source: upstreamOf(b) })));
+  // Issue 14: a source that goes away mid-way (a second failover) is "sourceLost" — retried
+  // against the primary of the moment, never a reason to wipe the data directory.
+  const proxy = await cuttingProxy(b.settings.port, 256 * 1024);
+  t.teardown(() => proxy.close());
+  const interrupted = await a.run({ kind: "rewind", source: { member: m("pgb"), connUrl: serverUrl("127.0.0.1", proxy.port) } });
+  t.ok(proxy.cuts() > 0, "the proxy cut the transfer");
+  t.equal(E.isLeft(interrupted) && interrupted.left.code, "sourceLost", E.isLeft(interrupted) ? interrupted.left.message : "it succeeded");
+  t.match(await a.observe(), { dataDir: "initialized", process: "stopped" }, "the data directory is still there");
+  t.ok(existsSync(join(walBackupDir(a.settings.dataDir), "COMPLETE")), "with a copy of its own WAL beside it");
+  t.ok(ok(await a.run({ kind: "rewind", source: upstreamOf(b) })), "the rewind against the source itself then succeeds");
+  t.ok(logger.lines.some((l) => l.fields["member"] === "pga" && /an earlier pg_rewind was interrupted/.test(l.message)), "after putting that WAL back");
+  t.notOk(existsSync(walBackupDir(a.settings.dataDir)), "the copy is gone once the rewind succeeded");
   const pgaLines = logger.lines.filter((l) => l.fields["member"] === "pga").map((l) => l.message);
   t.ok(pgaLines.some((l) => /^rewound against pgb/.test(l)), "a real rewind, not a no-op", { lines: pgaLines.slice(-25) });
   t.ok(ok(await b.run({ kind: "syncSlots", members, permanent: NO_PERMANENT_SLOTS })));
