@@ -34,6 +34,8 @@ export interface RestartExpectation {
 
 export interface DcsNodeSpec extends NodeSpec {
   readonly snapshotEveryEntries: number;
+  /** RaftNodeOptions.snapshotBytesPerEntry (default: the runtime's). */
+  readonly snapshotBytesPerEntry?: number;
   readonly historyMax: number;
   /** Set for a restart probe; null for a serving node. */
   readonly restart: RestartExpectation | null;
@@ -63,6 +65,7 @@ export function nodeOptions(spec: DcsNodeSpec, logger: Logger): DcsNodeOptions {
     heartbeatMs: spec.heartbeatMs,
     electionTimeoutMs: spec.electionTimeoutMs,
     snapshotEveryEntries: spec.snapshotEveryEntries,
+    ...(spec.snapshotBytesPerEntry === undefined ? {} : { snapshotBytesPerEntry: spec.snapshotBytesPerEntry }),
     limits: { ...DEFAULT_LIMITS, historyMax: spec.historyMax },
     logger,
     onFatal: (error) => {

@@ -617,7 +617,7 @@ export class RaftNode<Result> {
    * behind any log write in progress; the in-memory log is compacted once it is durable.
    */
   private maybeCompact(): void {
-    const every = Math.max(this.options.snapshotEveryEntries, Math.ceil(this.lastSnapshotBytes / SNAPSHOT_BYTES_PER_ENTRY_MAX));
+    const every = Math.max(this.options.snapshotEveryEntries, Math.ceil(this.lastSnapshotBytes / (this.options.snapshotBytesPerEntry ?? SNAPSHOT_BYTES_PER_ENTRY_MAX)));
     if (this.compacting || this.applied - this.snapshotIndex < every) return;
     const snapshot = this.raw.createSnapshot(encodeSnapshotData(this.sessions, this.options.stateMachine.snapshot()));
     if (snapshot === null) return;

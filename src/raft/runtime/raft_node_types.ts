@@ -51,6 +51,11 @@ export interface RaftNodeOptions<Result> {
   readonly electionTimeoutMs: number;
   /** Take a snapshot and compact the log after this many applied entries. */
   readonly snapshotEveryEntries: number;
+  /**
+   * Or after one entry per this many bytes of the last snapshot, if that is more (default
+   * SNAPSHOT_BYTES_PER_ENTRY_MAX, raft_node.ts); Infinity: after snapshotEveryEntries alone.
+   */
+  readonly snapshotBytesPerEntry?: number;
   readonly stateMachine: StateMachine<Result>;
   readonly logger: Logger;
   /** Called once when the node cannot continue safely (its log cannot be written). */
