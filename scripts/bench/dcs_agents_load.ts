@@ -7,9 +7,8 @@
  * during the storm apart, and whether a healthy primary lost its lease (a renewal refused).
  * Prints JSON lines like dcs_load.ts: {"phase":"measure"}, {"phase":"measured"}, the result.
  */
-import WebSocket from "ws";
 import { agentTick, type Cadence, failoverSteps, type ScopeLive, type Topology } from "./dcs_bench_workload.js";
-import { Load, setup } from "./dcs_load_client.js";
+import { type Load, openLoad } from "./dcs_load_client.js";
 import { percentile } from "./raft_bench_protocol.js";
 
 export interface AgentsLoadSpec {
@@ -135,23 +134,7 @@ function run(agents: Agents, load: Load, spec: AgentsLoadSpec): Promise<{ lagMax
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as AgentsLoadSpec;
-  setTimeout(() => {
-    process.stderr.write(`dcs agents load: still running after ${spec.deadlineMs} ms; giving up\n`);
-    process.exit(2);
-  }, spec.deadlineMs).unref();
-  const sockets = await Promise.all(spec.urls.map(async (url) => {
-    const socket = new WebSocket(url, { perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
-    return socket;
-  }));
-  const topology: Topology = { scopes: spec.scopes, membersPerScope: spec.membersPerScope, nodes: sockets.length };
-  const load = new Load(sockets);
-  const setupStart = process.hrtime.bigint();
-  const generations = await setup(load, topology);
-  const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
+  const { load, topology, generations, setupMs } = await openLoad("dcs agents load", spec);
   const agents = new Agents(load, topology, spec, generations);
   const { lagMaxMs, seconds, failovers } = await run(agents, load, spec);
   process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`);

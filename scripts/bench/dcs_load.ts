@@ -8,9 +8,8 @@
  * that node). Prints JSON lines on stdout: {"phase":"measure"} when the measurement starts,
  * {"phase":"measured"} when it ends, then the result; exits when its stdin closes.
  */
-import WebSocket from "ws";
 import { commandsPerSecond, steadySecond, type Topology } from "./dcs_bench_workload.js";
-import { Load, setup } from "./dcs_load_client.js";
+import { type Load, openLoad } from "./dcs_load_client.js";
 import { percentile } from "./raft_bench_protocol.js";
 
 const ANSWER_WAIT_MS = 10_000;
@@ -89,23 +88,7 @@ function steady(load: Load, topology: Topology, generations: readonly number[], 
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as DcsLoadSpec;
-  setTimeout(() => {
-    process.stderr.write(`dcs load: still running after ${spec.deadlineMs} ms; giving up\n`);
-    process.exit(2);
-  }, spec.deadlineMs).unref();
-  const sockets = await Promise.all(spec.urls.map(async (url) => {
-    const socket = new WebSocket(url, { perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
-    return socket;
-  }));
-  const topology: Topology = { scopes: spec.scopes, membersPerScope: spec.membersPerScope, nodes: sockets.length };
-  const load = new Load(sockets);
-  const setupStart = process.hrtime.bigint();
-  const generations = await setup(load, topology);
-  const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
+  const { load, topology, generations, setupMs } = await openLoad("dcs load", spec);
   const { lagMaxMs: sendLagMaxMs, seconds } = await steady(load, topology, generations, spec);
   process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`);
   const waitUntil = Date.now() + ANSWER_WAIT_MS;

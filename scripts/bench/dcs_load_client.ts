@@ -3,7 +3,7 @@
  * hosts each member, answers matched to their sends, latencies and refusals counted. Shared by
  * the steady load (dcs_load.ts) and the agents' load with a failover storm (dcs_agents_load.ts).
  */
-import type WebSocket from "ws";
+import WebSocket from "ws";
 import { encodeCommand } from "../../src/dcs/commands.js";
 import { corkedSender } from "../../lab/sockets.js";
 import { type Planned, setupCommands, type Topology } from "./dcs_bench_workload.js";
@@ -94,4 +94,36 @@ export async function setup(load: Load, topology: Topology): Promise<number[]> {
     }
   }));
   return generations;
+}
+
+/** What both load generators start with: connections to every node, and the scopes set up. */
+export interface OpenedLoad {
+  readonly load: Load;
+  readonly topology: Topology;
+  readonly generations: number[];
+  readonly setupMs: number;
+}
+
+/**
+ * Exits (2) after `deadlineMs` whatever happens, connects to every node's client port, and sets
+ * up the scopes and their leases.
+ */
+export async function openLoad(what: string, spec: { readonly urls: readonly string[]; readonly scopes: number; readonly membersPerScope: number; readonly deadlineMs: number }): Promise<OpenedLoad> {
+  setTimeout(() => {
+    process.stderr.write(`${what}: still running after ${spec.deadlineMs} ms; giving up\n`);
+    process.exit(2);
+  }, spec.deadlineMs).unref();
+  const sockets = await Promise.all(spec.urls.map(async (url) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    return socket;
+  }));
+  const topology: Topology = { scopes: spec.scopes, membersPerScope: spec.membersPerScope, nodes: sockets.length };
+  const load = new Load(sockets);
+  const setupStart = process.hrtime.bigint();
+  const generations = await setup(load, topology);
+  return { load, topology, generations, setupMs: Number(process.hrtime.bigint() - setupStart) / 1e6 };
 }
