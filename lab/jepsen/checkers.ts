@@ -7,8 +7,12 @@
  * - dual primary: the intervals in which two nodes both acknowledged writes, in ms (must be 0);
  * - timelines: only forward, and every timeline a write was acknowledged on after the first has
  *   a recorded failover or switchover in the history;
- * - convergence: one primary and every other member streaming within a bound after each heal;
+ * - convergence: within 10 s of each heal, every member running, one primary, every other member
+ *   on its timeline streaming from it;
  * - linearizability of the DCS operations (config compare-and-set and consistent reads).
+ * Issue 14's checkers are modules of their own: check_diverged_reads.ts (no 200 on /replica or
+ * /read-only while diverged) and check_failover_causes.ts (every failover has a cause); the heal
+ * report is heal_report.ts; convergence.ts judges when a member is back.
  */
 import { check, explain, registerModel, type RegisterOperation } from "../lincheck/index.js";
 import type { ConvergenceEvent, DcsEvent, WriteEvent } from "./history.js";
@@ -141,17 +145,19 @@ export function checkTimelines(writes: readonly WriteEvent[], history: readonly 
 }
 
 /**
- * Fails when a heal is not followed by convergence within `boundMs`; the figures also count the
- * heals slower than `targetMs` (the issue's target, 10 s: a node that must be rewound and
- * restarted can take longer on a loaded 2-core machine, and that is reported, not hidden).
+ * Issue 14: after the last fault of a step ends, within 10 s every member runs, is on the
+ * primary's timeline and streams from it (convergence.ts judges it from PostgreSQL). The
+ * bound was 30 s, with 10 s reported as a target: a heal that needs longer is a failure now.
  */
-export function checkConvergence(events: readonly ConvergenceEvent[], boundMs: number, targetMs = boundMs): CheckResult {
+export const CONVERGENCE_BOUND_MS = 10_000;
+
+/** Fails when a heal is not followed by convergence within `boundMs`. */
+export function checkConvergence(events: readonly ConvergenceEvent[], boundMs = CONVERGENCE_BOUND_MS): CheckResult {
   const problems = events.filter((e) => e.ms === null || e.ms > boundMs).map((e) => `after ${e.afterFault} (healed at ${e.atMs} ms): ${e.ms === null ? "no convergence" : `${e.ms} ms`} (bound ${boundMs} ms)`);
   const times = events.flatMap((e) => (e.ms === null ? [] : [e.ms]));
   const max = times.length === 0 ? 0 : Math.max(...times);
-  const slow = events.filter((e) => e.ms !== null && e.ms > targetMs).length;
   const median = times.length === 0 ? 0 : [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-  return { name: "convergence", ok: problems.length === 0, figures: `heals=${events.length} median_ms=${median} max_ms=${max} over_${targetMs / 1000}s=${slow}`, problems };
+  return { name: "convergence", ok: problems.length === 0, figures: `heals=${events.length} median_ms=${median} max_ms=${max} over_${boundMs / 1000}s=${problems.length}`, problems };
 }
 
 /** The DCS operations as register operations on one key (each config version carries a unique token). */

@@ -85,6 +85,17 @@ export class ClusterUnderTest implements FaultTarget {
     return this.pg.primary();
   }
 
+  /** The node that says it is the Raft leader in the highest term (GET /patroni), if any answers so. */
+  async raftLeader(): Promise<string | null> {
+    const statuses = await this.pg.statuses();
+    let best: { node: string; term: number } | null = null;
+    for (const [node, status] of statuses) {
+      if (status?.raft.role !== "leader") continue;
+      if (best === null || status.raft.term > best.term) best = { node, term: status.raft.term };
+    }
+    return best?.node ?? null;
+  }
+
   killAgent(node: string): void {
     if (this.pg.agentPid(node) !== null) this.pg.signalAgent(node, "SIGKILL");
   }

@@ -1,7 +1,9 @@
 /**
  * The recorded history of a run: every write attempt with its outcome, every DCS operation, every
- * fault (start and end), and samples of who answered as primary. Times are milliseconds on this
- * process's monotonic clock since the run started, so intervals compare across clients.
+ * fault (start and end), samples of who answered as primary, samples of each member's PostgreSQL
+ * (timeline, WAL position, replication) beside its health answers, the primaries' timeline
+ * histories, and each heal's convergence. Times are milliseconds on this process's monotonic
+ * clock since the run started, so intervals compare across clients.
  */
 import { performance } from "node:perf_hooks";
 
@@ -43,8 +45,20 @@ export interface FaultEvent {
   readonly type: "fault";
   readonly name: string;
   readonly phase: "start" | "end";
+  /** The schedule's step (episode) the fault belongs to: pairs a start with its end. */
+  readonly step: number;
   readonly atMs: number;
   readonly detail: string;
+  /** start only: the nodes the fault acted on (killed, froze, cut off, skewed …). */
+  readonly victims?: readonly string[];
+  /**
+   * start only: whether the fault, when a victim is the Raft leader, also affects the primary of
+   * that moment (its lease goes through the Raft leader: the renewals, and the times stamped on them).
+   */
+  readonly viaRaftLeader?: boolean;
+  /** start only: who was the primary and who the Raft leader just before it (null: none or unknown). */
+  readonly primary?: string | null;
+  readonly raftLeader?: string | null;
 }
 
 export interface SampleEvent {
@@ -56,13 +70,83 @@ export interface SampleEvent {
 
 export interface ConvergenceEvent {
   readonly type: "convergence";
+  /** The schedule's step that was healed (see FaultEvent.step). */
+  readonly step: number;
   readonly afterFault: string;
+  /** When the last fault of the step was healed. */
   readonly atMs: number;
-  /** Milliseconds from the heal to one primary with every other member streaming; null: not within the bound. */
+  /**
+   * Milliseconds from the heal to every member running, one primary, and every other member on
+   * its timeline streaming from it (judged by PostgreSQL); null: not within the harness's wait.
+   */
   readonly ms: number | null;
+  /** The step's victims: milliseconds from the heal until each one was back (null: never in the wait). */
+  readonly returning?: readonly { readonly node: string; readonly ms: number | null }[];
 }
 
-export type Event = WriteEvent | DcsEvent | FaultEvent | SampleEvent | ConvergenceEvent;
+/** What a standby's walreceiver said (pg_stat_wal_receiver), if it has one. */
+export interface ReceiverFacts {
+  readonly status: string;
+  /** The node its sender_host belongs to (null: an address of no node). */
+  readonly senderNode: string | null;
+  readonly timeline: number | null;
+}
+
+/** One member's PostgreSQL as the harness read it (never the agent's opinion). */
+export interface MemberFacts {
+  readonly inRecovery: boolean;
+  /**
+   * IDENTIFY_SYSTEM's timeline: on a standby the timeline of the last replayed record, on a
+   * primary the one it inserts on (pg_control_checkpoint() lags behind both until a checkpoint).
+   */
+  readonly timeline: number;
+  /** In recovery the replay position, else the written position (pg_current_wal_lsn), decimal. */
+  readonly lsn: string;
+  readonly receiveLsn: string | null;
+  /** pg_control_checkpoint().timeline_id, for the record. */
+  readonly checkpointTimeline: number;
+  /** pg_postmaster_start_time() in epoch ms: a change means PostgreSQL was restarted. */
+  readonly postmasterStartMs: number;
+  readonly receiver: ReceiverFacts | null;
+  /** application_name of each walsender in state streaming (on a primary: who streams from it). */
+  readonly streaming: readonly string[];
+}
+
+/**
+ * One member in one sampling round: its PostgreSQL's facts, then the primary's timeline history,
+ * then its health answers, then a check that its PostgreSQL session survived (so it was not
+ * restarted — nor rewound — between the facts and the answers).
+ */
+export interface MemberSample {
+  readonly type: "member";
+  readonly node: string;
+  /** When its facts were read. */
+  readonly atMs: number;
+  /** When its health answers came. */
+  readonly answeredMs: number;
+  /** null: PostgreSQL could not be asked (down, frozen, refusing). */
+  readonly facts: MemberFacts | null;
+  /** HTTP status of HEAD /replica and HEAD /read-only; null: no answer. */
+  readonly replica: number | null;
+  readonly readOnly: number | null;
+  /** The session that read the facts still answered after the health checks. */
+  readonly stable: boolean;
+  /** The round's primary by PostgreSQL's facts (see divergence.ts), and its timeline; null: none clear. */
+  readonly primary: string | null;
+  readonly primaryTimeline: number | null;
+}
+
+/** A primary's `pg_wal/<timeline>.history`, recorded the first time a round used it. */
+export interface TimelineHistoryEvent {
+  readonly type: "timeline-history";
+  readonly atMs: number;
+  readonly node: string;
+  readonly timeline: number;
+  /** Each earlier timeline and the LSN (decimal) where this lineage left it. */
+  readonly entries: readonly { readonly timeline: number; readonly switchpoint: string }[];
+}
+
+export type Event = WriteEvent | DcsEvent | FaultEvent | SampleEvent | ConvergenceEvent | MemberSample | TimelineHistoryEvent;
 
 /** Milliseconds (0.1 ms steps) on this process's monotonic clock since the run's clock was made. */
 export class RunClock {

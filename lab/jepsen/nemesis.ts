@@ -3,6 +3,12 @@
  * schedule that picks them. A fault acts on the cluster through the FaultTarget, which the
  * cluster under test implements with real signals, iptables rules in the nodes' namespaces, delay
  * proxies on the links and the agents' clock-fault files.
+ *
+ * Each start names its victims, the nodes it acted on, for the failover-causes checker: the node
+ * killed, frozen, skewed or losing packets; for a partition the nodes cut off from a majority
+ * (partition-halves: the minority; partition-bridge: the two sides, each cut from the other half
+ * of its peers); every node for delay and restart-all; the member added or removed for
+ * membership (a Raft-level change must not move the primary).
  */
 import type { Prng } from "../../src/lib/prng.js";
 
@@ -10,6 +16,8 @@ export interface FaultTarget {
   readonly nodes: readonly string[];
   /** The member answering as primary now, if exactly one does. */
   primary(): Promise<string | null>;
+  /** The Raft leader now (the node claiming it in the highest term), if any. */
+  raftLeader(): Promise<string | null>;
   killAgent(node: string): void;
   killPostmaster(node: string): void;
   startAgent(node: string): Promise<void>;
@@ -29,10 +37,22 @@ export interface FaultTarget {
   cycleRaftMember(node: string): Promise<string>;
 }
 
+/** What a fault's start did: a sentence for the report, and the nodes it acted on. */
+export interface FaultStart {
+  readonly detail: string;
+  readonly victims: readonly string[];
+}
+
 export interface Fault {
   readonly name: string;
-  /** Applies the fault; the sentence says what exactly was done. */
-  start(target: FaultTarget, prng: Prng): Promise<string>;
+  /**
+   * When a victim is the Raft leader, the fault also reaches the lease of the primary of that
+   * moment: its renewals go through the Raft leader (a kill, a freeze, a cut, lost packets) or
+   * carry the Raft leader's clock (a clock fault).
+   */
+  readonly viaRaftLeader: boolean;
+  /** Applies the fault. */
+  start(target: FaultTarget, prng: Prng): Promise<FaultStart>;
   end(target: FaultTarget): Promise<void>;
 }
 
@@ -48,11 +68,14 @@ function others(target: FaultTarget, node: string): string[] {
   return target.nodes.filter((n) => n !== node);
 }
 
+type Start = (t: FaultTarget, prng: Prng, memo: Map<string, unknown>) => Promise<FaultStart>;
+
 /** Builds a fault that remembers what it did between start and end. */
-function fault(name: string, start: (t: FaultTarget, prng: Prng, memo: Map<string, unknown>) => Promise<string>, end: (t: FaultTarget, memo: Map<string, unknown>) => Promise<void>): Fault {
+function fault(name: string, viaRaftLeader: boolean, start: Start, end: (t: FaultTarget, memo: Map<string, unknown>) => Promise<void>): Fault {
   const memo = new Map<string, unknown>();
   return {
     name,
+    viaRaftLeader,
     start: (t, prng) => {
       memo.clear();
       return start(t, prng, memo);
@@ -61,51 +84,53 @@ function fault(name: string, start: (t: FaultTarget, prng: Prng, memo: Map<strin
   };
 }
 
+const started = (detail: string, victims: readonly string[]): FaultStart => ({ detail, victims });
+
 export const FAULTS: Readonly<Record<string, Fault>> = {
-  "kill-agent": fault("kill-agent", async (t, prng, memo) => {
+  "kill-agent": fault("kill-agent", true, async (t, prng, memo) => {
     const node = await victim(t, prng);
     t.killAgent(node);
     memo.set("node", node);
-    return `kill -9 the agent of ${node}`;
+    return started(`kill -9 the agent of ${node}`, [node]);
   }, async (t, memo) => t.startAgent(memo.get("node") as string)),
-  "kill-postgres": fault("kill-postgres", async (t, prng) => {
+  "kill-postgres": fault("kill-postgres", false, async (t, prng) => {
     const node = await victim(t, prng);
     t.killPostmaster(node);
-    return `kill -9 the postmaster of ${node}`;
+    return started(`kill -9 the postmaster of ${node}`, [node]);
   }, async () => {}),
-  "kill-both": fault("kill-both", async (t, prng, memo) => {
+  "kill-both": fault("kill-both", true, async (t, prng, memo) => {
     const node = await victim(t, prng);
     t.killAgent(node);
     t.killPostmaster(node);
     memo.set("node", node);
-    return `kill -9 the agent and the postmaster of ${node}`;
+    return started(`kill -9 the agent and the postmaster of ${node}`, [node]);
   }, async (t, memo) => t.startAgent(memo.get("node") as string)),
-  "freeze-agent": fault("freeze-agent", async (t, prng, memo) => {
+  "freeze-agent": fault("freeze-agent", true, async (t, prng, memo) => {
     const node = await victim(t, prng);
     t.freeze(node, "agent");
     memo.set("node", node);
-    return `SIGSTOP the agent of ${node}`;
+    return started(`SIGSTOP the agent of ${node}`, [node]);
   }, async (t, memo) => t.thaw(memo.get("node") as string, "agent")),
-  "freeze-postgres": fault("freeze-postgres", async (t, prng, memo) => {
+  "freeze-postgres": fault("freeze-postgres", false, async (t, prng, memo) => {
     const node = await victim(t, prng);
     t.freeze(node, "postgres");
     memo.set("node", node);
-    return `SIGSTOP the PostgreSQL processes of ${node}`;
+    return started(`SIGSTOP the PostgreSQL processes of ${node}`, [node]);
   }, async (t, memo) => t.thaw(memo.get("node") as string, "postgres")),
-  "partition-primary": fault("partition-primary", async (t, prng) => {
+  "partition-primary": fault("partition-primary", true, async (t, prng) => {
     const node = await victim(t, prng);
     await t.partition([[node], others(t, node)], { clients: true });
-    return `${node} cut off from its peers, still reachable by clients`;
+    return started(`${node} cut off from its peers, still reachable by clients`, [node]);
   }, async (t) => t.healNetwork()),
-  "partition-halves": fault("partition-halves", async (t, prng) => {
+  "partition-halves": fault("partition-halves", true, async (t, prng) => {
     const shuffled = [...t.nodes].sort(() => prng.next() - 0.5);
     const cut = Math.floor(shuffled.length / 2);
     const minority = shuffled.slice(0, cut);
     const majority = shuffled.slice(cut);
     await t.partition([minority, majority], { clients: true });
-    return `majority ${majority.join(",")} | minority ${minority.join(",")}`;
+    return started(`majority ${majority.join(",")} | minority ${minority.join(",")}`, minority);
   }, async (t) => t.healNetwork()),
-  "partition-bridge": fault("partition-bridge", async (t, prng) => {
+  "partition-bridge": fault("partition-bridge", true, async (t, prng) => {
     const shuffled = [...t.nodes].sort(() => prng.next() - 0.5);
     const [bridge, ...rest] = shuffled as [string, ...string[]];
     const half = Math.ceil(rest.length / 2);
@@ -113,44 +138,44 @@ export const FAULTS: Readonly<Record<string, Fault>> = {
     const right = rest.slice(half);
     // Two groups that cannot see each other, both seeing the bridge node.
     await t.partition([[...left, bridge], [...right, bridge]], { clients: true });
-    return `${left.join(",")} ↔ ${bridge} ↔ ${right.join(",")}`;
+    return started(`${left.join(",")} ↔ ${bridge} ↔ ${right.join(",")}`, rest);
   }, async (t) => t.healNetwork()),
-  "one-way": fault("one-way", async (t, prng) => {
+  "one-way": fault("one-way", true, async (t, prng) => {
     const from = await victim(t, prng);
     for (const to of others(t, from)) await t.dropOneWay(from, to);
-    return `packets from ${from} to its peers dropped (the other way passes)`;
+    return started(`packets from ${from} to its peers dropped (the other way passes)`, [from]);
   }, async (t) => t.healNetwork()),
-  "loss": fault("loss", async (t, prng) => {
+  "loss": fault("loss", true, async (t, prng) => {
     const node = await victim(t, prng);
     const probability = 0.1 + prng.next() * 0.3;
     await t.loss(node, probability);
-    return `${Math.round(probability * 100)} % packet loss on ${node}`;
+    return started(`${Math.round(probability * 100)} % packet loss on ${node}`, [node]);
   }, async (t) => t.healNetwork()),
-  "delay": fault("delay", async (t, prng) => {
+  "delay": fault("delay", true, async (t, prng) => {
     const ms = 50 + prng.int(0, 250);
     for (const node of t.nodes) await t.delay(node, ms, Math.round(ms / 4));
-    return `${ms} ms (±${Math.round(ms / 4)}) on every link`;
+    return started(`${ms} ms (±${Math.round(ms / 4)}) on every link`, t.nodes);
   }, async (t) => t.healNetwork()),
-  "clock": fault("clock", async (t, prng, memo) => {
+  "clock": fault("clock", true, async (t, prng, memo) => {
     const node = pick(prng, t.nodes);
     // Within the documented bound (the watchdog margin, 1 s): entry times come from the Raft leader's clock.
     const offsetMs = (prng.chance(0.5) ? 1 : -1) * prng.int(100, 800);
     const rate = 0.9 + prng.next() * 0.2;
     t.clock(node, offsetMs, rate);
     memo.set("node", node);
-    return `${node}'s wall clock ${offsetMs > 0 ? "+" : ""}${offsetMs} ms, rate ${rate.toFixed(2)}`;
+    return started(`${node}'s wall clock ${offsetMs > 0 ? "+" : ""}${offsetMs} ms, rate ${rate.toFixed(2)}`, [node]);
   }, async (t, memo) => t.clock(memo.get("node") as string, 0, 1)),
-  "restart-all": fault("restart-all", async (t) => {
+  "restart-all": fault("restart-all", true, async (t) => {
     for (const node of t.nodes) t.killAgent(node);
     for (const node of t.nodes) await t.startAgent(node);
-    return "every agent killed and started again at once";
+    return started("every agent killed and started again at once", t.nodes);
   }, async () => {}),
-  "membership": fault("membership", async (t, prng) => {
+  "membership": fault("membership", false, async (t, prng) => {
     const primary = await t.primary();
     const replicas = t.nodes.filter((n) => n !== primary);
     const node = pick(prng, replicas.length > 0 ? replicas : t.nodes);
-    if (prng.chance(0.5)) return t.transferRaftLeader(node);
-    return t.cycleRaftMember(node);
+    if (prng.chance(0.5)) return started(await t.transferRaftLeader(node), [node]);
+    return started(await t.cycleRaftMember(node), [node]);
   }, async () => {}),
 };
 

@@ -1,17 +1,23 @@
 /**
  * One run of the harness: a cluster under test in network namespaces, the workloads writing and
- * operating the DCS, the seeded fault schedule (each fault held, healed, then the time to
- * converge measured), the final read, the checkers, and a report folder: history.jsonl,
- * results.json, summary.txt, timeline.svg and the agents' logs.
+ * operating the DCS, the member sampler (each member's PostgreSQL beside its health answers), the
+ * seeded fault schedule (each step's faults held, healed, then the time until every member is
+ * back measured), the final read, the checkers, and a report folder: history.jsonl, results.json,
+ * summary.txt, timeline.svg and the agents' logs.
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createPrng } from "../../src/lib/prng.js";
+import { createPrng, type Prng } from "../../src/lib/prng.js";
 import { waitFor } from "../../lab/pg_cluster.js";
-import { type CheckResult, checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, type TimelineRecord } from "../../lab/jepsen/checkers.js";
+import { checkDivergedReads, judgeSamples } from "../../lab/jepsen/check_diverged_reads.js";
+import { checkFailoverCauses } from "../../lab/jepsen/check_failover_causes.js";
+import { type CheckResult, checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, CONVERGENCE_BOUND_MS, type TimelineRecord } from "../../lab/jepsen/checkers.js";
 import { ClusterUnderTest } from "../../lab/jepsen/cluster.js";
+import { converged, notBack, type Round } from "../../lab/jepsen/convergence.js";
 import { History } from "../../lab/jepsen/history.js";
-import { nextStep } from "../../lab/jepsen/nemesis.js";
+import { MemberSampler } from "../../lab/jepsen/member_sampler.js";
+import { nextStep, type Step } from "../../lab/jepsen/nemesis.js";
+import { primaryChanges } from "../../lab/jepsen/primary_changes.js";
 import { timelineSvg } from "./timeline_svg.js";
 import { DcsWorkload, historySink } from "./workloads.js";
 import { CREATE_TABLE, DirectWriter, PsqlWriter, TABLE } from "../../lab/jepsen/writers.js";
@@ -74,19 +80,42 @@ async function primaries(cluster: ClusterUnderTest): Promise<string[]> {
   return answers.filter((a): a is string => a !== null);
 }
 
-/** One primary, every other member streaming from it (judged by PostgreSQL): the time it took, or null. */
-async function converge(cluster: ClusterUnderTest, boundMs: number): Promise<number | null> {
-  const start = Date.now();
-  try {
-    await cluster.pg.waitHealthy(boundMs);
-    return Date.now() - start;
-  } catch {
-    return null;
-  }
+/** Sampling rounds while a heal converges: PostgreSQL is asked this often. */
+const HEAL_SAMPLE_MS = 250;
+
+interface HealMeasure {
+  /** From the heal to the first round with every member back; null: not within the wait. */
+  readonly ms: number | null;
+  readonly returning: { node: string; ms: number | null }[];
+  /** Why members were not back in the last round (for the log when it never converged). */
+  readonly lastProblems: string[];
 }
 
-function timelineRecords(history: unknown): TimelineRecord[] {
-  const records: TimelineRecord[] = [{ timeline: 1, lsn: 0n, reason: "bootstrap", newPrimary: "" }];
+/** Samples more often until a round taken wholly after the heal has every member back. */
+async function measureHeal(sampler: MemberSampler, nodes: readonly string[], victims: readonly string[], healedAt: number): Promise<HealMeasure> {
+  const back = new Map<string, number>();
+  let convergedAt: number | null = null;
+  let last: Round = [];
+  sampler.periodMs = HEAL_SAMPLE_MS;
+  const done = await sampler.until((round) => {
+    if (round.length === 0 || Math.min(...round.map((s) => s.atMs)) < healedAt) return false;
+    last = round;
+    for (const sample of round) if (victims.includes(sample.node) && !back.has(sample.node) && notBack(round, sample.node) === null) back.set(sample.node, sample.atMs - healedAt);
+    if (!converged(round, nodes)) return false;
+    convergedAt = Math.max(...round.map((s) => s.atMs));
+    return true;
+  }, CONVERGENCE_WAIT_MS);
+  sampler.periodMs = 1000;
+  const lastProblems = nodes.flatMap((n) => {
+    const why = notBack(last, n);
+    return why === null ? [] : [`${n}: ${why}`];
+  });
+  return { ms: done && convergedAt !== null ? Math.round(convergedAt - healedAt) : null, returning: victims.map((node) => ({ node, ms: back.has(node) ? Math.round(back.get(node)!) : null })), lastProblems };
+}
+
+/** GET /history as records, after the bootstrap's (whose new primary is the first one the harness saw). */
+function timelineRecords(history: unknown, firstPrimary: string): TimelineRecord[] {
+  const records: TimelineRecord[] = [{ timeline: 1, lsn: 0n, reason: "bootstrap", newPrimary: firstPrimary }];
   if (!Array.isArray(history)) return records;
   for (const entry of history) {
     if (!Array.isArray(entry)) continue;
@@ -95,9 +124,35 @@ function timelineRecords(history: unknown): TimelineRecord[] {
   return records;
 }
 
+/** Applies a step's faults, holds them, heals them in reverse order, then measures the heal. */
+async function runStep(cluster: ClusterUnderTest, history: History, sampler: MemberSampler, prng: Prng, step: Step, index: number, log: (line: string) => void): Promise<void> {
+  const primary = await cluster.primary();
+  const raftLeader = await cluster.raftLeader();
+  const victims = new Set<string>();
+  for (const fault of step.faults) {
+    // Stamped before the fault acts, so a failover it causes is never seen before its start.
+    const atMs = history.now();
+    const started = await fault.start(cluster, prng).catch((error: unknown) => ({ detail: `failed to start: ${String(error)}`, victims: [] }));
+    for (const v of started.victims) victims.add(v);
+    history.add({ type: "fault", name: fault.name, phase: "start", step: index, atMs, detail: started.detail, victims: started.victims, viaRaftLeader: fault.viaRaftLeader, primary, raftLeader });
+    log(`${(history.now() / 1000).toFixed(1)} s  ${fault.name}: ${started.detail} (${Math.round(step.durationMs / 1000)} s)`);
+  }
+  await sleep(step.durationMs);
+  for (const fault of [...step.faults].reverse()) {
+    await fault.end(cluster).catch((error: unknown) => log(`healing ${fault.name} failed: ${String(error)}`));
+    history.add({ type: "fault", name: fault.name, phase: "end", step: index, atMs: history.now(), detail: "" });
+  }
+  const healedAt = history.now();
+  const heal = await measureHeal(sampler, cluster.nodes, [...victims].sort(), healedAt);
+  const rejoin = heal.returning.map((r) => `${r.node} back ${r.ms === null ? "never" : `in ${r.ms} ms`}`).join(", ");
+  log(`${(history.now() / 1000).toFixed(1)} s  healed; ${heal.ms === null ? `NOT converged (${heal.lastProblems.join("; ")})` : `converged in ${heal.ms} ms`}${rejoin === "" ? "" : `; ${rejoin}`}`);
+  if (heal.ms === null) await cluster.healAll();
+  history.add({ type: "convergence", step: index, afterFault: step.faults.map((f) => f.name).join(" + "), atMs: healedAt, ms: heal.ms, returning: heal.returning });
+}
+
 export async function runJepsen(options: RunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
-  const boundMs = options.convergenceBoundMs ?? 30_000;
+  const boundMs = options.convergenceBoundMs ?? CONVERGENCE_BOUND_MS;
   mkdirSync(options.out, { recursive: true });
   const prng = createPrng(options.seed);
   log(`starting ${options.nodes} nodes in network namespaces (topology ${options.id}), synchronous mode ${options.mode}`);
@@ -106,6 +161,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
   try {
     cluster.pg.startAll();
     let primary = await cluster.pg.waitHealthy(180_000);
+    const firstPrimary = primary;
     const patched = await json(`${cluster.apiUrl(primary)}/config`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(MODE_CONFIG[options.mode]) });
     if (patched.status !== 200) throw new Error(`PATCH /config answered ${patched.status}: ${JSON.stringify(patched.body)}`);
     if (options.mode !== "async") {
@@ -124,6 +180,8 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     ];
     const apis = new Map(cluster.nodes.map((n) => [n, cluster.apiUrl(n)] as const));
     const dcs = [new DcsWorkload(history, apis, prng.fork(), 1, 1000)];
+    const members = new MemberSampler(cluster, history);
+    members.start();
     for (const w of [...writers, ...dcs]) w.start();
     let sampling = true;
     const sampler = (async () => {
@@ -135,24 +193,8 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
 
     const deadline = Date.now() + options.timeS * 1000;
     await sleep(3000);
-    while (Date.now() < deadline) {
-      const step = nextStep(prng, options.faults);
-      for (const fault of step.faults) {
-        const detail = await fault.start(cluster, prng).catch((error: unknown) => `failed to start: ${String(error)}`);
-        history.add({ type: "fault", name: fault.name, phase: "start", atMs: history.now(), detail });
-        log(`${(history.now() / 1000).toFixed(1)} s  ${fault.name}: ${detail} (${Math.round(step.durationMs / 1000)} s)`);
-      }
-      await sleep(step.durationMs);
-      for (const fault of [...step.faults].reverse()) {
-        await fault.end(cluster).catch((error: unknown) => log(`healing ${fault.name} failed: ${String(error)}`));
-        history.add({ type: "fault", name: fault.name, phase: "end", atMs: history.now(), detail: "" });
-      }
-      const healedAt = history.now();
-      const names = step.faults.map((f) => f.name).join(" + ");
-      const ms = await converge(cluster, CONVERGENCE_WAIT_MS);
-      history.add({ type: "convergence", afterFault: names, atMs: healedAt, ms });
-      log(`${(history.now() / 1000).toFixed(1)} s  healed; ${ms === null ? "NOT converged" : `converged in ${ms} ms`}`);
-      if (ms === null) await cluster.healAll();
+    for (let index = 1; Date.now() < deadline; index++) {
+      await runStep(cluster, history, members, prng, nextStep(prng, options.faults), index, log);
       await sleep(GAP_MS);
     }
 
@@ -161,38 +203,33 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     for (const w of [...writers, ...dcs]) await w.stop();
     sampling = false;
     await sampler;
+    await members.stop();
     primary = await cluster.pg.waitHealthy(CONVERGENCE_WAIT_MS);
     const final = await cluster.pg.query<{ id: string }>(primary, `SELECT id::text FROM ${TABLE}`);
     const present = new Set(final.map((r) => Number(r.id)));
-    const timelines = timelineRecords((await json(`${cluster.apiUrl(primary)}/history`)).body);
+    const timelines = timelineRecords((await json(`${cluster.apiUrl(primary)}/history`)).body, firstPrimary);
     const config = (await json(`${cluster.apiUrl(primary)}/config`)).body as Record<string, unknown>;
     const maxLag = typeof config["maximum_lag_on_failover"] === "number" ? config["maximum_lag_on_failover"] : 1024 * 1024;
 
     const writes = history.of("write");
+    const samples = history.of("member");
+    const changes = primaryChanges(timelines, samples, writes);
     const checks = [
       checkLostWrites(writes, present, { synchronous: options.mode !== "async", maxLagBytes: maxLag, history: timelines }),
       checkDualPrimary(writes),
       checkTimelines(writes, timelines),
-      checkConvergence(history.of("convergence"), boundMs, 10_000),
+      checkConvergence(history.of("convergence"), boundMs),
+      checkDivergedReads(samples, history.of("timeline-history")),
+      checkFailoverCauses(changes, history.of("fault")),
       checkLinearizable(history.of("dcs")),
     ];
     const ok = checks.every((c) => c.ok);
-    const attempts = writes.filter((w) => w.writer === "dsn");
-    const lines = [
-      `jepsen-like: ${options.nodes} nodes, synchronous mode ${options.mode}, faults ${options.faults.join(",")}, seed ${options.seed}, ${options.timeS} s`,
-      `faults applied: ${history.of("fault").filter((f) => f.phase === "start").length}; writes: ${writes.length} (dsn ${attempts.filter((w) => w.outcome === "ok").length}/${attempts.length} acknowledged); DCS operations: ${history.of("dcs").length}`,
-      "",
-      `${"check".padEnd(18)} ${"result".padEnd(6)} figures`,
-      ...checks.map((c) => `${c.name.padEnd(18)} ${(c.ok ? "ok" : "FAIL").padEnd(6)} ${c.figures}`),
-      ...checks.flatMap((c) => c.problems.map((p) => `  ${c.name}: ${p}`)),
-      "",
-      `verdict: ${ok ? "PASS" : "FAIL"}   report: ${options.out}`,
-    ];
-    const summary = lines.join("\n");
+    const summary = summaryText(options, history, checks, ok);
     writeFileSync(join(options.out, "history.jsonl"), history.toJsonl());
-    writeFileSync(join(options.out, "results.json"), JSON.stringify({ options, ok, checks }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2));
+    writeFileSync(join(options.out, "results.json"), JSON.stringify({ options, ok, checks, changes }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2));
     writeFileSync(join(options.out, "summary.txt"), `${summary}\n`);
-    writeFileSync(join(options.out, "timeline.svg"), timelineSvg(history.events, cluster.nodes, `raftgres jepsen-like: ${options.mode}, seed ${options.seed}`));
+    const divergedServing = judgeSamples(samples, history.of("timeline-history")).filter((j) => j.why !== null && (j.sample.replica === 200 || j.sample.readOnly === 200)).map((j) => ({ node: j.sample.node, atMs: j.sample.answeredMs }));
+    writeFileSync(join(options.out, "timeline.svg"), timelineSvg(history.events, cluster.nodes, `raftgres jepsen-like: ${options.mode}, seed ${options.seed}`, divergedServing));
     return { ok, checks, summary, out: options.out };
   } finally {
     for (const node of cluster.nodes) {
@@ -201,4 +238,19 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     }
     await cluster.destroy();
   }
+}
+
+function summaryText(options: RunOptions, history: History, checks: readonly CheckResult[], ok: boolean): string {
+  const writes = history.of("write");
+  const attempts = writes.filter((w) => w.writer === "dsn");
+  return [
+    `jepsen-like: ${options.nodes} nodes, synchronous mode ${options.mode}, faults ${options.faults.join(",")}, seed ${options.seed}, ${options.timeS} s`,
+    `faults applied: ${history.of("fault").filter((f) => f.phase === "start").length}; writes: ${writes.length} (dsn ${attempts.filter((w) => w.outcome === "ok").length}/${attempts.length} acknowledged); DCS operations: ${history.of("dcs").length}; member samples: ${history.of("member").length}`,
+    "",
+    `${"check".padEnd(18)} ${"result".padEnd(6)} figures`,
+    ...checks.map((c) => `${c.name.padEnd(18)} ${(c.ok ? "ok" : "FAIL").padEnd(6)} ${c.figures}`),
+    ...checks.flatMap((c) => c.problems.map((p) => `  ${c.name}: ${p}`)),
+    "",
+    `verdict: ${ok ? "PASS" : "FAIL"}   report: ${options.out}`,
+  ].join("\n");
 }

@@ -1,7 +1,8 @@
 /**
  * The timeline picture of a run (SVG, no dependency): one row of faults, then per node a row
  * whose colour says when it answered as primary (sampled) and ticks for each acknowledged write
- * it took (write availability), plus a row of failed or unknown writes of the multi-host client.
+ * it took (write availability) and red marks where it answered 200 on /replica or /read-only while
+ * diverged, plus a row of failed or unknown writes of the multi-host client.
  */
 import type { Event, FaultEvent, SampleEvent, WriteEvent } from "../../lab/jepsen/history.js";
 
@@ -14,7 +15,7 @@ function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-export function timelineSvg(events: readonly Event[], nodes: readonly string[], title: string): string {
+export function timelineSvg(events: readonly Event[], nodes: readonly string[], title: string, divergedServing: readonly { node: string; atMs: number }[] = []): string {
   const endMs = Math.max(1, ...events.map((e) => ("atMs" in e ? e.atMs : e.type === "write" ? e.endMs : e.type === "dcs" && Number.isFinite(e.endMs) ? e.endMs : 0)));
   const x = (ms: number): number => LEFT + ((WIDTH - LEFT - 10) * ms) / endMs;
   const rows = 2 + nodes.length;
@@ -28,7 +29,7 @@ export function timelineSvg(events: readonly Event[], nodes: readonly string[], 
   out.push(`<text x="10" y="${rowY(0) + 16}">faults</text>`);
   const starts = events.filter((e): e is FaultEvent => e.type === "fault" && e.phase === "start");
   for (const start of starts) {
-    const end = events.find((e): e is FaultEvent => e.type === "fault" && e.phase === "end" && e.name === start.name && e.atMs >= start.atMs);
+    const end = events.find((e): e is FaultEvent => e.type === "fault" && e.phase === "end" && e.step === start.step && e.name === start.name);
     const x0 = x(start.atMs);
     const x1 = x(end?.atMs ?? endMs);
     out.push(`<rect x="${x0}" y="${rowY(0) + 4}" width="${Math.max(1, x1 - x0)}" height="${ROW - 8}" fill="#d62728" opacity="0.6"><title>${escape(`${start.name}: ${start.detail}`)}</title></rect>`);
@@ -52,6 +53,9 @@ export function timelineSvg(events: readonly Event[], nodes: readonly string[], 
     // One tick per 100 ms bucket with at least one acknowledgement, to keep the file small.
     const buckets = new Set(acked.map((w) => Math.floor(w.endMs / 100)));
     for (const bucket of buckets) out.push(`<rect x="${x(bucket * 100)}" y="${y + 8}" width="1.5" height="${ROW - 16}" fill="${colour}"/>`);
+    for (const mark of divergedServing.filter((m) => m.node === node)) {
+      out.push(`<rect x="${x(mark.atMs)}" y="${y + 1}" width="3" height="5" fill="#d62728"><title>200 while diverged</title></rect>`);
+    }
   });
   // Failed writes of the multi-host client.
   const y = rowY(1 + nodes.length);
