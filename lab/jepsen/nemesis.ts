@@ -51,12 +51,15 @@ export interface Fault {
    * carry the Raft leader's clock (a clock fault).
    */
   readonly viaRaftLeader: boolean;
+  /** How long the fault is held when the schedule picks it (default: 3–12 s drawn per step). */
+  readonly holdMs?: number;
   /** Applies the fault. */
   start(target: FaultTarget, prng: Prng): Promise<FaultStart>;
   end(target: FaultTarget): Promise<void>;
 }
 
 const pick = <T>(prng: Prng, items: readonly T[]): T => items[prng.int(0, items.length)]!;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function victim(target: FaultTarget, prng: Prng): Promise<string> {
   // Faults on the primary find the most; a third of them hit a replica.
@@ -71,11 +74,12 @@ function others(target: FaultTarget, node: string): string[] {
 type Start = (t: FaultTarget, prng: Prng, memo: Map<string, unknown>) => Promise<FaultStart>;
 
 /** Builds a fault that remembers what it did between start and end. */
-function fault(name: string, viaRaftLeader: boolean, start: Start, end: (t: FaultTarget, memo: Map<string, unknown>) => Promise<void>): Fault {
+function fault(name: string, viaRaftLeader: boolean, start: Start, end: (t: FaultTarget, memo: Map<string, unknown>) => Promise<void>, holdMs?: number): Fault {
   const memo = new Map<string, unknown>();
   return {
     name,
     viaRaftLeader,
+    ...(holdMs === undefined ? {} : { holdMs }),
     start: (t, prng) => {
       memo.clear();
       return start(t, prng, memo);
@@ -85,6 +89,33 @@ function fault(name: string, viaRaftLeader: boolean, start: Start, end: (t: Faul
 }
 
 const started = (detail: string, victims: readonly string[]): FaultStart => ({ detail, victims });
+
+/** How long partition-primary-leader holds its cut: long enough for a failover and for the Raft log to move on. */
+export const PRIMARY_LEADER_PARTITION_MS = 25_000;
+/** How long partition-primary-leader waits for the Raft leadership to reach the primary. */
+const LEADER_TRANSFER_WAIT_MS = 5000;
+
+/**
+ * Issue 14's scenario: the primary is also the Raft leader (moved there first when it is not),
+ * then cut off from its peers while clients still reach it; the heal brings a stale Raft leader
+ * and a stale primary back at once.
+ */
+async function partitionPrimaryLeader(t: FaultTarget): Promise<FaultStart> {
+  const primary = await t.primary();
+  if (primary === null) return started("no single primary to cut off: nothing done", []);
+  const before = await t.raftLeader();
+  let moved = "";
+  if (before !== primary) {
+    const answer = await t.transferRaftLeader(primary);
+    moved = `; the Raft leadership first moved from ${before ?? "nobody"} (${answer.slice(0, 60)})`;
+    const deadline = Date.now() + LEADER_TRANSFER_WAIT_MS;
+    while (Date.now() < deadline && (await t.raftLeader()) !== primary) await sleep(200);
+  }
+  const leader = await t.raftLeader();
+  await t.partition([[primary], others(t, primary)], { clients: true });
+  const role = leader === primary ? "primary and Raft leader" : `primary; the Raft leader is ${leader ?? "unknown"}`;
+  return started(`${primary} (${role}) cut off from its peers, still reachable by clients${moved}`, [primary]);
+}
 
 export const FAULTS: Readonly<Record<string, Fault>> = {
   "kill-agent": fault("kill-agent", true, async (t, prng, memo) => {
@@ -122,6 +153,7 @@ export const FAULTS: Readonly<Record<string, Fault>> = {
     await t.partition([[node], others(t, node)], { clients: true });
     return started(`${node} cut off from its peers, still reachable by clients`, [node]);
   }, async (t) => t.healNetwork()),
+  "partition-primary-leader": fault("partition-primary-leader", true, async (t) => partitionPrimaryLeader(t), async (t) => t.healNetwork(), PRIMARY_LEADER_PARTITION_MS),
   "partition-halves": fault("partition-halves", true, async (t, prng) => {
     const shuffled = [...t.nodes].sort(() => prng.next() - 0.5);
     const cut = Math.floor(shuffled.length / 2);
@@ -200,11 +232,17 @@ export interface Step {
 /** Of the steps, this share combines two faults (a membership change during a partition, say). */
 export const COMBINED_SHARE = 0.3;
 
-/** The next step of the schedule: a seeded choice among `names` (sometimes two at once) and a duration of 3–12 s. */
-export function nextStep(prng: Prng, names: readonly string[]): Step {
+/**
+ * The next step of the schedule: a seeded choice among `names` (sometimes two at once) held for
+ * `holdMs` if given, else for the longest hold of the faults chosen, else for 3–12 s. The draws
+ * are the same whatever the hold, so a seed picks the same faults.
+ */
+export function nextStep(prng: Prng, names: readonly string[], holdMs?: number): Step {
   const first = pick(prng, names);
   const faults = [FAULTS[first]!];
   const rest = names.filter((n) => n !== first);
   if (rest.length > 0 && prng.chance(COMBINED_SHARE)) faults.push(FAULTS[pick(prng, rest)]!);
-  return { faults, durationMs: 3000 + prng.int(0, 9000) };
+  const drawn = 3000 + prng.int(0, 9000);
+  const held = faults.flatMap((f) => (f.holdMs === undefined ? [] : [f.holdMs]));
+  return { faults, durationMs: holdMs ?? (held.length > 0 ? Math.max(...held) : drawn) };
 }

@@ -1,6 +1,8 @@
 /**
- * npm run jepsen -- --time 300 --nemesis all --seed 7 --mode on --nodes 3 [--out dir]
- * Runs the harness once, prints the summary table and exits 1 when a checker failed.
+ * npm run jepsen -- --time 300 --nemesis all --seed 7 --mode on --nodes 3 [--hold 25] [--out dir]
+ * Runs the harness once, prints the summary table and the heal report and exits 1 when a checker
+ * failed. --hold holds every step that many seconds (default: partition-primary-leader 25 s, the
+ * other faults 3–12 s drawn per step).
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     seed: { type: "string", default: String(Date.now() % 100000) },
     mode: { type: "string", default: "on" },
     nodes: { type: "string", default: "3" },
+    hold: { type: "string" },
     out: { type: "string" },
   },
 });
@@ -30,6 +33,8 @@ if (missing !== null) {
   process.stderr.write(`jepsen-like: ${missing}\n`);
   process.exit(2);
 }
+const holdS = values.hold === undefined ? undefined : Number(values.hold);
+if (holdS !== undefined && !(holdS >= 1 && holdS <= 600)) throw new Error(`--hold ${values.hold}: expected seconds between 1 and 600`);
 const seed = Number(values.seed);
 const out = values.out ?? mkdtempSync(join(tmpdir(), `raftgres-jepsen-${mode}-${seed}-`));
 const result = await runJepsen({
@@ -39,6 +44,7 @@ const result = await runJepsen({
   mode,
   nodes,
   out,
+  ...(holdS === undefined ? {} : { holdMs: holdS * 1000 }),
   id: `j${(seed % 10000).toString(36)}`.slice(0, 6),
   log: (line) => process.stdout.write(`${line}\n`),
 });

@@ -42,6 +42,8 @@ export interface RunOptions {
   /** Topology id: 1–6 characters a-z0-9. */
   readonly id: string;
   readonly convergenceBoundMs?: number;
+  /** Hold every step this long (default: the faults' own hold, else 3–12 s drawn per step). */
+  readonly holdMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -194,7 +196,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     const deadline = Date.now() + options.timeS * 1000;
     await sleep(3000);
     for (let index = 1; Date.now() < deadline; index++) {
-      await runStep(cluster, history, members, prng, nextStep(prng, options.faults), index, log);
+      await runStep(cluster, history, members, prng, nextStep(prng, options.faults, options.holdMs), index, log);
       await sleep(GAP_MS);
     }
 
