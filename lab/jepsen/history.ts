@@ -82,6 +82,11 @@ export interface ConvergenceEvent {
   readonly ms: number | null;
   /** The step's victims: milliseconds from the heal until each one was back (null: never in the wait). */
   readonly returning?: readonly { readonly node: string; readonly ms: number | null }[];
+  /**
+   * The longest Raft loop stall any agent reported over its last minute
+   * (raftgres_raft_loop_stall_recent_max_ms), read a little after convergence; null: none answered.
+   */
+  readonly raftStallMs?: number | null;
 }
 
 /** What a standby's walreceiver said (pg_stat_wal_receiver), if it has one. */
@@ -159,6 +164,8 @@ export class RunClock {
 
 export class History extends RunClock {
   readonly events: Event[] = [];
+  /** The wall clock (epoch ms) at the run's 0 ms, to find a moment in the agents' logs. */
+  readonly epochMsAtZero = Date.now() - this.now();
 
   add(event: Event): void {
     this.events.push(event);

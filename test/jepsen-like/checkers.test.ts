@@ -3,16 +3,17 @@
  * catch: a lost acknowledged write, two nodes acknowledging at once, a timeline nobody recorded,
  * a heal without convergence within 10 s, a stale read of the DCS, and issue 14's: a diverged
  * member answering 200 on /replica, a failover after a heal with no fault on the old primary.
- * Also what they rest on: timeline history files, the divergence rule, the primary changes, and
- * when a member is back after a heal.
+ * Also what they rest on: timeline history files, the divergence rule, the primary changes, when
+ * a member is back after a heal, and the heal report.
  */
 import t from "tap";
 import { checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, CONVERGENCE_BOUND_MS, type TimelineRecord } from "../../lab/jepsen/checkers.js";
 import { affected, checkFailoverCauses } from "../../lab/jepsen/check_failover_causes.js";
 import { checkDivergedReads } from "../../lab/jepsen/check_diverged_reads.js";
 import { divergence, formatLsn, parseLsn, parseTimelineHistory, referencePrimary } from "../../lab/jepsen/divergence.js";
+import { healReport, healRows, metricValue, minMedianMax } from "../../lab/jepsen/heal_report.js";
 import { converged, notBack } from "../../lab/jepsen/convergence.js";
-import type { DcsEvent, FaultEvent, MemberFacts, MemberSample, TimelineHistoryEvent, WriteEvent } from "../../lab/jepsen/history.js";
+import type { ConvergenceEvent, DcsEvent, FaultEvent, MemberFacts, MemberSample, TimelineHistoryEvent, WriteEvent } from "../../lab/jepsen/history.js";
 import { type PrimaryChange, primaryChanges } from "../../lab/jepsen/primary_changes.js";
 import { timelineSvg } from "./timeline_svg.js";
 
@@ -229,3 +230,23 @@ t.test("heals: a member is back when it streams from the primary on its timeline
   t.equal(notBack(noAgent, "n3"), "its agent does not answer");
 });
 
+t.test("the heal report: second failovers, rejoin and convergence, min/median/max", async (t) => {
+  const faults = [faultStart("partition-primary-leader", 1, 1000, ["n1"]), faultEnd("partition-primary-leader", 1, 26_000), faultStart("partition-primary-leader", 2, 40_000, ["n2"], { primary: "n2" }), faultEnd("partition-primary-leader", 2, 65_000), faultStart("kill-both", 3, 80_000, ["n3"])];
+  const convergences: ConvergenceEvent[] = [
+    { type: "convergence", step: 1, afterFault: "partition-primary-leader", atMs: 26_000, ms: 6000, returning: [{ node: "n1", ms: 5500 }], raftStallMs: 120 },
+    { type: "convergence", step: 2, afterFault: "partition-primary-leader", atMs: 65_000, ms: 3000, returning: [{ node: "n2", ms: 2500 }], raftStallMs: 2700 },
+  ];
+  const changes = [change(2, "n1", "n2", 5000), change(3, "n2", "n3", 44_000), change(4, "n3", "n1", 67_000)];
+  const samples = [...round(66_000, true, 1), ...round(68_000, true, 2)].map((s) => ({ ...s, primary: "n2" }));
+  const rows = healRows(convergences, changes, faults, samples);
+  t.match(rows[0], { failoversBefore: 1, failoversAfter: 0, secondFailover: false, rejoinMs: 5500, primaryRestarts: 0 });
+  t.match(rows[1], { failoversBefore: 1, failoversAfter: 1, secondFailover: true, primaryRestarts: 1 });
+  const report = healReport(rows);
+  t.match(report.summary, /heals=2 second_failovers=1 \(steps 2\) failovers_after_heal=1 primary_restarts_after_heal=1 rejoin_ms=2500\/5500\/5500 convergence_ms=3000\/6000\/6000 raft_stall_ms=120\/2700\/2700/);
+  t.match(report.lines[1], /SECOND FAILOVER/);
+  t.equal(minMedianMax([]), "-");
+  const metrics = "# HELP raftgres_raft_loop_stall_recent_max_ms x\n# TYPE raftgres_raft_loop_stall_recent_max_ms gauge\nraftgres_raft_loop_stall_recent_max_ms_total{scope=\"s\"} 9\nraftgres_raft_loop_stall_recent_max_ms{scope=\"s\",name=\"n1\"} 37\n";
+  t.equal(metricValue(metrics, "raftgres_raft_loop_stall_recent_max_ms"), 37, "the series itself, not a longer name");
+  t.equal(metricValue(metrics, "raftgres_raft_loop_stall_max_ms"), null);
+  t.equal(minMedianMax([30, 10, 20]), "10/20/30");
+});

@@ -7,7 +7,8 @@
  *   for 25 s while clients still reach it, then healed, three times.
  * Every checker must pass: no acknowledged write lost, no dual primary, timelines forward and
  * recorded, convergence within 10 s of each heal, no diverged member answering 200 on /replica or
- * /read-only, every failover caused by a fault, a linearizable DCS. The full runs are
+ * /read-only, every failover caused by a fault, a linearizable DCS; and the heals cost no second
+ * failover and no restart of the primary. The full runs are
  * `npm run jepsen -- --time 1800 --nemesis all --mode on|async|quorum`.
  */
 import { mkdtempSync } from "node:fs";
@@ -34,9 +35,10 @@ if (missing !== null) {
     report(t, result);
   });
 
-  t.test("the primary and Raft leader partitioned 25 s, healed three times: every checker passes", async (t) => {
+  t.test("the primary and Raft leader partitioned 25 s, healed three times: no second failover", async (t) => {
     const out = mkdtempSync(join(tmpdir(), "raftgres-jepsen-heal-"));
     const result = await runJepsen({ timeS: 90, faults: ["partition-primary-leader"], seed: 14, mode: "async", nodes: 3, out, id: "jh" + String(process.pid % 1000), log: (line) => t.comment(line) });
     report(t, result);
+    t.match(result.heals, /heals=[3-9] second_failovers=0 failovers_after_heal=0 primary_restarts_after_heal=0 /, result.heals);
   });
 }

@@ -2,8 +2,8 @@
  * One run of the harness: a cluster under test in network namespaces, the workloads writing and
  * operating the DCS, the member sampler (each member's PostgreSQL beside its health answers), the
  * seeded fault schedule (each step's faults held, healed, then the time until every member is
- * back measured), the final read, the checkers, and a report folder: history.jsonl, results.json,
- * summary.txt, timeline.svg and the agents' logs.
+ * back measured), the final read, the checkers, the heal report, and a report folder:
+ * history.jsonl, results.json, summary.txt, timeline.svg and the agents' logs.
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { checkDivergedReads, judgeSamples } from "../../lab/jepsen/check_diverge
 import { checkFailoverCauses } from "../../lab/jepsen/check_failover_causes.js";
 import { type CheckResult, checkConvergence, checkDualPrimary, checkLinearizable, checkLostWrites, checkTimelines, CONVERGENCE_BOUND_MS, type TimelineRecord } from "../../lab/jepsen/checkers.js";
 import { ClusterUnderTest } from "../../lab/jepsen/cluster.js";
+import { healReport, healRows, metricValue } from "../../lab/jepsen/heal_report.js";
 import { converged, notBack, type Round } from "../../lab/jepsen/convergence.js";
 import { History } from "../../lab/jepsen/history.js";
 import { MemberSampler } from "../../lab/jepsen/member_sampler.js";
@@ -50,6 +51,8 @@ export interface RunOptions {
 export interface RunResult {
   readonly ok: boolean;
   readonly checks: readonly CheckResult[];
+  /** The heal report's summary line (min/median/max). */
+  readonly heals: string;
   readonly summary: string;
   readonly out: string;
 }
@@ -149,7 +152,24 @@ async function runStep(cluster: ClusterUnderTest, history: History, sampler: Mem
   const rejoin = heal.returning.map((r) => `${r.node} back ${r.ms === null ? "never" : `in ${r.ms} ms`}`).join(", ");
   log(`${(history.now() / 1000).toFixed(1)} s  healed; ${heal.ms === null ? `NOT converged (${heal.lastProblems.join("; ")})` : `converged in ${heal.ms} ms`}${rejoin === "" ? "" : `; ${rejoin}`}`);
   if (heal.ms === null) await cluster.healAll();
-  history.add({ type: "convergence", step: index, afterFault: step.faults.map((f) => f.name).join(" + "), atMs: healedAt, ms: heal.ms, returning: heal.returning });
+  // A stall the heal causes may come after convergence (issue 14: 2–3.4 s after the heal).
+  await sleep(GAP_MS);
+  const raftStallMs = await raftStall(cluster);
+  history.add({ type: "convergence", step: index, afterFault: step.faults.map((f) => f.name).join(" + "), atMs: healedAt, ms: heal.ms, returning: heal.returning, raftStallMs });
+}
+
+/** The longest Raft loop stall any agent reports over its last minute, or null if none answers. */
+async function raftStall(cluster: ClusterUnderTest): Promise<number | null> {
+  const values = await Promise.all(cluster.nodes.map(async (node) => {
+    try {
+      const response = await fetch(`${cluster.apiUrl(node)}/metrics`, { signal: AbortSignal.timeout(2000) });
+      return metricValue(await response.text(), "raftgres_raft_loop_stall_recent_max_ms");
+    } catch {
+      return null;
+    }
+  }));
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : Math.max(...known);
 }
 
 export async function runJepsen(options: RunOptions): Promise<RunResult> {
@@ -197,7 +217,6 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     await sleep(3000);
     for (let index = 1; Date.now() < deadline; index++) {
       await runStep(cluster, history, members, prng, nextStep(prng, options.faults, options.holdMs), index, log);
-      await sleep(GAP_MS);
     }
 
     await cluster.healAll();
@@ -225,14 +244,15 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
       checkFailoverCauses(changes, history.of("fault")),
       checkLinearizable(history.of("dcs")),
     ];
+    const heals = healReport(healRows(history.of("convergence"), changes, history.of("fault"), samples));
     const ok = checks.every((c) => c.ok);
-    const summary = summaryText(options, history, checks, ok);
+    const summary = summaryText(options, history, checks, heals, ok);
     writeFileSync(join(options.out, "history.jsonl"), history.toJsonl());
-    writeFileSync(join(options.out, "results.json"), JSON.stringify({ options, ok, checks, changes }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2));
+    writeFileSync(join(options.out, "results.json"), JSON.stringify({ options, epochMsAtZero: history.epochMsAtZero, ok, checks, heals, changes }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2));
     writeFileSync(join(options.out, "summary.txt"), `${summary}\n`);
     const divergedServing = judgeSamples(samples, history.of("timeline-history")).filter((j) => j.why !== null && (j.sample.replica === 200 || j.sample.readOnly === 200)).map((j) => ({ node: j.sample.node, atMs: j.sample.answeredMs }));
     writeFileSync(join(options.out, "timeline.svg"), timelineSvg(history.events, cluster.nodes, `raftgres jepsen-like: ${options.mode}, seed ${options.seed}`, divergedServing));
-    return { ok, checks, summary, out: options.out };
+    return { ok, checks, heals: heals.summary, summary, out: options.out };
   } finally {
     for (const node of cluster.nodes) {
       const logFile = join(cluster.pg.spec(node).dir, "agent.log");
@@ -242,7 +262,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
   }
 }
 
-function summaryText(options: RunOptions, history: History, checks: readonly CheckResult[], ok: boolean): string {
+function summaryText(options: RunOptions, history: History, checks: readonly CheckResult[], heals: { lines: string[]; summary: string }, ok: boolean): string {
   const writes = history.of("write");
   const attempts = writes.filter((w) => w.writer === "dsn");
   return [
@@ -252,6 +272,10 @@ function summaryText(options: RunOptions, history: History, checks: readonly Che
     `${"check".padEnd(18)} ${"result".padEnd(6)} figures`,
     ...checks.map((c) => `${c.name.padEnd(18)} ${(c.ok ? "ok" : "FAIL").padEnd(6)} ${c.figures}`),
     ...checks.flatMap((c) => c.problems.map((p) => `  ${c.name}: ${p}`)),
+    "",
+    "heals (from the heal to: every member back = converged; the step's victims back = rejoin):",
+    ...heals.lines.map((l) => `  ${l}`),
+    `heal report: ${heals.summary}`,
     "",
     `verdict: ${ok ? "PASS" : "FAIL"}   report: ${options.out}`,
   ].join("\n");
