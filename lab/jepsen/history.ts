@@ -83,8 +83,9 @@ export interface ConvergenceEvent {
   /** The step's victims: milliseconds from the heal until each one was back (null: never in the wait). */
   readonly returning?: readonly { readonly node: string; readonly ms: number | null }[];
   /**
-   * The longest Raft loop stall any agent reported over its last minute
-   * (raftgres_raft_loop_stall_recent_max_ms), read a little after convergence; null: none answered.
+   * The longest Raft loop stall the agents that were not victims of the step reported over their
+   * last minute (raftgres_raft_loop_stall_recent_max_ms: 50–60 s, so the step before may count),
+   * read 2 s after convergence; null: none answered (or every node was a victim).
    */
   readonly raftStallMs?: number | null;
 }

@@ -99,6 +99,8 @@ t.test("the timeline picture names the faults and the nodes", async (t) => {
   t.match(svg, /^<svg/);
   t.match(svg, /kill-both: kill -9 n1/);
   t.match(svg, />n2</);
+  const many = Array.from({ length: 300_000 }, (_, i) => write(i, "n1", 1, i));
+  t.match(timelineSvg(many, ["n1"], "a long run"), /^<svg/, "more events than a call takes arguments");
   t.match(timelineSvg(CLEAN, ["n1", "n2"], "run", [{ node: "n1", atMs: 200 }]), /200 while diverged/, "diverged answers are marked");
 });
 
@@ -197,6 +199,14 @@ t.test("failover causes: every change of primary falls after a fault on the old 
   const postmaster = [faultStart("kill-postgres", 1, 1000, ["n3"], { raftLeader: "n3", primary: "n1", viaRaftLeader: false }), faultEnd("kill-postgres", 1, 5000)];
   t.notOk(checkFailoverCauses([change(2, "n1", "n2", 3000)], postmaster).ok, "a replica's postmaster killed is no cause to move the primary");
   t.match(checkFailoverCauses([{ ...change(2, "n1", "n2", 0), seenMs: null }], faults).figures, /unplaced=1/);
+  // Every agent restarted at once: the primary moves only once they are back, after the fault's end.
+  const restart = [faultStart("restart-all", 7, 100_000, ["n1", "n2", "n3"]), faultEnd("restart-all", 7, 109_000)];
+  const slowHeal: ConvergenceEvent = { type: "convergence", step: 7, afterFault: "restart-all", atMs: 109_000, ms: 15_000 };
+  t.notOk(checkFailoverCauses([change(2, "n1", "n2", 122_800)], restart).ok, "13.8 s after the end, without the heal's convergence");
+  t.ok(checkFailoverCauses([change(2, "n1", "n2", 122_800)], restart, [slowHeal]).ok, "before the step's heal converged");
+  t.notOk(checkFailoverCauses([change(2, "n1", "n2", 124_100)], restart, [slowHeal]).ok, "after it converged and the grace");
+  const lateHeal: ConvergenceEvent = { type: "convergence", step: 1, afterFault: "partition-primary-leader", atMs: 26_000, ms: 9000 };
+  t.notOk(checkFailoverCauses([change(2, "n1", "n2", 5000), change(3, "n2", "n3", 28_500)], faults, [lateHeal]).ok, "a second failover before convergence is still uncaused: n2 was no victim");
 });
 
 t.test("primary changes from the history and from what the harness saw", async (t) => {

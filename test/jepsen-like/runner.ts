@@ -154,13 +154,14 @@ async function runStep(cluster: ClusterUnderTest, history: History, sampler: Mem
   if (heal.ms === null) await cluster.healAll();
   // A stall the heal causes may come after convergence (issue 14: 2–3.4 s after the heal).
   await sleep(GAP_MS);
-  const raftStallMs = await raftStall(cluster);
+  // The victims' own stalls are the fault (a frozen agent "stalls" as long as it is frozen).
+  const raftStallMs = await raftStall(cluster, cluster.nodes.filter((n) => !victims.has(n)));
   history.add({ type: "convergence", step: index, afterFault: step.faults.map((f) => f.name).join(" + "), atMs: healedAt, ms: heal.ms, returning: heal.returning, raftStallMs });
 }
 
-/** The longest Raft loop stall any agent reports over its last minute, or null if none answers. */
-async function raftStall(cluster: ClusterUnderTest): Promise<number | null> {
-  const values = await Promise.all(cluster.nodes.map(async (node) => {
+/** The longest Raft loop stall any of `nodes` reports over its last minute, or null if none answers. */
+async function raftStall(cluster: ClusterUnderTest, nodes: readonly string[]): Promise<number | null> {
+  const values = await Promise.all(nodes.map(async (node) => {
     try {
       const response = await fetch(`${cluster.apiUrl(node)}/metrics`, { signal: AbortSignal.timeout(2000) });
       return metricValue(await response.text(), "raftgres_raft_loop_stall_recent_max_ms");
@@ -241,7 +242,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
       checkTimelines(writes, timelines),
       checkConvergence(history.of("convergence"), boundMs),
       checkDivergedReads(samples, history.of("timeline-history")),
-      checkFailoverCauses(changes, history.of("fault")),
+      checkFailoverCauses(changes, history.of("fault"), history.of("convergence")),
       checkLinearizable(history.of("dcs")),
     ];
     const heals = healReport(healRows(history.of("convergence"), changes, history.of("fault"), samples));

@@ -16,7 +16,9 @@ function escape(text: string): string {
 }
 
 export function timelineSvg(events: readonly Event[], nodes: readonly string[], title: string, divergedServing: readonly { node: string; atMs: number }[] = []): string {
-  const endMs = Math.max(1, ...events.map((e) => ("atMs" in e ? e.atMs : e.type === "write" ? e.endMs : e.type === "dcs" && Number.isFinite(e.endMs) ? e.endMs : 0)));
+  // A loop, not Math.max(...): a long run records more events than a call may take arguments.
+  let endMs = 1;
+  for (const e of events) endMs = Math.max(endMs, "atMs" in e ? e.atMs : e.type === "write" ? e.endMs : e.type === "dcs" && Number.isFinite(e.endMs) ? e.endMs : 0);
   const x = (ms: number): number => LEFT + ((WIDTH - LEFT - 10) * ms) / endMs;
   const rows = 2 + nodes.length;
   const height = 40 + rows * ROW + 30;
