@@ -83,4 +83,6 @@ export interface HaDecision {
   readonly reason: string;
   /** Details (numbers, names) for the log and the status endpoint. */
   readonly detail: string;
+  /** Run the next cycle this soon even if nothing changes: the decision waits on local progress. */
+  readonly recheckMs?: number;
 }

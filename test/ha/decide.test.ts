@@ -7,6 +7,7 @@ import { DEFAULT_TAGS, type Lsn } from "../../src/dcs/model.js";
 import { decide } from "../../src/ha/decide.js";
 import { EMPTY_MEMORY } from "../../src/ha/input.js";
 import { REPLAY_STUCK_REWIND_MS } from "../../src/ha/rejoin_check.js";
+import { RECEIVE_RECHECK_MS } from "../../src/ha/rules/race.js";
 import { Driver, heldLease, input, m, pg, PRIMARY, SETTINGS, status, summary } from "./fixtures.js";
 
 const held = heldLease;
@@ -210,6 +211,7 @@ t.test("a switchover: the holder stops PostgreSQL cleanly, then releases the lea
   d.ok("pg1", { kind: "upsertMember", status: status("pg1", { state: "stopped", walWritten: 1000n as Lsn, walReceived: null, walReplayed: null }) });
   const short = decide(input(d, "pg3", { pg: pg({ walReceived: 1000n as Lsn }) }));
   t.match(short.reason, /waiting to receive pg1's WAL up to its shutdown checkpoint at 1000 \(received up to 1000\)/, "not before it has the old primary's shutdown checkpoint");
+  t.equal(short.recheckMs, RECEIVE_RECHECK_MS, "and it looks again soon: no cluster change says when its WAL receiver got there");
   t.same(summary(decide(input(d, "pg3", { pg: pg({ walReceived: 1040n as Lsn }) })).actions), ["dcs:acquireLease"], "then it races");
   t.match(decide(input(d, "pg1", { pg: pg({ controlState: "shut down" }) })).reason, /a switchover to pg3 is pending/, "the old primary does not take it back");
   const open = cluster();

@@ -22,8 +22,10 @@ import { BlackholeNetwork } from "./blackhole_proxy.js";
 import { bytes, eventually, ListMachine } from "./node_cluster.js";
 
 const IDS = ["a", "b", "c"];
-const HEARTBEAT_MS = 50;
-const ELECTION_TIMEOUT_MS = 500;
+// The agent's own timing (250 ms heartbeats, a 1 s election timeout): on a loaded CI machine
+// shorter ones let a starved event loop start elections of its own, which is not what is tested.
+const HEARTBEAT_MS = 250;
+const ELECTION_TIMEOUT_MS = 1000;
 const SNAPSHOT_EVERY_ENTRIES = 20;
 /**
  * Two partitions: one that outlasts the keepalive timeout (the field's lasted 25 s against 10 s;
@@ -32,8 +34,8 @@ const SNAPSHOT_EVERY_ENTRIES = 20;
  * meanwhile waits in socket buffers and arrives in one burst.
  */
 const VARIANTS: readonly { readonly name: string; readonly partitionMs: number; readonly limits: Partial<TransportLimits> }[] = [
-  { name: "beyond the keepalive timeout", partitionMs: 4000, limits: { keepaliveIntervalMs: 250, keepaliveTimeoutMs: 1500, handshakeTimeoutMs: 1000, handshakeClosingMs: 500 } },
-  { name: "within the keepalive timeout", partitionMs: 3000, limits: {} },
+  { name: "beyond the keepalive timeout", partitionMs: 6000, limits: { keepaliveIntervalMs: 250, keepaliveTimeoutMs: 1500, handshakeTimeoutMs: 1000, handshakeClosingMs: 500 } },
+  { name: "within the keepalive timeout", partitionMs: 5000, limits: {} },
 ];
 /** Issue 14's bound for the longest stall of the Raft loop through a heal. */
 const STALL_MS_MAX = 200;

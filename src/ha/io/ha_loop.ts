@@ -131,6 +131,8 @@ export class HaLoop {
   private fenceTimer: NodeJS.Timeout | null = null;
   /** Fires when a start's backoff ends (wakeAfterBackoff). */
   private backoffTimer: NodeJS.Timeout | null = null;
+  /** Fires for a decision's recheckMs. */
+  private recheckTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HaLoopOptions) {
     this.me = options.identity.name;
@@ -255,6 +257,7 @@ export class HaLoop {
     }
     this.lastDecision = decided;
     this.wakeAfterBackoff();
+    if (decided.recheckMs !== undefined) this.recheckAfter(decided.recheckMs);
     // A primary that stopped for a switchover reports where its WAL ends before it gives the
     // lease up: the candidate promotes only once it has received that far (race.ts).
     if (pg.process === "stopped" && decided.actions.some((a) => a.kind === "dcs" && a.command.kind === "releaseLease")) await this.publish(pg, view, true);
@@ -530,6 +533,16 @@ export class HaLoop {
   }
 
   /** While a start waits out its backoff, one cycle runs when the wait ends (besides the ticks). */
+  /** A cycle this soon, for a decision that waits on local progress no cluster change reports. */
+  private recheckAfter(ms: number): void {
+    if (this.stopped || this.recheckTimer !== null) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      this.trigger();
+    }, ms);
+    this.recheckTimer.unref();
+  }
+
   private wakeAfterBackoff(): void {
     const leftMs = startWaitLeftMs(this.memory.startFailure, this.options.clock());
     if (leftMs === 0 || this.stopped || this.backoffTimer !== null) return;
@@ -653,6 +666,7 @@ export class HaLoop {
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.fenceTimer !== null) clearTimeout(this.fenceTimer);
     if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
+    if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
     for (const off of this.unsubscribe) off();
     await this.idle;
     // A long action runs to its end or its own time limit (every adapter call is bounded).

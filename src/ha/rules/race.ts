@@ -40,36 +40,53 @@ export function raceRule(input: HaInput): HaDecision | null {
   }
   if (pg.process !== "running") return decision([], `PostgreSQL is ${pg.process}; not racing for the lease`);
   const refusal = raceRefusal(input);
-  if (refusal !== null) return decision([], `not racing for the lease: ${refusal}`);
+  if (refusal !== null) return { ...decision([], `not racing for the lease: ${refusal.why}`), ...(refusal.recheckMs === undefined ? {} : { recheckMs: refusal.recheckMs }) };
   return decision([dcs({ kind: "acquireLease", member: me, ttlMs: input.settings.ttlMs })], "racing for the lease: this member is the best candidate", `position ${localPosition(pg) ?? "unknown"}`);
 }
 
+/** Why this node should not try to take the lease now; `recheckMs`: look again this soon. */
+interface Refusal {
+  readonly why: string;
+  readonly recheckMs?: number;
+}
+
+function refuse(why: string, recheckMs?: number): Refusal {
+  return recheckMs === undefined ? { why } : { why, recheckMs };
+}
+
+/**
+ * A switchover's candidate waiting for its own WAL receiver: nothing in the cluster state changes
+ * when it has received enough, so the next look would otherwise wait for a loop_wait (issue 13
+ * runs cycles only on changes a decision reads).
+ */
+export const RECEIVE_RECHECK_MS = 50;
+
 /** Why this node should not try to take the lease now, or null if it should. */
-function raceRefusal(input: HaInput): string | null {
+function raceRefusal(input: HaInput): Refusal | null {
   const { settings, view, me, pg } = input;
-  if (settings.nofailover || settings.failoverPriority <= 0) return "this member is tagged nofailover";
+  if (settings.nofailover || settings.failoverPriority <= 0) return refuse("this member is tagged nofailover");
   const blockedUntil = input.memory.promotionBlockedUntilMs;
-  if (blockedUntil !== null && blockedUntil > input.nowMs) return `its pre_promote hook failed; it stays out of the race for ${Math.ceil((blockedUntil - input.nowMs) / 1000)} s more`;
-  if (view === null) return "the cluster state is not known yet";
+  if (blockedUntil !== null && blockedUntil > input.nowMs) return refuse(`its pre_promote hook failed; it stays out of the race for ${Math.ceil((blockedUntil - input.nowMs) / 1000)} s more`);
+  if (view === null) return refuse("the cluster state is not known yet");
   const pending = view.pending;
   // A request not carried out within two ttl no longer holds the others back.
   const fresh = pending !== null && view.nowMs - pending.atMs < 2 * settings.ttlMs;
   if (fresh && pending.to !== null && pending.to !== me) {
     const target = view.members.find((m) => m.name === pending.to);
-    if (target !== undefined && !target.gone) return `a ${pending.kind} to ${pending.to} is pending`;
+    if (target !== undefined && !target.gone) return refuse(`a ${pending.kind} to ${pending.to} is pending`);
   }
   // Handing over, the old primary stays out of the race — but not forever: if no candidate took
   // the lease within two ttl, it may take it back rather than leave the cluster without a primary.
   const handingOver = fresh && pending.from === me;
-  if (handingOver) return `this member is handing over (a ${pending.kind} away from it is pending)`;
-  if (view.members.find((m) => m.name === me)?.maintenance === true) return "this member is in maintenance";
+  if (handingOver) return refuse(`this member is handing over (a ${pending.kind} away from it is pending)`);
+  if (view.members.find((m) => m.name === me)?.maintenance === true) return refuse("this member is in maintenance");
   const mine = localPosition(pg);
-  if (mine === null) return "this member's WAL position is unknown";
+  if (mine === null) return refuse("this member's WAL position is unknown");
   // The named target of a request races without waiting for the others (for a failover, lag
   // does not disqualify it either; for a switchover the DCS checked its lag at request time).
   const forced = pending !== null && pending.to === me;
   const syncProblem = syncRefusal(input, mine, forced && pending.kind === "failover" && pending.allowDataLoss === true);
-  if (syncProblem !== null) return syncProblem;
+  if (syncProblem !== null) return refuse(syncProblem);
   // A candidate the synchronous state vouches for holds every acknowledged commit: the primary's
   // last reported position (commits waiting for a standby, say) does not count against it.
   const vouched = syncModeOf(view.config).mode !== "off" && syncActive(view.sync);
@@ -77,23 +94,23 @@ function raceRefusal(input: HaInput): string | null {
   const previous = lastPrimary === undefined ? undefined : view.members.find((m) => m.name === lastPrimary);
   const primaryPosition = previous?.walWritten ?? null;
   if (!forced && !vouched && primaryPosition !== null && primaryPosition - mine > BigInt(settings.maximumLagOnFailoverBytes)) {
-    return `${primaryPosition - mine} bytes behind the last primary's reported position (maximum_lag_on_failover ${settings.maximumLagOnFailoverBytes})`;
+    return refuse(`${primaryPosition - mine} bytes behind the last primary's reported position (maximum_lag_on_failover ${settings.maximumLagOnFailoverBytes})`);
   }
   if (forced && pending.kind === "switchover" && pending.from !== null) {
     // Zero loss: the old primary reported where its WAL ends once it stopped; promote only with all of it.
     const from = view.members.find((m) => m.name === pending.from);
     const end = from !== undefined && from.state === "stopped" ? from.walWritten : null;
-    if (end !== null && mine <= end) return `waiting to receive ${pending.from}'s WAL up to its shutdown checkpoint at ${end} (received up to ${mine})`;
+    if (end !== null && mine <= end) return refuse(`waiting to receive ${pending.from}'s WAL up to its shutdown checkpoint at ${end} (received up to ${mine})`, RECEIVE_RECHECK_MS);
   }
   if (forced) return null;
   for (const other of view.members) {
     if (other.name === me || other.name === lastPrimary || !isCandidate(other)) continue;
-    if (view.nowMs - other.lastSeenMs > RACE_REPORT_FRESHNESS_MS) return `waiting for ${other.name} to report its position`;
+    if (view.nowMs - other.lastSeenMs > RACE_REPORT_FRESHNESS_MS) return refuse(`waiting for ${other.name} to report its position`);
     const theirs = memberPosition(other);
     if (theirs === null) continue;
-    if (theirs > mine) return `${other.name} has more WAL (${theirs} > ${mine})`;
-    if (theirs === mine && other.tags.failoverPriority > settings.failoverPriority) return `${other.name} has the same WAL and a higher failover_priority`;
-    if (theirs === mine && other.tags.failoverPriority === settings.failoverPriority && other.name < me) return `${other.name} has the same WAL and priority, and goes first by name`;
+    if (theirs > mine) return refuse(`${other.name} has more WAL (${theirs} > ${mine})`);
+    if (theirs === mine && other.tags.failoverPriority > settings.failoverPriority) return refuse(`${other.name} has the same WAL and a higher failover_priority`);
+    if (theirs === mine && other.tags.failoverPriority === settings.failoverPriority && other.name < me) return refuse(`${other.name} has the same WAL and priority, and goes first by name`);
   }
   return null;
 }
