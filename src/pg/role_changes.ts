@@ -41,14 +41,9 @@ export async function promoteServer(s: ResolvedSettings, postmaster: Postmaster,
       return failure("failed", `after pg_promote() the server ${E.isLeft(after) ? `does not answer SQL: ${after.left}` : "is still in recovery"}`);
     }
     // pg_control names the new timeline only after a checkpoint; pg_rewind of the old primary
-    // reads it there (rewind.ts). Not fatal: rewind checks again. The switch to a new WAL segment
-    // first moves the checkpoint's redo past the segment the timelines share, so that the older
-    // timelines' copies of it can go (PostgreSQL removes segments before the redo whatever their
-    // timeline): after many failovers with little WAL, they stayed, and every rewind copied them
-    // all (≈ 500 MB after 30 timelines; issue 14).
-    const checkpoint = await queryOnce(target, "SELECT pg_switch_wal()");
-    const done = E.isLeft(checkpoint) ? checkpoint : await queryOnce(target, "CHECKPOINT");
-    if (E.isLeft(done)) s.logger.warn({ error: done.left.message }, "the WAL switch and CHECKPOINT after promote failed; a rewind against this server will run one");
+    // reads it there (rewind.ts). Not fatal: rewind checks again.
+    const checkpoint = await queryOnce(target, "CHECKPOINT");
+    if (E.isLeft(checkpoint)) s.logger.warn({ error: checkpoint.left.message }, "CHECKPOINT after promote failed; a rewind against this server will run one");
   }
   const written = await writeServerFiles(s, { role: "primary" });
   if (E.isLeft(written)) return failure("failed", `promoted, but ${written.left}: a restart would come back as a replica`);
