@@ -204,7 +204,7 @@ async function main(): Promise<void> {
 
   t.test("cleanupStale removes the namespaces and bridge of a process killed with SIGKILL", async (t) => {
     const id = `k${suffix}`;
-    const script = `import { Topology } from ${JSON.stringify(join(HERE, "topology.ts"))};
+    const script = `import { Topology } from ${JSON.stringify(join(ROOT, "lab", "jepsen", "net", "topology.ts"))};
       await Topology.create({ id: ${JSON.stringify(id)}, hosts: ["p", "q"] });
       process.stdout.write("up\\n");
       setInterval(() => {}, 1000);`;
