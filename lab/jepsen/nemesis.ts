@@ -101,6 +101,7 @@ const LEADER_TRANSFER_WAIT_MS = 5000;
  * and a stale primary back at once.
  */
 async function partitionPrimaryLeader(t: FaultTarget): Promise<FaultStart> {
+  const began = Date.now();
   const primary = await t.primary();
   if (primary === null) return started("no single primary to cut off: nothing done", []);
   const before = await t.raftLeader();
@@ -114,7 +115,9 @@ async function partitionPrimaryLeader(t: FaultTarget): Promise<FaultStart> {
   const leader = await t.raftLeader();
   await t.partition([[primary], others(t, primary)], { clients: true });
   const role = leader === primary ? "primary and Raft leader" : `primary; the Raft leader is ${leader ?? "unknown"}`;
-  return started(`${primary} (${role}) cut off from its peers, still reachable by clients${moved}`, [primary]);
+  // The transfer may take a while (it times out at 10 s under delay): say when the cut came.
+  const late = Date.now() - began >= 1000 ? `; cut ${((Date.now() - began) / 1000).toFixed(1)} s after the fault began` : "";
+  return started(`${primary} (${role}) cut off from its peers, still reachable by clients${moved}${late}`, [primary]);
 }
 
 export const FAULTS: Readonly<Record<string, Fault>> = {
