@@ -138,10 +138,7 @@ async function main(): Promise<void> {
   const agents = new Agents(load, topology, spec, generations);
   const { lagMaxMs, seconds, failovers } = await run(agents, load, spec);
   process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`);
-  const waitUntil = Date.now() + ANSWER_WAIT_MS;
-  while (load.pending > 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
-  load.close();
-  const sorted = [...load.latencies].sort((a, b) => a - b);
+  const sorted = await load.finish(ANSWER_WAIT_MS);
   const result: AgentsLoadResult = {
     setupMs,
     sent: load.sent,

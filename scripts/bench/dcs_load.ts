@@ -91,10 +91,7 @@ async function main(): Promise<void> {
   const { load, topology, generations, setupMs } = await openLoad("dcs load", spec);
   const { lagMaxMs: sendLagMaxMs, seconds } = await steady(load, topology, generations, spec);
   process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`);
-  const waitUntil = Date.now() + ANSWER_WAIT_MS;
-  while (load.pending > 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
-  load.close();
-  const sorted = [...load.latencies].sort((a, b) => a - b);
+  const sorted = await load.finish(ANSWER_WAIT_MS);
   const result: DcsLoadResult = {
     setupMs,
     sent: load.sent,

@@ -79,6 +79,14 @@ export class Load {
   close(): void {
     for (const socket of this.sockets) socket.close();
   }
+
+  /** Waits up to `waitMs` for the answers still owed, closes, and returns the latencies sorted. */
+  async finish(waitMs: number): Promise<number[]> {
+    const waitUntil = Date.now() + waitMs;
+    while (this.pending > 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
+    this.close();
+    return [...this.latencies].sort((a, b) => a - b);
+  }
 }
 
 /** Bootstraps every scope, its commands in order; returns each scope's lease generation. */
