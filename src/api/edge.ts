@@ -58,9 +58,36 @@ export function notFound(request: FastifyRequest, reply: FastifyReply): FastifyR
   return sendError(reply, apiError("notFound", `there is no route ${shown(where)}: the REST API's routes are listed in the README (GET /patroni, /cluster, /config; PATCH /config; POST /switchover …)`));
 }
 
+/** How much of a refused request's body is read and dropped before its connection is closed. */
+export const REFUSED_BODY_DRAIN_BYTES_MAX = 16 * 1024 * 1024;
+
+/**
+ * A body refused before it was read whole (over the limit, unparseable) is read to its end and
+ * dropped, and the connection kept, instead of fastify's Connection: close. Closing a socket with
+ * unread bytes makes the kernel reset it, and a client still sending its body then loses the
+ * answer ("fetch failed" instead of 413). A body declared or found to be over
+ * REFUSED_BODY_DRAIN_BYTES_MAX is not worth reading: that connection is closed at once; the
+ * server's request timeout bounds a client that sends slowly.
+ */
+function lingerOnRefusedBody(request: FastifyRequest, reply: FastifyReply): void {
+  const raw = request.raw;
+  if (raw.complete || raw.destroyed) return;
+  const declared = Number(request.headers["content-length"] ?? 0);
+  if (!(declared <= REFUSED_BODY_DRAIN_BYTES_MAX)) return;
+  reply.removeHeader("connection");
+  let dropped = 0;
+  raw.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > REFUSED_BODY_DRAIN_BYTES_MAX) raw.socket.destroy();
+  });
+  raw.on("error", () => {});
+  raw.resume();
+}
+
 /** The API plugin's error handler: the body parser's refusals in sentences; anything else is a bug. */
 export function errorHandler(logger: Logger, bodyBytesMax: number) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    lingerOnRefusedBody(request, reply);
     const status = error.statusCode ?? 500;
     if (status === 413 || error.code === "FST_ERR_CTP_BODY_TOO_LARGE") return sendError(reply, apiError("payloadTooLarge", `the request body is over ${bodyBytesMax} bytes, the limit`));
     if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || status === 415) {

@@ -84,6 +84,36 @@ t.test("a body over the limit is 413 naming the limit", async (t) => {
   t.same(answer.json(), { error: "payloadTooLarge", message: "the request body is over 1048576 bytes, the limit" });
 });
 
+t.test("a client still sending a body over the limit gets its 413 and keeps its connection", async (t) => {
+  // Closing a socket with unread bytes resets it: a client mid-body lost the 413 ("fetch failed").
+  const { port } = await listening(t);
+  const socket = connect(port, "127.0.0.1");
+  t.teardown(() => socket.destroy());
+  let received = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => (received += chunk));
+  const errors: Error[] = [];
+  socket.on("error", (error) => errors.push(error));
+  const until = async (what: string, done: () => boolean): Promise<void> => {
+    for (let waited = 0; !done(); waited += 20) {
+      if (waited > 5000 || socket.destroyed) throw new Error(`${what}: not within 5 s (socket ${socket.destroyed ? "closed" : "open"}, got ${JSON.stringify(received.slice(0, 300))})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await new Promise<void>((resolve) => socket.once("connect", resolve));
+  const length = 2 * 1024 * 1024;
+  socket.write(`POST /failover HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`);
+  socket.write("a".repeat(64 * 1024));
+  await until("the 413", () => received.includes("payloadTooLarge"));
+  t.match(received, /^HTTP\/1\.1 413 /);
+  t.notMatch(received, /connection: close/i, "the connection is kept while the rest of the body is read");
+  const rest = length - 64 * 1024;
+  for (let sent = 0; sent < rest; sent += 256 * 1024) socket.write("a".repeat(Math.min(256 * 1024, rest - sent)));
+  socket.write("GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  await until("the answer to the next request on the same connection", () => received.includes("notFound"));
+  t.same(errors.map(String), [], "the client saw no reset");
+});
+
 t.test("a bug in a route is a logged 500 in the API's shape", async (t) => {
   const node = cluster();
   node.view = () => {
