@@ -93,6 +93,7 @@ export function fromDcsFailure(failure: DcsFailure, action: string): ApiError {
     case "notPrimary":
     case "alreadyPrimary":
     case "noCandidate":
+    case "offHistory":
       return apiError("notPossible", message, failure.candidates);
     case "noSwitchoverPending":
       return apiError("notFound", message);

@@ -171,7 +171,15 @@ function leaseProblem(c: Readonly<Record<string, unknown>>, kind: "acquireLease"
     // Free text relayed from a watchdog's report; it is logged, never stored or put in a file.
     return first(nameProblem(c["holder"], "holder"), generation, textProblem(c["reason"], "the fence reason", FENCE_REASON_CHARS_MAX, { empty: true, control: true }));
   }
-  return first(nameProblem(c["member"], "member"), ttl, generation);
+  return first(nameProblem(c["member"], "member"), ttl, generation, kind === "acquireLease" ? positionProblem(c["position"]) : null);
+}
+
+/** The candidate's WAL position in an acquireLease: absent, or a timeline and an LSN. */
+function positionProblem(value: unknown): string | null {
+  if (value === undefined) return null;
+  const p = record(value);
+  if (p === null) return `the candidate's WAL position must be an object, got ${shown(value)}`;
+  return first(integerProblem(p["timeline"], "the candidate's timeline", 1, TIMELINE_MAX), lsnProblem(p["lsn"], "the candidate's LSN", false));
 }
 
 /** Why `command` breaks a bound, naming the field and the limit; null when it keeps them all. */

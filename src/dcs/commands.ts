@@ -23,6 +23,7 @@ import {
   type Scope,
   TIMELINE_REASONS,
   type TimelineReason,
+  type WalPosition,
 } from "./model.js";
 
 export const SCHEMA_VERSION = 1;
@@ -31,7 +32,7 @@ export type Command =
   | { readonly kind: "initializeCluster"; readonly member: MemberName; readonly systemId: string }
   | { readonly kind: "upsertMember"; readonly status: MemberStatus }
   | { readonly kind: "removeMember"; readonly name: MemberName }
-  | { readonly kind: "acquireLease"; readonly member: MemberName; readonly ttlMs: number }
+  | { readonly kind: "acquireLease"; readonly member: MemberName; readonly ttlMs: number; readonly position?: WalPosition }
   | { readonly kind: "renewLease"; readonly member: MemberName; readonly ttlMs: number; readonly generation: number }
   | { readonly kind: "releaseLease"; readonly member: MemberName; readonly generation: number }
   /**
@@ -136,6 +137,22 @@ class WireAcquireLease extends WireCommand {
     super();
     this.member = member;
     this.ttlMs = ttlMs;
+  }
+}
+
+/** acquireLease with where the candidate's WAL stands (variant 3 is the same request without it). */
+@variant(17)
+class WireAcquireLeaseAt extends WireCommand {
+  @field({ type: "string" }) member: string;
+  @field({ type: "u32" }) ttlMs: number;
+  @field({ type: "u32" }) timeline: number;
+  @field({ type: "u64" }) lsn: bigint;
+  constructor(member: string, ttlMs: number, position: WalPosition) {
+    super();
+    this.member = member;
+    this.ttlMs = ttlMs;
+    this.timeline = position.timeline;
+    this.lsn = position.lsn;
   }
 }
 
@@ -314,7 +331,7 @@ function toWire(command: Command): WireCommand {
     case "removeMember":
       return new WireRemoveMember(command.name);
     case "acquireLease":
-      return new WireAcquireLease(command.member, command.ttlMs);
+      return command.position === undefined ? new WireAcquireLease(command.member, command.ttlMs) : new WireAcquireLeaseAt(command.member, command.ttlMs, command.position);
     case "renewLease":
       return new WireRenewLease(command.member, command.ttlMs, command.generation);
     case "releaseLease":
@@ -430,6 +447,7 @@ function fromWire(wire: WireCommand): Command {
   if (wire instanceof WireUpsertMember) return { kind: "upsertMember", status: fromWireStatus(wire) };
   if (wire instanceof WireRemoveMember) return { kind: "removeMember", name: name(wire.name) };
   if (wire instanceof WireAcquireLease) return { kind: "acquireLease", member: name(wire.member), ttlMs: wire.ttlMs };
+  if (wire instanceof WireAcquireLeaseAt) return { kind: "acquireLease", member: name(wire.member), ttlMs: wire.ttlMs, position: { timeline: wire.timeline, lsn: wire.lsn as Lsn } };
   if (wire instanceof WireRenewLease) return { kind: "renewLease", member: name(wire.member), ttlMs: wire.ttlMs, generation: wire.generation };
   if (wire instanceof WireReleaseLease) return { kind: "releaseLease", member: name(wire.member), generation: wire.generation };
   if (wire instanceof WireFenceLease) return { kind: "fenceLease", holder: name(wire.holder), generation: wire.generation, reason: wire.reason };

@@ -9,7 +9,8 @@
  *   watchdog reported, signed with the cluster secret, that it killed the holder's PostgreSQL.
  *   The agent checks the signature before it proposes this; the rule checks the generation, so a
  *   late report of an old fencing cannot release a newer grant.
- * A change of holder clears a pending switchover or failover: it has happened.
+ * A change of holder clears a pending switchover or failover: it has happened. A candidate that
+ * says where its WAL stands is refused when that is off the last holder's history (takeover).
  */
 import * as E from "fp-ts/lib/Either.js";
 import { isoTime } from "../lib/iso_time.js";
@@ -17,7 +18,7 @@ import { LEASE_TTL_MS_MAX, LEASE_TTL_MS_MIN } from "./command_bounds.js";
 import type { Command } from "./commands.js";
 import type { DecideContext, Decision } from "./decide_context.js";
 import type { Event } from "./events.js";
-import type { MemberName } from "./model.js";
+import type { MemberName, Takeover, WalPosition } from "./model.js";
 import { rejection } from "./rejection.js";
 
 type LeaseCommand = Extract<Command, { kind: "acquireLease" | "renewLease" | "releaseLease" | "fenceLease" }>;
@@ -53,13 +54,42 @@ function acquire(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "acq
     }
     return E.right([{ kind: "leaseRenewed", holder: lease.holder, ttlMs: command.ttlMs, expiresAtMs, generation: lease.generation }]);
   }
-  const events: Event[] = [{ kind: "leaseAcquired", holder: command.member, ttlMs: command.ttlMs, expiresAtMs, generation: scope.leaseGeneration + 1 }];
+  // A failover an operator allowed to lose data names its candidate whatever its history.
+  const pendingPick = scope.pending;
+  const allowedLoss = pendingPick !== null && pendingPick.kind === "failover" && pendingPick.to === command.member && pendingPick.allowDataLoss === true;
+  const behind = allowedLoss ? null : takeoverProblem(scope.takeover, command.member, command.position);
+  if (behind !== null) return E.left(rejection("offHistory", `${behind} (failover --allow-data-loss to it overrides this)`));
+  const generation = scope.leaseGeneration + 1;
+  const events: Event[] = [{ kind: "leaseAcquired", holder: command.member, ttlMs: command.ttlMs, expiresAtMs, generation }];
+  if (command.position !== undefined) events.push({ kind: "takeoverRecorded", takeover: { holder: command.member, generation, ...command.position } });
   const pending = scope.pending;
   const previous = lease?.holder ?? null;
   if (pending !== null && previous !== command.member) {
     events.push({ kind: "switchoverCleared", reason: `${command.member} took the lease${previous === null ? "" : ` from ${previous}`}` });
   }
   return E.right(events);
+}
+
+/**
+ * Why `candidate`, whose WAL stands at `position`, may not follow the last holder, or null. The
+ * last holder's history left its timeline where its WAL stood when it was granted the lease (if
+ * it promoted); WAL past that point on that timeline, or a candidate still on an earlier
+ * timeline, holds writes the last holder's history does not have — or lacks its own. This holds
+ * even when the new timeline was never recorded (the promoted holder died first), and whatever
+ * stale view the candidate decided on: the check runs where the lease is granted.
+ */
+export function takeoverProblem(takeover: Takeover | null, candidate: MemberName, position: WalPosition | undefined): string | null {
+  if (takeover === null || position === undefined || takeover.holder === candidate) return null;
+  const at = `${takeover.holder} took over at ${lsnText(takeover.lsn)} on timeline ${takeover.timeline} (generation ${takeover.generation})`;
+  if (position.timeline < takeover.timeline) return `${candidate} is on timeline ${position.timeline}, behind where ${at}; it must follow the primary's history first`;
+  if (position.timeline === takeover.timeline && position.lsn > takeover.lsn) {
+    return `${candidate}'s WAL goes on to ${lsnText(position.lsn)} on timeline ${position.timeline}, past where ${at}: it holds writes ${takeover.holder}'s history may not have, and must be rewound first`;
+  }
+  return null;
+}
+
+function lsnText(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
 function renew(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "renewLease" }>): Decision {

@@ -7,7 +7,7 @@ import { deserialize, field, option, serialize, variant, vec } from "@dao-xyz/bo
 import * as E from "fp-ts/lib/Either.js";
 import { canonicalJson, isJsonObject, type JsonObject, parseJsonObject } from "./json.js";
 import { jsonBoundsProblem, STATE_JSON_BOUNDS } from "./json_bounds.js";
-import type { Lsn, MemberName, MemberStatus, PendingSwitchover, PrimaryChange, Scope, SyncState, TimelineReason } from "./model.js";
+import type { Lsn, MemberName, MemberStatus, PendingSwitchover, PrimaryChange, Scope, SyncState, Takeover, TimelineReason } from "./model.js";
 import { isValidName, TIMELINE_REASONS } from "./model.js";
 
 export type Event =
@@ -18,6 +18,7 @@ export type Event =
   | { readonly kind: "leaseAcquired"; readonly holder: MemberName; readonly ttlMs: number; readonly expiresAtMs: number; readonly generation: number }
   | { readonly kind: "leaseRenewed"; readonly holder: MemberName; readonly ttlMs: number; readonly expiresAtMs: number; readonly generation: number }
   | { readonly kind: "leaseReleased"; readonly holder: MemberName; readonly generation: number }
+  | { readonly kind: "takeoverRecorded"; readonly takeover: Takeover }
   | { readonly kind: "configChanged"; readonly version: number; readonly config: JsonObject; readonly patch: JsonObject; readonly author: string }
   | { readonly kind: "switchoverRequested"; readonly pending: PendingSwitchover }
   | { readonly kind: "switchoverCancelled"; readonly by: string }
@@ -180,7 +181,7 @@ function toWire(event: Event): WireEvent {
 }
 
 /** The kinds whose payload travels as JSON (WireJsonEvent). */
-const JSON_EVENT_KINDS: readonly string[] = ["clusterInitialized", "systemIdRecorded", "memberUpdated", "memberRemoved", "configChanged", "switchoverRequested", "switchoverCancelled", "switchoverCleared", "syncStateChanged", "pauseChanged", "maintenanceChanged"];
+const JSON_EVENT_KINDS: readonly string[] = ["clusterInitialized", "systemIdRecorded", "memberUpdated", "memberRemoved", "configChanged", "switchoverRequested", "switchoverCancelled", "switchoverCleared", "syncStateChanged", "pauseChanged", "maintenanceChanged", "takeoverRecorded"];
 
 function checkedName(value: string, what: string): MemberName {
   if (!isValidName(value)) throw new Error(`${what} ${JSON.stringify(value.slice(0, 80))} is not a valid name`);

@@ -39,6 +39,10 @@ export function eventFoldProblem(view: FoldView, event: Event): string | null {
     }
     case "configChanged":
       return event.version === view.config.version + 1 ? null : `config versions grow by one (${event.version} after ${view.config.version})`;
+    case "takeoverRecorded": {
+      const lease = view.lease;
+      return lease !== null && lease.holder === event.takeover.holder && lease.generation === event.takeover.generation ? null : "a takeover point without its grant";
+    }
     default:
       return null;
   }
@@ -133,6 +137,12 @@ export function evolve(state: DcsState, scopeName: Scope, event: Event, atMs: nu
       assert(eventFoldProblem(scope, event) === null, "lease generations only grow");
       scope.leaseGeneration = event.generation;
       scope.lease = { holder: event.holder, acquiredAtMs: atMs, renewedAtMs: atMs, ttlMs: event.ttlMs, expiresAtMs: event.expiresAtMs, generation: event.generation };
+      // A grant whose holder did not say where its WAL stood leaves no takeover point.
+      scope.takeover = null;
+      return;
+    case "takeoverRecorded":
+      assert(eventFoldProblem(scope, event) === null, "a takeover point follows its grant");
+      scope.takeover = event.takeover;
       return;
     case "leaseRenewed":
       assert(eventFoldProblem(scope, event) === null && scope.lease !== null, "renewing a lease that is not held");
@@ -158,6 +168,8 @@ export function evolve(state: DcsState, scopeName: Scope, event: Event, atMs: nu
       return;
     case "timelineRecorded":
       pushBounded(scope.primaryHistory, event.change, max);
+      // The holder recorded where it promoted: the exact fork replaces the takeover's bound.
+      if (scope.takeover !== null && event.change.newPrimary === scope.takeover.holder && event.change.timeline > scope.takeover.timeline) scope.takeover = null;
       return;
     case "pauseChanged":
       scope.paused = event.paused;

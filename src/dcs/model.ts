@@ -158,10 +158,30 @@ export interface Initialization {
 }
 
 /** Everything known about one scope (one PostgreSQL cluster). */
+/**
+ * Where the last lease holder's WAL stood when it was granted the lease: the point its history
+ * leaves its timeline if it promotes. A member whose WAL goes on past it on that timeline holds
+ * writes that holder never had (issue 14): it may not take the lease after it.
+ */
+export interface Takeover {
+  readonly holder: MemberName;
+  readonly generation: number;
+  readonly timeline: number;
+  readonly lsn: Lsn;
+}
+
+/** A candidate's WAL as it asks for the lease: its timeline (known exactly) and where its WAL ends. */
+export interface WalPosition {
+  readonly timeline: number;
+  readonly lsn: Lsn;
+}
+
 export interface ScopeState {
   readonly scope: Scope;
   initialization: Initialization | null;
   lease: Lease | null;
+  /** The last grant's takeover point, when its holder said where its WAL stood (null otherwise). */
+  takeover: Takeover | null;
   /** Highest lease generation granted so far (survives releases). */
   leaseGeneration: number;
   readonly members: Map<MemberName, MemberRecord>;
@@ -208,7 +228,7 @@ export const DEFAULT_LIMITS: DcsLimits = {
 export const CONFIG_DEFAULTS = {
   /** Seconds: the lease's time to live; a member silent for longer is shown as gone. */
   ttl: 5,
-  /** Seconds between two HA cycles (the holder renews its lease every cycle). */
+  /** Seconds between two HA cycles; the holder renews its lease once per loop_wait. */
   loop_wait: 1,
   /** Seconds a cluster-state or PostgreSQL call may take before it counts as failed. */
   retry_timeout: 2,
@@ -223,6 +243,7 @@ export function emptyScope(scope: Scope): ScopeState {
     scope,
     initialization: null,
     lease: null,
+    takeover: null,
     leaseGeneration: 0,
     members: new Map(),
     config: { version: 0, value: {} },

@@ -21,6 +21,8 @@ export type RejectionCode =
   | "noSwitchoverPending"
   | "noCandidate"
   | "timelineNotNewer"
+  /** A candidate for the lease whose WAL is off the last holder's history (decide_lease.ts). */
+  | "offHistory"
   | "limitReached"
   /**
    * Applying the entry failed inside raftgres (a bug, logged at error level with the entry's

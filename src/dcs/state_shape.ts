@@ -127,6 +127,15 @@ function lease(value: unknown, path: string, leaseGeneration: number): void {
   integer(l["generation"], `${path}.generation`, 1, leaseGeneration);
 }
 
+/** The last grant's takeover point: its holder and generation, a timeline and an LSN. */
+function takeover(value: unknown, path: string, leaseGeneration: number): void {
+  const t = object(value, path, ["holder", "generation", "timeline", "lsn"]);
+  name(t["holder"], `${path}.holder`);
+  integer(t["generation"], `${path}.generation`, 1, leaseGeneration);
+  integer(t["timeline"], `${path}.timeline`, 1, TIMELINE_MAX);
+  lsnField(t, "lsn", path, false);
+}
+
 function history(s: Json, path: string, limits: DcsLimits): void {
   list(s["configHistory"], `${path}.configHistory`, limits.historyMax).forEach((value, i) => {
     const at = `${path}.configHistory[${i}]`;
@@ -171,7 +180,8 @@ function sync(value: unknown, path: string): void {
 const SCOPE_KEYS = ["scope", "initialization", "lease", "leaseGeneration", "members", "config", "configHistory", "primaryHistory", "pending", "sync", "paused", "maintenance"];
 
 function scopeState(value: unknown, index: number, limits: DcsLimits): ScopeState {
-  const s = object(value, `scopes[${index}]`, SCOPE_KEYS);
+  // takeover came later: a snapshot taken before it has none (null).
+  const s = object(value, `scopes[${index}]`, SCOPE_KEYS, ["takeover"]);
   const path = `scope ${shown(s["scope"])}`;
   name(s["scope"], `scopes[${index}].scope`);
   nullable(s["initialization"], (v) => {
@@ -182,6 +192,8 @@ function scopeState(value: unknown, index: number, limits: DcsLimits): ScopeStat
   });
   const leaseGeneration = integer(s["leaseGeneration"], `${path}.leaseGeneration`, 0, COUNTER_MAX);
   nullable(s["lease"], (v) => lease(v, `${path}.lease`, leaseGeneration));
+  if (s["takeover"] === undefined) s["takeover"] = null;
+  nullable(s["takeover"], (v) => takeover(v, `${path}.takeover`, leaseGeneration));
   const members = new Map<MemberName, MemberRecord>();
   list(s["members"], `${path}.members`, limits.membersPerScopeMax).forEach((v, i) => {
     const record = member(v, `${path}.members[${i}]`);

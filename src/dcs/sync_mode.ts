@@ -76,13 +76,20 @@ export interface ReportedPosition {
 
 /**
  * Why `candidate` (whose WAL reaches `position`) might lack an acknowledged commit, or null when
- * it holds every one the synchronous state vouches for. `strict` makes a state with nothing
- * claimed (k = 0) but a leader recorded hold back everyone but that leader.
+ * it holds every one the synchronous state vouches for. A state with a leader recorded and
+ * nothing claimed (k = 0: it ran asynchronously, in non-strict mode, with no standby streaming)
+ * holds back everyone but that leader: its last commits may be on no other member. Patroni's
+ * guarantee in both modes: no automatic failover to a member that may lack an acknowledged
+ * commit; strict mode only adds that the primary never runs asynchronously.
  */
 export function syncPromotionProblem(sync: SyncState, strict: boolean, candidate: MemberName, position: bigint, others: readonly ReportedPosition[]): string | null {
   if (sync.leader === null || sync.leader === candidate) return null;
   const k = sync.quorum;
-  if (k === 0) return strict ? `synchronous_mode_strict: no standby of ${sync.leader} is known to hold its last commits` : null;
+  if (k === 0) {
+    return strict
+      ? `synchronous_mode_strict: no standby of ${sync.leader} is known to hold its last commits`
+      : `${sync.leader} last ran without a synchronous standby, so its last acknowledged commits may be on no other member`;
+  }
   const needed = sync.standbys.length - k + 1;
   if (needed <= 0) return null; // more confirmations than standbys: no commit was ever acknowledged
   const behind: MemberName[] = [];

@@ -3,7 +3,7 @@
  * depends on time (a member gone, the lease expired) worked out at the DCS's notion of now.
  */
 import { isGone, lagBytes } from "./candidates.js";
-import type { Config, ConfigVersion, Initialization, Lease, MemberRecord, PendingSwitchover, PrimaryChange, Scope, ScopeState, SyncState } from "./model.js";
+import type { Config, ConfigVersion, Initialization, Lease, MemberRecord, PendingSwitchover, PrimaryChange, Scope, ScopeState, SyncState, Takeover } from "./model.js";
 
 export interface MemberView extends MemberRecord {
   readonly gone: boolean;
@@ -25,6 +25,8 @@ export interface ScopeView {
   readonly config: Config;
   readonly configHistory: readonly ConfigVersion[];
   readonly primaryHistory: readonly PrimaryChange[];
+  /** Where the last lease holder's WAL stood when it was granted the lease (model.ts Takeover). */
+  readonly takeover: Takeover | null;
   readonly pending: PendingSwitchover | null;
   readonly sync: SyncState;
   readonly paused: boolean;
@@ -43,6 +45,7 @@ export function viewScope(scope: ScopeState, nowMs: number): ScopeView {
     config: scope.config,
     configHistory: [...scope.configHistory],
     primaryHistory: [...scope.primaryHistory],
+    takeover: scope.takeover,
     pending: scope.pending,
     sync: scope.sync,
     paused: scope.paused,

@@ -40,6 +40,49 @@ t.test("the lease goes to the first asker, is renewed only by its holder before 
   t.equal(d.scope().lease?.generation, 3);
 });
 
+t.test("a candidate whose WAL is off the last holder's history is refused the lease, whatever it saw; the takeover point survives a snapshot", async (t) => {
+  const d = new Driver();
+  d.bootstrap();
+  d.advance(31_000);
+  // pg2 takes over at 0/1000 on timeline 1 (and promotes there: timeline 2 may never be recorded).
+  const at = (timeline: number, lsn: bigint) => ({ timeline, lsn: lsn as Lsn });
+  t.equal(rejected(d.run("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 5_000, position: at(1, 0x1000n) })), "accepted");
+  t.same(d.scope().takeover, { holder: "pg2", generation: 2, timeline: 1, lsn: 0x1000n });
+  const restored = new Driver();
+  t.ok(E.isRight(restored.restore(encodeState(d.machine.state))), "a snapshot with the takeover point restores");
+  t.same(restored.scope().takeover, d.scope().takeover);
+  d.advance(6_000);
+  t.match(rejected(d.run("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 5_000, position: at(1, 0x1001n) })), /^offHistory: pg1's WAL goes on to 0\/1001 on timeline 1, past where pg2 took over at 0\/1000 on timeline 1 \(generation 2\)/, "the former primary that went on writing");
+  d.advance(6_000);
+  t.equal(rejected(d.run("pg1", { kind: "acquireLease", member: m("pg1"), ttlMs: 5_000, position: at(2, 0x2000n) })), "accepted", "one that follows the new timeline may");
+  t.same(d.scope().takeover, { holder: "pg1", generation: 3, timeline: 2, lsn: 0x2000n });
+  d.advance(6_000);
+  t.match(rejected(d.run("pg3", { kind: "acquireLease", member: m("pg3"), ttlMs: 5_000, position: at(1, 0x800n) })), /^offHistory: pg3 is on timeline 1, behind where pg1 took over at 0\/2000 on timeline 2/, "one still on an earlier timeline may not");
+  t.equal(rejected(d.run("pg3", { kind: "acquireLease", member: m("pg3"), ttlMs: 5_000 })), "accepted", "a request that says nothing is not checked (an older agent)");
+  t.equal(d.scope().takeover, null, "and leaves no takeover point");
+});
+
+t.test("the takeover point goes when its holder records where it promoted; a failover allowed to lose data overrides it", async (t) => {
+  const at = (timeline: number, lsn: bigint) => ({ timeline, lsn: lsn as Lsn });
+  const d = new Driver();
+  d.bootstrap();
+  d.advance(31_000);
+  t.equal(rejected(d.run("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 5_000, position: at(1, 0x1000n) })), "accepted");
+  d.ok("pg2", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 0x1000n as Lsn, reason: "failover", newPrimary: m("pg2") });
+  t.equal(d.scope().takeover, null, "the recorded fork replaces it");
+
+  const f = new Driver();
+  f.bootstrap();
+  f.advance(31_000);
+  t.equal(rejected(f.run("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 5_000, position: at(1, 0x1000n) })), "accepted");
+  f.advance(6_000);
+  f.ok("pg3", { kind: "upsertMember", status: status("pg3", { walReceived: 0x2000n as Lsn, walReplayed: 0x2000n as Lsn }) });
+  const past = { kind: "acquireLease" as const, member: m("pg3"), ttlMs: 5_000, position: at(1, 0x2000n) };
+  t.match(rejected(f.run("pg3", past)), /^offHistory: .*\(failover --allow-data-loss to it overrides this\)$/);
+  t.equal(rejected(f.run("api:alice", { kind: "requestFailover", to: m("pg3"), allowDataLoss: true })), "accepted");
+  t.equal(rejected(f.run("pg3", past)), "accepted", "the operator chose to lose what pg2 wrote");
+});
+
 t.test("a member relays a fence report: the holder's lease of that generation is released at once", async (t) => {
   const d = new Driver();
   d.bootstrap();
