@@ -3,7 +3,7 @@
  * by its own clock too, where a member can be reached, how far along a member's WAL is.
  */
 import type { Command } from "../dcs/commands.js";
-import type { MemberName } from "../dcs/model.js";
+import type { Lsn, MemberName, WalPosition } from "../dcs/model.js";
 import { NO_PERMANENT_SLOTS, permanentSlotsPlan } from "../dcs/permanent_slots.js";
 import type { LeaseView, MemberView, ScopeView } from "../dcs/views.js";
 import type { Action, Upstream } from "./actions.js";
@@ -69,6 +69,19 @@ export function upstreamOf(view: ScopeView | null, name: MemberName): Upstream |
 /** How far this member's WAL goes (received, else replayed, else written). */
 export function memberPosition(m: MemberView): bigint | null {
   return m.walReceived ?? m.walReplayed ?? m.walWritten ?? null;
+}
+
+/**
+ * Where this replica's WAL stands as it asks for the lease, to promote there (the DCS refuses a
+ * candidate off the last holder's history, decide_lease.ts): its WAL end on its replay timeline,
+ * only when that timeline was read (a lower bound could refuse a good candidate). A primary
+ * says nothing: it does not fork a new timeline, so its grant is no takeover point, and its
+ * replicas go on past where it stood. Undefined when not known.
+ */
+export function walPosition(pg: LocalPostgres): WalPosition | undefined {
+  if (pg.process !== "running" || pg.role !== "replica") return undefined;
+  const end = localPosition(pg);
+  return pg.replayTimeline === null || end === null ? undefined : { timeline: pg.replayTimeline, lsn: end as Lsn };
 }
 
 export function localPosition(pg: LocalPostgres): bigint | null {

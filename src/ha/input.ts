@@ -60,9 +60,15 @@ export interface HaMemory {
   readonly startFailure: StartFailure | null;
   /** The last syncSlots that succeeded: what it asked for (facts.ts slotsKey) and when (local). */
   readonly slotsSynced: { readonly key: string; readonly atMs: number } | null;
+  /**
+   * A linearizable read succeeded since this agent started: the view holds every entry committed
+   * before it. Until then the view is the replayed local log, which may lag the cluster's by a
+   * failover — no lease in it, and no newer timeline — so nothing is started or raced for.
+   */
+  readonly viewConfirmed: boolean;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: false };
 
 export interface HaInput {
   readonly me: MemberName;

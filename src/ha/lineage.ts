@@ -10,7 +10,7 @@
  * .history file); the local side from pg_controldata or, running, from PostgreSQL. These are facts
  * that do not flap, unlike the WAL receiver's state. Pure.
  */
-import type { Lsn, PrimaryChange } from "../dcs/model.js";
+import type { Lsn, PrimaryChange, Takeover } from "../dcs/model.js";
 import type { LocalPostgres } from "./observation.js";
 
 /** Where the primary's history left `timeline`: it went on on a child timeline from `leftAt`. */
@@ -55,7 +55,9 @@ export function ancestryOf(history: readonly PrimaryChange[], timeline: number):
  * - `timeline`: the timeline its WAL ends on (a lower bound while a replica runs: the
  *   restartpoint's and the minimum recovery point's lag behind a switch it made);
  * - `end`: where its WAL ends, or a lower bound of it when `exact` is false;
- * - `recordStart`: true when `end` is where the last record (a shutdown checkpoint) starts.
+ * - `recordStart`: true when `end` is where the last record (a shutdown checkpoint) starts;
+ * - `timelineKnown`: a running replica's timeline was read after `end` (its replay timeline):
+ *   `end` is on it or on an earlier one, so WAL past a fork on it is proven diverged.
  */
 export interface LocalWal {
   readonly timeline: number;
@@ -63,6 +65,7 @@ export interface LocalWal {
   readonly exact: boolean;
   readonly recordStart: boolean;
   readonly running: boolean;
+  readonly timelineKnown: boolean;
 }
 
 /** The local WAL as pg_controldata (stopped) or PostgreSQL (running replica) tells it, or null when unknown. */
@@ -70,29 +73,30 @@ export function localWal(pg: LocalPostgres): LocalWal | null {
   if (pg.dataDir !== "initialized") return null;
   if (pg.process === "running") {
     if (pg.role !== "replica" || pg.timeline === null || pg.walReplayed === null) return null;
-    return { timeline: Math.max(pg.timeline, pg.minRecoveryTimeline ?? 0), end: pg.walReplayed, exact: true, recordStart: false, running: true };
+    if (pg.replayTimeline !== null) return { timeline: pg.replayTimeline, end: pg.walReplayed, exact: true, recordStart: false, running: true, timelineKnown: true };
+    return { timeline: Math.max(pg.timeline, pg.minRecoveryTimeline ?? 0), end: pg.walReplayed, exact: true, recordStart: false, running: true, timelineKnown: false };
   }
   if (pg.process !== "stopped" && pg.process !== "crashed") return null;
   const checkpointTimeline = pg.timeline;
   if (checkpointTimeline === null) return null;
   const checkpoint = pg.checkpointLsn;
   // Without the checkpoint's position only the timeline is known: enough when it is the primary's.
-  if (checkpoint === null) return { timeline: checkpointTimeline, end: 0n as Lsn, exact: false, recordStart: false, running: false };
+  if (checkpoint === null) return { timeline: checkpointTimeline, end: 0n as Lsn, exact: false, recordStart: false, running: false, timelineKnown: true };
   switch (pg.controlState) {
     case "shut down":
       // A primary shut down cleanly: its last record is the shutdown checkpoint.
-      return { timeline: checkpointTimeline, end: checkpoint, exact: true, recordStart: true, running: false };
+      return { timeline: checkpointTimeline, end: checkpoint, exact: true, recordStart: true, running: false, timelineKnown: true };
     case "shut down in recovery":
     case "in archive recovery": {
       // A replica: replayed at least to its minimum recovery point (which names its timeline).
       const recovery = pg.minRecoveryLsn !== null && pg.minRecoveryTimeline !== null && pg.minRecoveryTimeline >= checkpointTimeline && pg.minRecoveryLsn > checkpoint;
       return recovery
-        ? { timeline: pg.minRecoveryTimeline!, end: pg.minRecoveryLsn!, exact: pg.controlState === "shut down in recovery", recordStart: false, running: false }
-        : { timeline: checkpointTimeline, end: checkpoint, exact: false, recordStart: false, running: false };
+        ? { timeline: pg.minRecoveryTimeline!, end: pg.minRecoveryLsn!, exact: pg.controlState === "shut down in recovery", recordStart: false, running: false, timelineKnown: true }
+        : { timeline: checkpointTimeline, end: checkpoint, exact: false, recordStart: false, running: false, timelineKnown: true };
     }
     default:
       // A primary that crashed: its WAL goes on past the last checkpoint, how far is not known.
-      return { timeline: checkpointTimeline, end: checkpoint, exact: false, recordStart: true, running: false };
+      return { timeline: checkpointTimeline, end: checkpoint, exact: false, recordStart: true, running: false, timelineKnown: true };
   }
 }
 
@@ -123,12 +127,36 @@ export function lineageOf(local: LocalWal, ancestry: Ancestry): Lineage {
   // A last record that starts before the fork ends at it or before (the fork is a record boundary).
   const past = local.recordStart ? local.end >= ancestor.leftAt : local.end > ancestor.leftAt;
   if (past) {
-    // A running replica's timeline is a lower bound: past the fork it may have switched already.
-    if (local.running) return { kind: "unknown", why: `${where} and it replayed to ${lsnText(local.end)}, on that timeline or a later one` };
+    // A running replica's timeline may be a lower bound: past the fork it may have switched already.
+    if (local.running && !local.timelineKnown) return { kind: "unknown", why: `${where} and it replayed to ${lsnText(local.end)}, on that timeline or a later one` };
     return { kind: "diverged", why: `${where} and its WAL goes on to ${lsnText(local.end)} on that timeline` };
   }
   if (!local.exact) return { kind: "unknown", why: `${where}; its WAL goes on past ${lsnText(local.end)}, how far is not known` };
   return ON_HISTORY;
+}
+
+/**
+ * Whether `local` went past the point where the last lease holder took over (dcs/model.ts
+ * Takeover): that holder's history, if it promoted, left the takeover's timeline there — even
+ * when its new timeline was never recorded. Only WAL on that timeline can be past it.
+ */
+export function lineagePastTakeover(local: LocalWal, takeover: Takeover): Lineage {
+  if (local.timeline !== takeover.timeline) return ON_HISTORY;
+  const where = `${takeover.holder} took over at ${lsnText(takeover.lsn)} on timeline ${takeover.timeline} (it may have promoted there)`;
+  const past = local.recordStart ? local.end >= takeover.lsn : local.end > takeover.lsn;
+  if (past) {
+    if (local.running && !local.timelineKnown) return { kind: "unknown", why: `${where} and it replayed to ${lsnText(local.end)}, on that timeline or a later one` };
+    return { kind: "diverged", why: `its WAL goes on to ${lsnText(local.end)} on timeline ${local.timeline}, past where ${where}` };
+  }
+  if (!local.exact) return { kind: "unknown", why: `${where}; its WAL goes on past ${lsnText(local.end)}, how far is not known` };
+  return ON_HISTORY;
+}
+
+/** The worse of two verdicts: diverged over unknown over on the history. */
+export function worseLineage(a: Lineage, b: Lineage): Lineage {
+  if (a.kind === "diverged") return a;
+  if (b.kind === "diverged") return b;
+  return a.kind === "unknown" ? a : b;
 }
 
 /** The primary's timeline to compare with: the holder's report while it runs as the primary, else the last recorded one. */

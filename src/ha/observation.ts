@@ -39,6 +39,12 @@ export interface LocalPostgres {
   readonly role: "primary" | "replica" | null;
   /** The current timeline (running), or the latest checkpoint's timeline (stopped). */
   readonly timeline: number | null;
+  /**
+   * A running replica: the timeline it replays, read after walReplayed (IDENTIFY_SYSTEM over a
+   * replication session; PostgreSQL 15 has no SQL function for it) — that position's timeline or
+   * a later one, never an earlier one. Null when not a running replica or not known.
+   */
+  readonly replayTimeline: number | null;
   /** pg_controldata's state when stopped; "unknown" when it could not be read. */
   readonly controlState: ControlState;
   /** Stopped: where the last checkpoint record starts (pg_controldata); null when running or unknown. */

@@ -60,4 +60,9 @@ export interface PostgresPort {
   configurationProblems(): readonly string[];
   /** Called when the postmaster exits without being asked to (a crash, a kill). */
   onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void;
+  /**
+   * Called synchronously when a postmaster is spawned, before it can accept a connection: the
+   * HA loop arms the watchdog there, or kills a primary whose lease ran out meanwhile.
+   */
+  onSpawned(listener: (pid: number) => void): () => void;
 }

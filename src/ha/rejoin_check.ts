@@ -6,7 +6,7 @@
 import type { MemberName } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import type { HaInput } from "./input.js";
-import { type Lineage, lineageOf, localWal, primaryAncestry } from "./lineage.js";
+import { type Lineage, lineageOf, lineagePastTakeover, localWal, primaryAncestry, worseLineage } from "./lineage.js";
 
 /**
  * Replay that has not moved for this long, while the primary has WAL it lacks and its lineage is
@@ -33,7 +33,9 @@ export function lineageAgainst(input: HaInput, primaryTimeline: number | null): 
   if (ancestry === null) return { kind: "onHistory" };
   const local = localWal(input.pg);
   if (local === null) return { kind: "unknown", why: "where its WAL ends is not known" };
-  return lineageOf(local, ancestry);
+  const lineage = lineageOf(local, ancestry);
+  const takeover = input.view?.takeover ?? null;
+  return takeover === null || takeover.holder === input.me ? lineage : worseLineage(lineage, lineagePastTakeover(local, takeover));
 }
 
 /**

@@ -94,7 +94,11 @@ export function syncActions(input: HaInput): Action[] {
   const applied = input.memory.syncApplied;
   if (mode.mode === "off") {
     if (applied === null || applied.value !== null) return [setNames(null)];
-    if (view.sync.quorum !== 0 || view.sync.standbys.length > 0) return [claim(view, input.me, [], 0)];
+    // Nothing claimed and no leader recorded (Patroni deletes /sync): with a leader and k = 0 the
+    // state would say the last primary's commits are on it alone, holding every failover back.
+    if (view.sync.leader !== null || view.sync.quorum !== 0 || view.sync.standbys.length > 0) {
+      return [dcs({ kind: "setSyncState", expectedVersion: view.sync.version, leader: null, standbys: [], quorum: 0 })];
+    }
     return [];
   }
   const current = parseSyncNames(input.pg.syncStandbyNames) ?? ASYNC;

@@ -21,6 +21,7 @@ export const NOTHING: Omit<LocalPostgres, "dataDir" | "process"> = {
   systemId: null,
   role: null,
   timeline: null,
+  replayTimeline: null,
   controlState: "unknown",
   checkpointLsn: null,
   timelineSwitchLsn: null,
@@ -107,7 +108,7 @@ export class ControlDataCache {
   }
 }
 
-export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, control: ControlDataCache, session: SqlSession): Promise<LocalPostgres> {
+export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, control: ControlDataCache, session: SqlSession, replication: SqlSession): Promise<LocalPostgres> {
   const process = postmaster.state;
   const dir = await checkDataDir(s.dataDir, s.osUser);
   if (dir.state !== "initialized") return { ...NOTHING, dataDir: dir.state, process, problem: dir.problem };
@@ -134,9 +135,25 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
     return { ...base, timeline: null, problem: `the server runs but does not answer SQL: ${why}` };
   }
   const observed = { ...base, ...fromRow(rows.right[0]) };
+  if (observed.role === "replica") {
+    const replayTimeline = await readReplayTimeline(replication);
+    return replayTimeline === null ? observed : { ...observed, timeline: replayTimeline, replayTimeline };
+  }
   if (observed.role !== "primary" || observed.timeline === null || observed.timeline <= 1) return observed;
   const branch = await switchPoint(s, session, observed.timeline);
   return branch === null ? observed : { ...observed, timelineSwitchLsn: branch.lsn, timelineParent: branch.parent };
+}
+
+/**
+ * The timeline a replica replays now: IDENTIFY_SYSTEM on a `replication=database` session answers
+ * a standby's replay timeline. Asked after the position was read, it names that position's
+ * timeline or a later one. Null when it cannot be read (the replication user refused, say).
+ */
+async function readReplayTimeline(replication: SqlSession): Promise<number | null> {
+  const identified = await replication.query<{ timeline: number | string }>("IDENTIFY_SYSTEM");
+  if (E.isLeft(identified)) return null;
+  const timeline = Number(identified.right[0]?.timeline);
+  return Number.isInteger(timeline) && timeline >= 1 ? timeline : null;
 }
 
 interface Branch {

@@ -35,10 +35,13 @@ import { SqlSession } from "./sql.js";
 export class PostgresInstance implements PostgresPort {
   private readonly postmaster: Postmaster;
   private readonly session: SqlSession;
+  /** A replication session, for what only a walsender answers (a replica's replay timeline). */
+  private readonly replicationSession: SqlSession;
   private readonly control: ControlDataCache;
   private readonly progressReporter: ProgressReporter;
   private readonly permanentSlots: PermanentSlotKeeper;
   private readonly exitListeners = new Set<(exit: PostmasterExit) => void>();
+  private readonly spawnListeners = new Set<(pid: number) => void>();
   private readonly problems: ConfigurationProblems;
   private longAction: PostgresActionKind | null = null;
 
@@ -54,6 +57,7 @@ export class PostgresInstance implements PostgresPort {
   private constructor(readonly settings: ResolvedSettings) {
     const logger = settings.logger;
     this.session = new SqlSession(sqlTarget(settings));
+    this.replicationSession = new SqlSession(sqlTarget(settings, { user: settings.replication.username, password: settings.replication.password, replication: "database" }));
     this.control = new ControlDataCache(settings);
     this.progressReporter = new ProgressReporter(logger);
     this.permanentSlots = new PermanentSlotKeeper(settings, this.session);
@@ -61,12 +65,15 @@ export class PostgresInstance implements PostgresPort {
     this.postmaster = new Postmaster(
       { binDir: settings.binDir, dataDir: settings.dataDir, logFile: serverLogFile(settings), user: settings.osUser, logger },
       (exit) => this.reportUnexpectedExit(exit),
+      (pid) => {
+        for (const listener of [...this.spawnListeners]) listener(pid);
+      },
     );
     this.postmaster.adoptIfRunning();
   }
 
   observe(): Promise<LocalPostgres> {
-    return observeLocal(this.settings, this.postmaster, this.control, this.session).catch(
+    return observeLocal(this.settings, this.postmaster, this.control, this.session, this.replicationSession).catch(
       (error: unknown): LocalPostgres => ({ ...NOTHING, dataDir: "inaccessible", process: this.postmaster.state, problem: `observation failed: ${String(error)}` }),
     );
   }
@@ -125,6 +132,11 @@ export class PostgresInstance implements PostgresPort {
   onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void {
     this.exitListeners.add(listener);
     return () => this.exitListeners.delete(listener);
+  }
+
+  onSpawned(listener: (pid: number) => void): () => void {
+    this.spawnListeners.add(listener);
+    return () => this.spawnListeners.delete(listener);
   }
 
   /** The running clone or rewind and how far it got, for the status endpoint; null otherwise. */

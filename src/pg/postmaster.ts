@@ -52,6 +52,8 @@ export class Postmaster {
   constructor(
     private readonly config: PostmasterConfig,
     private readonly onUnexpectedExit: (exit: PostmasterExit) => void,
+    /** Called synchronously once a postmaster is spawned, before it can accept a connection. */
+    private readonly onSpawned: (pid: number) => void = () => {},
   ) {}
 
   get pid(): number | null {
@@ -116,6 +118,7 @@ export class Postmaster {
     this.currentPid = pid;
     this.processState = "starting";
     this.exitExpected = false;
+    this.onSpawned(pid);
     return E.right(logOffset);
   }
 

@@ -15,6 +15,8 @@ export interface SqlTarget {
   readonly database: string;
   readonly connectTimeoutMs: number;
   readonly queryTimeoutMs: number;
+  /** A walsender session that also takes SQL (IDENTIFY_SYSTEM and the like); needs a replication role. */
+  readonly replication?: "database";
 }
 
 export interface SqlError {
@@ -39,6 +41,7 @@ function newClient(target: SqlTarget, onError: (error: Error) => void): Client {
     password: target.password,
     database: target.database,
     application_name: "raftgres",
+    ...(target.replication === undefined ? {} : { replication: target.replication }),
     connectionTimeoutMillis: target.connectTimeoutMs,
     statement_timeout: target.queryTimeoutMs,
     query_timeout: target.queryTimeoutMs + 1_000,

@@ -8,7 +8,7 @@ import { decide } from "../../src/ha/decide.js";
 import { EMPTY_MEMORY } from "../../src/ha/input.js";
 import { REPLAY_STUCK_REWIND_MS } from "../../src/ha/rejoin_check.js";
 import { RECEIVE_RECHECK_MS } from "../../src/ha/rules/race.js";
-import { Driver, heldLease, input, m, pg, PRIMARY, SETTINGS, status, summary } from "./fixtures.js";
+import { Driver, heldLease, input, m, pg, PRIMARY, SETTINGS, status, summary, STEADY_MEMORY } from "./fixtures.js";
 
 const held = heldLease;
 
@@ -79,8 +79,8 @@ t.test("a holder whose renewals fail stops PostgreSQL before the watchdog margin
 t.test("a crashed primary holding the lease starts in place, and gives the lease up after primary_start_timeout", async (t) => {
   const d = cluster();
   const crashed = { ...PRIMARY, process: "crashed" as const, controlState: "in production" as const };
-  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["dcs:renewLease", "start:primary"]);
-  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null };
+  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).actions), ["dcs:renewLease", "start:primary"]);
+  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true };
   t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: late })).actions), ["dcs:releaseLease"]);
   const replicaCrashed = { ...crashed, controlState: "in archive recovery" as const };
   t.same(summary(decide(input(d, "pg1", { pg: replicaCrashed, lease: held() })).actions), ["dcs:renewLease", "start:replica"], "a replica's data directory restarts as a replica, then is promoted");
@@ -94,10 +94,10 @@ t.test("a member that is not the holder: a primary stops, a diverged one rewinds
   d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 2, walWritten: 5000n as Lsn }) });
   const stoppedPrimary = { ...PRIMARY, process: "stopped" as const, controlState: "shut down" as const, checkpointLsn: 600n as Lsn };
   t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary })).actions), ["rewind<pg1"]);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["reinit<pg1"]);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).actions), ["reinit<pg1"]);
   const noReinit = { ...SETTINGS, reinitOnRewindFailure: false };
-  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).reason, /cannot be rewound: reinitialize it/);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null } })).actions), ["start:replica<pg1"], "after the rewind it starts");
+  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).reason, /cannot be rewound: reinitialize it/);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).actions), ["start:replica<pg1"], "after the rewind it starts");
   const stoppedReplica = pg({ process: "stopped", timeline: 2, controlState: "shut down in recovery", checkpointLsn: 900n as Lsn });
   t.same(summary(decide(input(d, "pg2", { pg: stoppedReplica })).actions), ["start:replica<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ upstream: m("pg3") }) })).actions), ["followPrimary<pg1"]);
@@ -143,7 +143,7 @@ t.test("with the primary's ancestry unknown, a stopped data directory is rewound
 
 t.test("a running replica off the primary's history stops for a rewind at once; one in doubt only when its replay is stuck", async (t) => {
   const d = forked();
-  const since = (sinceMs: number, lsn = 1000n) => ({ ...EMPTY_MEMORY, replaySince: { lsn: lsn as Lsn, sinceMs } });
+  const since = (sinceMs: number, lsn = 1000n) => ({ ...EMPTY_MEMORY, viewConfirmed: true, replaySince: { lsn: lsn as Lsn, sinceMs } });
   const ahead = pg({ timeline: 4, walReplayed: 1000n as Lsn });
   t.same(summary(decide(input(d, "pg2", { pg: ahead })).actions), ["stop:fast"], "a timeline newer than the primary's: at once");
   const doubt = pg({ streaming: false, timeline: 2, walReplayed: 1000n as Lsn, walReceived: 1000n as Lsn });
@@ -187,6 +187,12 @@ t.test("with no lease, a primary stops unless it just bootstrapped, and a stoppe
   const d = cluster({ released: true });
   t.same(summary(decide(input(d, "pg1", { pg: PRIMARY })).actions), ["stop:immediate"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ process: "stopped", controlState: "shut down in recovery" }) })).actions), ["start:replica"]);
+  const unconfirmed = { ...STEADY_MEMORY, viewConfirmed: false };
+  const waits = decide(input(d, "pg2", { pg: pg({ process: "stopped", controlState: "shut down in recovery" }), memory: unconfirmed }));
+  t.same(waits.actions, [], "a restarted agent whose view is only its replayed log starts nothing");
+  t.match(waits.reason, /waiting for this node's cluster state to catch up/);
+  t.same(decide(input(d, "pg2", { pg: pg({ walReceived: 2000n as Lsn }), memory: unconfirmed })).actions, [], "nor races for the lease");
+  t.same(summary(decide(input(d, "pg1", { pg: PRIMARY, memory: unconfirmed })).actions), ["stop:immediate"], "a primary with no lease stops all the same");
   const expired = cluster({ expired: true });
   t.match(decide(input(expired, "pg1", { pg: PRIMARY, lease: held(1, 50_000) })).reason, /does not hold the lease/, "the log's expiry wins over a local deadline");
 });
@@ -214,6 +220,18 @@ t.test("a switchover: the holder stops PostgreSQL cleanly, then releases the lea
   t.equal(short.recheckMs, RECEIVE_RECHECK_MS, "and it looks again soon: no cluster change says when its WAL receiver got there");
   t.same(summary(decide(input(d, "pg3", { pg: pg({ walReceived: 1040n as Lsn }) })).actions), ["dcs:acquireLease"], "then it races");
   t.match(decide(input(d, "pg1", { pg: pg({ controlState: "shut down" }) })).reason, /a switchover to pg3 is pending/, "the old primary does not take it back");
+  // In synchronous mode with nothing claimed (the primary ran asynchronously), the candidate that
+  // has the old primary's WAL to its end holds every commit; a failover would be held back.
+  const sync = cluster();
+  sync.ok("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { synchronous_mode: "on" } });
+  sync.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [], quorum: 0 });
+  sync.ok("api:op", { kind: "requestSwitchover", from: m("pg1"), to: m("pg3"), scheduledAtMs: null });
+  sync.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
+  sync.ok("pg1", { kind: "upsertMember", status: status("pg1", { state: "stopped", walWritten: 1000n as Lsn, walReceived: null, walReplayed: null }) });
+  t.match(decide(input(sync, "pg3", { pg: pg({ walReceived: 1000n as Lsn }) })).reason, /waiting to receive pg1's WAL/, "synchronous, nothing claimed: the candidate waits for the WAL's end");
+  t.same(summary(decide(input(sync, "pg3", { pg: pg({ walReceived: 1040n as Lsn }) })).actions), ["dcs:acquireLease"], "and then races: it has every commit");
+  sync.ok("api:op", { kind: "cancelSwitchover" });
+  t.match(decide(input(sync, "pg3", { pg: pg({ walReceived: 1040n as Lsn }) })).reason, /synchronous_mode on: pg1 last ran without a synchronous standby/, "no switchover pending: a failover to it is held back");
   const open = cluster();
   open.ok("api:op", { kind: "requestSwitchover", from: m("pg1"), to: null, scheduledAtMs: null });
   open.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
@@ -241,7 +259,7 @@ t.test("a scheduled switchover waits for its time; a pending one is carried out 
 
 t.test("a member whose pre_promote hook failed stays out of the race for a while", async (t) => {
   const d = cluster({ released: true });
-  const blocked = { ...EMPTY_MEMORY, promotionBlockedUntilMs: 12_000 };
+  const blocked = { ...EMPTY_MEMORY, viewConfirmed: true, promotionBlockedUntilMs: 12_000 };
   t.match(decide(input(d, "pg2", { pg: pg({ walReceived: 2000n as Lsn }), memory: blocked })).reason, /pre_promote hook failed; it stays out of the race for 2 s more/);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ walReceived: 2000n as Lsn }), memory: blocked, nowMs: 12_000 })).actions), ["dcs:acquireLease"], "then it races again");
 });

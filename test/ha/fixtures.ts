@@ -21,6 +21,7 @@ export function pg(fields: Partial<LocalPostgres> = {}): LocalPostgres {
     process: "running",
     role: "replica",
     timeline: 1,
+    replayTimeline: null,
     controlState: "in archive recovery",
     checkpointLsn: null,
     timelineSwitchLsn: null,
@@ -42,7 +43,7 @@ export function pg(fields: Partial<LocalPostgres> = {}): LocalPostgres {
 export const PRIMARY = pg({ role: "primary", controlState: "in production", walWritten: 5000n as Lsn, walReceived: null, walReplayed: null, streaming: false, upstream: null });
 
 /** What the agent remembers once it has run a while with synchronous_mode off. */
-export const STEADY_MEMORY = { ...EMPTY_MEMORY, syncApplied: { value: null, atMs: 0, lsn: 0n } };
+export const STEADY_MEMORY = { ...EMPTY_MEMORY, syncApplied: { value: null, atMs: 0, lsn: 0n }, viewConfirmed: true };
 
 /** An input for member `me` at local time 10 s, seeing the driver's state. */
 export function input(d: Driver | null, me: string, fields: Partial<HaInput> = {}, scope: Scope = SCOPE): HaInput {

@@ -19,7 +19,7 @@ const change = (timeline: number, parent: number | undefined, lsn: bigint, reaso
 /** 1 (bootstrap) → 2 at 500 → 3 at 900; 4 branched off 2 at 700 (a fork the primary is not on). */
 const HISTORY = [change(1, undefined, 0n, "bootstrap"), change(2, 1, 500n), change(3, 2, 900n)];
 
-const wal = (timeline: number, end: bigint, fields: Partial<LocalWal> = {}): LocalWal => ({ timeline, end: end as Lsn, exact: true, recordStart: false, running: false, ...fields });
+const wal = (timeline: number, end: bigint, fields: Partial<LocalWal> = {}): LocalWal => ({ timeline, end: end as Lsn, exact: true, recordStart: false, running: false, timelineKnown: true, ...fields });
 
 t.test("the ancestry follows recorded parents back to the bootstrap, and says when it cannot", async (t) => {
   t.same(ancestryOf(HISTORY, 3), { timeline: 3, ancestors: [{ timeline: 2, leftAt: 900n }, { timeline: 1, leftAt: 500n }], complete: true });
@@ -49,7 +49,8 @@ t.test("a shutdown checkpoint that starts before the fork ends at it; a lower bo
   t.match(lineageOf(wal(2, 900n, { recordStart: true }), ancestry), { kind: "diverged" });
   t.match(lineageOf(wal(2, 800n, { exact: false, recordStart: true }), ancestry), { kind: "unknown", why: /how far is not known/ });
   t.match(lineageOf(wal(2, 950n, { exact: false }), ancestry), { kind: "diverged" });
-  t.match(lineageOf(wal(2, 950n, { running: true }), ancestry), { kind: "unknown", why: /on that timeline or a later one/ }, "a running replica may have switched past the fork");
+  t.match(lineageOf(wal(2, 950n, { running: true, timelineKnown: false }), ancestry), { kind: "unknown", why: /on that timeline or a later one/ }, "a running replica whose timeline is a lower bound may have switched past the fork");
+  t.match(lineageOf(wal(2, 950n, { running: true }), ancestry), { kind: "diverged", why: /goes on to 0\/3B6 on that timeline/ }, "one whose replay timeline was read after its position is proven past it");
 });
 
 t.test("the local WAL from pg_controldata (stopped) or PostgreSQL (running replica)", async (t) => {
@@ -59,7 +60,8 @@ t.test("the local WAL from pg_controldata (stopped) or PostgreSQL (running repli
   t.same(localWal(pg({ ...stopped, timeline: 2, controlState: "shut down in recovery", checkpointLsn: 800n as Lsn, minRecoveryLsn: 950n as Lsn, minRecoveryTimeline: 3 })), wal(3, 950n));
   t.same(localWal(pg({ ...stopped, timeline: 2, controlState: "in archive recovery", checkpointLsn: 800n as Lsn, minRecoveryLsn: 950n as Lsn, minRecoveryTimeline: 3 })), wal(3, 950n, { exact: false }), "a crashed replica replayed at least that far");
   t.same(localWal(pg({ ...stopped, timeline: 2, controlState: "shut down in recovery", checkpointLsn: 800n as Lsn })), wal(2, 800n, { exact: false }));
-  t.same(localWal(pg({ timeline: 2, minRecoveryTimeline: 3, walReplayed: 990n as Lsn })), wal(3, 990n, { running: true }));
+  t.same(localWal(pg({ timeline: 2, minRecoveryTimeline: 3, walReplayed: 990n as Lsn })), wal(3, 990n, { running: true, timelineKnown: false }));
+  t.same(localWal(pg({ timeline: 2, replayTimeline: 2, minRecoveryTimeline: 3, walReplayed: 990n as Lsn })), wal(2, 990n, { running: true }), "the replay timeline, when read, is the timeline");
   t.equal(localWal(pg({ role: "primary" })), null, "a running primary is not judged here");
   t.equal(localWal(pg({ ...stopped, dataDir: "empty" })), null);
 });

@@ -21,7 +21,7 @@ const at = (name: string, position: bigint, fresh = true) => ({ name: m(name), p
 t.test("the promotion guarantee: who may be promoted without losing an acknowledged commit", async (t) => {
   t.equal(syncPromotionProblem(sync(null, [], 0), true, m("pg2"), 0n, []), null, "no leader recorded: nothing claimed");
   t.equal(syncPromotionProblem(sync("pg1", ["pg2"], 1), false, m("pg1"), 0n, []), null, "the last primary itself holds everything");
-  t.equal(syncPromotionProblem(sync("pg1", [], 0), false, m("pg3"), 0n, []), null, "asynchronous: nothing claimed");
+  t.match(syncPromotionProblem(sync("pg1", [], 0), false, m("pg3"), 99n, [at("pg2", 0n)]), /pg1 last ran without a synchronous standby/, "non-strict, gone asynchronous: nobody but the last primary (Patroni's guarantee)");
   t.match(syncPromotionProblem(sync("pg1", [], 0), true, m("pg3"), 0n, []), /strict/, "strict: nothing known, nobody but the last primary");
   const priority = sync("pg1", ["pg2"], 1);
   t.equal(syncPromotionProblem(priority, false, m("pg2"), 10n, []), null, "the synchronous standby");
@@ -109,6 +109,16 @@ t.test("priority mode: a standby is added, replaced when it dies, and the claim 
   d2.ok("pg2", { kind: "upsertMember", status: status("pg2", { tags: { ...d2.scope().members.get(m("pg2"))!.tags, nosync: true } }) });
   apply(d2, step(d2, "", both, applied("", 0n)));
   t.same(summary(step(d2, "", both, applied("", 0n))), ['ssn:FIRST 1 ("pg3")'], "a nosync member is never chosen");
+});
+
+t.test("synchronous mode turned off: the state records no leader, so nothing holds a failover back", async (t) => {
+  const d = primaryCluster({ synchronous_mode: "on" });
+  d.ok("pg1", { kind: "setSyncState", expectedVersion: null, leader: m("pg1"), standbys: [], quorum: 0 });
+  t.match(syncPromotionProblem(d.scope().sync, false, m("pg2"), 10n, []), /pg1 last ran without a synchronous standby/, "on, asynchronous: held back");
+  d.ok("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { synchronous_mode: "off" } });
+  t.equal(apply(d, step(d, "", [], applied(null, 0n))), "null:/0", "off: the leader is cleared");
+  t.same(step(d, "", [], applied(null, 0n)), [], "and stays so");
+  t.equal(syncPromotionProblem(d.scope().sync, false, m("pg2"), 10n, []), null, "turned on again, nothing is claimed until the primary claims it");
 });
 
 t.test("strict mode keeps the standbys listed (commits wait); quorum mode lists every streaming standby", async (t) => {

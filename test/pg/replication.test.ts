@@ -66,7 +66,7 @@ t.test("a clone made with pg_basebackup streams from the primary and replays its
     return o.streaming ? o : undefined;
   }, 10_000, "pgb streaming");
   const primary = await a.observe();
-  t.match(observed, { role: "replica", timeline: 1, upstream: "pga", systemId: primary.systemId, problem: null });
+  t.match(observed, { role: "replica", timeline: 1, replayTimeline: 1, upstream: "pga", systemId: primary.systemId, problem: null });
   t.ok(observed.walReplayed !== null && observed.walReceived !== null);
   const slot = await sql<{ active: boolean }>(a, "SELECT active FROM pg_replication_slots WHERE slot_name = 'rg_pgb'");
   t.same(slot, [{ active: true }], "pgb streams through its slot on pga");
@@ -149,7 +149,7 @@ t.test("the old primary diverges, is rewound against the new one and streams fro
     const o = await a.observe();
     return o.streaming ? o : undefined;
   }, 15_000, "pga streaming from pgb");
-  t.match(observed, { role: "replica", timeline: 2, upstream: "pgb" });
+  t.match(observed, { role: "replica", timeline: 2, replayTimeline: 2, upstream: "pgb" }, "the replay timeline read over a replication session");
 });
 
 t.test("a rewind of a crashed replica that never diverged succeeds and it streams again", async (t) => {

@@ -38,6 +38,8 @@ import { SYNC_SETTLE_MS } from "../sync_planner.js";
 export interface ClusterState {
   execute(scope: Scope, command: Command, options?: { timeoutMs?: number }): Promise<E.Either<DcsFailure, Executed>>;
   local(scope: Scope): ScopeView | null;
+  /** A linearizable read: resolves once the local view holds every entry committed before the call. */
+  read(scope: Scope, timeoutMs?: number): Promise<E.Either<DcsFailure, ScopeView | null>>;
   subscribe(scope: Scope, listener: (view: ScopeView, changes: readonly Recorded[]) => void): () => void;
 }
 
@@ -92,6 +94,11 @@ const RESTART_POLL_MS = 100;
 /** After a renewal that could not reach the Raft group, the next attempt comes this soon. */
 const RENEW_RETRY_MS = 200;
 
+/** A long action after which PostgreSQL takes writes. */
+function makesWritable(action: PostgresAction): boolean {
+  return action.kind === "promote" || (action.kind === "start" && action.as === "primary");
+}
+
 /** The commands whose outcome moves the local lease. */
 const LEASE_COMMANDS = new Set(["acquireLease", "renewLease", "releaseLease"]);
 
@@ -100,6 +107,8 @@ export class HaLoop {
   private lease: LocalLease | null = null;
   private memory: HaMemory = EMPTY_MEMORY;
   private busy: PostgresActionKind | null = null;
+  /** The long action running leaves PostgreSQL taking writes (a promotion, a start as the primary). */
+  private busyWritable = false;
   private running = false;
   private again = false;
   private stopped = false;
@@ -116,6 +125,7 @@ export class HaLoop {
   private idle: Promise<void> = Promise.resolve();
   private busyDone: Promise<void> = Promise.resolve();
   private publishing = false;
+  private confirming = false;
   private rewindFailures = 0;
   /** Why this member is off the primary's history (rejoin_check.ts), as of the last cycle; else null. */
   private diverged: string | null = null;
@@ -162,7 +172,30 @@ export class HaLoop {
       }
       this.trigger();
     }));
+    this.unsubscribe.push(postgres.onSpawned((pid) => this.onSpawned(pid)));
     this.tick();
+  }
+
+  /**
+   * A postmaster was just spawned and cannot accept a connection yet: the watchdog covers it from
+   * now on — or, when it is to be the primary and the lease's safe time ran out while the start
+   * waited (behind a renewal, say), it is killed before it can acknowledge a single write.
+   */
+  private onSpawned(pid: number): void {
+    const problem = this.busyWritable ? this.writeFenceProblem() : null;
+    if (problem !== null) {
+      this.killPostmaster(`it would be the primary, but ${problem}`);
+      return;
+    }
+    this.armWatchdog();
+  }
+
+  /** Why this member may not run a writable primary now, or null while its lease is safe. */
+  private writeFenceProblem(): string | null {
+    const lease = this.lease;
+    if (lease === null) return "this member does not hold the lease";
+    const leftMs = lease.deadlineMs - this.settings.watchdogMarginMs - this.settings.demoteLeadMs - this.options.clock();
+    return leftMs > 0 ? null : `the lease's safe time ran out ${Math.round(-leftMs)} ms ago without a renewal`;
   }
 
   status(): HaStatus {
@@ -245,6 +278,7 @@ export class HaLoop {
     const view = cluster.local(scope);
     this.resolveSettings(view);
     this.noteDivergence(divergence({ me: this.me, nowMs: clock(), view, pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy }));
+    if (!this.memory.viewConfirmed) this.confirmView();
     if (pg.dataDir === "initialized") await this.applyParameters(view);
     // The report goes out beside the decision, never in front of it: with no Raft leader it may
     // wait out its timeout, and the lease must not wait behind it.
@@ -264,6 +298,23 @@ export class HaLoop {
     for (const action of decided.actions) await this.perform(action);
     this.armWatchdog();
     this.lastCycleMs = clock();
+  }
+
+  /**
+   * Until one linearizable read succeeds, the view is the replayed local log, which may lag the
+   * cluster's by a whole failover (input.ts viewConfirmed). One read at a time, in the background:
+   * with no Raft quorum it waits, and the cycle must not.
+   */
+  private confirmView(): void {
+    if (this.confirming || this.stopped) return;
+    this.confirming = true;
+    void this.options.cluster.read(this.options.scope, this.settings.retryTimeoutMs).then((read) => {
+      this.confirming = false;
+      if (E.isLeft(read) || this.stopped) return;
+      this.options.logger.info({}, "the cluster state caught up with the cluster's: starting and racing are allowed");
+      this.memory = { ...this.memory, viewConfirmed: true };
+      this.trigger();
+    });
   }
 
   private noteDivergence(why: string | null): void {
@@ -356,6 +407,14 @@ export class HaLoop {
       if (action.kind === "stop" && action.mode === "immediate") this.killPostmaster(`stop requested during ${this.busy}`);
       return;
     }
+    // The decision was made against the lease as it was; a renewal before this action may have
+    // waited out its timeout since. No primary without a lease that is safe now.
+    const problem = makesWritable(action) ? this.writeFenceProblem() : null;
+    if (problem !== null) {
+      this.options.logger.warn({ action: action.kind }, `not ${action.kind === "promote" ? "promoting" : "starting PostgreSQL as the primary"}: ${problem}`);
+      this.trigger();
+      return;
+    }
     this.runLong(action);
   }
 
@@ -417,7 +476,7 @@ export class HaLoop {
     this.fenceTimer = null;
     if (this.lease !== lease || this.options.postgres.postmasterPid() === null) return;
     // Only a primary (or one being promoted) can take writes; a replica holding the lease may stay.
-    const writable = this.busy === "promote" || this.lastObservation?.role === "primary";
+    const writable = this.busyWritable || this.lastObservation?.role === "primary";
     if (writable) {
       this.options.logger.warn({ generation: lease.generation }, "stopping PostgreSQL: the lease could not be renewed in time");
       if (this.busy !== null) this.killPostmaster(`the lease could not be renewed during ${this.busy}`);
@@ -439,8 +498,10 @@ export class HaLoop {
 
   private runLong(action: PostgresAction): void {
     this.busy = action.kind;
+    this.busyWritable = makesWritable(action);
     this.busyDone = this.runWithHooks(action).then((result) => {
       this.busy = null;
+      this.busyWritable = false;
       this.afterLong(action, result);
       this.armWatchdog();
       this.trigger();

@@ -4,8 +4,10 @@
  * healthy and no other candidate is better (further WAL, then higher failover_priority, then
  * the name, so two equal candidates do not both try). patroni-behaviour.md §5 C.
  */
-import type { MemberView } from "../../dcs/views.js";
-import { dcs, decision, localPosition, memberPosition, validLease } from "../facts.js";
+import type { MemberName } from "../../dcs/model.js";
+import type { MemberView, ScopeView } from "../../dcs/views.js";
+import type { Action } from "../actions.js";
+import { dcs, decision, localPosition, memberPosition, validLease, walPosition } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { lineageAgainst } from "../rejoin_check.js";
 import { startOrWait } from "../start_backoff.js";
@@ -23,11 +25,12 @@ export function raceRule(input: HaInput): HaDecision | null {
   if (pg.process === "running" && pg.role === "primary") {
     const init = view?.initialization ?? null;
     const justBootstrapped = input.lease === null && init?.by === me && (view?.primaryHistory.length ?? 0) === 0;
-    if (justBootstrapped && view?.lease === null) return decision([dcs({ kind: "acquireLease", member: me, ttlMs: input.settings.ttlMs })], "taking the lease for the cluster this member bootstrapped");
+    if (justBootstrapped && view?.lease === null) return decision([acquire(input)], "taking the lease for the cluster this member bootstrapped");
     return decision([{ kind: "stop", mode: "immediate" }], "stopping PostgreSQL: this primary does not hold the lease", view?.lease === null ? "the lease was released" : "the lease expired");
   }
   if (input.busy !== null) return decision([], `${input.busy} in progress; not racing for the lease`);
   if (view?.paused === true) return decision([], "PAUSE: no member holds the lease; no automatic failover");
+  if (!input.memory.viewConfirmed) return decision([], "waiting for this node's cluster state to catch up with the cluster's before starting or racing", "no lease in the replayed log may only mean it is behind");
   if (pg.process === "stopped" || pg.process === "crashed") {
     // Only a data directory on the last primary's history starts (rejoin_check.ts): one that went
     // past a fork would serve reads the cluster never had, and race with them.
@@ -41,7 +44,13 @@ export function raceRule(input: HaInput): HaDecision | null {
   if (pg.process !== "running") return decision([], `PostgreSQL is ${pg.process}; not racing for the lease`);
   const refusal = raceRefusal(input);
   if (refusal !== null) return { ...decision([], `not racing for the lease: ${refusal.why}`), ...(refusal.recheckMs === undefined ? {} : { recheckMs: refusal.recheckMs }) };
-  return decision([dcs({ kind: "acquireLease", member: me, ttlMs: input.settings.ttlMs })], "racing for the lease: this member is the best candidate", `position ${localPosition(pg) ?? "unknown"}`);
+  return decision([acquire(input)], "racing for the lease: this member is the best candidate", `position ${localPosition(pg) ?? "unknown"}`);
+}
+
+/** The lease request, with where this member's WAL stands when that is known (facts.ts walPosition). */
+function acquire(input: HaInput): Action {
+  const position = walPosition(input.pg);
+  return dcs({ kind: "acquireLease", member: input.me, ttlMs: input.settings.ttlMs, ...(position === undefined ? {} : { position }) });
 }
 
 /** Why this node should not try to take the lease now; `recheckMs`: look again this soon. */
@@ -82,10 +91,20 @@ function raceRefusal(input: HaInput): Refusal | null {
   if (view.members.find((m) => m.name === me)?.maintenance === true) return refuse("this member is in maintenance");
   const mine = localPosition(pg);
   if (mine === null) return refuse("this member's WAL position is unknown");
+  // A member whose WAL went past a fork of the primary's history holds writes the cluster never
+  // had: as the primary it would bring them back and drop the others (issue 14).
+  const lineage = lineageAgainst(input, null);
+  if (lineage.kind === "diverged") return refuse(`this data directory is not on the last primary's history: ${lineage.why}`);
   // The named target of a request races without waiting for the others (for a failover, lag
   // does not disqualify it either; for a switchover the DCS checked its lag at request time).
   const forced = pending !== null && pending.to === me;
-  const syncProblem = syncRefusal(input, mine, forced && pending.kind === "failover" && pending.allowDataLoss === true);
+  // A switchover's candidate that received the stopped primary's WAL to its end holds every
+  // commit, whatever the synchronous state says; so does a failover allowed to lose data.
+  const shutdownEnd = forced && pending.kind === "switchover" ? stoppedPrimaryEnd(view, pending.from) : null;
+  // Zero loss: the old primary reported where its WAL ends once it stopped; promote only with all of it.
+  if (shutdownEnd !== null && mine <= shutdownEnd) return refuse(`waiting to receive ${pending!.from}'s WAL up to its shutdown checkpoint at ${shutdownEnd} (received up to ${mine})`, RECEIVE_RECHECK_MS);
+  const exempt = (forced && pending.kind === "failover" && pending.allowDataLoss === true) || shutdownEnd !== null;
+  const syncProblem = syncRefusal(input, mine, exempt);
   if (syncProblem !== null) return refuse(syncProblem);
   // A candidate the synchronous state vouches for holds every acknowledged commit: the primary's
   // last reported position (commits waiting for a standby, say) does not count against it.
@@ -95,12 +114,6 @@ function raceRefusal(input: HaInput): Refusal | null {
   const primaryPosition = previous?.walWritten ?? null;
   if (!forced && !vouched && primaryPosition !== null && primaryPosition - mine > BigInt(settings.maximumLagOnFailoverBytes)) {
     return refuse(`${primaryPosition - mine} bytes behind the last primary's reported position (maximum_lag_on_failover ${settings.maximumLagOnFailoverBytes})`);
-  }
-  if (forced && pending.kind === "switchover" && pending.from !== null) {
-    // Zero loss: the old primary reported where its WAL ends once it stopped; promote only with all of it.
-    const from = view.members.find((m) => m.name === pending.from);
-    const end = from !== undefined && from.state === "stopped" ? from.walWritten : null;
-    if (end !== null && mine <= end) return refuse(`waiting to receive ${pending.from}'s WAL up to its shutdown checkpoint at ${end} (received up to ${mine})`, RECEIVE_RECHECK_MS);
   }
   if (forced) return null;
   for (const other of view.members) {
@@ -115,11 +128,17 @@ function raceRefusal(input: HaInput): Refusal | null {
   return null;
 }
 
+/** Where the WAL of a switchover's old primary ends, once it reported that it stopped; else null. */
+function stoppedPrimaryEnd(view: ScopeView, from: MemberName | null): bigint | null {
+  const member = from === null ? undefined : view.members.find((m) => m.name === from);
+  return member !== undefined && member.state === "stopped" ? member.walWritten : null;
+}
+
 /** In a synchronous mode: why this member may lack an acknowledged commit, or null. */
-function syncRefusal(input: HaInput, mine: bigint, allowDataLoss: boolean): string | null {
+function syncRefusal(input: HaInput, mine: bigint, exempt: boolean): string | null {
   const view = input.view!;
   const mode = syncModeOf(view.config);
-  if (mode.mode === "off" || allowDataLoss) return null;
+  if (mode.mode === "off" || exempt) return null;
   const others = view.members.map((m) => ({ name: m.name, position: memberPosition(m), fresh: view.nowMs - m.lastSeenMs <= RACE_REPORT_FRESHNESS_MS }));
   const problem = syncPromotionProblem(view.sync, mode.strict, input.me, mine, others);
   return problem === null ? null : `synchronous_mode ${mode.mode}${mode.strict ? " (strict)" : ""}: ${problem}`;
