@@ -173,6 +173,9 @@ t.test("with no lease, the best replica races; the others say whom they wait for
   t.match(decide(input(d, "pg3", { pg: pg({ walReceived: 900n as Lsn, walReplayed: 900n as Lsn }) })).reason, /pg2 has more WAL/);
   t.match(decide(input(d, "pg3", { pg: pg() })).reason, /pg2 has the same WAL and priority, and goes first by name/);
   t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), ["dcs:acquireLease"], "the tie goes to the first name");
+  const asked = (p: ReturnType<typeof pg>) => decide(input(d, "pg2", { pg: p })).actions.find((a) => a.kind === "dcs");
+  t.match(asked({ ...ahead, replayTimeline: 1 }), { command: { kind: "acquireLease", position: { timeline: 1, lsn: 2000n } } }, "a replica says where its WAL stands on its replay timeline, to be checked against the takeover point");
+  t.notOk(asked(ahead)?.kind === "dcs" && "position" in (asked(ahead) as { command: object }).command, "and says nothing when that timeline was not read");
   t.match(decide(input(d, "pg2", { pg: pg(), settings: { ...SETTINGS, nofailover: true } })).reason, /nofailover/);
   t.match(decide(input(d, "pg2", { pg: pg({ walReceived: 10n as Lsn, walReplayed: 10n as Lsn }) })).reason, /bytes behind|has more WAL/);
   d.advance(5_000);

@@ -87,6 +87,10 @@ t.test("the standby leader streams from the remote primary, never promotes, keep
   const follower = decide(input(d, "pg2", { pg: pg({ upstream: m("pg1") }) }));
   t.same(summary(follower.actions), ["syncSlots:pg1,pg3"], "the others cascade from the standby leader");
   t.match(follower.reason, /^streaming from pg1/);
+  d.advance(31_000);
+  d.ok("pg3", { kind: "upsertMember", status: status("pg3") });
+  const racing = decide(input(d, "pg2", { pg: pg({ upstream: m("pg1"), replayTimeline: 1 }) })).actions;
+  t.same(racing, [{ kind: "dcs", command: { kind: "acquireLease", member: "pg2", ttlMs: SETTINGS.ttlMs } }], "a member racing to lead a standby cluster says no takeover point: it will not promote, and its replicas go on past it");
 });
 
 t.test("removing standby_cluster promotes the standby leader; its new timeline is recorded as manual", async (t) => {

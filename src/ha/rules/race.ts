@@ -10,6 +10,7 @@ import type { Action } from "../actions.js";
 import { dcs, decision, localPosition, memberPosition, validLease, walPosition } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { lineageAgainst } from "../rejoin_check.js";
+import { standbyClusterFor } from "../standby.js";
 import { startOrWait } from "../start_backoff.js";
 import { syncActive, syncModeOf, syncPromotionProblem } from "../../dcs/sync_mode.js";
 
@@ -47,9 +48,14 @@ export function raceRule(input: HaInput): HaDecision | null {
   return decision([acquire(input)], "racing for the lease: this member is the best candidate", `position ${localPosition(pg) ?? "unknown"}`);
 }
 
-/** The lease request, with where this member's WAL stands when that is known (facts.ts walPosition). */
+/**
+ * The lease request, with where this member's WAL stands when that is known (facts.ts walPosition)
+ * and it will promote there: a standby cluster's leader stays a replica of the remote primary and
+ * forks nothing, so its grant is no takeover point (its replicas go on past where it stood).
+ */
 function acquire(input: HaInput): Action {
-  const position = walPosition(input.pg);
+  const standby = standbyClusterFor(input.view, input.me, input.settings.bootstrapStandbyCluster) !== null;
+  const position = standby ? undefined : walPosition(input.pg);
   return dcs({ kind: "acquireLease", member: input.me, ttlMs: input.settings.ttlMs, ...(position === undefined ? {} : { position }) });
 }
 
