@@ -31,6 +31,7 @@ import { type PostgresSettings, type ResolvedSettings, resolveSettings } from ".
 import { syncMemberSlots } from "./slots.js";
 import { applySyncStandbyNames } from "./sync_conf.js";
 import { SqlSession } from "./sql.js";
+import { SupersededWalPruner, walSegmentBytes } from "./superseded_wal.js";
 
 export class PostgresInstance implements PostgresPort {
   private readonly postmaster: Postmaster;
@@ -40,6 +41,7 @@ export class PostgresInstance implements PostgresPort {
   private readonly control: ControlDataCache;
   private readonly progressReporter: ProgressReporter;
   private readonly permanentSlots: PermanentSlotKeeper;
+  private readonly supersededWal: SupersededWalPruner;
   private readonly exitListeners = new Set<(exit: PostmasterExit) => void>();
   private readonly spawnListeners = new Set<(pid: number) => void>();
   private readonly problems: ConfigurationProblems;
@@ -61,6 +63,7 @@ export class PostgresInstance implements PostgresPort {
     this.control = new ControlDataCache(settings);
     this.progressReporter = new ProgressReporter(logger);
     this.permanentSlots = new PermanentSlotKeeper(settings, this.session);
+    this.supersededWal = new SupersededWalPruner(settings.dataDir, () => walSegmentBytes(this.session), logger);
     this.problems = new ConfigurationProblems(logger, this.session, () => this.postmaster.state === "running");
     this.postmaster = new Postmaster(
       { binDir: settings.binDir, dataDir: settings.dataDir, logFile: serverLogFile(settings), user: settings.osUser, logger },
@@ -72,10 +75,15 @@ export class PostgresInstance implements PostgresPort {
     this.postmaster.adoptIfRunning();
   }
 
-  observe(): Promise<LocalPostgres> {
-    return observeLocal(this.settings, this.postmaster, this.control, this.session, this.replicationSession).catch(
+  async observe(): Promise<LocalPostgres> {
+    const observed = await observeLocal(this.settings, this.postmaster, this.control, this.session, this.replicationSession).catch(
       (error: unknown): LocalPostgres => ({ ...NOTHING, dataDir: "inaccessible", process: this.postmaster.state, problem: `observation failed: ${String(error)}` }),
     );
+    if (observed.role === "primary" && observed.process === "running" && (observed.timeline ?? 1) > 1) {
+      const control = await this.control.read();
+      void this.supersededWal.consider(observed, E.isRight(control) ? control.right.checkpointTimeline : null, Date.now());
+    }
+    return observed;
   }
 
   async run(action: PostgresAction): Promise<PgResult> {
