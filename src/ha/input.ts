@@ -66,9 +66,15 @@ export interface HaMemory {
    * failover — no lease in it, and no newer timeline — so nothing is started or raced for.
    */
   readonly viewConfirmed: boolean;
+  /**
+   * This member stopped PostgreSQL and gave the lease up for an operator's switchover or
+   * failover, and has not run PostgreSQL since: it starts as a replica of the new primary even in
+   * pause, as the request's own demotion (Patroni's graceful demote follows the new leader).
+   */
+  readonly handedOver: boolean;
 }
 
-export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: false };
+export const EMPTY_MEMORY: HaMemory = { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: false, handedOver: false };
 
 export interface HaInput {
   readonly me: MemberName;

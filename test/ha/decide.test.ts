@@ -79,8 +79,8 @@ t.test("a holder whose renewals fail stops PostgreSQL before the watchdog margin
 t.test("a crashed primary holding the lease starts in place, and gives the lease up after primary_start_timeout", async (t) => {
   const d = cluster();
   const crashed = { ...PRIMARY, process: "crashed" as const, controlState: "in production" as const };
-  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).actions), ["dcs:renewLease", "start:primary"]);
-  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true };
+  t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: { crashedAtMs: 9_500, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true, handedOver: false } })).actions), ["dcs:renewLease", "start:primary"]);
+  const late = { crashedAtMs: 10_000 - SETTINGS.primaryStartTimeoutMs - 1, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true, handedOver: false };
   t.same(summary(decide(input(d, "pg1", { pg: crashed, lease: held(), memory: late })).actions), ["dcs:releaseLease"]);
   const replicaCrashed = { ...crashed, controlState: "in archive recovery" as const };
   t.same(summary(decide(input(d, "pg1", { pg: replicaCrashed, lease: held() })).actions), ["dcs:renewLease", "start:replica"], "a replica's data directory restarts as a replica, then is promoted");
@@ -94,10 +94,10 @@ t.test("a member that is not the holder: a primary stops, a diverged one rewinds
   d.ok("pg1", { kind: "upsertMember", status: status("pg1", { role: "primary", state: "running", timeline: 2, walWritten: 5000n as Lsn }) });
   const stoppedPrimary = { ...PRIMARY, process: "stopped" as const, controlState: "shut down" as const, checkpointLsn: 600n as Lsn };
   t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary })).actions), ["rewind<pg1"]);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).actions), ["reinit<pg1"]);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true, handedOver: false } })).actions), ["reinit<pg1"]);
   const noReinit = { ...SETTINGS, reinitOnRewindFailure: false };
-  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).reason, /cannot be rewound: reinitialize it/);
-  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true } })).actions), ["start:replica<pg1"], "after the rewind it starts");
+  t.match(decide(input(d, "pg2", { pg: stoppedPrimary, settings: noReinit, memory: { crashedAtMs: null, replaySince: null, rewindFailure: "pg_rewind failed", preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true, handedOver: false } })).reason, /cannot be rewound: reinitialize it/);
+  t.same(summary(decide(input(d, "pg2", { pg: stoppedPrimary, memory: { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: m("pg1"), tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: null, startFailure: null, slotsSynced: null, viewConfirmed: true, handedOver: false } })).actions), ["start:replica<pg1"], "after the rewind it starts");
   const stoppedReplica = pg({ process: "stopped", timeline: 2, controlState: "shut down in recovery", checkpointLsn: 900n as Lsn });
   t.same(summary(decide(input(d, "pg2", { pg: stoppedReplica })).actions), ["start:replica<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ upstream: m("pg3") }) })).actions), ["followPrimary<pg1"]);
@@ -258,6 +258,40 @@ t.test("a scheduled switchover waits for its time; a pending one is carried out 
   p.ok("api:op", { kind: "setPause", paused: true });
   p.ok("api:op", { kind: "requestSwitchover", from: m("pg1"), to: m("pg2"), scheduledAtMs: null });
   t.same(summary(decide(input(p, "pg1", { pg: PRIMARY, lease: held() })).actions), ["dcs:renewLease", "stop:fast"]);
+});
+
+t.test("in pause a switchover to a named candidate completes: it alone promotes, the others follow, the old primary rejoins", async (t) => {
+  const d = cluster();
+  d.ok("api:op", { kind: "setPause", paused: true });
+  d.ok("api:op", { kind: "requestSwitchover", from: m("pg1"), to: m("pg3"), scheduledAtMs: null });
+  t.same(summary(decide(input(d, "pg1", { pg: PRIMARY, lease: held() })).actions), ["dcs:renewLease", "stop:fast"], "the primary stops for it");
+  const stopped = pg({ process: "stopped", role: null, controlState: "shut down", checkpointLsn: 5000n as Lsn, walReceived: null, walReplayed: null, streaming: false, upstream: null });
+  t.same(summary(decide(input(d, "pg1", { pg: stopped, lease: held() })).actions), ["dcs:releaseLease"], "and hands the lease over");
+  d.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: 1 });
+  t.same(summary(decide(input(d, "pg3", { pg: pg() })).actions), ["dcs:acquireLease"], "the named candidate races");
+  t.match(decide(input(d, "pg2", { pg: pg() })).reason, /^PAUSE: no member holds the lease/, "no one else does");
+  t.match(decide(input(d, "pg3", { pg: pg({ process: "stopped", role: null }) })).reason, /^PAUSE: PostgreSQL is stopped; the switchover to this member waits for it to run/, "a stopped candidate is not started");
+  d.ok("pg3", { kind: "acquireLease", member: m("pg3"), ttlMs: 30_000 });
+  const took = { ...STEADY_MEMORY, tookLeaseFor: "switchover" as const };
+  t.same(summary(decide(input(d, "pg3", { pg: pg(), lease: held(2), memory: took })).actions), ["dcs:renewLease", "promote"], "it promotes");
+  t.match(decide(input(d, "pg3", { pg: pg(), lease: held(2) })).reason, /^PAUSE: holding the lease/, "a replica holding the lease it did not take for a request is not promoted in pause");
+  const promoted = pg({ role: "primary", timeline: 2, timelineParent: 1, timelineSwitchLsn: 5100n as Lsn, controlState: "in production", walWritten: 5200n as Lsn, walReceived: null, walReplayed: null, streaming: false, upstream: null });
+  t.match(decide(input(d, "pg3", { pg: promoted, lease: held(2), memory: took })).actions, [{ kind: "dcs" }, { kind: "dcs", command: { kind: "recordTimeline", timeline: 2, reason: "switchover", newPrimary: "pg3" } }], "and records its timeline as a switchover");
+  d.ok("pg3", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 5100n as Lsn, reason: "switchover", newPrimary: m("pg3") });
+  d.ok("pg3", { kind: "upsertMember", status: status("pg3", { role: "primary", state: "running", timeline: 2, walWritten: 5200n as Lsn, walReceived: null, walReplayed: null }) });
+  t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), ["followPrimary<pg3"], "a running replica follows the new primary");
+  t.same(summary(decide(input(d, "pg1", { pg: stopped, memory: { ...STEADY_MEMORY, handedOver: true } })).actions), ["start:replica<pg3"], "the old primary starts as its replica: the request's demotion");
+  t.match(decide(input(d, "pg1", { pg: stopped })).reason, /^PAUSE: following pg3; no automatic action/, "any other stopped member stays stopped");
+  t.match(decide(input(d, "pg1", { pg: PRIMARY })).reason, /^PAUSE: this node runs as a primary while pg3 holds the lease; no automatic action/, "and a second primary is not stopped");
+});
+
+t.test("in pause a running primary whose lease ran out takes it back; nothing stops it", async (t) => {
+  const d = cluster({ expired: true });
+  d.ok("api:op", { kind: "setPause", paused: true });
+  const decided = decide(input(d, "pg1", { pg: PRIMARY }));
+  t.same(decided.actions, [{ kind: "dcs", command: { kind: "acquireLease", member: "pg1", ttlMs: SETTINGS.ttlMs } }]);
+  t.match(decided.reason, /^PAUSE: taking the lease for this running primary/);
+  t.same(decide(input(d, "pg1", { pg: { ...PRIMARY, systemId: "1" } })).actions, [], "not one whose data directory is another cluster's");
 });
 
 t.test("a member whose pre_promote hook failed stays out of the race for a while", async (t) => {

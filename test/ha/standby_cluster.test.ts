@@ -28,7 +28,7 @@ const STANDBY_SETTINGS = { ...SETTINGS, bootstrapStandbyCluster: STANDBY };
 const held = heldLease;
 const EMPTY = pg({ dataDir: "empty", systemId: null, process: "stopped", role: null, timeline: null, controlState: "unknown", walReceived: null, walReplayed: null, streaming: false, upstream: null });
 
-const EMPTY_MEMORY_WITH_CRASH = { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: { value: null, atMs: 0, lsn: 0n }, startFailure: null, slotsSynced: null, viewConfirmed: true };
+const EMPTY_MEMORY_WITH_CRASH = { crashedAtMs: null, replaySince: null, rewindFailure: null, preparedFrom: null, tookLeaseFor: null, promotionBlockedUntilMs: null, syncApplied: { value: null, atMs: 0, lsn: 0n }, startFailure: null, slotsSynced: null, viewConfirmed: true, handedOver: false };
 
 /** pg1 is the standby leader of a standby cluster whose config was written; pg2 and pg3 stream from it. */
 function standbyCluster(config: JsonObject = { standby_cluster: SECTION }): Driver {

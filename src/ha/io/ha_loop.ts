@@ -332,6 +332,7 @@ export class HaLoop {
       memory = { ...memory, startFailure };
     }
     if (pg.process === "running" && memory.crashedAtMs !== null) memory = { ...memory, crashedAtMs: null };
+    if (pg.process === "running" && memory.handedOver) memory = { ...memory, handedOver: false };
     // Since when a running replica's replay has not moved: a fact that does not flap with the WAL
     // receiver's state (rejoin_check.ts).
     const replayed = pg.process === "running" && pg.role === "replica" ? pg.walReplayed : null;
@@ -420,10 +421,13 @@ export class HaLoop {
 
   private async performCommand(command: Command): Promise<void> {
     const sentAtMs = this.options.clock();
-    const pendingKind = this.options.cluster.local(this.options.scope)?.pending?.kind ?? null;
+    const pending = this.options.cluster.local(this.options.scope)?.pending ?? null;
     const result = await this.execute(command);
     if (command.kind === "acquireLease" && E.isRight(result) && result.right.events.some((e) => e.kind === "leaseAcquired")) {
-      this.memory = { ...this.memory, tookLeaseFor: pendingKind ?? "failover" };
+      this.memory = { ...this.memory, tookLeaseFor: pending?.kind ?? "failover" };
+    }
+    if (command.kind === "releaseLease" && E.isRight(result) && pending !== null && pending.to !== this.me && (pending.from === null || pending.from === this.me)) {
+      this.memory = { ...this.memory, handedOver: true };
     }
     if (LEASE_COMMANDS.has(command.kind)) this.leaseOutcome(command, result, sentAtMs);
     else if (E.isLeft(result)) this.options.logger.warn({ code: result.left.code }, `${command.kind} was not applied: ${result.left.message}`);

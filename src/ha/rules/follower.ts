@@ -17,14 +17,17 @@ export function followerRule(input: HaInput): HaDecision | null {
   const lease = validLease(input.view);
   if (lease === null || lease.holder === input.me) return null;
   const pg = input.pg;
+  const paused = input.view?.paused === true;
   if (pg.process === "running" && pg.role === "primary") {
+    // Pause stops nothing: a second primary is the operator's to resolve (Patroni warns too).
+    if (paused) return decision([], `PAUSE: this node runs as a primary while ${lease.holder} holds the lease; no automatic action (stop or demote it by hand)`);
     return decision([{ kind: "stop", mode: "immediate" }], `stopping PostgreSQL: ${lease.holder} holds the lease and this node is still a primary`, `lease generation ${lease.generation}`);
   }
   if (input.busy !== null) return decision([], `${input.busy} in progress`);
-  if (input.view?.paused === true) return decision([], `PAUSE: following ${lease.holder}; no automatic action`);
   if (member(input.view, input.me)?.maintenance === true) return decision([], "MAINTENANCE: this member is taken out of the cluster; PostgreSQL is left alone");
   const source = upstreamFor(input, lease);
   if (source === null) return decision([], `waiting for ${lease.holder} to publish how to reach it`);
+  if (paused) return pausedFollower(input, lease, source);
   switch (pg.process) {
     case "starting":
     case "stopping":
@@ -35,6 +38,20 @@ export function followerRule(input: HaInput): HaDecision | null {
     case "running":
       return runningReplica(input, lease, source);
   }
+}
+
+/**
+ * In pause (patroni-behaviour.md §5 B2.2, L) a running replica is still pointed at the primary
+ * (a reload), and the member that handed the lease over for an operator's request starts as its
+ * replica — that demotion is the request's; nothing else is started, stopped or rewound.
+ */
+function pausedFollower(input: HaInput, lease: LeaseView, source: Upstream): HaDecision {
+  const pg = input.pg;
+  if (pg.process === "running" && pg.upstream !== source.member) {
+    return decision([{ kind: "followPrimary", upstream: source }], `PAUSE: following ${source.member}`, `was following ${pg.upstream ?? "nobody"}`);
+  }
+  if ((pg.process === "stopped" || pg.process === "crashed") && input.memory.handedOver) return startReplica(input, lease, source);
+  return decision([], `PAUSE: following ${lease.holder}; no automatic action`);
 }
 
 /** The holder, or the member named by this node's replicatefrom tag when it is a usable replica. */

@@ -33,14 +33,19 @@ export function holderRule(input: HaInput): HaDecision | null {
   if (input.busy !== null) return decision(renew, `holding the lease during ${input.busy}`);
   const handover = handoverRule(input, renew);
   if (handover !== null) return handover;
-  if (input.view?.paused === true) {
-    // Synchronous replication is still kept up: a dead standby must not stop the writes.
-    const keep = input.pg.process === "running" && input.pg.role === "primary" ? syncActions(input) : [];
-    return decision([...renew, ...keep], "PAUSE: holding the lease; no automatic action");
-  }
   const standby = standbyClusterFor(input.view, input.me, input.settings.bootstrapStandbyCluster);
-  if (standby !== null) return standbyLeaderRule(input, renew, standby);
   const pg = input.pg;
+  // In pause a replica takes the lease only as the candidate of an operator's switchover or
+  // failover (race.ts): it is promoted, which the request asked for.
+  const requestedPromotion = standby === null && pg.process === "running" && pg.role === "replica" && input.memory.tookLeaseFor !== null;
+  if (input.view?.paused === true && !requestedPromotion) {
+    // Synchronous replication is still kept up: a dead standby must not stop the writes; a new
+    // timeline is still recorded.
+    const keep = pg.process === "running" && pg.role === "primary" ? [...timelineRecord(input), ...syncActions(input)] : [];
+    const recording = keep.some((a) => a.kind === "dcs" && a.command.kind === "recordTimeline");
+    return decision([...(recording ? [renewal] : renew), ...keep], "PAUSE: holding the lease; no automatic action");
+  }
+  if (standby !== null) return standbyLeaderRule(input, renew, standby);
   switch (pg.process) {
     case "starting":
     case "stopping":
@@ -81,16 +86,20 @@ function restartInPlace(input: HaInput, renew: readonly Action[]): HaDecision {
   return startOrWait(input, { kind: "start", as, upstream: null }, `starting PostgreSQL in place as ${as === "primary" ? "the primary" : "a replica to promote"} (this member holds the lease)`, `state ${pg.controlState}`, renew);
 }
 
-function primaryHousekeeping(input: HaInput): Action[] {
+/** The primary's timeline, when the history does not have it yet. */
+function timelineRecord(input: HaInput): Action[] {
   const { view, pg, me } = input;
-  const actions: Action[] = [];
   const history = view?.primaryHistory ?? [];
   const last = history[history.length - 1];
-  if (pg.timeline !== null && (last === undefined || last.timeline < pg.timeline)) {
-    const reason = view !== null && promotedFromStandby(view) ? "manual" : last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
-    const parent = pg.timelineParent === null ? {} : { parent: pg.timelineParent };
-    actions.push(dcs({ kind: "recordTimeline", timeline: pg.timeline, ...parent, lsn: pg.timelineSwitchLsn ?? pg.walWritten ?? (0n as Lsn), reason, newPrimary: me }));
-  }
+  if (pg.timeline === null || (last !== undefined && last.timeline >= pg.timeline)) return [];
+  const reason = view !== null && promotedFromStandby(view) ? "manual" : last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
+  const parent = pg.timelineParent === null ? {} : { parent: pg.timelineParent };
+  return [dcs({ kind: "recordTimeline", timeline: pg.timeline, ...parent, lsn: pg.timelineSwitchLsn ?? pg.walWritten ?? (0n as Lsn), reason, newPrimary: me })];
+}
+
+function primaryHousekeeping(input: HaInput): Action[] {
+  const { view } = input;
+  const actions: Action[] = timelineRecord(input);
   if (input.settings.useSlots && view !== null) actions.push(...slotsIfDue(input));
   actions.push(...syncActions(input));
   return actions;

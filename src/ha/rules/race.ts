@@ -27,10 +27,14 @@ export function raceRule(input: HaInput): HaDecision | null {
     const init = view?.initialization ?? null;
     const justBootstrapped = input.lease === null && init?.by === me && (view?.primaryHistory.length ?? 0) === 0;
     if (justBootstrapped && view?.lease === null) return decision([acquire(input)], "taking the lease for the cluster this member bootstrapped");
+    if (view?.paused === true) return pausedPrimary(input);
     return decision([{ kind: "stop", mode: "immediate" }], "stopping PostgreSQL: this primary does not hold the lease", view?.lease === null ? "the lease was released" : "the lease expired");
   }
   if (input.busy !== null) return decision([], `${input.busy} in progress; not racing for the lease`);
-  if (view?.paused === true) return decision([], "PAUSE: no member holds the lease; no automatic failover");
+  // In pause only an operator's unscheduled switchover or failover names who may take the lease
+  // (patroni-behaviour.md §5 I2, L); that candidate races if it runs — nothing is started.
+  const named = view?.pending !== null && view?.pending !== undefined && view.pending.to === me && view.pending.scheduledAtMs === null;
+  if (view?.paused === true && !(named && pg.process === "running")) return decision([], named ? `PAUSE: PostgreSQL is ${pg.process}; the ${view.pending!.kind} to this member waits for it to run` : "PAUSE: no member holds the lease; no automatic failover");
   if (!input.memory.viewConfirmed) return decision([], "waiting for this node's cluster state to catch up with the cluster's before starting or racing", "no lease in the replayed log may only mean it is behind");
   if (pg.process === "stopped" || pg.process === "crashed") {
     // Only a data directory on the last primary's history starts (rejoin_check.ts): one that went
@@ -46,6 +50,19 @@ export function raceRule(input: HaInput): HaDecision | null {
   const refusal = raceRefusal(input);
   if (refusal !== null) return { ...decision([], `not racing for the lease: ${refusal.why}`), ...(refusal.recheckMs === undefined ? {} : { recheckMs: refusal.recheckMs }) };
   return decision([acquire(input)], "racing for the lease: this member is the best candidate", `position ${localPosition(pg) ?? "unknown"}`);
+}
+
+/**
+ * A running primary without the lease in pause is left running and takes the lease back when its
+ * data directory is the cluster's (Patroni: "continue to run as primary"); nothing stops it.
+ */
+function pausedPrimary(input: HaInput): HaDecision {
+  const init = input.view?.initialization ?? null;
+  if (input.busy !== null) return decision([], `PAUSE: ${input.busy} in progress`);
+  if (init === null || input.pg.systemId !== init.systemId) {
+    return decision([], "PAUSE: this primary does not hold the lease and its data directory is not the cluster's; no automatic action", `system id ${input.pg.systemId ?? "unknown"}, the cluster's ${init?.systemId ?? "not recorded"}`);
+  }
+  return decision([acquire(input)], "PAUSE: taking the lease for this running primary; no automatic action stops it");
 }
 
 /**
