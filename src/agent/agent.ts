@@ -19,6 +19,7 @@ import { registerFenceReceiver } from "./fence_receiver.js";
 import { AgentNodeApi } from "./node_api_impl.js";
 import { openPostgres } from "./postgres_wiring.js";
 import { damagedLogProcedure } from "./recovery.js";
+import { MemberUrlsWriter } from "./member_urls.js";
 import { reloadConfig } from "./reload.js";
 import type { Identity } from "../ha/member_status.js";
 
@@ -101,6 +102,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   });
   const offTargets = dcs.client.subscribe(config.scope, (view) => updateReportTargets(view, config.name, watchdog.right));
   const offBootstrapConfig = dcs.client.subscribe(config.scope, (view) => void writeBootstrapConfig(view, config, dcs, logger));
+  const memberUrls = new MemberUrlsWriter(config.raft.dataDir, config.scope, logger);
+  const offMemberUrls = dcs.client.subscribe(config.scope, (view) => void memberUrls.update(view));
   let watchdogAlive = true;
   const offWatchdogGone = watchdog.right.onExit(() => {
     watchdogAlive = false;
@@ -138,6 +141,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
       nodeApi.close();
       offTargets();
       offBootstrapConfig();
+      offMemberUrls();
       await ha.stop({ stopPostgres: options.stopPostgres ?? true });
       callbacks.stop();
       await watchdog.right.stop();

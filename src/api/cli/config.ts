@@ -1,7 +1,8 @@
 /**
  * Where the CLI connects and with which credentials, from (first wins):
  *   URLs:        --url (repeatable, or a comma list) · RAFTGRES_URL · -c node.yml's
- *                restapi.connect_address, else restapi.listen
+ *                restapi.connect_address, else restapi.listen, then the other members' URLs
+ *                its agent keeps beside its Raft log (member_urls_file.ts)
  *   credentials: --username/--password · RAFTGRES_USERNAME/RAFTGRES_PASSWORD ·
  *                ctl.authentication · restapi.authentication (as patronictl falls back)
  *   TLS:         -k/--insecure or ctl.insecure; ctl.cacert, else restapi.cafile
@@ -11,6 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { isJsonObject, type JsonObject } from "../../dcs/json.js";
 import { usageError } from "./exit.js";
 import type { Connection, Credentials } from "./http.js";
+import { readMemberUrls } from "./member_urls_file.js";
 
 export interface ConnectionFlags {
   readonly url?: readonly string[] | undefined;
@@ -28,11 +30,11 @@ export function resolveConnection(flags: ConnectionFlags, env: Env, readFile: Re
   const file = configPath === undefined ? null : readNodeFile(configPath, readFile);
   const urls = splitUrls(flags.url ?? []);
   if (urls.length === 0 && env["RAFTGRES_URL"] !== undefined) urls.push(...splitUrls([env["RAFTGRES_URL"]]));
-  if (urls.length === 0 && file !== null) urls.push(...urlFromNodeFile(file, configPath!));
+  if (urls.length === 0 && file !== null) urls.push(...urlFromNodeFile(file, configPath!), ...otherMembers(file, readFile));
   if (urls.length === 0) throw usageError("no node to talk to: pass --url http://host:port, -c node.yml, or set RAFTGRES_URL");
   const caPath = file === null ? null : (stringAt(file, ["ctl", "cacert"]) ?? stringAt(file, ["restapi", "cafile"]));
   return {
-    urls: urls.map((u) => checkUrl(u)),
+    urls: [...new Set(urls.map((u) => checkUrl(u)))],
     auth: credentials(flags, env, file),
     insecure: flags.insecure === true || (file !== null && valueAt(file, ["ctl", "insecure"]) === true),
     caCert: caPath === null ? null : readOrFail(caPath, "the CA certificate", readFile),
@@ -97,6 +99,15 @@ function urlFromNodeFile(file: JsonObject, path: string): string[] {
   if (host === "" || host === "0.0.0.0" || host === "::" || host === "[::]" || host === "*") host = "127.0.0.1";
   const scheme = stringAt(file, ["restapi", "certfile"]) === null ? "http" : "https";
   return [`${scheme}://${host}:${match[2]!}`];
+}
+
+/**
+ * The other members' REST URLs, as the agent of this node.yml last saw them (member_urls_file.ts):
+ * tried after this node's own, so the CLI works when this agent is down.
+ */
+function otherMembers(file: JsonObject, readFile: ReadFile): string[] {
+  const raftDataDir = stringAt(file, ["raft", "data_dir"]);
+  return raftDataDir === null ? [] : readMemberUrls(raftDataDir, stringAt(file, ["scope"]), readFile);
 }
 
 function credentials(flags: ConnectionFlags, env: Env, file: JsonObject | null): Credentials | null {
