@@ -131,7 +131,12 @@ async function restart(ctx: CliContext, names: string[], opts: RestartOptions): 
   const ordered = [...members.filter((m) => !isLeaderRole(m.role)), ...members.filter((m) => isLeaderRole(m.role))];
   if (opts.switchover === true && scheduled !== null) throw usageError("--switchover restarts now; it cannot be combined with --scheduled");
   for (const member of ordered) {
-    if (opts.switchover === true && isLeaderRole(member.role) && (opts.pending !== true || (await pendingRestart(ctx, member)))) {
+    // --pending restarts the members that wait for it; the others are not failures (exit 0).
+    if (opts.pending === true && scheduled === null && !member.pendingRestart && !(await pendingRestart(ctx, member))) {
+      ctx.out(`Skipped: no restart pending on member ${member.name}`);
+      continue;
+    }
+    if (opts.switchover === true && isLeaderRole(member.role)) {
       if (!(await switchOverFrom(ctx, member, outcomes))) continue;
     }
     const result = await sendTo(ctx, member, "/restart", body);
