@@ -250,6 +250,8 @@ t.test("dsn: a multi-host URI over all members, primary first; one member's host
   t.equal((await cli(["--url", node.url, "dsn"])).stdout, "postgresql://10.0.0.1:5432,10.0.0.2:5432,10.0.0.3:5432/?target_session_attrs=read-write\n");
   t.equal((await cli(["--url", node.url, "dsn", "-r", "replica", "-d", "app"])).stdout, "postgresql://10.0.0.1:5432,10.0.0.2:5432,10.0.0.3:5432/app?target_session_attrs=prefer-standby\n");
   t.equal((await cli(["--url", node.url, "dsn", "-m", "pg3"])).stdout, "host=10.0.0.3 port=5432\n");
+  t.equal((await cli(["--url", node.url, "dsn", "--single-host"])).stdout, "host=10.0.0.1 port=5432\n", "patronictl's form: the primary's host and port");
+  t.equal((await cli(["--url", node.url, "dsn", "-1", "-r", "replica", "-d", "app"])).stdout, "host=10.0.0.2 port=5432 dbname=app\n", "or a running replica's");
   t.equal((await cli(["--url", node.url, "dsn", "-r", "any", "-m", "pg3"])).code, 2);
 });
 
