@@ -5,7 +5,7 @@
 import t from "tap";
 import { cli, fakeCluster, FakeNode } from "./support.js";
 
-const COMMANDS = ["list", "topology", "switchover", "failover", "edit-config", "show-config", "pause", "resume", "restart", "reload", "reinit", "history", "dsn", "members", "version"];
+const COMMANDS = ["list", "topology", "switchover", "failover", "edit-config", "show-config", "pause", "resume", "restart", "reload", "reinit", "flush", "history", "dsn", "members", "version"];
 
 t.test("--help works for the binary and every command, with exit code 0", async (t) => {
   const top = await cli(["--help"]);
@@ -269,4 +269,23 @@ t.test("a 401 says where credentials go", async (t) => {
   const r = await cli(["--url", node.url, "failover", "--candidate", "pg2", "--force"]);
   t.equal(r.code, 1);
   t.match(r.stderr, /authentication required[\s\S]*--username\/--password/);
+});
+
+t.test("flush restart|switchover forgets scheduled events, as patronictl's flush", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("DELETE", "/restart", () => ({ status: 200, body: { message: "scheduled restart deleted" } }));
+  const restart = await cli(["--url", node.url, "flush", "demo", "pg2", "restart", "--force"]);
+  t.equal(restart.code, 0, restart.stderr);
+  t.equal(restart.stdout, "Success: flush scheduled restart for member pg2\n", "the cluster's name may come first");
+  node.on("DELETE", "/restart", () => ({ status: 404, body: { error: "notFound", message: "no restarts are scheduled" } }));
+  const none = await cli(["--url", node.url, "flush", "restart", "--force"]);
+  t.equal(none.code, 0, "nothing scheduled is no failure");
+  t.equal(none.stdout, "No scheduled restart on member pg1\nNo scheduled restart on member pg2\nNo scheduled restart on member pg3\n");
+  node.on("DELETE", "/switchover", () => ({ status: 200, body: { message: "scheduled switchover deleted (it was to pg2, requested by api)" } }));
+  t.equal((await cli(["--url", node.url, "flush", "switchover"])).stdout, "Success: scheduled switchover deleted (it was to pg2, requested by api)\n");
+  const bad = await cli(["--url", node.url, "flush", "pg2"]);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /the last word must be restart or switchover/);
+  t.equal((await cli(["--url", node.url, "flush", "nobody", "restart", "--force"])).code, 1, "an unknown member");
 });

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerDsn } from "./commands/dsn.js";
 import { registerEditConfig } from "./commands/edit_config.js";
+import { registerFlush } from "./commands/flush.js";
 import { registerHistory } from "./commands/history.js";
 import { registerList } from "./commands/list.js";
 import { registerMaintenance } from "./commands/maintenance.js";
@@ -62,6 +63,7 @@ function buildProgram(ctx: CliContext): Command {
   registerPause(program, ctx);
   registerStandbyCluster(program, ctx);
   registerMemberActions(program, ctx);
+  registerFlush(program, ctx);
   registerHistory(program, ctx);
   registerDsn(program, ctx);
   registerMembers(program, ctx);
