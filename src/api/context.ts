@@ -1,6 +1,6 @@
 /**
- * What every route file receives: the node, the logger, the timings of the switchover poll and
- * the restart schedule.
+ * What every route file receives: the node, the logger, the timings of the switchover poll,
+ * the restart schedule and the wall clock.
  */
 import type { FastifyRequest } from "fastify";
 import type { Logger } from "../lib/logger.js";
@@ -26,6 +26,8 @@ export interface ApiContext {
   readonly logger: Logger;
   readonly timing: ApiTiming;
   readonly restarts: RestartSchedule;
+  /** Wall-clock epoch ms: what this node's stale copy of the cluster state is judged at. */
+  readonly clock: () => number;
 }
 
 /** A user name the cluster state may record: one line, at most 64 characters. */

@@ -5,10 +5,10 @@
  *
  * WAL positions are JSON numbers, as in Patroni: exact up to 2^53 bytes (8 PiB) of WAL.
  */
-import type { MemberTags } from "../dcs/model.js";
+import { DEFAULT_TAGS, type MemberTags } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import { isoTime } from "../lib/iso_time.js";
-import type { LocalStatus, NodeApi, PermanentSlotStatus } from "./node_api.js";
+import type { LocalStatus, NodeApi, PendingRestartParameter, PermanentSlotStatus } from "./node_api.js";
 import { nodeFacts, type NodeFacts } from "./node_facts.js";
 
 /** A scheduled restart as GET /patroni shows it (Patroni's `scheduled_restart`). */
@@ -33,6 +33,22 @@ export function tagsAsPatroni(tags: MemberTags): Record<string, TagValue> {
   };
   if (tags.replicatefrom !== null) out["replicatefrom"] = tags.replicatefrom;
   return out;
+}
+
+/**
+ * The tags an operator set, as a member publishes them in Patroni (patroni/tags.py _filter_tags):
+ * a tag at its default says nothing and is left out, so a member with none has none.
+ */
+export function tagsSetAsPatroni(tags: MemberTags): Record<string, TagValue> {
+  const defaults = tagsAsPatroni(DEFAULT_TAGS);
+  return Object.fromEntries(Object.entries(tagsAsPatroni(tags)).filter(([key, value]) => defaults[key] !== value));
+}
+
+/** `pending_restart` and `pending_restart_reason` ({param: {old_value, new_value}}), or nothing. */
+export function pendingRestartJson(pending: Readonly<Record<string, PendingRestartParameter>>): Record<string, unknown> {
+  const entries = Object.entries(pending);
+  if (entries.length === 0) return {};
+  return { pending_restart: true, pending_restart_reason: Object.fromEntries(entries.map(([name, p]) => [name, { old_value: p.oldValue, new_value: p.newValue }])) };
 }
 
 function xlog(local: LocalStatus): Record<string, unknown> | undefined {
@@ -118,11 +134,7 @@ export function patroniStatus(node: Pick<NodeApi, "name" | "scope" | "version">,
   out["dcs_last_seen"] = local.dcsLastSeenMs === null ? 0 : Math.floor(local.dcsLastSeenMs / 1000);
   out["tags"] = tagsAsPatroni(local.tags);
   if (local.systemId !== null) out["database_system_identifier"] = local.systemId;
-  const pending = Object.entries(local.pendingRestart);
-  if (pending.length > 0) {
-    out["pending_restart"] = true;
-    out["pending_restart_reason"] = Object.fromEntries(pending.map(([name, p]) => [name, { old_value: p.oldValue, new_value: p.newValue }]));
-  }
+  Object.assign(out, pendingRestartJson(local.pendingRestart));
   if (scheduledRestart !== null) out["scheduled_restart"] = scheduledRestart;
   if (!local.watchdogOk) out["watchdog_failed"] = true;
   out["patroni"] = { version: node.version, scope: node.scope, name: node.name };

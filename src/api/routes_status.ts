@@ -2,6 +2,7 @@
  * Status and monitoring (patroni-behaviour.md §1.3): GET /patroni, /cluster, /history, /metrics.
  * /cluster reads the cluster state linearizably; when the Raft group cannot be reached it shows
  * this node's applied state, marked stale, because an operator needs the picture most then.
+ * This node's own row carries its pending and scheduled restart (cluster_json.ts SelfFacts).
  */
 import type { FastifyInstance } from "fastify";
 import * as E from "fp-ts/lib/Either.js";
@@ -19,7 +20,11 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const read = await node.readView();
     const view = E.isRight(read) ? read.right : node.view();
     if (view === null) return sendError(reply, apiError("noClusterState", `the cluster state holds nothing for scope ${node.scope} yet: no member has reported`));
-    const body = clusterJson(view);
+    // A stale copy stopped at its last applied entry: judged at the wall clock, a member not heard
+    // from for a ttl is shown as unknown rather than as it was when this node last heard of it.
+    const nowMs = E.isRight(read) ? view.nowMs : Math.max(view.nowMs, ctx.clock());
+    const self = { name: node.name, pendingRestart: node.local().pendingRestart, scheduledRestart: ctx.restarts.view() };
+    const body = clusterJson(view, { nowMs, self });
     if (E.isLeft(read)) {
       body["raftgres"] = { ...(body["raftgres"] as object), stale: true, stale_reason: read.left.message };
     }

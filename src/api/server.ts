@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** For tests: the switchover wait and poll interval. */
   readonly timing?: Partial<ApiTiming>;
+  /** For tests: the wall clock (epoch ms); Date.now by default. */
+  readonly clock?: () => number;
 }
 
 function createFastify(tls: ApiServerOptions["tls"]): FastifyInstance {
@@ -52,6 +54,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     node: options.node,
     logger,
     timing,
+    clock: options.clock ?? Date.now,
     restarts: new RestartSchedule(async (filters) => {
       const outcome = await restartNow(ctx, filters);
       if ("code" in outcome) logger.warn({ code: outcome.code }, `the scheduled restart did not happen: ${outcome.message}`);

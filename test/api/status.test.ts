@@ -54,7 +54,7 @@ t.test("GET /cluster lists members sorted with roles, lags and the scheduled swi
   t.same(body.members.map((x: { name: string; role: string; state: string }) => [x.name, x.role, x.state]), [["pg1", "leader", "running"], ["pg2", "sync_standby", "streaming"], ["pg3", "replica", "starting"]]);
   t.match(body.members[0], { api_url: "http://pg1:8008/patroni", host: "pg1", port: 5432, timeline: 1 });
   t.notOk("lag" in body.members[0], "the leader has no lag");
-  t.match(body.members[1], { receive_lsn: 1000, receive_lag: 4000, replay_lsn: 1000, replay_lag: 4000, lsn: 1000, lag: 4000 });
+  t.match(body.members[1], { receive_lsn: "0/3E8", receive_lag: 4000, replay_lsn: "0/3E8", replay_lag: 4000, lsn: "0/3E8", lag: 4000 });
   t.match(body.members[2], { receive_lsn: "unknown", lag: "unknown" });
   t.match(body, { scope: "main", scheduled_switchover: { at: "2023-11-14T23:13:20.000Z", from: "pg1", to: "pg2" }, raftgres: { pending: { requested_by: "api:alice" } } });
   node.readFailure = "no Raft leader";
