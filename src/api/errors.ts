@@ -43,6 +43,8 @@ const STATUS = {
   internal: 500,
   /** The cluster state holds nothing for this scope yet (Patroni: 502 for GET /config). */
   noClusterState: 502,
+  /** GET /failsafe: raftgres has no failsafe mode (Patroni: 502 while failsafe_mode is off). */
+  failsafeOff: 502,
   /** The Raft log could not carry the request, or its outcome is unknown. */
   dcsUnavailable: 503,
   /** The node failed an action it started (restart, …), or it did not finish in time. */

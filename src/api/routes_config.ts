@@ -19,6 +19,7 @@ import { checkConfigChange } from "./config_check.js";
 import { authorOf, type ApiContext } from "./context.js";
 import { apiError, type ApiError, fromDcsFailure, sendError } from "./errors.js";
 import type { NodeApi } from "./node_api.js";
+import { readUnder } from "./unrouted_reads.js";
 
 /** The config as clients see it: the stored value, with `pause` when the cluster is paused. */
 export function visibleConfig(view: ScopeView): JsonObject {
@@ -100,7 +101,7 @@ async function writeConfig(ctx: ApiContext, request: FastifyRequest, reply: Fast
 export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // ?consistent=true reads through the Raft leader (ReadIndex): never older than a change that was
   // acknowledged before the request; without it, this node's copy, as fast as it is stale.
-  app.get("/config", async (request, reply) => {
+  readUnder(app, "/config", async (request, reply) => {
     const consistent = (request.query as Record<string, unknown>)["consistent"];
     let view = ctx.node.view();
     if (consistent === "true" || consistent === "1") {

@@ -6,10 +6,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import * as E from "fp-ts/lib/Either.js";
 import type { ApiContext } from "./context.js";
+import { notFound } from "./edge.js";
 import { sendError } from "./errors.js";
 import { type HealthCheck, healthCheck, liveness, parseHealthQuery, readiness } from "./health_checks.js";
 import { nodeFacts } from "./node_facts.js";
 import { patroniStatus } from "./patroni_json.js";
+import { healthCheckOfPath } from "./unrouted_reads.js";
 
 const CHECKS: readonly (readonly [string, HealthCheck])[] = [
   ["/", "primary"],
@@ -42,27 +44,46 @@ function declare(app: FastifyInstance, path: string, answer: (request: FastifyRe
   app.route({ method: "OPTIONS", url: path, handler: bare });
 }
 
-function checkAnswer(ctx: ApiContext, check: HealthCheck) {
+/** The answer of `check`; of no check (null: a path that names none), 503 with the status document. */
+function checkAnswer(ctx: ApiContext, check: HealthCheck | null) {
   return async (request: FastifyRequest, reply: FastifyReply, withBody: boolean): Promise<FastifyReply> => {
     const query = parseHealthQuery(request.query as Record<string, unknown>);
     if (E.isLeft(query)) return withBody ? sendError(reply, query.left) : reply.code(query.left.status).send();
     const local = ctx.node.local();
     const view = ctx.node.view();
     const facts = nodeFacts(ctx.node, local, view);
-    const status = healthCheck(check, facts, local, view !== null, query.right) ? 200 : 503;
+    const status = check !== null && healthCheck(check, facts, local, view !== null, query.right) ? 200 : 503;
     if (!withBody) return reply.code(status).send();
     return reply.code(status).send(patroniStatus(ctx.node, local, view, ctx.restarts.view()));
   };
 }
 
+/**
+ * The not-found handler: a read of a path no route names is the health check its path spells
+ * (unrouted_reads.ts, Patroni's do_GET); anything else is a 404.
+ */
+export function unroutedRequest(ctx: ApiContext) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS") return notFound(request, reply);
+    const path = request.url.split("?")[0] ?? request.url;
+    return checkAnswer(ctx, healthCheckOfPath(path))(request, reply, request.method === "GET");
+  };
+}
+
+/** /liveness and /readiness, and every path under them (Patroni routes by the first segment). */
+function declareUnder(app: FastifyInstance, path: string, answer: Parameters<typeof declare>[2]): void {
+  declare(app, path, answer);
+  declare(app, `${path}/*`, answer);
+}
+
 export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const [path, check] of CHECKS) declare(app, path, checkAnswer(ctx, check));
-  declare(app, "/liveness", async (_request, reply) => {
+  declareUnder(app, "/liveness", async (_request, reply) => {
     const local = ctx.node.local();
     const view = ctx.node.view();
     return reply.code(liveness(nodeFacts(ctx.node, local, view), local, view) ? 200 : 503).send();
   });
-  declare(app, "/readiness", async (request, reply, withBody) => {
+  declareUnder(app, "/readiness", async (request, reply, withBody) => {
     const query = parseHealthQuery(request.query as Record<string, unknown>);
     if (E.isLeft(query)) return withBody ? sendError(reply, query.left) : reply.code(query.left.status).send();
     const local = ctx.node.local();

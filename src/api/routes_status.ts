@@ -1,5 +1,6 @@
 /**
- * Status and monitoring (patroni-behaviour.md §1.3): GET /patroni, /cluster, /history, /metrics.
+ * Status and monitoring (patroni-behaviour.md §1.3): GET /patroni, /cluster, /history, /metrics,
+ * /failsafe (always 502: failsafe mode is off).
  * /cluster reads the cluster state linearizably; when the Raft group cannot be reached it shows
  * this node's applied state, marked stale, because an operator needs the picture most then.
  * This node's own row carries its pending and scheduled restart (cluster_json.ts SelfFacts).
@@ -11,12 +12,13 @@ import type { ApiContext } from "./context.js";
 import { apiError, sendError } from "./errors.js";
 import { METRICS_CONTENT_TYPE, metricsText } from "./metrics.js";
 import { patroniStatus } from "./patroni_json.js";
+import { readUnder } from "./unrouted_reads.js";
 
 export function registerStatusRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { node } = ctx;
-  app.get("/patroni", async (_request, reply) => reply.code(200).send(patroniStatus(node, node.local(), node.view(), ctx.restarts.view())));
+  readUnder(app, "/patroni", async (_request, reply) => reply.code(200).send(patroniStatus(node, node.local(), node.view(), ctx.restarts.view())));
 
-  app.get("/cluster", async (_request, reply) => {
+  readUnder(app, "/cluster", async (_request, reply) => {
     const read = await node.readView();
     const view = E.isRight(read) ? read.right : node.view();
     if (view === null) return sendError(reply, apiError("noClusterState", `the cluster state holds nothing for scope ${node.scope} yet: no member has reported`));
@@ -31,7 +33,11 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: ApiContext): voi
     return reply.code(200).send(body);
   });
 
-  app.get("/history", async (_request, reply) => reply.code(200).send(historyJson(node.view()?.primaryHistory ?? [])));
+  readUnder(app, "/history", async (_request, reply) => reply.code(200).send(historyJson(node.view()?.primaryHistory ?? [])));
 
-  app.get("/metrics", async (_request, reply) => reply.code(200).header("content-type", METRICS_CONTENT_TYPE).send(metricsText(node, node.local(), node.view())));
+  readUnder(app, "/metrics", async (_request, reply) => reply.code(200).header("content-type", METRICS_CONTENT_TYPE).send(metricsText(node, node.local(), node.view())));
+
+  // raftgres has no failsafe mode: while the Raft group has a majority it is the only source of
+  // the lease, and without one no member may hold it. Patroni answers 502 while failsafe is off.
+  readUnder(app, "/failsafe", async (_request, reply) => sendError(reply, apiError("failsafeOff", "failsafe mode is off: raftgres has none, the lease is held only through a majority of the Raft group (failsafe_mode in the config is accepted and ignored)")));
 }

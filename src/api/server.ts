@@ -5,18 +5,19 @@
  * The API's routes live in one encapsulated plugin: Basic authentication, the raw-text body
  * parser and the error handler apply to them only, so the agent's routes keep their own (fence
  * reports are verified over their exact bytes and carry their own signature). What fastify and
- * Node answer by themselves (bad HTTP, huge headers, bad paths, no route) is in edge.ts.
+ * Node answer by themselves (bad HTTP, huge headers, bad paths, no route) is in edge.ts; a
+ * read of a path without a route is a health check, as in Patroni (unrouted_reads.ts).
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "../lib/logger.js";
 import { authHook, type Credentials, FailedLoginLog } from "./auth.js";
 import { type ApiContext, type ApiTiming, DEFAULT_TIMING } from "./context.js";
-import { API_REQUEST_RECEIVE_MS_MAX, clientErrorHandler, errorHandler, frameworkErrors, notFound, serverErrorLog } from "./edge.js";
+import { API_REQUEST_RECEIVE_MS_MAX, clientErrorHandler, errorHandler, frameworkErrors, serverErrorLog } from "./edge.js";
 import type { NodeApi } from "./node_api.js";
 import { RestartSchedule } from "./restart_schedule.js";
 import { registerActionRoutes, restartNow } from "./routes_actions.js";
 import { registerConfigRoutes } from "./routes_config.js";
-import { registerHealthRoutes } from "./routes_health.js";
+import { registerHealthRoutes, unroutedRequest } from "./routes_health.js";
 import { registerMaintenanceRoutes } from "./routes_maintenance.js";
 import { registerRaftRoutes } from "./routes_raft.js";
 import { registerStatusRoutes } from "./routes_status.js";
@@ -75,7 +76,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     api.addHook("onRequest", authHook(options.authentication, options.requireAuthForReads ?? false, failedLogins));
     api.setErrorHandler(errorHandler(logger, API_BODY_BYTES_MAX));
     api.addHook("onSend", serverErrorLog(logger));
-    api.setNotFoundHandler(notFound);
+    api.setNotFoundHandler(unroutedRequest(ctx));
     registerHealthRoutes(api, ctx);
     registerStatusRoutes(api, ctx);
     registerConfigRoutes(api, ctx);
