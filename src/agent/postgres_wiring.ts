@@ -3,6 +3,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../lib/logger.js";
+import { postgresParameters } from "../dcs/postgres_parameters.js";
 import { PostgresInstance } from "../pg/postgres_instance.js";
 import type { AgentConfig } from "./config.js";
 
@@ -19,6 +20,7 @@ export function openPostgres(config: AgentConfig, logger: Logger): E.Either<stri
     replication: pg.replication,
     parameters: pg.parameters,
     pgHba: pg.pgHba,
+    bootstrapParameters: postgresParameters(config.bootstrapDcs),
     logger,
   });
 }

@@ -34,6 +34,10 @@ export type ServerRole = { readonly role: "primary" } | { readonly role: "replic
 
 /** Defaults the user's parameters may change. */
 const DEFAULT_PARAMETERS: Readonly<Record<string, ParameterValue>> = {
+  // logical, so that the config's permanent logical slots can be created without a restart; a
+  // "replica" in the cluster's or this node's parameters wins (a little less WAL, no logical
+  // slots); "minimal" is refused wherever it is set (parameter_check.ts).
+  wal_level: "logical",
   max_wal_senders: 10,
   max_replication_slots: 10,
   wal_keep_size: "128MB",
@@ -95,10 +99,6 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     wal_log_hints: true,
     recovery_target_timeline: "latest",
   };
-  // wal_level must be replica or more. logical by default, so that the config's permanent
-  // logical slots can be created without a restart; a user's "replica" is kept (a little less
-  // WAL, no logical slots), "minimal" is not.
-  ha["wal_level"] = s.parameters["wal_level"] === "replica" ? "replica" : "logical";
   const upstream = role.role === "replica" ? role.upstream : null;
   if (upstream !== null) {
     // A standby cluster's remote primary may be reached through its archive only (no host).

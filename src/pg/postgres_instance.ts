@@ -212,6 +212,11 @@ export class PostgresInstance implements PostgresPort {
   private async bootstrap(): Promise<PgResult> {
     const initialized = await initializeDataDir(this.settings);
     if (E.isLeft(initialized)) return initialized;
+    // bootstrap.dcs's parameters become the cluster's config once the lease is taken: in force
+    // from the first start, they leave no restart pending (max_connections …).
+    const first = await writeDynamicConf(this.settings, this.settings.bootstrapParameters);
+    if (E.isLeft(first)) return failure("failed", `bootstrap: initdb succeeded but ${first.left}`);
+    if (first.right.refused.length > 0) this.problems.noteRefused(first.right.refused);
     const started = await startServer(this.settings, this.postmaster, { role: "primary" });
     if (E.isLeft(started)) return failure(started.left.code, `bootstrap: initdb succeeded but ${started.left.message}`);
     return ensureReplicationRole(this.settings, this.session);

@@ -58,6 +58,11 @@ export interface PostgresSettings {
   readonly parameters?: Readonly<Record<string, ParameterValue>>;
   /** Extra pg_hba.conf lines, placed before ours (first match wins). */
   readonly pgHba?: readonly string[];
+  /**
+   * The cluster's first parameters (bootstrap.dcs postgresql.parameters): written before the
+   * bootstrap's first start, so that they are in force from it (no restart pending after it).
+   */
+  readonly bootstrapParameters?: Readonly<Record<string, ParameterValue>>;
   /** unix_socket_directories; default none (TCP only). */
   readonly socketDir?: string | null;
   readonly timeouts?: Readonly<Partial<Record<TimeoutName, number>>>;
@@ -80,6 +85,7 @@ export interface ResolvedSettings {
   readonly replication: Credentials;
   readonly parameters: Readonly<Record<string, ParameterValue>>;
   readonly pgHba: readonly string[];
+  readonly bootstrapParameters: Readonly<Record<string, ParameterValue>>;
   readonly socketDir: string | null;
   readonly timeouts: Readonly<Record<TimeoutName, number>>;
   readonly logger: Logger;
@@ -113,6 +119,7 @@ export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedS
     replication: s.replication,
     parameters: s.parameters ?? {},
     pgHba: s.pgHba ?? [],
+    bootstrapParameters: s.bootstrapParameters ?? {},
     socketDir: s.socketDir ?? null,
     timeouts,
     logger: s.logger,

@@ -97,6 +97,10 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.match(text, /^port = 5433$/m);
   t.match(text, /^hot_standby = on$/m);
   t.match(text, /^wal_level = 'logical'$/m, "minimal cannot be allowed: logical, the default, is written instead");
+  t.ok(text.indexOf("wal_level = 'logical'") < text.indexOf("include_if_exists = 'raftgres.dynamic.conf'"), "as a default the cluster's parameters may change: wal_level replica is honoured");
+  const replicaLevel = renderServerConf({ ...resolved.right, parameters: { wal_level: "replica" } }, { role: "primary" });
+  const replicaText = E.isRight(replicaLevel) ? replicaLevel.right.text : "";
+  t.equal(replicaText.match(/^wal_level = .*$/gm)?.at(-1), "wal_level = 'replica'", "this node's replica wins over the default");
   t.match(text, /^max_wal_senders = 20$/m, "the user's choice where HA does not care");
   t.match(text, /^work_mem = '8MB'$/m);
   t.match(text, /^unix_socket_directories = ''$/m);

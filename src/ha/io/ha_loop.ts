@@ -9,6 +9,7 @@
  * Long actions (start, stop, promote, clone, rewind …) run one at a time in the background, so
  * the lease keeps being renewed while they run.
  */
+import { postgresParameters } from "../../dcs/postgres_parameters.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../../dcs/commands.js";
@@ -750,16 +751,4 @@ export class HaLoop {
 function describe(action: Action): string {
   if (action.kind === "dcs") return `dcs:${action.command.kind}`;
   return action.kind;
-}
-
-/** postgresql.parameters of the scope's config: scalar values only (anything else is not a parameter). */
-function postgresParameters(config: JsonObject): Record<string, string | number | boolean> {
-  const postgresql = config["postgresql"];
-  const parameters = typeof postgresql === "object" && postgresql !== null && !Array.isArray(postgresql) ? postgresql["parameters"] : undefined;
-  const out: Record<string, string | number | boolean> = {};
-  if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) return out;
-  for (const [name, value] of Object.entries(parameters)) {
-    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[name] = value;
-  }
-  return out;
 }

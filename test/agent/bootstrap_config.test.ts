@@ -1,0 +1,23 @@
+/**
+ * Acceptance (issue 15): a cluster bootstraps as configured — bootstrap.dcs's PostgreSQL
+ * parameters are in force from the first start (no restart pending after the bootstrap), and
+ * wal_level replica from the cluster's config is honoured. Real PostgreSQL, real agents.
+ */
+import t from "tap";
+import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
+
+const cluster = await PgCluster.create({
+  extraYaml: "bootstrap:\n  dcs:\n    postgresql:\n      parameters:\n        max_locks_per_transaction: 128\n        wal_level: replica\n",
+});
+t.teardown(() => cluster.destroy());
+
+t.test("bootstrap.dcs's parameters are in force from the first start, with no restart pending", async (t) => {
+  cluster.startAll();
+  const primary = await cluster.waitHealthy(120_000);
+  for (const name of cluster.nodes.keys()) {
+    const [row] = await cluster.query<{ locks: string; level: string }>(name, "SELECT current_setting('max_locks_per_transaction') AS locks, current_setting('wal_level') AS level");
+    t.same(row, { locks: "128", level: "replica" }, `${name} runs with them`);
+  }
+  const pending = await waitFor("the primary's status", 10_000, async () => (await cluster.api(primary, "GET", "/patroni")).json);
+  t.notOk(pending["pending_restart"], `${primary} has no restart pending after its bootstrap: ${JSON.stringify(pending["pending_restart_reason"] ?? null)}`);
+});
