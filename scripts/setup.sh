@@ -45,4 +45,17 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 echo "setup: building"
 npm run build --silent
+# `raftgres` on PATH, as the README uses it: a wrapper that runs this checkout's build.
+WRAPPER=/usr/local/bin/raftgres
+WANTED="$(printf '#!/bin/sh\n# Written by raftgres scripts/setup.sh: runs the build of %s.\nexec node %s "$@"\n' "$PWD" "$PWD/dist/src/agent/main.js")"
+if [ ! -e "$WRAPPER" ] || [ "$(cat "$WRAPPER" 2>/dev/null)" != "$WANTED" ]; then
+  if [ ! -e "$WRAPPER" ] || grep -q "Written by raftgres scripts/setup.sh" "$WRAPPER"; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+    printf '%s\n' "$WANTED" | $SUDO tee "$WRAPPER" >/dev/null && $SUDO chmod 755 "$WRAPPER"
+    echo "setup: $WRAPPER runs this checkout's raftgres"
+  else
+    echo "setup: $WRAPPER exists and is not ours; left as it is (run node dist/src/agent/main.js instead)"
+  fi
+fi
 echo "setup: done"
