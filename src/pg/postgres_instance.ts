@@ -3,6 +3,7 @@
  * modules of this folder together. One long action (LONG_ACTIONS) at a time: the executor
  * promises that, and an assertion holds it to the promise.
  */
+import { createBootstrapUsers } from "./bootstrap_users.js";
 import { join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { LONG_ACTIONS, type PostgresAction, type PostgresActionKind, type Upstream } from "../ha/actions.js";
@@ -219,7 +220,9 @@ export class PostgresInstance implements PostgresPort {
     if (first.right.refused.length > 0) this.problems.noteRefused(first.right.refused);
     const started = await startServer(this.settings, this.postmaster, { role: "primary" });
     if (E.isLeft(started)) return failure(started.left.code, `bootstrap: initdb succeeded but ${started.left.message}`);
-    return ensureReplicationRole(this.settings, this.session);
+    const replication = await ensureReplicationRole(this.settings, this.session);
+    if (E.isLeft(replication)) return replication;
+    return createBootstrapUsers(this.settings, this.session, this.settings.bootstrapUsers);
   }
 
   private async rewind(source: Upstream): Promise<PgResult> {

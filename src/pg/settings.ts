@@ -12,6 +12,7 @@
  * pg_basebackup and pg_rewind never copy or overwrite it); the password file of the replication
  * and superuser roles to `passfile` (default `<dataDir>.pgpass`, beside it too: passfile.ts).
  */
+import { type BootstrapUser, bootstrapUserProblems } from "./bootstrap_users.js";
 import { isAbsolute, normalize } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../lib/logger.js";
@@ -63,6 +64,8 @@ export interface PostgresSettings {
    * bootstrap's first start, so that they are in force from it (no restart pending after it).
    */
   readonly bootstrapParameters?: Readonly<Record<string, ParameterValue>>;
+  /** bootstrap.users: roles created right after the bootstrap (bootstrap_users.ts). */
+  readonly bootstrapUsers?: readonly BootstrapUser[];
   /** unix_socket_directories; default none (TCP only). */
   readonly socketDir?: string | null;
   readonly timeouts?: Readonly<Partial<Record<TimeoutName, number>>>;
@@ -86,6 +89,7 @@ export interface ResolvedSettings {
   readonly parameters: Readonly<Record<string, ParameterValue>>;
   readonly pgHba: readonly string[];
   readonly bootstrapParameters: Readonly<Record<string, ParameterValue>>;
+  readonly bootstrapUsers: readonly BootstrapUser[];
   readonly socketDir: string | null;
   readonly timeouts: Readonly<Record<TimeoutName, number>>;
   readonly logger: Logger;
@@ -98,7 +102,7 @@ const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export { FORBIDDEN_PARAMETERS };
 
 export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedSettings> {
-  const problems = [...checkPaths(s), ...checkNetwork(s), ...checkRoles(s), ...checkExtras(s)];
+  const problems = [...checkPaths(s), ...checkNetwork(s), ...checkRoles(s), ...checkExtras(s), ...bootstrapUserProblems(s.bootstrapUsers ?? [], "bootstrap.users", [s.superuser.username, s.replication.username])];
   const timeouts = resolveTimeouts(s.timeouts ?? {}, problems);
   const user = lookupOsUser(s.osUser ?? DEFAULT_OS_USER);
   if (E.isLeft(user)) problems.push(user.left);
@@ -120,6 +124,7 @@ export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedS
     parameters: s.parameters ?? {},
     pgHba: s.pgHba ?? [],
     bootstrapParameters: s.bootstrapParameters ?? {},
+    bootstrapUsers: s.bootstrapUsers ?? [],
     socketDir: s.socketDir ?? null,
     timeouts,
     logger: s.logger,
