@@ -40,24 +40,25 @@ t.test("lag is shown in whole MB and LSNs as PostgreSQL writes them", async (t) 
   t.equal(lagInMb(0), 0);
   t.equal(lagInMb(3 * 1024 * 1024 + 400_000), 3);
   t.equal(lagInMb(1024 * 1024 / 2 + 1), 1, "rounded, like patronictl's round(lag/1024/1024)");
-  t.equal(lagInMb("unknown"), "unknown");
+  t.equal(lagInMb("unknown"), null, "patronictl leaves an unknown lag empty");
   t.equal(lagInMb(null), null);
   t.equal(lsnText(50331744), "0/3000060");
   t.equal(lsnText(2 ** 32 + 16), "1/10");
   t.equal(lsnText("16/B374D848"), "16/B374D848");
   t.equal(lsnText("unknown"), "unknown");
+  t.equal(lsnText("99999999999999999999999"), "99999999999999999999999", "digits past 64 bits are shown as they came");
 });
 
-t.test("list matches patronictl's layout: title, roles in title case, lag in MB, pending restart, set tags only", async (t) => {
+t.test("list matches patronictl's layout: title, roles in title case, LSNs and lags right-aligned, pending restart, set tags only", async (t) => {
   const cluster = readCluster(clusterBody("http://x:8008", { pause: true }));
   t.equal(renderMembers(cluster, "demo", "7421345098239852567", { format: "table", extended: false, topology: false }), [
-    "+ Cluster: demo (7421345098239852567) ---------+----+-------------+-------------+------------+------------+-----------------+--------------------+",
-    "| Member | Host     | Role         | State     | TL | Receive LSN | Receive Lag | Replay LSN | Replay Lag | Pending restart | Tags               |",
-    "+--------+----------+--------------+-----------+----+-------------+-------------+------------+------------+-----------------+--------------------+",
-    "| pg1    | 10.0.0.1 | Leader       | running   |  3 |             |             |            |            |                 |                    |",
-    "| pg2    | 10.0.0.2 | Sync Standby | streaming |  3 | 0/3000060   |           0 | 0/3000060  |          0 |                 |                    |",
-    "| pg3    | 10.0.0.3 | Replica      | streaming |  3 | 0/3000060   |           3 | 0/2E00060  |          5 | *               | replicatefrom: pg2 |",
-    "+--------+----------+--------------+-----------+----+-------------+-------------+------------+------------+-----------------+--------------------+",
+    "+ Cluster: demo (7421345098239852567) ---------+----+-------------+-----+------------+-----+-----------------+--------------------+",
+    "| Member | Host     | Role         | State     | TL | Receive LSN | Lag | Replay LSN | Lag | Pending restart | Tags               |",
+    "+--------+----------+--------------+-----------+----+-------------+-----+------------+-----+-----------------+--------------------+",
+    "| pg1    | 10.0.0.1 | Leader       | running   |  3 |             |     |            |     |                 |                    |",
+    "| pg2    | 10.0.0.2 | Sync Standby | streaming |  3 |   0/3000060 |   0 |  0/3000060 |   0 |                 |                    |",
+    "| pg3    | 10.0.0.3 | Replica      | streaming |  3 |   0/3000060 |   3 |  0/2E00060 |   5 | *               | replicatefrom: pg2 |",
+    "+--------+----------+--------------+-----------+----+-------------+-----+------------+-----+-----------------+--------------------+",
     " Maintenance mode: on",
   ].join("\n"));
 });

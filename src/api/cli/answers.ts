@@ -68,7 +68,8 @@ function readMember(m: JsonObject): ClusterMember {
   return {
     name: str(m["name"]) ?? "?",
     role: str(m["role"]) ?? "unknown",
-    state: str(m["state"]) ?? "unknown",
+    // A server of another version may mark a silent member gone and keep its last state: not shown.
+    state: m["gone"] === true ? "unknown" : (str(m["state"]) ?? "unknown"),
     apiUrl: str(m["api_url"]),
     host: str(m["host"]),
     port: num(m["port"]),

@@ -5,6 +5,7 @@
  */
 import { stringify as toYaml } from "yaml";
 import { isJsonObject, type JsonObject, type JsonValue } from "../../dcs/json.js";
+import { lsnText as lsnOf } from "../../lib/lsn_text.js";
 import { usageError } from "./exit.js";
 
 export type Format = "table" | "tsv" | "json" | "yaml";
@@ -73,7 +74,8 @@ export function renderRows(table: Table, format: Format): string {
     case "table":
       return renderTable(table);
     case "tsv":
-      return [table.columns, ...table.rows.map((row) => row.map(cellText))].map((r) => r.join("\t")).join("\n");
+      // One line per row, so that scripts can read it (patronictl writes a cell's newlines as they are).
+      return [table.columns, ...table.rows.map((row) => row.map((cell) => cellText(cell).replace(/\n/g, "; ")))].map((r) => r.join("\t")).join("\n");
     case "json":
       return JSON.stringify(asObjects(table));
     case "yaml":
@@ -100,22 +102,18 @@ export function renderDocument(value: unknown, format: "yaml" | "json"): string 
 
 const MIB = 1024 * 1024;
 
-/** patronictl's "Lag in MB": bytes rounded to whole MiB; a word (like "unknown") as it is. */
+/** patronictl's lag in MB: bytes rounded to whole MiB; "unknown" is an empty cell, another word as it is. */
 export function lagInMb(value: JsonValue): Cell {
   if (typeof value === "number") return Math.round(value / MIB);
-  if (typeof value === "string") return /^\d+$/.test(value) ? Math.round(Number(value) / MIB) : value;
+  if (typeof value === "string") return /^\d+$/.test(value) ? Math.round(Number(value) / MIB) : value === "unknown" ? null : value;
   return null;
 }
 
 /** An LSN as PostgreSQL writes it (X/X in hex); the server may send the text or the byte position. */
 export function lsnText(value: JsonValue): Cell {
-  if (typeof value === "string") return /^\d+$/.test(value) ? lsnFromBigInt(BigInt(value)) : value;
-  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return lsnFromBigInt(BigInt(value));
+  if (typeof value === "string") return /^\d{1,20}$/.test(value) && BigInt(value) < 1n << 64n ? lsnOf(BigInt(value)) : value;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return lsnOf(BigInt(value));
   return null;
-}
-
-function lsnFromBigInt(position: bigint): string {
-  return `${(position >> 32n).toString(16).toUpperCase()}/${(position & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
 /** Any JSON value as one table cell: scalars as they are, objects as compact YAML. */

@@ -3,7 +3,8 @@
  * system id from GET /patroni), as a flat list or as a tree of who replicates from whom.
  */
 import type { Command } from "commander";
-import type { JsonObject, JsonValue } from "../../../dcs/json.js";
+import { stringify as toYaml } from "yaml";
+import { isJsonObject, type JsonObject, type JsonValue } from "../../../dcs/json.js";
 import { isLeaderRole, type ClusterMember, type ClusterView } from "../answers.js";
 import { type CliContext } from "../context.js";
 import { usageError } from "../exit.js";
@@ -72,17 +73,24 @@ export function renderMembers(cluster: ClusterView, scope: string, systemId: str
   return [text, ...footer].join("\n");
 }
 
-const LAG_COLUMNS = ["TL", "Receive Lag", "Replay Lag"];
+/**
+ * patronictl's table (pretty, topology) calls both lag columns "Lag" and aligns the numbers and
+ * LSNs right; tsv, JSON and YAML keep "Receive Lag" and "Replay Lag" (ctl.py output_members).
+ */
+const TABLE_NAMES: Readonly<Record<string, string>> = { "Receive Lag": "Lag", "Replay Lag": "Lag" };
+const ALIGN_RIGHT = ["TL", "Receive LSN", "Replay LSN", "Lag"];
 
 export function membersTable(cluster: ClusterView, scope: string, systemId: string, options: MembersOptions): Table {
   const members = cluster.members;
+  const machine = options.format !== "table";
   const columns = ["Member", "Host", "Role", "State", "TL", "Receive LSN", "Receive Lag", "Replay LSN", "Replay Lag"];
   const optional: [string, (m: ClusterMember) => Cell][] = [
     ["Pending restart", (m) => (m.pendingRestart ? "*" : null)],
-    ["Pending restart reason", (m) => pendingReason(m)],
+    ["Pending restart reason", (m) => pendingReason(m, !machine)],
     ["Scheduled restart", (m) => scheduledRestart(m)],
-    ["Tags", (m) => tagsCell(m.tags)],
+    ["Tags", (m) => tagsCell(m.tags, options.format === "tsv" || (options.topology && !machine))],
   ];
+  // -e shows every optional column, as patronictl does; without it, those some member has a value for.
   const shown = optional.filter(([, cell]) => options.extended || members.some((m) => cell(m) !== null));
   const withPort = members.some((m) => m.port !== null && m.port !== POSTGRES_DEFAULT_PORT) || new Set(members.map((m) => m.host)).size < members.length;
   const ordered = options.topology ? topologyOrder(members) : members.map((member) => ({ member, level: 0 }));
@@ -98,11 +106,11 @@ export function membersTable(cluster: ClusterView, scope: string, systemId: stri
     lagInMb(m.replayLag),
     ...shown.map(([, cell]) => cell(m)),
   ]);
-  const machine = options.format !== "table";
+  const all = [...columns, ...shown.map(([c]) => c)];
   return {
-    columns: machine ? ["Cluster", ...columns, ...shown.map(([c]) => c)] : [...columns, ...shown.map(([c]) => c)],
+    columns: machine ? ["Cluster", ...all] : all.map((c) => TABLE_NAMES[c] ?? c),
     rows: machine ? rows.map((r) => [scope, ...r]) : rows,
-    alignRight: LAG_COLUMNS,
+    alignRight: ALIGN_RIGHT,
     title: ` Cluster: ${scope} (${systemId}) `,
   };
 }
@@ -112,29 +120,40 @@ export function roleTitle(role: string): string {
   return role.split("_").map((w) => (w === "" ? w : w[0]!.toUpperCase() + w.slice(1))).join(" ");
 }
 
-function pendingReason(m: ClusterMember): Cell {
+/** A line longer than this is hidden in a table, as patronictl hides it ("[hidden - too long]"). */
+const REASON_LINE_CHARS_MAX = 50;
+
+/** "param: old->new" per parameter, one a line. */
+function pendingReason(m: ClusterMember, hideLong: boolean): Cell {
   const reason = m.pendingRestartReason;
-  if (reason === null || typeof reason !== "object" || Array.isArray(reason)) return null;
+  if (!isJsonObject(reason)) return null;
   const lines = Object.entries(reason).map(([param, change]) => {
-    const c = (change ?? {}) as Record<string, unknown>;
-    return `${param}: ${String(c["old_value"] ?? "")}->${String(c["new_value"] ?? "")}`;
+    const c = isJsonObject(change) ? change : {};
+    const line = `${param}: ${String(c["old_value"] ?? "")}->${String(c["new_value"] ?? "")}`;
+    return hideLong && line.length > REASON_LINE_CHARS_MAX ? `${param}: [hidden - too long]` : line;
   });
   return lines.length === 0 ? null : lines.join("\n");
 }
 
+/** The time of a scheduled restart, and the version it waits for ("… if version < 16"). */
 function scheduledRestart(m: ClusterMember): Cell {
   const s = m.scheduledRestart;
   if (s === null) return null;
-  if (typeof s === "object" && !Array.isArray(s) && typeof s["schedule"] === "string") return s["schedule"];
-  return cellOf(s);
+  if (!isJsonObject(s) || typeof s["schedule"] !== "string") return cellOf(s);
+  return typeof s["postgres_version"] === "string" ? `${s["schedule"]} if version < ${s["postgres_version"]}` : s["schedule"];
 }
 
 /** Tags at their defaults say nothing: the column shows the ones an operator set, like patronictl. */
 const DEFAULT_TAGS: Readonly<Record<string, JsonValue>> = { nofailover: false, failover_priority: 1, nosync: false, noloadbalance: false, clonefrom: false };
 
-function tagsCell(tags: JsonObject): Cell {
+/**
+ * The tags a member set: an object (YAML in a table, an object in JSON and YAML), or one line of
+ * YAML's flow style in tsv and topology, as patronictl writes them.
+ */
+function tagsCell(tags: JsonObject, flow: boolean): Cell {
   const set = Object.entries(tags).filter(([key, value]) => DEFAULT_TAGS[key] !== value);
-  return set.length === 0 ? null : Object.fromEntries(set);
+  if (set.length === 0) return null;
+  return flow ? toYaml(Object.fromEntries(set), { collectionStyle: "flow", flowCollectionPadding: false }).trim() : Object.fromEntries(set);
 }
 
 function treeName(name: string, level: number): string {
