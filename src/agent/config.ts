@@ -1,21 +1,24 @@
 /**
  * The node's YAML configuration (`raftgres agent -c node.yml`), in Patroni's shape where Patroni
  * has the same setting (scope, name, restapi, postgresql.authentication, tags, bootstrap.dcs),
- * plus the Raft section that replaces etcd. Every key is checked; an error names the key, what
- * it got and what is allowed.
+ * plus the Raft section that replaces etcd (config_raft.ts). Every key is checked, and every problem of the file is
+ * reported at once, one line `FILE: KEY: problem` each (config_lines.ts), naming what it got and
+ * what is allowed or what to do.
  */
 import { readFileSync } from "node:fs";
 import * as E from "fp-ts/lib/Either.js";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { haTimingProblems } from "../dcs/ha_timing.js";
 import { isJsonObject, type JsonObject } from "../dcs/json.js";
 import { CONFIG_JSON_BOUNDS, jsonBoundsProblem } from "../dcs/json_bounds.js";
 import { syncModeProblem } from "../dcs/sync_mode.js";
-import { isValidName, type MemberName, type MemberTags, type Scope } from "../dcs/model.js";
+import type { MemberName, MemberTags, Scope } from "../dcs/model.js";
 import { standbyClusterOf, standbyClusterProblem } from "../dcs/standby_cluster.js";
 import { CALLBACK_ACTIONS, type CallbackAction, type Callbacks } from "../ha/io/callbacks.js";
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
 import { parameterProblems } from "../pg/parameter_check.js";
+import { problemLine, problemsMessage, yamlErrorLines } from "./config_lines.js";
+import { type RaftSettings, readRaft } from "./config_raft.js";
 import { ConfigReader, type HostPort } from "./config_reader.js";
 
 export type { HostPort };
@@ -32,21 +35,7 @@ export interface AgentConfig {
     /** HTTPS when both are given (PEM files). */
     readonly tls: { readonly certfile: string; readonly keyfile: string } | null;
   };
-  readonly raft: {
-    readonly listen: HostPort;
-    readonly dataDir: string;
-    readonly clusterId: string;
-    readonly secret: string;
-    /** Initial voters of a new Raft group, name → host:port (this node included). */
-    readonly members: ReadonlyMap<string, string>;
-    /**
-     * Instead of `members`: existing members to contact, for a node joining a running group.
-     * It starts with an empty log and waits until an operator adds it (`raftgres members add`).
-     */
-    readonly join: ReadonlyMap<string, string> | null;
-    readonly heartbeatMs: number;
-    readonly electionTimeoutMs: number;
-  };
+  readonly raft: RaftSettings;
   readonly postgresql: {
     readonly listen: HostPort;
     readonly connectAddress: HostPort;
@@ -67,7 +56,7 @@ export interface AgentConfig {
   readonly tags: MemberTags;
   /** Written as the scope's first config by the member that bootstraps it (Patroni's bootstrap.dcs). */
   readonly bootstrapDcs: JsonObject;
-  /** Accepted settings that have no effect (Patroni's that raftgres does not have). */
+  /** `FILE: KEY: …` lines logged at start and on reload: Patroni settings raftgres does not have. */
   readonly warnings: readonly string[];
 }
 
@@ -129,22 +118,28 @@ export function loadAgentConfig(path: string, env: Readonly<Record<string, strin
   try {
     text = readFileSync(path, "utf8");
   } catch (error: unknown) {
-    return E.left(`cannot read the configuration ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    return E.left(problemLine(path, "", `cannot read the configuration: ${error instanceof Error ? error.message : String(error)}`));
   }
   return parseAgentConfig(text, path, env);
 }
 
+/**
+ * Reads the node's file: Right with the config, or Left with every problem found, one line
+ * `FILE: KEY: problem` each (with a count first when there are several). `source` is the FILE.
+ */
 export function parseAgentConfig(text: string, source: string, env: Readonly<Record<string, string | undefined>> = {}): E.Either<string, AgentConfig> {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error: unknown) {
-    return E.left(`${source}: not valid YAML (${error instanceof Error ? error.message : String(error)})`);
+  const document = parseDocument(text, { uniqueKeys: true });
+  if (document.errors.length > 0) return E.left(problemsMessage(source, yamlErrorLines(source, document.errors)));
+  const raw = document.toJS() as unknown;
+  if (raw !== null && raw !== undefined && (typeof raw !== "object" || Array.isArray(raw))) {
+    return E.left(problemLine(source, "", `must be a mapping of keys to values (scope: …, name: …), got ${Array.isArray(raw) ? "a list" : JSON.stringify(raw)?.slice(0, 60)}`));
   }
+  const warnings: string[] = [];
+  const problems: string[] = [];
   try {
-    const root = new ConfigReader(applyEnvironment(raw, env), source);
+    const root = new ConfigReader(applyEnvironment(raw, env), source, "", warnings, problems);
     const config = read(root);
-    root.finish(source);
+    root.finish();
     return E.right(config);
   } catch (error: unknown) {
     if (error instanceof ConfigReader.Invalid) return E.left(error.message);
@@ -156,22 +151,19 @@ export function parseAgentConfig(text: string, source: string, env: Readonly<Rec
  * bootstrap.dcs becomes the scope's first config: it is checked as PATCH /config checks a config
  * (its bounds, Patroni's timing rule, the synchronous and standby settings, the PostgreSQL
  * parameters), so a mistake stops the start instead of a bootstrap with a config the cluster
- * state refuses.
+ * state refuses. The checks' sentences start with the key they are about, relative to the
+ * section named in each call.
  */
-function bootstrapDcsProblems(dcs: JsonObject): string[] {
+function checkBootstrapDcs(bootstrap: ConfigReader, dcs: JsonObject): void {
   const bounds = jsonBoundsProblem(dcs, CONFIG_JSON_BOUNDS, "dcs");
-  if (bounds !== null) return [bounds];
-  const problems = [...haTimingProblems(dcs)];
-  const sync = syncModeProblem(dcs);
-  if (sync !== null) problems.push(sync);
-  const standby = standbyClusterProblem(dcs);
-  if (standby !== null) problems.push(standby);
+  if (bounds !== null) return bootstrap.failSentence("bootstrap", bounds);
+  const problems = [...haTimingProblems(dcs), syncModeProblem(dcs), standbyClusterProblem(dcs)];
   const postgresql = dcs["postgresql"];
-  if (postgresql !== undefined && !isJsonObject(postgresql)) return [...problems, `postgresql must be a mapping, got ${JSON.stringify(postgresql)?.slice(0, 60)}`];
   const parameters = isJsonObject(postgresql) ? postgresql["parameters"] : undefined;
-  if (parameters !== undefined && !isJsonObject(parameters)) return [...problems, `postgresql.parameters must be a mapping, got ${JSON.stringify(parameters)?.slice(0, 60)}`];
-  if (isJsonObject(parameters)) problems.push(...parameterProblems(parameters, "postgresql.parameters"));
-  return problems;
+  if (postgresql !== undefined && !isJsonObject(postgresql)) problems.push(`postgresql must be a mapping, got ${JSON.stringify(postgresql)?.slice(0, 60)}`);
+  else if (parameters !== undefined && !isJsonObject(parameters)) problems.push(`postgresql.parameters must be a mapping, got ${JSON.stringify(parameters)?.slice(0, 60)}`);
+  else if (isJsonObject(parameters)) problems.push(...parameterProblems(parameters, "postgresql.parameters"));
+  for (const problem of problems) if (problem !== null) bootstrap.failSentence("bootstrap.dcs", problem);
 }
 
 function read(root: ConfigReader): AgentConfig {
@@ -180,6 +172,7 @@ function read(root: ConfigReader): AgentConfig {
   }
   // The other DCS sections were named above with what to do instead.
   root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha", ...OTHER_DCS], TOLERATED.root);
+  const scope = root.name("scope") as Scope;
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
   const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "join", "heartbeat_ms", "election_timeout_ms"]);
@@ -203,15 +196,11 @@ function read(root: ConfigReader): AgentConfig {
   const marginMs = watchdog.has("safety_margin") ? watchdog.integer("safety_margin", 1, 1, 2) * 1000 : watchdog.integer("safety_margin_ms", DEFAULT_LOCAL_HA_SETTINGS.watchdogMarginMs, 100, 2000);
   const restListen = restapi.hostPort("listen");
   const pgListen = pg.hostPort("listen");
-  if (raft.has("members") === raft.has("join")) raft.fail("members", "give either members (the voters of a new group, this node included) or join (members of a running group to join)");
-  const join = raft.has("join") ? raft.members("join") : null;
-  const members = join === null ? raft.members("members") : new Map<string, string>();
-  if (join === null && isValidName(name) && !members.has(name)) raft.fail("members", `must include this node (${name})`);
-  if (join?.has(name) === true) raft.fail("join", `names this node (${name}); list the members to contact`);
+  const raftSettings = readRaft(raft, name);
   const bootstrapDcs = bootstrap.object("dcs");
-  for (const problem of bootstrapDcsProblems(bootstrapDcs)) bootstrap.fail("dcs", problem);
+  checkBootstrapDcs(bootstrap, bootstrapDcs);
   const parameters = pg.parameters("parameters");
-  for (const problem of parameterProblems(parameters, `${pg.location}.parameters`)) root.problems.push(problem);
+  for (const problem of parameterProblems(parameters, pg.keyPath("parameters"))) root.failSentence("", problem);
   const nofailover = tags.boolean("nofailover", false);
   const failoverPriority = tags.integer("failover_priority", 1, 0, 1_000_000);
   const local: LocalHaSettings = {
@@ -226,7 +215,7 @@ function read(root: ConfigReader): AgentConfig {
     bootstrapStandbyCluster: standbyClusterOf(bootstrapDcs),
   };
   return {
-    scope: root.name("scope") as Scope,
+    scope,
     name,
     restapi: {
       listen: restListen,
@@ -235,18 +224,7 @@ function read(root: ConfigReader): AgentConfig {
       requireAuthForReads: restapi.boolean("require_auth_for_reads", false),
       tls: certfile === null || keyfile === null ? null : { certfile, keyfile },
     },
-    raft: {
-      listen: raft.hostPort("listen"),
-      dataDir: raft.path("data_dir"),
-      clusterId: raft.name("cluster_id"),
-      secret: raft.secret("secret", "secret_file"),
-      members,
-      join,
-      // 250 ms: a quarter of the election timeout; an idle group sends 4 heartbeats a second per
-      // follower (issue 13). Commits do not wait for heartbeats (the leader sends them at once).
-      heartbeatMs: raft.integer("heartbeat_ms", 250, 10, 10_000),
-      electionTimeoutMs: raft.integer("election_timeout_ms", 1000, 100, 60_000),
-    },
+    raft: raftSettings,
     postgresql: {
       listen: pgListen,
       connectAddress: pg.optionalHostPort("connect_address") ?? pgListen,

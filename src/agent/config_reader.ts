@@ -1,18 +1,23 @@
 /**
  * Typed, key-by-key reading of a parsed YAML/JSON document: each getter checks one key and
- * records a problem with the key's full path, what it got and what is allowed, then goes on with
- * a fallback value, so one start reports every mistake at once. `finish()` throws
- * ConfigReader.Invalid with all of them.
+ * records a problem as `FILE: KEY: problem` (config_lines.ts) naming what it got and what is
+ * allowed, then goes on with a fallback value, so one start reports every mistake at once.
+ * `finish()` throws ConfigReader.Invalid with all of them. A key gets one problem, its first:
+ * the later ones follow from it ("is required", then "must be host:port").
  */
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import type { JsonObject } from "../dcs/json.js";
 import { isValidName } from "../dcs/model.js";
+import { keyPath, problemLine, problemsMessage, sentenceLine } from "./config_lines.js";
 
 class Invalid extends Error {}
 
 /** A shared secret in a file: long enough not to be guessed, readable by its owner only. */
 export const SECRET_FILE_BYTES_MIN = 32;
+
+/** Where the secret file is suggested when a file names none. */
+export const SECRET_FILE_EXAMPLE = "/etc/raftgres/secret";
 
 type Raw = Record<string, unknown>;
 
@@ -25,37 +30,55 @@ export class ConfigReader {
   static readonly Invalid = Invalid;
   private readonly value: Raw;
 
-  /** Sentences about keys that are accepted but not used (Patroni settings raftgres does not have). */
+  /** `FILE: KEY: …` lines about keys that are accepted but not used. */
   readonly warnings: string[];
   /** Every mistake found so far, in the document and all its sections. */
   readonly problems: string[];
 
-  /** The path of this section in sentences ("node.yml.postgresql"). */
-  get location(): string {
-    return this.where;
-  }
-
-  constructor(value: unknown, private readonly where: string, warnings: string[] = [], problems: string[] = []) {
+  /**
+   * @param file the file's name as the operator gave it (the FILE of every line)
+   * @param sectionPath this section's key path ("" for the top level, "postgresql.authentication")
+   */
+  constructor(value: unknown, readonly file: string, readonly sectionPath = "", warnings: string[] = [], problems: string[] = []) {
     this.warnings = warnings;
     this.problems = problems;
     if (value === undefined || value === null) value = {};
     if (typeof value !== "object" || Array.isArray(value)) {
-      problems.push(`${where}: must be a mapping of keys to values`);
+      problems.push(problemLine(file, sectionPath, "must be a mapping of keys to values"));
       value = {};
     }
     this.value = value as Raw;
   }
 
-  /** Records a mistake in `key`; reading goes on. */
-  fail(key: string, problem: string): void {
-    this.problems.push(`${this.where}.${key}: ${problem}`);
+  /** The key path of `key` in this section ("raft.secret_file"). */
+  keyPath(key: string): string {
+    return keyPath(this.sectionPath, key);
   }
 
-  /** Throws Invalid naming every mistake found (one per line when there are several). */
-  finish(source: string): void {
-    if (this.problems.length === 0) return;
-    if (this.problems.length === 1) throw new Invalid(this.problems[0]);
-    throw new Invalid(`${source} has ${this.problems.length} problems:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`);
+  /** Records a mistake in `key` unless it already has one; reading goes on. */
+  fail(key: string, problem: string): void {
+    if (!this.hasProblem(key)) this.problems.push(problemLine(this.file, this.keyPath(key), problem));
+  }
+
+  /** Whether a problem was recorded for `key` (a rule between keys is checked only without). */
+  hasProblem(key: string): boolean {
+    const prefix = problemLine(this.file, this.keyPath(key), "");
+    return this.problems.some((line) => line.startsWith(prefix));
+  }
+
+  /** Records a problem worded by another module's check, under the key it starts with. */
+  failSentence(base: string, sentence: string): void {
+    this.problems.push(sentenceLine(this.file, base, sentence));
+  }
+
+  /** Records a line for the operator about `key` (logged at start and on reload). */
+  warn(key: string, text: string): void {
+    this.warnings.push(problemLine(this.file, this.keyPath(key), text));
+  }
+
+  /** Throws Invalid naming every mistake found, one `FILE: KEY: problem` line each. */
+  finish(): void {
+    if (this.problems.length > 0) throw new Invalid(problemsMessage(this.file, this.problems));
   }
 
   private got(key: string): string {
@@ -69,10 +92,10 @@ export class ConfigReader {
   only(keys: readonly string[], tolerated: readonly string[] = []): void {
     for (const key of Object.keys(this.value)) {
       if (tolerated.includes(key)) {
-        this.warnings.push(`${this.where}.${key} is a Patroni setting raftgres does not use; it is ignored`);
+        this.warn(key, "a Patroni setting raftgres does not use; ignored");
         continue;
       }
-      if (!keys.includes(key)) this.problems.push(`${this.where}: unknown key "${key}" (known: ${keys.join(", ")})`);
+      if (!keys.includes(key)) this.fail(key, `unknown key; the keys of ${this.sectionPath === "" ? "the top level" : this.sectionPath} are ${keys.join(", ")}`);
     }
   }
 
@@ -80,11 +103,11 @@ export class ConfigReader {
     if (this.value[key] !== undefined) return this.optionalSection(key, keys, tolerated);
     this.fail(key, "is required");
     // Its keys are not reported one by one: "is required" says it all.
-    return new ConfigReader({}, `${this.where}.${key}`, [], []);
+    return new ConfigReader({}, this.file, this.keyPath(key), [], []);
   }
 
   optionalSection(key: string, keys: readonly string[], tolerated: readonly string[] = []): ConfigReader {
-    const reader = new ConfigReader(this.value[key], `${this.where}.${key}`, this.warnings, this.problems);
+    const reader = new ConfigReader(this.value[key], this.file, this.keyPath(key), this.warnings, this.problems);
     reader.only(keys, tolerated);
     return reader;
   }
@@ -93,10 +116,15 @@ export class ConfigReader {
     return this.value[key] !== undefined;
   }
 
+  /** Reports a missing `key` with what to put there (the getter then adds nothing). */
+  require(key: string, what: string): void {
+    if (this.value[key] === undefined) this.fail(key, `is required: ${what}`);
+  }
+
   string(key: string): string {
     const value = this.value[key];
     if (typeof value === "string" && value !== "") return value;
-    this.fail(key, `must be a non-empty string, got ${this.got(key)}`);
+    this.fail(key, value === undefined ? "is required" : `must be a non-empty string, got ${this.got(key)}`);
     return "";
   }
 
@@ -116,7 +144,7 @@ export class ConfigReader {
 
   path(key: string): string {
     const value = this.string(key);
-    if (value !== "" && !isAbsolute(value)) this.fail(key, `must be an absolute path, got ${JSON.stringify(value)}`);
+    if (value !== "" && !isAbsolute(value)) this.fail(key, `must be an absolute path, got ${JSON.stringify(value)} (a relative one would depend on the directory the agent starts in)`);
     return isAbsolute(value) ? value : "/invalid";
   }
 
@@ -161,6 +189,10 @@ export class ConfigReader {
   secret(inline: string, file: string): string {
     if (this.value[inline] !== undefined && this.value[file] !== undefined) this.fail(inline, `give either ${inline} or ${file}, not both`);
     if (this.value[file] !== undefined) return this.secretFile(file);
+    if (this.value[inline] === undefined) {
+      this.fail(file, `is required (or ${inline}, inline, at least 8 characters): make one with \`raftgres secret --out ${SECRET_FILE_EXAMPLE}\`, copy that file to every member and set ${this.keyPath(file)}: ${SECRET_FILE_EXAMPLE}`);
+      return "";
+    }
     const secret = this.string(inline);
     if (secret !== "" && secret.length < 8) this.fail(inline, "must be at least 8 characters");
     return secret;
@@ -169,7 +201,7 @@ export class ConfigReader {
   private secretFile(key: string): string {
     const path = this.path(key);
     if (path === "/invalid") return "";
-    const make = `make one with: raftgres secret --out ${path}`;
+    const make = `make one with: raftgres secret --out ${path}, then copy it to every member`;
     let text: string;
     try {
       const mode = statSync(path).mode;

@@ -41,15 +41,15 @@ t.test("a complete configuration is read with its defaults", async (t) => {
 
 t.test("every mistake names the key, what it got and what is allowed", async (t) => {
   const cases: [string, string, RegExp][] = [
-    ["scope: main", "scope: 'main cluster'", /^node\.yml\.scope: "main cluster" may hold letters/],
-    ["  listen: 127.0.0.1:8008", "  listen: localhost", /^node\.yml\.restapi\.listen: must be host:port, got "localhost"/],
-    ["  secret: s3cret-s3cret", "  secret: short", /^node\.yml\.raft\.secret: must be at least 8 characters/],
-    ["  data_dir: /var/lib/raftgres/pg", "  data_dir: pg", /^node\.yml\.postgresql\.data_dir: must be an absolute path, got "pg"/],
-    ["tags: { failover_priority: 2 }", "tags: { failover_priority: -1 }", /^node\.yml\.tags\.failover_priority: must be an integer from 0 to 1000000, got -1/],
-    ["tags: { failover_priority: 2 }", "tags: { nofailover: yes please }", /^node\.yml\.tags\.nofailover: must be true or false/],
-    ["name: pg1", "name: pg9", /^node\.yml\.raft\.members: must include this node \(pg9\)/],
-    ["scope: main", "scope: main\nttl: 5", /^node\.yml: unknown key "ttl" \(known: scope, name/],
-    ["    replication: { username: replicator, password: rpw }", "", /^node\.yml\.postgresql\.authentication\.replication: is required/],
+    ["scope: main", "scope: 'main cluster'", /^node\.yml: scope: "main cluster" may hold letters/],
+    ["  listen: 127.0.0.1:8008", "  listen: localhost", /^node\.yml: restapi\.listen: must be host:port, got "localhost"/],
+    ["  secret: s3cret-s3cret", "  secret: short", /^node\.yml: raft\.secret: must be at least 8 characters/],
+    ["  data_dir: /var/lib/raftgres/pg", "  data_dir: pg", /^node\.yml: postgresql\.data_dir: must be an absolute path, got "pg"/],
+    ["tags: { failover_priority: 2 }", "tags: { failover_priority: -1 }", /^node\.yml: tags\.failover_priority: must be an integer from 0 to 1000000, got -1/],
+    ["tags: { failover_priority: 2 }", "tags: { nofailover: yes please }", /^node\.yml: tags\.nofailover: must be true or false/],
+    ["name: pg1", "name: pg9", /^node\.yml: raft\.members: must include this node \(pg9\)/],
+    ["scope: main", "scope: main\nttl: 5", /^node\.yml: ttl: unknown key; the keys of the top level are scope, name/],
+    ["    replication: { username: replicator, password: rpw }", "", /^node\.yml: postgresql\.authentication\.replication: is required/],
   ];
   for (const [from, to, expected] of cases) {
     const text = GOOD.replace(from, to);
@@ -80,15 +80,15 @@ t.test("a patroni.yml with its etcd section swapped for raft starts; Patroni-onl
   t.equal(parsed.right.ha.watchdogMarginMs, 1000);
   t.same(parsed.right.postgresql.callbacks, { on_start: "/bin/true" }, "Patroni's callbacks are read");
   t.same([...parsed.right.warnings].sort(), [
-    "patroni.yml.namespace is a Patroni setting raftgres does not use; it is ignored",
-    "patroni.yml.postgresql.pgpass is a Patroni setting raftgres does not use; it is ignored",
-    "patroni.yml.restapi.cafile is a Patroni setting raftgres does not use; it is ignored",
-    "patroni.yml.watchdog.mode is a Patroni setting raftgres does not use; it is ignored",
+    "patroni.yml: namespace: a Patroni setting raftgres does not use; ignored",
+    "patroni.yml: postgresql.pgpass: a Patroni setting raftgres does not use; ignored",
+    "patroni.yml: restapi.cafile: a Patroni setting raftgres does not use; ignored",
+    "patroni.yml: watchdog.mode: a Patroni setting raftgres does not use; ignored",
   ]);
   const etcd = parseAgentConfig(`${GOOD}etcd3: { hosts: ["10.0.0.1:2379"] }\n`, "patroni.yml");
-  t.match(E.isLeft(etcd) ? etcd.left : "accepted", /^patroni\.yml\.etcd3: raftgres keeps the cluster state in its own Raft log/);
+  t.match(E.isLeft(etcd) ? etcd.left : "accepted", /^patroni\.yml: etcd3: raftgres keeps the cluster state in its own Raft log/);
   const halfTls = parseAgentConfig(GOOD.replace("  listen: 127.0.0.1:8008", "  listen: 127.0.0.1:8008\n  certfile: /etc/cert.pem"), "node.yml");
-  t.match(E.isLeft(halfTls) ? halfTls.left : "accepted", /restapi\.keyfile: HTTPS needs both certfile and keyfile/);
+  t.match(E.isLeft(halfTls) ? halfTls.left : "accepted", /^node\.yml: restapi\.keyfile: HTTPS needs both certfile and keyfile/);
 });
 
 t.test("a node joining a running group names members to contact instead of the founding voters", async (t) => {
@@ -98,9 +98,9 @@ t.test("a node joining a running group names members to contact instead of the f
   t.same([...(parsed.right.raft.join ?? [])], [["pg2", "127.0.0.1:7002"]]);
   t.equal(parsed.right.raft.members.size, 0);
   const both = parseAgentConfig(GOOD.replace("  election_timeout_ms", "  join: { pg2: \"127.0.0.1:7002\" }\n  election_timeout_ms").replace("  cluster_id: demo", "  cluster_id: demo\n  join: { pg2: \"127.0.0.1:7002\" }"), "node.yml");
-  t.match(E.isLeft(both) ? both.left : "accepted", /raft\.members: give either members .* or join/);
+  t.match(E.isLeft(both) ? both.left : "accepted", /^node\.yml: raft\.members: give either members .* or join/);
   const self = parseAgentConfig(joining.replace('join: { pg2: "127.0.0.1:7002" }', 'join: { pg1: "127.0.0.1:7001" }'), "node.yml");
-  t.match(E.isLeft(self) ? self.left : "accepted", /raft\.join: names this node \(pg1\)/);
+  t.match(E.isLeft(self) ? self.left : "accepted", /^node\.yml: raft\.join: names this node \(pg1\)/);
 });
 
 t.test("every mistake is reported at once, bootstrap.dcs and the PostgreSQL parameters included", async (t) => {
@@ -108,23 +108,25 @@ t.test("every mistake is reported at once, bootstrap.dcs and the PostgreSQL para
     .replace("dcs: { ttl: 5, loop_wait: 1 }", "dcs: { ttl: abc, loop_wait: 1, retry_timeout: 0, postgresql: { parameters: { shared_bufers: 128MB } } }")
     .replace("work_mem: 4MB", "work_mem: 4XB, fsync: \"off\\nfsync = on\"");
   const parsed = parseAgentConfig(text, "node.yml");
-  const message = E.isLeft(parsed) ? parsed.left : "accepted";
-  t.match(message, /^node\.yml has 6 problems:/);
-  t.match(message, /node\.yml\.scope: "main cluster"/);
-  t.match(message, /node\.yml\.bootstrap\.dcs: ttl must be a number of seconds from 3 to 3600, got "abc"/);
-  t.match(message, /node\.yml\.bootstrap\.dcs: retry_timeout must be a number of seconds from 0\.5/);
-  t.match(message, /postgresql\.parameters\.shared_bufers is not a PostgreSQL 15 parameter: did you mean shared_buffers\?/);
-  t.match(message, /node\.yml\.postgresql\.parameters\.work_mem = "4XB"/);
-  t.match(message, /node\.yml\.postgresql\.parameters\.fsync.*control character|node\.yml\.postgresql\.parameters\.fsync.*line/);
+  const lines = (E.isLeft(parsed) ? parsed.left : "accepted").split("\n");
+  t.equal(lines[0], "node.yml has 6 problems:");
+  t.same(lines.slice(1), [
+    `node.yml: scope: "main cluster" may hold letters, digits, '_', '.', '-' (at most 63, starting with a letter or digit)`,
+    `node.yml: bootstrap.dcs.ttl: must be a number of seconds from 3 to 3600, got "abc"`,
+    "node.yml: bootstrap.dcs.retry_timeout: must be a number of seconds from 0.5 to 1800, got 0",
+    "node.yml: bootstrap.dcs.postgresql.parameters.shared_bufers: is not a PostgreSQL 15 parameter: did you mean shared_buffers?",
+    `node.yml: postgresql.parameters.work_mem: got "4XB": work_mem takes an integer in memory units; units: TB, GB, MB, kB, B (without one: kB)`,
+    `node.yml: postgresql.parameters.fsync: got "off\\nfsync = on": control characters (newline, tab …) are not allowed in a parameter's value`,
+  ], "one FILE: KEY: problem line each, in the order the file is read");
 });
 
 t.test("bootstrap.dcs keeps Patroni's timing rule and is a valid config", async (t) => {
   const rule = parseAgentConfig(GOOD.replace("dcs: { ttl: 5, loop_wait: 1 }", "dcs: { ttl: 5, loop_wait: 2, retry_timeout: 2 }"), "node.yml");
-  t.match(E.isLeft(rule) ? rule.left : "accepted", /loop_wait 2 s \+ 2 × retry_timeout 2 s = 6 s exceeds ttl 5 s/);
+  t.match(E.isLeft(rule) ? rule.left : "accepted", /^node\.yml: bootstrap\.dcs: loop_wait 2 s \+ 2 × retry_timeout 2 s = 6 s exceeds ttl 5 s/, "a rule between keys is under its section");
   const notObject = parseAgentConfig(GOOD.replace("dcs: { ttl: 5, loop_wait: 1 }", "dcs: { postgresql: x }"), "node.yml");
-  t.match(E.isLeft(notObject) ? notObject.left : "accepted", /bootstrap\.dcs: postgresql must be a mapping/);
+  t.match(E.isLeft(notObject) ? notObject.left : "accepted", /^node\.yml: bootstrap\.dcs\.postgresql: must be a mapping, got "x"/);
   const deep = parseAgentConfig(GOOD.replace("dcs: { ttl: 5, loop_wait: 1 }", `dcs: ${"{a: ".repeat(40)}1${"}".repeat(40)}`), "node.yml");
-  t.match(E.isLeft(deep) ? deep.left : "accepted", /nested \d+ levels deep, over the limit of 16/);
+  t.match(E.isLeft(deep) ? deep.left : "accepted", /^node\.yml: bootstrap\.dcs\.a\.a\.a(\.a)*: is nested \d+ levels deep, over the limit of 16/);
 });
 
 t.test("a secret file is long enough and readable by its owner only", async (t) => {
@@ -148,4 +150,39 @@ t.test("a secret file is long enough and readable by its owner only", async (t) 
   t.equal(E.isRight(goodResult) ? goodResult.right.raft.secret : goodResult.left, "s".repeat(40));
   const missing = parseAgentConfig(withFile(join(dir, "none")), "node.yml");
   t.match(E.isLeft(missing) ? missing.left : "accepted", /cannot read .*none.*ENOENT.*raftgres secret --out/);
+});
+
+t.test("a missing key says what to put there; a missing secret says how to make one", async (t) => {
+  const text = GOOD.replace("  data_dir: /var/lib/raftgres/raft\n", "").replace("  secret: s3cret-s3cret\n", "");
+  const parsed = parseAgentConfig(text, "node1.yml");
+  const lines = (E.isLeft(parsed) ? parsed.left : "accepted").split("\n");
+  t.same(lines, [
+    "node1.yml has 2 problems:",
+    "node1.yml: raft.data_dir: is required: the directory of this node's Raft log and snapshots, e.g. /var/lib/raftgres/raft (Patroni's default, the working directory, is not assumed)",
+    "node1.yml: raft.secret_file: is required (or secret, inline, at least 8 characters): make one with `raftgres secret --out /etc/raftgres/secret`, copy that file to every member and set raft.secret_file: /etc/raftgres/secret",
+  ]);
+});
+
+t.test("an unknown key is named with its section's keys", async (t) => {
+  const parsed = parseAgentConfig(GOOD.replace("  cluster_id: demo", "  cluster_id: demo\n  self_adr: 127.0.0.1:7001"), "node1.yml");
+  t.match(E.isLeft(parsed) ? parsed.left : "accepted", /^node1\.yml: raft\.self_adr: unknown key; the keys of raft are listen, data_dir, cluster_id, secret, secret_file, members, join, heartbeat_ms, election_timeout_ms$/);
+});
+
+t.test("the election timeout is a whole multiple of the heartbeat interval, as the Raft runtime needs", async (t) => {
+  const parsed = parseAgentConfig(GOOD.replace("  cluster_id: demo", "  cluster_id: demo\n  heartbeat_ms: 300\n  election_timeout_ms: 1000"), "node1.yml");
+  t.equal(E.isLeft(parsed) ? parsed.left : "accepted", "node1.yml: raft.election_timeout_ms: the election timeout (1000 ms) must be a whole multiple, at least 2, of the heartbeat interval (300 ms): 900 or 1200 ms would do");
+  const once = parseAgentConfig(GOOD.replace("  cluster_id: demo", "  cluster_id: demo\n  heartbeat_ms: 400\n  election_timeout_ms: 400"), "node1.yml");
+  t.match(E.isLeft(once) ? once.left : "accepted", /election timeout \(400 ms\) must be a whole multiple, at least 2, of the heartbeat interval \(400 ms\): 800 ms would do$/);
+  const badHeartbeat = parseAgentConfig(GOOD.replace("  cluster_id: demo", "  cluster_id: demo\n  heartbeat_ms: fast\n  election_timeout_ms: 900"), "node1.yml");
+  t.match(E.isLeft(badHeartbeat) ? badHeartbeat.left : "accepted", /^node1\.yml: raft\.heartbeat_ms: must be an integer from 10 to 10000, got "fast"$/, "the rule between them waits for both to be valid");
+  const fine = parseAgentConfig(GOOD.replace("  cluster_id: demo", "  cluster_id: demo\n  heartbeat_ms: 300\n  election_timeout_ms: 900"), "node1.yml");
+  t.ok(E.isRight(fine), "900 ms over 300 ms is accepted");
+});
+
+t.test("an unreadable file is one FILE: problem line", async (t) => {
+  const { loadAgentConfig } = await import("../../src/agent/config.js");
+  const loaded = loadAgentConfig("/nonexistent/node1.yml", {});
+  t.match(E.isLeft(loaded) ? loaded.left : "accepted", /^\/nonexistent\/node1\.yml: cannot read the configuration: ENOENT/);
+  const list = parseAgentConfig("- a\n- b\n", "node1.yml");
+  t.equal(E.isLeft(list) ? list.left : "accepted", "node1.yml: must be a mapping of keys to values (scope: …, name: …), got a list", "a file that is not a mapping says only that");
 });
