@@ -1,7 +1,8 @@
 /**
  * The node's YAML configuration (`raftgres agent -c node.yml`), in Patroni's shape where Patroni
  * has the same setting (scope, name, restapi, postgresql.authentication, tags, bootstrap.dcs),
- * plus the Raft section that replaces etcd (config_raft.ts). Every key is checked, and every problem of the file is
+ * plus the Raft section that replaces etcd (config_raft.ts), where Patroni's own raft keys are
+ * read too (config_patroni_raft.ts). Every key is checked, and every problem of the file is
  * reported at once, one line `FILE: KEY: problem` each (config_lines.ts), naming what it got and
  * what is allowed or what to do.
  */
@@ -18,6 +19,7 @@ import { CALLBACK_ACTIONS, type CallbackAction, type Callbacks } from "../ha/io/
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
 import { parameterProblems } from "../pg/parameter_check.js";
 import { problemLine, problemsMessage, yamlErrorLines } from "./config_lines.js";
+import { translatePatroniRaft } from "./config_patroni_raft.js";
 import { type RaftSettings, readRaft } from "./config_raft.js";
 import { ConfigReader, type HostPort } from "./config_reader.js";
 
@@ -56,7 +58,10 @@ export interface AgentConfig {
   readonly tags: MemberTags;
   /** Written as the scope's first config by the member that bootstraps it (Patroni's bootstrap.dcs). */
   readonly bootstrapDcs: JsonObject;
-  /** `FILE: KEY: …` lines logged at start and on reload: Patroni settings raftgres does not have. */
+  /**
+   * `FILE: KEY: …` lines logged at start and on reload: Patroni's keys read as ours (what each
+   * became) and Patroni settings raftgres does not have (accepted, no effect).
+   */
   readonly warnings: readonly string[];
 }
 
@@ -136,9 +141,10 @@ export function parseAgentConfig(text: string, source: string, env: Readonly<Rec
   }
   const warnings: string[] = [];
   const problems: string[] = [];
+  const patroni = translatePatroniRaft(applyEnvironment(raw, env), source, warnings, problems);
   try {
-    const root = new ConfigReader(applyEnvironment(raw, env), source, "", warnings, problems);
-    const config = read(root);
+    const root = new ConfigReader(patroni.document, source, "", warnings, problems);
+    const config = read(root, patroni.spellings);
     root.finish();
     return E.right(config);
   } catch (error: unknown) {
@@ -166,7 +172,7 @@ function checkBootstrapDcs(bootstrap: ConfigReader, dcs: JsonObject): void {
   for (const problem of problems) if (problem !== null) bootstrap.failSentence("bootstrap.dcs", problem);
 }
 
-function read(root: ConfigReader): AgentConfig {
+function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>): AgentConfig {
   for (const dcs of OTHER_DCS) {
     if (root.has(dcs)) root.fail(dcs, "raftgres keeps the cluster state in its own Raft log: replace this section with a raft section (see node.yml.example)");
   }
@@ -176,6 +182,7 @@ function read(root: ConfigReader): AgentConfig {
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
   const raft = root.section("raft", ["listen", "data_dir", "cluster_id", "secret", "secret_file", "members", "join", "heartbeat_ms", "election_timeout_ms"]);
+  for (const [key, writtenAs] of patroniSpellings) raft.spell(key, writtenAs);
   const pg = root.section("postgresql", ["listen", "connect_address", "data_dir", "bin_dir", "os_user", "authentication", "parameters", "pg_hba", "use_pg_rewind", "use_slots", "remove_data_directory_on_rewind_failure", "callbacks", "pre_promote"], TOLERATED.postgresql);
   const callbackSection = pg.optionalSection("callbacks", CALLBACK_ACTIONS);
   const callbacks: Partial<Record<CallbackAction, string>> = {};

@@ -1,7 +1,8 @@
 /**
  * The node file's raft section, the part that replaces etcd: where this node's Raft listens, the
  * directory of its log, the group's name and shared secret, the founding voters (or members to
- * join) and Raft's two intervals.
+ * join) and Raft's two intervals. Patroni's spellings of these keys were turned into ours before
+ * (config_patroni_raft.ts).
  */
 import { isValidName } from "../dcs/model.js";
 import type { ConfigReader, HostPort } from "./config_reader.js";
@@ -37,7 +38,7 @@ export const RAFT_ELECTION_TIMEOUT_MS: MsRange = { min: 100, max: 60_000, fallba
 
 export function readRaft(raft: ConfigReader, name: string): RaftSettings {
   raft.require("data_dir", "the directory of this node's Raft log and snapshots, e.g. /var/lib/raftgres/raft (Patroni's default, the working directory, is not assumed)");
-  raft.require("listen", "the host:port this node's Raft listens on, e.g. 10.0.0.1:7001");
+  raft.require("listen", "the host:port this node's Raft listens on, e.g. 10.0.0.1:7001 (Patroni's self_addr or bind_addr are read as it too)");
   raft.require("cluster_id", "the Raft group's name, the same on every member (Patroni has none; the scope's name does well): a peer of another group is refused");
   if (raft.has("members") === raft.has("join")) raft.fail("members", "give either members (the voters of a new group, this node included) or join (members of a running group to join)");
   const join = raft.has("join") ? raft.members("join") : null;

@@ -29,8 +29,10 @@ export interface HostPort {
 export class ConfigReader {
   static readonly Invalid = Invalid;
   private readonly value: Raw;
+  /** Keys written in another spelling (Patroni's): problems name the key as the file wrote it. */
+  private readonly spellings = new Map<string, string>();
 
-  /** `FILE: KEY: …` lines about keys that are accepted but not used. */
+  /** `FILE: KEY: …` lines about keys that are accepted but read differently or not used. */
   readonly warnings: string[];
   /** Every mistake found so far, in the document and all its sections. */
   readonly problems: string[];
@@ -50,9 +52,14 @@ export class ConfigReader {
     this.value = value as Raw;
   }
 
-  /** The key path of `key` in this section ("raft.secret_file"). */
+  /** The key path of `key` in this section, as the file spells it ("raft.self_addr"). */
   keyPath(key: string): string {
-    return keyPath(this.sectionPath, key);
+    return keyPath(this.sectionPath, this.spellings.get(key) ?? key);
+  }
+
+  /** Problems about `key` will name `writtenAs` instead, the key the file actually has. */
+  spell(key: string, writtenAs: string): void {
+    this.spellings.set(key, writtenAs);
   }
 
   /** Records a mistake in `key` unless it already has one; reading goes on. */
