@@ -12,7 +12,7 @@
  * pg_basebackup and pg_rewind never copy or overwrite it); the password file of the replication
  * and superuser roles to `passfile` (default `<dataDir>.pgpass`, beside it too: passfile.ts).
  */
-import { type BootstrapUser, bootstrapUserProblems } from "./bootstrap_users.js";
+import { type BootstrapUser, bootstrapUserProblems } from "./bootstrap_user_checks.js";
 import { isAbsolute, normalize } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../lib/logger.js";

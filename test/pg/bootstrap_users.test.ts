@@ -2,7 +2,7 @@
  * bootstrap.users: which role options go into CREATE ROLE, and every problem of a list named.
  */
 import t from "tap";
-import { bootstrapUserProblems, roleOption } from "../../src/pg/bootstrap_users.js";
+import { bootstrapUserProblems, roleOption } from "../../src/pg/bootstrap_user_checks.js";
 
 t.test("role options as PostgreSQL has them, normalised; anything else refused", async (t) => {
   t.equal(roleOption("createdb"), "CREATEDB");
