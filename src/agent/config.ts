@@ -17,7 +17,9 @@ import type { MemberName, MemberTags, Scope } from "../dcs/model.js";
 import { standbyClusterOf, standbyClusterProblem } from "../dcs/standby_cluster.js";
 import { CALLBACK_ACTIONS, type CallbackAction, type Callbacks } from "../ha/io/callbacks.js";
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
+import type { BootstrapUser } from "../pg/bootstrap_user_checks.js";
 import { parameterProblems } from "../pg/parameter_check.js";
+import { readBootstrapUsers } from "./config_bootstrap_users.js";
 import { problemLine, problemsMessage, yamlErrorLines } from "./config_lines.js";
 import { translatePatroniRaft } from "./config_patroni_raft.js";
 import { type RaftSettings, readRaft } from "./config_raft.js";
@@ -58,6 +60,8 @@ export interface AgentConfig {
   readonly tags: MemberTags;
   /** Written as the scope's first config by the member that bootstraps it (Patroni's bootstrap.dcs). */
   readonly bootstrapDcs: JsonObject;
+  /** bootstrap.users: roles created once after the bootstrap (Patroni 3's). */
+  readonly bootstrapUsers: readonly BootstrapUser[];
   /**
    * `FILE: KEY: …` lines logged at start and on reload: Patroni's keys read as ours (what each
    * became) and Patroni settings raftgres does not have (accepted, no effect).
@@ -74,7 +78,7 @@ const TOLERATED = {
   restapi: ["keyfile_password", "cafile", "ciphers", "verify_client", "allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers", "server_tokens", "request_queue_size", "thread_pool_size"],
   postgresql: ["pgpass", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "before_stop"],
   authentication: ["rewind"],
-  bootstrap: ["initdb", "pg_hba", "users", "post_bootstrap", "post_init", "method"],
+  bootstrap: ["initdb", "pg_hba", "post_bootstrap", "post_init", "method"],
   watchdog: ["mode"],
   tags: ["nostream", "sync_priority"],
 };
@@ -191,10 +195,12 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     if (command !== null) callbacks[action] = command;
   }
   const auth = pg.section("authentication", ["superuser", "replication"], TOLERATED.authentication);
+  const superuser = auth.credentials("superuser");
+  const replication = auth.credentials("replication");
   const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms", "safety_margin"], TOLERATED.watchdog);
   const tags = root.optionalSection("tags", ["nofailover", "failover_priority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"], TOLERATED.tags);
   const ha = root.optionalSection("ha", ["demote_lead_ms"]);
-  const bootstrap = root.optionalSection("bootstrap", ["dcs"], TOLERATED.bootstrap);
+  const bootstrap = root.optionalSection("bootstrap", ["dcs", "users"], TOLERATED.bootstrap);
   const restAuth = restapi.has("authentication") ? restapi.credentials("authentication") : null;
   const certfile = restapi.optionalPath("certfile");
   const keyfile = restapi.optionalPath("keyfile");
@@ -205,6 +211,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
   const pgListen = pg.hostPort("listen");
   const raftSettings = readRaft(raft, name);
   const bootstrapDcs = bootstrap.object("dcs");
+  const bootstrapUsers = readBootstrapUsers(bootstrap, [superuser.username, replication.username]);
   checkBootstrapDcs(bootstrap, bootstrapDcs);
   const parameters = pg.parameters("parameters");
   for (const problem of parameterProblems(parameters, pg.keyPath("parameters"))) root.failSentence("", problem);
@@ -238,8 +245,8 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
       dataDir: pg.path("data_dir"),
       binDir: pg.optionalPath("bin_dir"),
       osUser: pg.optionalString("os_user"),
-      superuser: auth.credentials("superuser"),
-      replication: auth.credentials("replication"),
+      superuser,
+      replication,
       parameters,
       pgHba: pg.stringList("pg_hba"),
       callbacks,
@@ -256,6 +263,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
       replicatefrom: tags.optionalName("replicatefrom") as MemberName | null,
     },
     bootstrapDcs,
+    bootstrapUsers,
     warnings: root.warnings,
   };
 }

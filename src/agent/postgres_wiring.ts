@@ -21,6 +21,7 @@ export function openPostgres(config: AgentConfig, logger: Logger): E.Either<stri
     parameters: pg.parameters,
     pgHba: pg.pgHba,
     bootstrapParameters: postgresParameters(config.bootstrapDcs),
+    bootstrapUsers: config.bootstrapUsers,
     logger,
   });
 }

@@ -1,13 +1,15 @@
 /**
  * Acceptance (issue 15): a cluster bootstraps as configured — bootstrap.dcs's PostgreSQL
- * parameters are in force from the first start (no restart pending after the bootstrap), and
- * wal_level replica from the cluster's config is honoured. Real PostgreSQL, real agents.
+ * parameters are in force from the first start (no restart pending after the bootstrap),
+ * wal_level replica from the cluster's config is honoured, bootstrap.users are created with their
+ * options and passwords. Real PostgreSQL, real agents.
  */
+import pg from "pg";
 import t from "tap";
 import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create({
-  extraYaml: "bootstrap:\n  dcs:\n    postgresql:\n      parameters:\n        max_locks_per_transaction: 128\n        wal_level: replica\n",
+  extraYaml: "bootstrap:\n  dcs:\n    postgresql:\n      parameters:\n        max_locks_per_transaction: 128\n        wal_level: replica\n  users:\n    admin: { password: adm1n-pw, options: [createrole, createdb] }\n",
 });
 t.teardown(() => cluster.destroy());
 
@@ -20,4 +22,18 @@ t.test("bootstrap.dcs's parameters are in force from the first start, with no re
   }
   const pending = await waitFor("the primary's status", 10_000, async () => (await cluster.api(primary, "GET", "/patroni")).json);
   t.notOk(pending["pending_restart"], `${primary} has no restart pending after its bootstrap: ${JSON.stringify(pending["pending_restart_reason"] ?? null)}`);
+});
+
+t.test("bootstrap.users: the role exists on every member with its options, and logs in with its password", async (t) => {
+  const primary = await cluster.waitHealthy(30_000);
+  for (const name of cluster.nodes.keys()) {
+    const [row] = await cluster.query<{ createrole: boolean; createdb: boolean; login: boolean; super: boolean }>(name, "SELECT rolcreaterole AS createrole, rolcreatedb AS createdb, rolcanlogin AS login, rolsuper AS super FROM pg_roles WHERE rolname = 'admin'");
+    t.same(row, { createrole: true, createdb: true, login: true, super: false }, `${name} has it`);
+  }
+  const spec = cluster.spec(primary);
+  const client = new pg.Client({ host: cluster.host(primary), port: spec.pgPort, user: "admin", password: "adm1n-pw", database: "postgres", connectionTimeoutMillis: 5000 });
+  await client.connect();
+  t.teardown(() => client.end());
+  const [who] = (await client.query<{ user: string }>("SELECT current_user AS user")).rows;
+  t.equal(who?.user, "admin", "it logs in with the configured password");
 });

@@ -186,3 +186,17 @@ t.test("an unreadable file is one FILE: problem line", async (t) => {
   const list = parseAgentConfig("- a\n- b\n", "node1.yml");
   t.equal(E.isLeft(list) ? list.left : "accepted", "node1.yml: must be a mapping of keys to values (scope: …, name: …), got a list", "a file that is not a mapping says only that");
 });
+
+t.test("bootstrap.users is read (Patroni 3's), every problem named at once", async (t) => {
+  const users = GOOD.replace("  dcs: { ttl: 5, loop_wait: 1 }", "  dcs: { ttl: 5, loop_wait: 1 }\n  users:\n    admin: { password: adm1n, options: [createrole, createdb] }\n    app: { password: app }");
+  const parsed = parseAgentConfig(users, "node.yml");
+  if (E.isLeft(parsed)) throw new Error(parsed.left);
+  t.same(parsed.right.bootstrapUsers, [{ name: "admin", password: "adm1n", options: ["createrole", "createdb"] }, { name: "app", password: "app", options: [] }]);
+  t.notMatch(parsed.right.warnings.join("\n"), /bootstrap\.users/, "no longer an ignored Patroni key");
+  const bad = parseAgentConfig(GOOD.replace("  dcs: { ttl: 5, loop_wait: 1 }", "  dcs: { ttl: 5, loop_wait: 1 }\n  users:\n    postgres: { password: x }\n    app: { password: app, options: [\"createdb; DROP TABLE t\"], color: red }"), "node.yml");
+  t.ok(E.isLeft(bad));
+  const text = E.isLeft(bad) ? bad.left : "";
+  t.match(text, /node\.yml: bootstrap\.users\.app\.color: unknown key/);
+  t.match(text, /node\.yml: bootstrap\.users\.postgres: raftgres creates this role itself/);
+  t.match(text, /node\.yml: bootstrap\.users\.app\.options: "createdb; DROP TABLE t" is not a role option/);
+});
