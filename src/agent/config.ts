@@ -62,6 +62,8 @@ export interface AgentConfig {
   readonly bootstrapDcs: JsonObject;
   /** bootstrap.users: roles created once after the bootstrap (Patroni 3's). */
   readonly bootstrapUsers: readonly BootstrapUser[];
+  /** bootstrap.post_bootstrap (or post_init): a command run once after the bootstrap. */
+  readonly postBootstrap: string | null;
   /**
    * `FILE: KEY: …` lines logged at start and on reload: Patroni's keys read as ours (what each
    * became) and Patroni settings raftgres does not have (accepted, no effect).
@@ -78,7 +80,7 @@ const TOLERATED = {
   restapi: ["keyfile_password", "cafile", "ciphers", "verify_client", "allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers", "server_tokens", "request_queue_size", "thread_pool_size"],
   postgresql: ["pgpass", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "before_stop"],
   authentication: ["rewind"],
-  bootstrap: ["initdb", "pg_hba", "post_bootstrap", "post_init", "method"],
+  bootstrap: ["initdb", "pg_hba", "method"],
   watchdog: ["mode"],
   tags: ["nostream", "sync_priority"],
 };
@@ -200,7 +202,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
   const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms", "safety_margin"], TOLERATED.watchdog);
   const tags = root.optionalSection("tags", ["nofailover", "failover_priority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"], TOLERATED.tags);
   const ha = root.optionalSection("ha", ["demote_lead_ms"]);
-  const bootstrap = root.optionalSection("bootstrap", ["dcs", "users"], TOLERATED.bootstrap);
+  const bootstrap = root.optionalSection("bootstrap", ["dcs", "users", "post_bootstrap", "post_init"], TOLERATED.bootstrap);
   const restAuth = restapi.has("authentication") ? restapi.credentials("authentication") : null;
   const certfile = restapi.optionalPath("certfile");
   const keyfile = restapi.optionalPath("keyfile");
@@ -212,6 +214,8 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
   const raftSettings = readRaft(raft, name);
   const bootstrapDcs = bootstrap.object("dcs");
   const bootstrapUsers = readBootstrapUsers(bootstrap, [superuser.username, replication.username]);
+  if (bootstrap.has("post_bootstrap") && bootstrap.has("post_init")) bootstrap.fail("post_init", "give post_bootstrap or post_init (the same setting, Patroni's two spellings), not both");
+  const postBootstrap = bootstrap.optionalString("post_bootstrap") ?? bootstrap.optionalString("post_init");
   checkBootstrapDcs(bootstrap, bootstrapDcs);
   const parameters = pg.parameters("parameters");
   for (const problem of parameterProblems(parameters, pg.keyPath("parameters"))) root.failSentence("", problem);
@@ -264,6 +268,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     },
     bootstrapDcs,
     bootstrapUsers,
+    postBootstrap,
     warnings: root.warnings,
   };
 }

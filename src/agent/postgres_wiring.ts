@@ -22,6 +22,7 @@ export function openPostgres(config: AgentConfig, logger: Logger): E.Either<stri
     pgHba: pg.pgHba,
     bootstrapParameters: postgresParameters(config.bootstrapDcs),
     bootstrapUsers: config.bootstrapUsers,
+    postBootstrap: config.postBootstrap,
     logger,
   });
 }

@@ -3,6 +3,7 @@
  * modules of this folder together. One long action (LONG_ACTIONS) at a time: the executor
  * promises that, and an assertion holds it to the promise.
  */
+import { runPostBootstrap } from "./post_bootstrap.js";
 import { createBootstrapUsers } from "./bootstrap_users.js";
 import { join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
@@ -222,7 +223,17 @@ export class PostgresInstance implements PostgresPort {
     if (E.isLeft(started)) return failure(started.left.code, `bootstrap: initdb succeeded but ${started.left.message}`);
     const replication = await ensureReplicationRole(this.settings, this.session);
     if (E.isLeft(replication)) return replication;
-    return createBootstrapUsers(this.settings, this.session, this.settings.bootstrapUsers);
+    const users = await createBootstrapUsers(this.settings, this.session, this.settings.bootstrapUsers);
+    if (E.isLeft(users)) return users;
+    const script = this.settings.postBootstrap;
+    if (script === null) return DONE;
+    this.settings.logger.info({ command: script }, "running post_bootstrap");
+    const problem = await runPostBootstrap(this.settings, script);
+    if (problem === null) return DONE;
+    // As Patroni: a bootstrap whose post_bootstrap failed is undone, and tried again.
+    await stopServer(this.settings, this.postmaster, "immediate");
+    await wipeDirectoryContents(this.settings.dataDir);
+    return failure("failed", `${problem}; the new data directory was removed, the bootstrap is tried again`);
   }
 
   private async rewind(source: Upstream): Promise<PgResult> {

@@ -66,6 +66,8 @@ export interface PostgresSettings {
   readonly bootstrapParameters?: Readonly<Record<string, ParameterValue>>;
   /** bootstrap.users: roles created right after the bootstrap (bootstrap_users.ts). */
   readonly bootstrapUsers?: readonly BootstrapUser[];
+  /** bootstrap.post_bootstrap (or post_init): run once after it (post_bootstrap.ts). */
+  readonly postBootstrap?: string | null;
   /** unix_socket_directories; default none (TCP only). */
   readonly socketDir?: string | null;
   readonly timeouts?: Readonly<Partial<Record<TimeoutName, number>>>;
@@ -90,6 +92,7 @@ export interface ResolvedSettings {
   readonly pgHba: readonly string[];
   readonly bootstrapParameters: Readonly<Record<string, ParameterValue>>;
   readonly bootstrapUsers: readonly BootstrapUser[];
+  readonly postBootstrap: string | null;
   readonly socketDir: string | null;
   readonly timeouts: Readonly<Record<TimeoutName, number>>;
   readonly logger: Logger;
@@ -125,6 +128,7 @@ export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedS
     pgHba: s.pgHba ?? [],
     bootstrapParameters: s.bootstrapParameters ?? {},
     bootstrapUsers: s.bootstrapUsers ?? [],
+    postBootstrap: s.postBootstrap ?? null,
     socketDir: s.socketDir ?? null,
     timeouts,
     logger: s.logger,

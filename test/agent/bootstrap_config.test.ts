@@ -2,14 +2,14 @@
  * Acceptance (issue 15): a cluster bootstraps as configured — bootstrap.dcs's PostgreSQL
  * parameters are in force from the first start (no restart pending after the bootstrap),
  * wal_level replica from the cluster's config is honoured, bootstrap.users are created with their
- * options and passwords. Real PostgreSQL, real agents.
+ * options and passwords, post_bootstrap runs. Real PostgreSQL, real agents.
  */
 import pg from "pg";
 import t from "tap";
 import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
 
 const cluster = await PgCluster.create({
-  extraYaml: "bootstrap:\n  dcs:\n    postgresql:\n      parameters:\n        max_locks_per_transaction: 128\n        wal_level: replica\n  users:\n    admin: { password: adm1n-pw, options: [createrole, createdb] }\n",
+  extraYaml: "bootstrap:\n  dcs:\n    postgresql:\n      parameters:\n        max_locks_per_transaction: 128\n        wal_level: replica\n  users:\n    admin: { password: adm1n-pw, options: [createrole, createdb] }\n  post_bootstrap: psql -v ON_ERROR_STOP=1 -c 'CREATE DATABASE app'\n",
 });
 t.teardown(() => cluster.destroy());
 
@@ -36,4 +36,6 @@ t.test("bootstrap.users: the role exists on every member with its options, and l
   t.teardown(() => client.end());
   const [who] = (await client.query<{ user: string }>("SELECT current_user AS user")).rows;
   t.equal(who?.user, "admin", "it logs in with the configured password");
+  const apps = await cluster.query<{ n: string }>(primary, "SELECT count(*) AS n FROM pg_database WHERE datname = 'app'");
+  t.equal(Number(apps[0]?.n), 1, "post_bootstrap ran once, with the superuser's URL and PGPASSFILE");
 });
