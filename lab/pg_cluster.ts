@@ -176,6 +176,12 @@ postgresql:
   authentication:
     superuser: { username: ${SUPERUSER.username}, password: ${SUPERUSER.password} }
     replication: { username: ${REPLICATION.username}, password: ${REPLICATION.password} }
+  # The lab's clients: any role from this host and from the test network (raftgres itself adds
+  # only its superuser and replication role from the members' addresses).
+  pg_hba:
+    - host all all 127.0.0.1/32 scram-sha-256
+    - host all all 10.200.0.0/16 scram-sha-256
+    - host replication ${REPLICATION.username} 10.200.0.0/16 scram-sha-256
   parameters:
     shared_buffers: 16MB
     max_connections: 30

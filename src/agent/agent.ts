@@ -19,6 +19,7 @@ import { registerFenceReceiver } from "./fence_receiver.js";
 import { AgentNodeApi } from "./node_api_impl.js";
 import { openPostgres } from "./postgres_wiring.js";
 import { damagedLogProcedure } from "./recovery.js";
+import { hbaPeerHosts } from "./hba_peers.js";
 import { MemberUrlsWriter } from "./member_urls.js";
 import { reloadConfig } from "./reload.js";
 import type { Identity } from "../ha/member_status.js";
@@ -102,6 +103,10 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   });
   const offTargets = dcs.client.subscribe(config.scope, (view) => updateReportTargets(view, config.name, watchdog.right));
   const offBootstrapConfig = dcs.client.subscribe(config.scope, (view) => void writeBootstrapConfig(view, config, dcs, logger));
+  // pg_hba.conf lets the members in by their addresses (src/pg/hba.ts), rewritten as they change.
+  const raftAddresses = [...config.raft.members.values(), ...(config.raft.join?.values() ?? [])];
+  await postgres.right.setHbaPeers(hbaPeerHosts(raftAddresses, null));
+  const offHbaPeers = dcs.client.subscribe(config.scope, (view) => void postgres.right.setHbaPeers(hbaPeerHosts(raftAddresses, view)));
   const memberUrls = new MemberUrlsWriter(config.raft.dataDir, config.scope, logger);
   const offMemberUrls = dcs.client.subscribe(config.scope, (view) => void memberUrls.update(view));
   let watchdogAlive = true;
@@ -142,6 +147,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
       offTargets();
       offBootstrapConfig();
       offMemberUrls();
+      offHbaPeers();
       await ha.stop({ stopPostgres: options.stopPostgres ?? true });
       callbacks.stop();
       await watchdog.right.stop();

@@ -62,6 +62,8 @@ export interface AgentConfig {
   readonly bootstrapDcs: JsonObject;
   /** bootstrap.users: roles created once after the bootstrap (Patroni 3's). */
   readonly bootstrapUsers: readonly BootstrapUser[];
+  /** bootstrap.pg_hba: pg_hba.conf lines when postgresql.pg_hba has none. */
+  readonly bootstrapPgHba: readonly string[];
   /** bootstrap.post_bootstrap (or post_init): a command run once after the bootstrap. */
   readonly postBootstrap: string | null;
   /**
@@ -80,7 +82,7 @@ const TOLERATED = {
   restapi: ["keyfile_password", "cafile", "ciphers", "verify_client", "allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers", "server_tokens", "request_queue_size", "thread_pool_size"],
   postgresql: ["pgpass", "create_replica_methods", "basebackup", "recovery_conf", "custom_conf", "use_unix_socket", "use_unix_socket_repl", "remove_data_directory_on_diverged_timelines", "config_dir", "pg_ident", "pg_ctl_timeout", "replica_method", "before_stop"],
   authentication: ["rewind"],
-  bootstrap: ["initdb", "pg_hba", "method"],
+  bootstrap: ["initdb", "method"],
   watchdog: ["mode"],
   tags: ["nostream", "sync_priority"],
 };
@@ -202,7 +204,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
   const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms", "safety_margin"], TOLERATED.watchdog);
   const tags = root.optionalSection("tags", ["nofailover", "failover_priority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"], TOLERATED.tags);
   const ha = root.optionalSection("ha", ["demote_lead_ms"]);
-  const bootstrap = root.optionalSection("bootstrap", ["dcs", "users", "post_bootstrap", "post_init"], TOLERATED.bootstrap);
+  const bootstrap = root.optionalSection("bootstrap", ["dcs", "users", "post_bootstrap", "post_init", "pg_hba"], TOLERATED.bootstrap);
   const restAuth = restapi.has("authentication") ? restapi.credentials("authentication") : null;
   const certfile = restapi.optionalPath("certfile");
   const keyfile = restapi.optionalPath("keyfile");
@@ -269,6 +271,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     bootstrapDcs,
     bootstrapUsers,
     postBootstrap,
+    bootstrapPgHba: bootstrap.stringList("pg_hba"),
     warnings: root.warnings,
   };
 }

@@ -20,6 +20,7 @@ export function openPostgres(config: AgentConfig, logger: Logger): E.Either<stri
     replication: pg.replication,
     parameters: pg.parameters,
     pgHba: pg.pgHba,
+    bootstrapPgHba: config.bootstrapPgHba,
     bootstrapParameters: postgresParameters(config.bootstrapDcs),
     bootstrapUsers: config.bootstrapUsers,
     postBootstrap: config.postBootstrap,

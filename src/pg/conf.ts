@@ -6,10 +6,11 @@
  *   promote/rewind/clone: the HA parameters, the user's parameters, and for a replica the
  *   upstream (primary_conninfo, primary_slot_name). Its first line names the upstream member,
  *   which is how observe() reports `upstream` without parsing a connection string;
- * - pg_hba.conf is rewritten with it;
+ * - pg_hba.conf is rewritten with it, and when the members change (hba.ts);
  * - standby.signal exists for a replica and not for a primary.
  * Every write is atomic and owned by the OS user (files.ts).
  */
+import { renderHbaText } from "./hba.js";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
@@ -139,15 +140,9 @@ function keep(problem: string | null, refused: string[]): boolean {
   return problem === null;
 }
 
-/** pg_hba.conf: the extra lines first (first match wins), then ours. */
+/** pg_hba.conf: the user's lines, then the ones raftgres needs (hba.ts). */
 export function renderHba(s: ResolvedSettings): string {
-  const repl = `"${s.replication.username}"`;
-  const lines = ["# Written by raftgres before each start: do not edit, set pgHba in its configuration.", ...s.pgHba, "local all all peer"];
-  for (const network of ["127.0.0.1/32", "::1/128", "0.0.0.0/0", "::/0"]) {
-    lines.push(`host replication ${repl} ${network} scram-sha-256`);
-    lines.push(`host all all ${network} scram-sha-256`);
-  }
-  return `${lines.join("\n")}\n`;
+  return renderHbaText({ superuser: s.superuser.username, replication: s.replication.username, pgHba: s.pgHba, bootstrapPgHba: s.bootstrapPgHba, peers: s.hbaPeers.current() });
 }
 
 /** Writes raftgres.conf, pg_hba.conf, the include line and standby.signal for `role`. */

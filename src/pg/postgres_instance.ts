@@ -14,7 +14,8 @@ import { AssertionError, assert, assertNever } from "../lib/assert.js";
 import { ensureReplicationRole, initializeDataDir } from "./bootstrap.js";
 import { cloneFrom } from "./clone.js";
 import { serverUrl } from "./conninfo.js";
-import { exists, wipeDirectoryContents } from "./files.js";
+import { renderHba } from "./conf.js";
+import { exists, wipeDirectoryContents, writeFileAtomic } from "./files.js";
 import { dropWalBackup, walBackupDir } from "./rewind_wal_backup.js";
 import { describeOutcome, runProgram, succeeded } from "./programs.js";
 import { serverLogFile, sqlTarget, startServer, stopServer } from "./lifecycle.js";
@@ -128,6 +129,23 @@ export class PostgresInstance implements PostgresPort {
     if (!this.postmaster.signal("SIGHUP")) return failure("failed", "could not signal the postmaster to reload its configuration");
     await this.problems.checkFiles();
     return DONE;
+  }
+
+  /**
+   * The members' addresses for pg_hba.conf (hba.ts): when they change, the file is rewritten and
+   * a running server reloads it, so a new member can stream and clone at once.
+   */
+  async setHbaPeers(hosts: readonly string[]): Promise<void> {
+    if (!this.settings.hbaPeers.set(hosts)) return;
+    if (this.longAction !== null || !(await exists(join(this.settings.dataDir, "PG_VERSION")))) return;
+    try {
+      await writeFileAtomic(join(this.settings.dataDir, "pg_hba.conf"), renderHba(this.settings), this.settings.osUser);
+    } catch (error) {
+      this.settings.logger.warn({ error: String(error) }, "cannot rewrite pg_hba.conf for the members' addresses; it is written again at the next start");
+      return;
+    }
+    this.settings.logger.info({ peers: this.settings.hbaPeers.current() }, "pg_hba.conf rewritten for the members' addresses");
+    await this.reload();
   }
 
   /** The parameters left out of the files and the lines PostgreSQL refuses in them (ports.ts). */

@@ -12,6 +12,7 @@
  * pg_basebackup and pg_rewind never copy or overwrite it); the password file of the replication
  * and superuser roles to `passfile` (default `<dataDir>.pgpass`, beside it too: passfile.ts).
  */
+import { HbaPeers } from "./hba.js";
 import { type BootstrapUser, bootstrapUserProblems } from "./bootstrap_user_checks.js";
 import { isAbsolute, normalize } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
@@ -57,8 +58,10 @@ export interface PostgresSettings {
   readonly replication: Credentials;
   /** Written to raftgres.conf; ours win only for what HA needs (see conf.ts). */
   readonly parameters?: Readonly<Record<string, ParameterValue>>;
-  /** Extra pg_hba.conf lines, placed before ours (first match wins). */
+  /** postgresql.pg_hba: the user's pg_hba.conf lines, placed before raftgres's own (hba.ts). */
   readonly pgHba?: readonly string[];
+  /** bootstrap.pg_hba: the user's lines when postgresql.pg_hba has none. */
+  readonly bootstrapPgHba?: readonly string[];
   /**
    * The cluster's first parameters (bootstrap.dcs postgresql.parameters): written before the
    * bootstrap's first start, so that they are in force from it (no restart pending after it).
@@ -90,6 +93,9 @@ export interface ResolvedSettings {
   readonly replication: Credentials;
   readonly parameters: Readonly<Record<string, ParameterValue>>;
   readonly pgHba: readonly string[];
+  readonly bootstrapPgHba: readonly string[];
+  /** The members' addresses, set by the agent as they change (hba.ts). */
+  readonly hbaPeers: HbaPeers;
   readonly bootstrapParameters: Readonly<Record<string, ParameterValue>>;
   readonly bootstrapUsers: readonly BootstrapUser[];
   readonly postBootstrap: string | null;
@@ -126,6 +132,8 @@ export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedS
     replication: s.replication,
     parameters: s.parameters ?? {},
     pgHba: s.pgHba ?? [],
+    bootstrapPgHba: s.bootstrapPgHba ?? [],
+    hbaPeers: new HbaPeers(),
     bootstrapParameters: s.bootstrapParameters ?? {},
     bootstrapUsers: s.bootstrapUsers ?? [],
     postBootstrap: s.postBootstrap ?? null,
@@ -173,7 +181,7 @@ function checkExtras(s: PostgresSettings): string[] {
   // PostgreSQL 15's own rules (parameter_check.ts): a node whose file names a parameter the
   // server would refuse does not start with it.
   const problems = parameterProblems(s.parameters ?? {}, "parameters");
-  const hba = s.pgHba ?? [];
+  const hba = [...(s.pgHba ?? []), ...(s.bootstrapPgHba ?? [])];
   if (hba.length > HBA_LINES_MAX) problems.push(`more than ${HBA_LINES_MAX} pgHba lines`);
   if (hba.some((line) => /[\u0000-\u001f\u007f]/.test(line))) problems.push("each pgHba entry must be one line without control characters");
   return problems;

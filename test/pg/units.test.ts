@@ -121,8 +121,9 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.equal(confValue(true), "on");
   t.ok(E.isLeft(renderServerConf(s.right, { role: "replica", upstream: { member: m("x"), connUrl: "host='oops" } })));
   const hba = renderHba(s.right).split("\n");
-  t.equal(hba[1], "hostssl all all 10.0.0.0/8 cert", "the user's lines come first");
-  t.ok(hba.includes('host replication "rg_repl" 0.0.0.0/0 scram-sha-256'));
+  t.equal(hba[2], "hostssl all all 10.0.0.0/8 cert", "the user's lines come first");
+  t.ok(hba.includes('host replication "rg_repl" 127.0.0.1/32 scram-sha-256'));
+  t.notOk(hba.some((line) => /0\.0\.0\.0\/0|::\/0/.test(line)), "nothing from anywhere");
 });
 
 t.test("settings are validated with every problem named; defaults are filled in", async (t) => {

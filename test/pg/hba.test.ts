@@ -1,0 +1,43 @@
+/**
+ * pg_hba.conf (hba.ts): the user's lines as given, then only what raftgres's own connections
+ * need, from this host and the members' addresses; and the members' addresses as the agent
+ * derives them (src/agent/hba_peers.ts).
+ */
+import t from "tap";
+import { hbaPeerHosts, hostOfAddress, hostOfConnUrl } from "../../src/agent/hba_peers.js";
+import type { ScopeView } from "../../src/dcs/views.js";
+import { hbaAddress, HbaPeers, renderHbaText } from "../../src/pg/hba.js";
+
+const base = { superuser: "postgres", replication: "replicator", pgHba: [], bootstrapPgHba: [], peers: [] };
+
+t.test("without the user's lines: the superuser and replication from this host and the members only", async (t) => {
+  const text = renderHbaText({ ...base, peers: ["10.0.0.2", "10.0.0.3", "db4.example.com", "fe80::1", "127.0.0.1", "bad host"] });
+  const rules = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+  t.same(rules, [
+    "local all all peer",
+    ...["127.0.0.1/32", "::1/128", "10.0.0.2/32", "10.0.0.3/32", "db4.example.com", "fe80::1/128"].flatMap((a) => [`host all "postgres" ${a} scram-sha-256`, `host replication "replicator" ${a} scram-sha-256`]),
+  ]);
+  t.notMatch(text, /0\.0\.0\.0\/0|::\/0|host all all/, "no line lets everybody in from anywhere");
+});
+
+t.test("postgresql.pg_hba first and as given; bootstrap.pg_hba only without it", async (t) => {
+  const own = renderHbaText({ ...base, pgHba: ["hostssl all app 10.0.0.0/8 scram-sha-256"], bootstrapPgHba: ["host all all 0.0.0.0/0 md5"] });
+  t.match(own, /^# .*\n# .*\nhostssl all app 10\.0\.0\.0\/8 scram-sha-256\n/);
+  t.notMatch(own, /md5/);
+  t.match(renderHbaText({ ...base, bootstrapPgHba: ["host all all 10.0.0.0/8 scram-sha-256"] }), /^# .*\n# .*\nhost all all 10\.0\.0\.0\/8 scram-sha-256\n/);
+});
+
+t.test("addresses and peers", async (t) => {
+  t.equal(hbaAddress("[::1]"), "::1/128");
+  t.equal(hbaAddress("x y"), null);
+  const peers = new HbaPeers();
+  t.ok(peers.set(["10.0.0.3", "10.0.0.2", "10.0.0.2"]));
+  t.same(peers.current(), ["10.0.0.2", "10.0.0.3"]);
+  t.notOk(peers.set(["10.0.0.2", "10.0.0.3"]), "the same set is no change");
+  t.equal(hostOfAddress("[fe80::1]:7001"), "fe80::1");
+  t.equal(hostOfAddress("10.0.0.1:7001"), "10.0.0.1");
+  t.equal(hostOfConnUrl("postgresql://[fe80::2]:5432/postgres"), "fe80::2");
+  t.equal(hostOfConnUrl("not a url"), null);
+  const view = { members: [{ connUrl: "postgresql://10.0.0.9:5432/postgres" }, { connUrl: "" }] } as unknown as ScopeView;
+  t.same(hbaPeerHosts(["10.0.0.1:7001", "10.0.0.9:7001"], view), ["10.0.0.1", "10.0.0.9"]);
+});
