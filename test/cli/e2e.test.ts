@@ -154,10 +154,17 @@ step("with its own agent down, `-c node.yml list` reaches the cluster through th
   const saved = join(cluster.spec(replica).dir, "raft", MEMBER_URLS_FILE);
   await waitFor(`${replica}'s agent to write the members' URLs`, 10_000, async () => (existsSync(saved) && (JSON.parse(readFileSync(saved, "utf8")) as { urls: string[] }).urls.length === 3 ? true : undefined));
   cluster.signalAgent(replica, "SIGKILL");
+  const killedAtMs = Date.now();
   await cluster.agentExited(replica);
-  const r = await cli(["-c", path, "list"]);
+  // The in-process CLI reads files through its RunOptions: node.yml and the members' URLs from disk.
+  const r = await cli(["-c", path, "list"], { files: { [path]: readFileSync(path, "utf8"), [saved]: readFileSync(saved, "utf8") } });
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, new RegExp(`\\| ${primary} +\\| 127\\.0\\.0\\.1:\\d+ +\\| Leader `), "the list comes from another member");
+  // Its agent no longer reports: once a ttl (5 s) passed since its last report, the list shows it
+  // as unknown rather than as it last was (streaming). The bound leaves a loop_wait and slack.
+  const row = new RegExp(`\\| ${replica} +\\| [^|]+\\| [^|]+\\| unknown `);
+  await waitFor(`${replica} shown as unknown`, 20_000, async () => (row.test((await raftgres(["list"])).stdout) ? true : undefined), 250);
+  t.ok(Date.now() - killedAtMs < 10_000, `${replica} was shown as unknown ${Date.now() - killedAtMs} ms after its agent was killed`);
   cluster.start(replica);
   t.equal(await healthy(), primary);
 });
