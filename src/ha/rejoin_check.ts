@@ -14,6 +14,8 @@ import { type Lineage, lineageOf, lineagePastTakeover, localWal, primaryAncestry
  * retries (wal_retrieve_retry_interval, 1 s in our configuration) and a new primary's slot setup.
  */
 export const REPLAY_STUCK_REWIND_MS = 10_000;
+/** A replica on the history, not streaming, whose replay has not moved this long is started again. */
+export const REPLAY_STUCK_RESTART_MS = 30_000;
 
 /** The timeline of `holder` when it runs as the primary, else null. */
 export function primaryTimelineOf(view: ScopeView | null, holder: MemberName | null): number | null {

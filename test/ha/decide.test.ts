@@ -6,7 +6,7 @@ import t from "tap";
 import { DEFAULT_TAGS, type Lsn } from "../../src/dcs/model.js";
 import { decide } from "../../src/ha/decide.js";
 import { EMPTY_MEMORY } from "../../src/ha/input.js";
-import { REPLAY_STUCK_REWIND_MS } from "../../src/ha/rejoin_check.js";
+import { REPLAY_STUCK_RESTART_MS, REPLAY_STUCK_REWIND_MS } from "../../src/ha/rejoin_check.js";
 import { RECEIVE_RECHECK_MS } from "../../src/ha/rules/race.js";
 import { Driver, heldLease, input, m, pg, PRIMARY, SETTINGS, status, summary, STEADY_MEMORY } from "./fixtures.js";
 
@@ -152,6 +152,10 @@ t.test("a running replica off the primary's history stops for a rewind at once; 
   t.same(summary(decide(input(d, "pg2", { pg: { ...doubt, streaming: true }, memory: since(10_000 - REPLAY_STUCK_REWIND_MS) })).actions), ["stop:fast"], "the WAL receiver's momentary state does not matter");
   const before = pg({ streaming: false, timeline: 2, walReplayed: 800n as Lsn, walReceived: 800n as Lsn });
   t.same(summary(decide(input(d, "pg2", { pg: before, memory: since(0, 800n) })).actions), [], "before the fork on an ancestor: it follows the switch itself, however long replay waits");
+  const idle = decide(input(d, "pg2", { pg: before, memory: since(10_000 - REPLAY_STUCK_RESTART_MS, 800n) }));
+  t.same(summary(idle.actions), ["stop:fast"], "but a WAL receiver away for good gets PostgreSQL started again");
+  t.match(idle.reason, /^stopping to start again: not streaming, and its replay has not moved for 30 s/);
+  t.notOk(summary(decide(input(d, "pg2", { pg: { ...before, streaming: true }, memory: since(10_000 - REPLAY_STUCK_RESTART_MS, 800n) })).actions).includes("stop:fast"), "not one that streams (it waits for WAL to replay)");
 });
 
 t.test("with no lease, a stopped data directory off the last primary's history does not start", async (t) => {
