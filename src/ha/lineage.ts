@@ -10,6 +10,7 @@
  * .history file); the local side from pg_controldata or, running, from PostgreSQL. These are facts
  * that do not flap, unlike the WAL receiver's state. Pure.
  */
+import { lsnText } from "../lib/lsn_text.js";
 import type { Lsn, PrimaryChange, Takeover } from "../dcs/model.js";
 import type { LocalPostgres } from "./observation.js";
 
@@ -107,9 +108,6 @@ export type Lineage =
 
 const ON_HISTORY: Lineage = { kind: "onHistory" };
 
-function lsnText(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
-}
 
 /** Whether `local` is on the history `ancestry` describes. */
 export function lineageOf(local: LocalWal, ancestry: Ancestry): Lineage {
