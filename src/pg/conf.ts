@@ -142,7 +142,7 @@ function keep(problem: string | null, refused: string[]): boolean {
 
 /** pg_hba.conf: the user's lines, then the ones raftgres needs (hba.ts). */
 export function renderHba(s: ResolvedSettings): string {
-  return renderHbaText({ superuser: s.superuser.username, replication: s.replication.username, pgHba: s.pgHba, bootstrapPgHba: s.bootstrapPgHba, peers: s.hbaPeers.current() });
+  return renderHbaText({ superuser: s.superuser.username, replication: s.replication.username, pgHba: s.pgHba, bootstrapPgHba: s.bootstrapPgHba, peers: s.hbaPeers.current(), self: s.connectHost });
 }
 
 /** Writes raftgres.conf, pg_hba.conf, the include line and standby.signal for `role`. */

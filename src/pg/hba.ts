@@ -2,7 +2,8 @@
  * pg_hba.conf as the user configured it (postgresql.pg_hba, else bootstrap.pg_hba), then only the
  * lines raftgres's own connections need: the superuser and the replication role from this host
  * and from the members' addresses (streaming, pg_basebackup, pg_rewind and the remote CHECKPOINT
- * before it). Nothing "from anywhere": applications get in by the user's lines (issue 15).
+ * before it), and the replication role's replication=database session to itself. Nothing "from
+ * anywhere": applications get in by the user's lines (issue 15).
  *
  * The members' addresses change as members come and go: the agent passes them in (HbaPeers), and
  * the file is rewritten and reloaded when they change (postgres_instance.ts).
@@ -47,13 +48,16 @@ export interface HbaInput {
   /** bootstrap.pg_hba: used when postgresql.pg_hba is empty. */
   readonly bootstrapPgHba: readonly string[];
   readonly peers: readonly string[];
+  /** The address the agent connects to its own server on (listen_addresses, loopback when a wildcard). */
+  readonly self: string;
 }
 
 /** The file's text: the user's lines first (first match wins), then ours. */
 export function renderHbaText(input: HbaInput): string {
   const quote = (role: string) => `"${role.replace(/"/g, '""')}"`;
   const user = input.pgHba.length > 0 ? input.pgHba : input.bootstrapPgHba;
-  const addresses = [...LOOPBACK, ...input.peers.map(hbaAddress).filter((a): a is string => a !== null && !LOOPBACK.includes(a))];
+  const own = [...new Set([...LOOPBACK, ...[hbaAddress(input.self)].filter((a): a is string => a !== null)])];
+  const addresses = [...own, ...input.peers.map(hbaAddress).filter((a): a is string => a !== null && !own.includes(a))];
   const lines = [
     "# Written by raftgres before each start and when the members change: do not edit, set",
     "# postgresql.pg_hba (or bootstrap.pg_hba) in its configuration.",
@@ -65,5 +69,8 @@ export function renderHbaText(input: HbaInput): string {
     lines.push(`host all ${quote(input.superuser)} ${address} scram-sha-256`);
     lines.push(`host replication ${quote(input.replication)} ${address} scram-sha-256`);
   }
+  // The agent reads a replica's replay timeline over a replication=database session, which
+  // pg_hba matches as a connection to that database (observe.ts): from this host only.
+  for (const address of own) lines.push(`host postgres ${quote(input.replication)} ${address} scram-sha-256`);
   return `${lines.join("\n")}\n`;
 }

@@ -8,7 +8,7 @@ import { hbaPeerHosts, hostOfAddress, hostOfConnUrl } from "../../src/agent/hba_
 import type { ScopeView } from "../../src/dcs/views.js";
 import { hbaAddress, HbaPeers, renderHbaText } from "../../src/pg/hba.js";
 
-const base = { superuser: "postgres", replication: "replicator", pgHba: [], bootstrapPgHba: [], peers: [] };
+const base = { superuser: "postgres", replication: "replicator", pgHba: [], bootstrapPgHba: [], peers: [], self: "127.0.0.1" };
 
 t.test("without the user's lines: the superuser and replication from this host and the members only", async (t) => {
   const text = renderHbaText({ ...base, peers: ["10.0.0.2", "10.0.0.3", "db4.example.com", "fe80::1", "127.0.0.1", "bad host"] });
@@ -16,8 +16,16 @@ t.test("without the user's lines: the superuser and replication from this host a
   t.same(rules, [
     "local all all peer",
     ...["127.0.0.1/32", "::1/128", "10.0.0.2/32", "10.0.0.3/32", "db4.example.com", "fe80::1/128"].flatMap((a) => [`host all "postgres" ${a} scram-sha-256`, `host replication "replicator" ${a} scram-sha-256`]),
+    'host postgres "replicator" 127.0.0.1/32 scram-sha-256',
+    'host postgres "replicator" ::1/128 scram-sha-256',
   ]);
   t.notMatch(text, /0\.0\.0\.0\/0|::\/0|host all all/, "no line lets everybody in from anywhere");
+});
+
+t.test("a server listening on one address lets the agent in from there too", async (t) => {
+  const text = renderHbaText({ ...base, self: "10.0.0.1" });
+  t.match(text, /^host all "postgres" 10\.0\.0\.1\/32 scram-sha-256$/m);
+  t.match(text, /^host postgres "replicator" 10\.0\.0\.1\/32 scram-sha-256$/m);
 });
 
 t.test("postgresql.pg_hba first and as given; bootstrap.pg_hba only without it", async (t) => {
