@@ -289,3 +289,14 @@ t.test("flush restart|switchover forgets scheduled events, as patronictl's flush
   t.match(bad.stderr, /the last word must be restart or switchover/);
   t.equal((await cli(["--url", node.url, "flush", "nobody", "restart", "--force"])).code, 1, "an unknown member");
 });
+
+t.test("list takes patronictl's cluster name (checked) and -t", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  const named = await cli(["--url", node.url, "list", "demo", "-t"]);
+  t.equal(named.code, 0, named.stderr);
+  t.match(named.stdout, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+00:00\n\+ Cluster: demo /, "the time, then the table");
+  const other = await cli(["--url", node.url, "list", "elsewhere"]);
+  t.equal(other.code, 1);
+  t.match(other.stderr, /this node serves cluster demo, not elsewhere/);
+});

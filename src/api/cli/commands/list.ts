@@ -6,8 +6,8 @@ import type { Command } from "commander";
 import { stringify as toYaml } from "yaml";
 import { isJsonObject, type JsonObject, type JsonValue } from "../../../dcs/json.js";
 import { isLeaderRole, type ClusterMember, type ClusterView } from "../answers.js";
-import { type CliContext } from "../context.js";
-import { usageError } from "../exit.js";
+import { type CliContext, timestamp } from "../context.js";
+import { failed, usageError } from "../exit.js";
 import { cellOf, type Cell, type Format, lagInMb, lsnText, parseFormat, renderRows, type Table } from "../format.js";
 
 const POSTGRES_DEFAULT_PORT = 5432;
@@ -17,23 +17,31 @@ export interface MembersOptions {
   readonly format: Format;
   readonly extended: boolean;
   readonly topology: boolean;
+  /** The cluster's name the operator gave (patronictl's CLUSTER_NAME): another scope is refused. */
+  readonly scope?: string;
 }
 
 export function registerList(program: Command, ctx: CliContext): void {
   for (const [name, topology] of [["list", false], ["topology", true]] as const) {
     program.command(name)
       .description(topology ? "show the members as a tree of who replicates from whom" : "show the members of the cluster, their roles, states and lag")
+      .argument("[cluster]", "the cluster's name, as patronictl takes it (checked against the scope)")
       .option("-f, --format <format>", "table, tsv, json or yaml", "table")
       .option("-e, --extended", "show every optional column (pending restart, scheduled restart, tags)")
+      .option("-t, --timestamp", "print the time before the table")
       .option("-w, --watch [seconds]", `print again every N seconds (default ${WATCH_DEFAULT_SECONDS}) until interrupted`)
       .option("-W", `the same as --watch ${WATCH_DEFAULT_SECONDS}`)
-      .action(async (opts: { format: string; extended?: boolean; watch?: string | boolean; W?: boolean }) => {
-        const options = { format: parseFormat(opts.format, "table"), extended: opts.extended === true, topology };
+      .action(async (clusterName: string | undefined, opts: { format: string; extended?: boolean; timestamp?: boolean; watch?: string | boolean; W?: boolean }) => {
+        const options = { format: parseFormat(opts.format, "table"), extended: opts.extended === true, topology, ...(clusterName === undefined ? {} : { scope: clusterName }) };
         const seconds = watchSeconds(opts.watch, opts.W === true);
-        if (seconds === null) return void (await printMembers(ctx, options));
+        const print = async (): Promise<void> => {
+          if (opts.timestamp === true) ctx.out(timestamp());
+          await printMembers(ctx, options);
+        };
+        if (seconds === null) return void (await print());
         for (;;) {
           ctx.io.stdout.write("\x1b[H\x1b[2J");
-          await printMembers(ctx, options);
+          await print();
           await ctx.io.sleep(seconds * 1000);
         }
       });
@@ -51,6 +59,9 @@ function watchSeconds(watch: string | boolean | undefined, w: boolean): number |
 /** Fetches and prints the member table; returns the cluster it showed. */
 export async function printMembers(ctx: CliContext, options: MembersOptions): Promise<ClusterView> {
   const cluster = await ctx.cluster();
+  if (options.scope !== undefined && cluster.scope !== null && options.scope !== cluster.scope) {
+    throw failed(`this node serves cluster ${cluster.scope}, not ${options.scope}: name the right cluster, or connect to one of its nodes`);
+  }
   const status = await ctx.nodeStatus();
   const systemId = typeof status["database_system_identifier"] === "string" ? status["database_system_identifier"] : "uninitialized";
   const scope = cluster.scope ?? (typeof status["patroni"] === "object" && status["patroni"] !== null ? String((status["patroni"] as Record<string, unknown>)["scope"] ?? "?") : "?");
