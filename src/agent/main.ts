@@ -17,7 +17,8 @@ if (command === "agent") {
   });
 } else {
   // Every other command line belongs to the CLI, --help and usage errors included.
-  import("../api/cli/main.js").then(({ processIo, runCli }) => runCli(process.argv.slice(2), processIo())).then((code) => {
+  // The CLI's query command runs SQL through the PostgreSQL client of src/pg.
+  Promise.all([import("../api/cli/main.js"), import("../pg/adhoc_query.js")]).then(([{ processIo, runCli }, { adhocQuery }]) => runCli(process.argv.slice(2), { ...processIo(), query: adhocQuery })).then((code) => {
     process.exitCode = code;
   }, (error: unknown) => {
     process.stderr.write(`raftgres: internal error (a bug): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -5,7 +5,7 @@
 import t from "tap";
 import { cli, fakeCluster, FakeNode } from "./support.js";
 
-const COMMANDS = ["list", "topology", "switchover", "failover", "edit-config", "show-config", "pause", "resume", "restart", "reload", "reinit", "flush", "history", "dsn", "members", "version"];
+const COMMANDS = ["list", "topology", "switchover", "failover", "edit-config", "show-config", "pause", "resume", "restart", "reload", "reinit", "flush", "query", "history", "dsn", "members", "version"];
 
 t.test("--help works for the binary and every command, with exit code 0", async (t) => {
   const top = await cli(["--help"]);
@@ -299,4 +299,27 @@ t.test("list takes patronictl's cluster name (checked) and -t", async (t) => {
   const other = await cli(["--url", node.url, "list", "elsewhere"]);
   t.equal(other.code, 1);
   t.match(other.stderr, /this node serves cluster demo, not elsewhere/);
+});
+
+t.test("query runs one statement on the primary (or the member named) and prints its rows", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  const seen: unknown[] = [];
+  const query = async (target: unknown, statement: string) => {
+    seen.push({ target, statement });
+    if (statement.includes("boom")) throw new Error('relation "boom" does not exist');
+    return { columns: ["n", "name"], rows: [["1", "a"], ["2", null]] };
+  };
+  const files = { "/etc/node.yml": "postgresql:\n  authentication:\n    superuser: { username: admin, password: s3cret }\n", "/tmp/q.sql": "SELECT 2" };
+  const r = await cli(["--url", node.url, "-c", "/etc/node.yml", "query", "demo", "--command", "SELECT 1"], { query, files });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, "n\tname\n1\ta\n2\t\n");
+  t.same(seen[0], { target: { host: "10.0.0.1", port: 5432, user: "admin", password: "s3cret", database: "postgres" }, statement: "SELECT 1" }, "the primary, as node.yml's superuser");
+  await cli(["--url", node.url, "query", "-m", "pg3", "-U", "app", "-d", "appdb", "-f", "/tmp/q.sql"], { query, files, env: { PGPASSWORD: "pw" } });
+  t.same(seen[1], { target: { host: "10.0.0.3", port: 5432, user: "app", password: "pw", database: "appdb" }, statement: "SELECT 2" });
+  const bad = await cli(["--url", node.url, "query", "-U", "app", "--command", "SELECT * FROM boom"], { query });
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /query on pg1 failed: relation "boom" does not exist/);
+  t.equal((await cli(["--url", node.url, "query", "-U", "app"], { query })).code, 2, "a statement is needed");
+  t.match((await cli(["--url", node.url, "query", "-U", "app", "--command", "SELECT 1"])).stderr, /no PostgreSQL client/);
 });

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
-import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
+import { PgCluster, SUPERUSER, waitFor } from "../../lab/pg_cluster.js";
 import { MEMBER_URLS_FILE } from "../../src/api/cli/member_urls_file.js";
 import { cli } from "./support.js";
 
@@ -69,6 +69,9 @@ step("the binary runs the CLI beside `agent`, with the exit codes of the CLI", a
   t.match(version.stdout, /^raftgres version \d+\.\d+\.\d+\npg1: raftgres \S+ PostgreSQL \d+/);
   t.equal(run(["list", "--url", "http://127.0.0.1:1"]).status, 3);
   t.equal(run(["list", "--nope"]).status, 2);
+  const query = spawnSync(process.execPath, ["--import", "tsx", MAIN, "--url", urls, "query", "--command", "SELECT 41 + 1 AS answer, pg_is_in_recovery() AS replica", "-U", SUPERUSER.username], { encoding: "utf8", timeout: 30_000, env: { ...process.env, PGPASSWORD: SUPERUSER.password } });
+  t.equal(query.status, 0, query.stderr);
+  t.equal(query.stdout, "answer\treplica\n42\tf\n", "query runs on the primary through the binary's PostgreSQL client");
 });
 
 step("show-config and edit-config --pg … --force change the dynamic configuration", async (t) => {

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { PassThrough, Writable } from "node:stream";
 import { runCli } from "../../src/api/cli/main.js";
-import type { CliIo } from "../../src/api/cli/context.js";
+import type { CliIo, QueryPort } from "../../src/api/cli/context.js";
 
 export interface Received {
   readonly method: string;
@@ -76,6 +76,8 @@ export interface RunOptions {
   readonly editorWrites?: string;
   /** Sleep for real (against real agents), instead of returning at once. */
   readonly realSleep?: boolean;
+  /** The PostgreSQL client the query command uses (the binary passes src/pg/adhoc_query.ts). */
+  readonly query?: QueryPort;
 }
 
 class Capture extends Writable {
@@ -109,6 +111,7 @@ export async function cli(args: readonly string[], options: RunOptions = {}): Pr
       edited.set(path, options.editorWrites);
       return 0;
     },
+    ...(options.query === undefined ? {} : { query: options.query }),
   };
   const code = await runCli(args, io);
   return { code, stdout: stdout.text, stderr: stderr.text };

@@ -65,6 +65,12 @@ function readOrFail(path: string, what: string, readFile: ReadFile): string {
   }
 }
 
+/** A string setting of the node file named by -c or RAFTGRES_CONFIG; null without one or without it. */
+export function nodeFileString(flags: ConnectionFlags, env: Env, readFile: ReadFile, path: readonly string[]): string | null {
+  const configPath = flags.config ?? env["RAFTGRES_CONFIG"];
+  return configPath === undefined ? null : stringAt(readNodeFile(configPath, readFile), path);
+}
+
 function readNodeFile(path: string, readFile: ReadFile): JsonObject {
   const text = readOrFail(path, "the configuration", readFile);
   let parsed: unknown;

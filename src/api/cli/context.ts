@@ -5,7 +5,7 @@
 import type { Readable, Writable } from "node:stream";
 import { isJsonObject } from "../../dcs/json.js";
 import { readCluster, type ClusterView, expectSuccess } from "./answers.js";
-import { type ConnectionFlags, type Env, type ReadFile, resolveConnection } from "./config.js";
+import { type ConnectionFlags, type Env, nodeFileString, type ReadFile, resolveConnection } from "./config.js";
 import { ApiClient } from "./http.js";
 import { Prompter } from "./prompt.js";
 
@@ -19,7 +19,20 @@ export interface CliIo {
   readonly sleep: (ms: number) => Promise<void>;
   /** Runs the editor on a file and waits for it (edit-config); returns its exit status. */
   readonly edit: (editor: string, path: string) => number;
+  /** Runs one statement on a member's PostgreSQL (query); absent where no client is wired in. */
+  readonly query?: QueryPort;
 }
+
+export interface QueryTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly database: string;
+}
+
+/** Rows as text; throws an Error with PostgreSQL's message on failure (src/pg/adhoc_query.ts). */
+export type QueryPort = (target: QueryTarget, statement: string) => Promise<{ readonly columns: readonly string[]; readonly rows: readonly (readonly (string | null)[])[] }>;
 
 export class CliContext {
   readonly prompt: Prompter;
@@ -39,6 +52,11 @@ export class CliContext {
   get api(): ApiClient {
     this.client ??= new ApiClient(resolveConnection(this.flags, this.io.env, this.io.readFile));
     return this.client;
+  }
+
+  /** A string setting of -c node.yml (query's default user), or null. */
+  nodeFileString(path: readonly string[]): string | null {
+    return nodeFileString(this.flags, this.io.env, this.io.readFile, path);
   }
 
   out(text: string): void {

@@ -11,6 +11,7 @@ import { Command, CommanderError } from "commander";
 import { registerDsn } from "./commands/dsn.js";
 import { registerEditConfig } from "./commands/edit_config.js";
 import { registerFlush } from "./commands/flush.js";
+import { registerQuery } from "./commands/query.js";
 import { registerHistory } from "./commands/history.js";
 import { registerList } from "./commands/list.js";
 import { registerMaintenance } from "./commands/maintenance.js";
@@ -64,6 +65,7 @@ function buildProgram(ctx: CliContext): Command {
   registerStandbyCluster(program, ctx);
   registerMemberActions(program, ctx);
   registerFlush(program, ctx);
+  registerQuery(program, ctx);
   registerHistory(program, ctx);
   registerDsn(program, ctx);
   registerMembers(program, ctx);
