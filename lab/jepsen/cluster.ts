@@ -197,6 +197,30 @@ export class ClusterUnderTest implements FaultTarget {
     }
     await this.healNetwork();
     for (const node of this.nodes) await this.startAgent(node);
+    await this.readdRaftMembers();
+  }
+
+  /**
+   * A member a membership fault left outside the Raft group (its add-back failed because another
+   * fault had it down) is added again once it runs, as an operator would: a member outside the
+   * group cannot confirm its view, so it never starts PostgreSQL, and the cluster cannot heal.
+   */
+  async readdRaftMembers(): Promise<void> {
+    for (const via of this.nodes) {
+      let ids: string[];
+      try {
+        const response = await fetch(`${this.apiUrl(via)}/raft`, { signal: AbortSignal.timeout(5_000) });
+        const body = (await response.json()) as { leader?: unknown; members?: { id: string; role: string }[] };
+        if (typeof body.leader !== "string" || !Array.isArray(body.members)) continue;
+        ids = body.members.filter((m) => m.role === "voter").map((m) => m.id);
+      } catch {
+        continue;
+      }
+      for (const node of this.nodes) {
+        if (!ids.includes(node)) await this.post(via, "POST", "/raft/members", { name: node, address: `${this.topology.host(node).ip}:${RAFT_PROXY_PORT}` });
+      }
+      return;
+    }
   }
 
   async destroy(): Promise<void> {

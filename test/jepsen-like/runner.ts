@@ -147,6 +147,9 @@ async function runStep(cluster: ClusterUnderTest, history: History, sampler: Mem
     await fault.end(cluster).catch((error: unknown) => log(`healing ${fault.name} failed: ${String(error)}`));
     history.add({ type: "fault", name: fault.name, phase: "end", step: index, atMs: history.now(), detail: "" });
   }
+  // A membership fault whose add-back failed (another fault had its node down) is finished as
+  // an operator would: the node is added again now that it runs.
+  if (step.faults.some((f) => f.name === "membership")) await cluster.readdRaftMembers();
   const healedAt = history.now();
   const heal = await measureHeal(sampler, cluster.nodes, [...victims].sort(), healedAt);
   const rejoin = heal.returning.map((r) => `${r.node} back ${r.ms === null ? "never" : `in ${r.ms} ms`}`).join(", ");
