@@ -27,6 +27,14 @@ import { CliExit, EXIT, type ExitCode } from "./exit.js";
 import { CLI_VERSION } from "./version.js";
 
 export function processIo(): CliIo {
+  // A reader that went away (`raftgres list | head -3`) ends the command quietly, as other
+  // command-line tools do, instead of an unhandled EPIPE.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   return {
     stdout: process.stdout,
     stderr: process.stderr,
