@@ -14,6 +14,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import { isoTime } from "../lib/iso_time.js";
+import { lsnText } from "../lib/lsn_text.js";
 import { LEASE_TTL_MS_MAX, LEASE_TTL_MS_MIN } from "./command_bounds.js";
 import type { Command } from "./commands.js";
 import type { DecideContext, Decision } from "./decide_context.js";
@@ -86,10 +87,6 @@ export function takeoverProblem(takeover: Takeover | null, candidate: MemberName
     return `${candidate}'s WAL goes on to ${lsnText(position.lsn)} on timeline ${position.timeline}, past where ${at}: it holds writes ${takeover.holder}'s history may not have, and must be rewound first`;
   }
   return null;
-}
-
-function lsnText(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
 function renew(ctx: DecideContext, command: Extract<LeaseCommand, { kind: "renewLease" }>): Decision {

@@ -82,9 +82,10 @@ export class PostgresInstance implements PostgresPort {
     const observed = await observeLocal(this.settings, this.postmaster, this.control, this.session, this.replicationSession).catch(
       (error: unknown): LocalPostgres => ({ ...NOTHING, dataDir: "inaccessible", process: this.postmaster.state, problem: `observation failed: ${String(error)}` }),
     );
-    if (observed.role === "primary" && observed.process === "running" && (observed.timeline ?? 1) > 1) {
+    const nowMs = Date.now();
+    if (this.supersededWal.due(observed, nowMs)) {
       const control = await this.control.read();
-      void this.supersededWal.consider(observed, E.isRight(control) ? control.right.checkpointTimeline : null, Date.now());
+      void this.supersededWal.consider(observed, E.isRight(control) ? control.right.checkpointTimeline : null, nowMs);
     }
     return observed;
   }

@@ -107,15 +107,19 @@ export class SupersededWalPruner {
    * once a look it started is over (callers need not wait).
    */
   consider(pg: LocalPostgres, checkpointTimeline: number | null, nowMs: number): Promise<void> {
-    if (this.running || pg.process !== "running" || pg.role !== "primary" || pg.timeline === null || pg.timeline < 2) return Promise.resolve();
-    if (checkpointTimeline !== pg.timeline) return Promise.resolve();
-    if (pg.timeline === this.lastTimeline && nowMs - this.lastCheckMs < SUPERSEDED_WAL_CHECK_MS) return Promise.resolve();
+    if (!this.due(pg, nowMs) || checkpointTimeline !== pg.timeline || pg.timeline === null) return Promise.resolve();
     this.lastCheckMs = nowMs;
     this.lastTimeline = pg.timeline;
     this.running = true;
     return this.prune(pg.timeline)
       .catch((error: unknown) => this.logger.warn({ error: String(error) }, "could not look for superseded WAL segments; PostgreSQL's own recycling goes on"))
       .finally(() => (this.running = false));
+  }
+
+  /** Whether a look is due for this observation (the caller reads the control data only then). */
+  due(pg: LocalPostgres, nowMs: number): boolean {
+    if (this.running || pg.process !== "running" || pg.role !== "primary" || pg.timeline === null || pg.timeline < 2) return false;
+    return pg.timeline !== this.lastTimeline || nowMs - this.lastCheckMs >= SUPERSEDED_WAL_CHECK_MS;
   }
 
   private async prune(timeline: number): Promise<void> {
