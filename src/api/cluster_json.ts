@@ -8,6 +8,7 @@
  */
 import type { PrimaryChange } from "../dcs/model.js";
 import { configNumber } from "../dcs/model.js";
+import { pendingRestartReport } from "../dcs/pending_restart.js";
 import { syncModeOf } from "../dcs/sync_mode.js";
 import type { MemberView, ScopeView } from "../dcs/views.js";
 import { assert } from "../lib/assert.js";
@@ -17,9 +18,10 @@ import type { PendingRestartParameter } from "./node_api.js";
 import { pendingRestartJson, type ScheduledRestartView, tagsSetAsPatroni } from "./patroni_json.js";
 
 /**
- * What the answering node knows of itself that the cluster state does not carry: members do not
- * report a pending or scheduled restart into it (src/dcs/model.ts MemberStatus), so /cluster
- * shows them on this node's own row only.
+ * What the answering node knows of itself, fresher than its report or not in the cluster state:
+ * its pending restart as PostgreSQL says it now (every member reports its own into the cluster
+ * state, src/dcs/model.ts MemberStatus, and /cluster shows those on the other rows), and a
+ * scheduled restart, which members do not report: it is shown on this node's own row only.
  */
 export interface SelfFacts {
   readonly name: string;
@@ -94,6 +96,9 @@ function memberJson(view: ScopeView, member: MemberView, holder: string | null, 
   if (self !== null && self.name === member.name) {
     Object.assign(out, pendingRestartJson(self.pendingRestart));
     if (self.scheduledRestart !== null) out["scheduled_restart"] = self.scheduledRestart;
+  } else if (!silent) {
+    // A silent member's last report may be stale: its PostgreSQL may have restarted since.
+    Object.assign(out, pendingRestartJson(pendingRestartReport(member.pendingRestart)));
   }
   const tags = tagsSetAsPatroni(member.tags);
   if (Object.keys(tags).length > 0) out["tags"] = tags;

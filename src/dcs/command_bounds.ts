@@ -35,6 +35,17 @@ export const SYSTEM_ID_CHARS_MAX = 32;
 export const FENCE_REASON_CHARS_MAX = 500;
 /** Synchronous standbys in one setSyncState: no more than a scope may have members. */
 export const STANDBYS_MAX = MEMBERS_PER_SCOPE_MAX;
+/**
+ * A member's pending restart (model.ts PendingRestartParameter): it travels with every report
+ * while the restart is pending, so it is kept small — a few parameters, short values, and a bound
+ * on the whole; the reporting member fits PostgreSQL's answer into these (pending_restart.ts).
+ */
+export const PENDING_RESTART_PARAMETERS_MAX = 32;
+/** A parameter's name: PostgreSQL's own are under 40 characters; extensions' may be longer. */
+export const PARAMETER_NAME_CHARS_MAX = 128;
+export const PARAMETER_VALUE_CHARS_MAX = 256;
+/** Names and values of all the parameters of one report together. */
+export const PENDING_RESTART_CHARS_MAX = 4096;
 /** PostgreSQL's TimeLineID is a uint32; 0 is what a member reports before it knows its own. */
 export const TIMELINE_MAX = 0xffff_ffff;
 export const FAILOVER_PRIORITY_MAX = 0xffff_ffff;
@@ -119,6 +130,30 @@ function tagsProblem(value: unknown): string | null {
   );
 }
 
+/** The parameters of a pending restart: absent, or 1 to the maximum of them, sorted by name, within the bounds. */
+export function pendingRestartProblem(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value)) return `pendingRestart must be a list of parameters, got ${shown(value)}`;
+  if (value.length === 0 || value.length > PENDING_RESTART_PARAMETERS_MAX) return `pendingRestart lists ${value.length} parameters; a report lists 1 to ${PENDING_RESTART_PARAMETERS_MAX} (it is absent when no restart is pending)`;
+  let chars = 0;
+  let previous: string | null = null;
+  for (const [i, item] of (value as unknown[]).entries()) {
+    const p = record(item);
+    if (p === null) return `pendingRestart[${i}] must be an object, got ${shown(item)}`;
+    const problem = first(
+      textProblem(p["name"], `pendingRestart[${i}].name`, PARAMETER_NAME_CHARS_MAX, { empty: false, control: false }),
+      textProblem(p["oldValue"], `pendingRestart[${i}].oldValue`, PARAMETER_VALUE_CHARS_MAX, LINE),
+      textProblem(p["newValue"], `pendingRestart[${i}].newValue`, PARAMETER_VALUE_CHARS_MAX, LINE),
+    );
+    if (problem !== null) return problem;
+    const name = p["name"] as string;
+    if (previous !== null && !(previous < name)) return `pendingRestart names ${shown(name)} after ${shown(previous)}: the parameters go sorted by name, each once`;
+    previous = name;
+    chars += name.length + (p["oldValue"] as string).length + (p["newValue"] as string).length;
+  }
+  return chars > PENDING_RESTART_CHARS_MAX ? `pendingRestart holds ${chars} characters of names and values, over the limit of ${PENDING_RESTART_CHARS_MAX}` : null;
+}
+
 /** A member's status report: the hot path of replay (every member, every loop_wait). */
 function statusProblem(value: unknown): string | null {
   const status = record(value);
@@ -135,6 +170,7 @@ function statusProblem(value: unknown): string | null {
     lsnProblem(status["walReplayed"], "walReplayed", true),
     tagsProblem(status["tags"]),
     textProblem(status["agentVersion"], "agentVersion", AGENT_VERSION_CHARS_MAX, LINE),
+    pendingRestartProblem(status["pendingRestart"]),
   );
 }
 

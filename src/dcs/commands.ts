@@ -20,6 +20,7 @@ import {
   type MemberName,
   type MemberStatus,
   type MemberTags,
+  type PendingRestartParameter,
   type Scope,
   TIMELINE_REASONS,
   type TimelineReason,
@@ -117,6 +118,53 @@ class WireUpsertMember extends WireCommand {
     this.walReplayed = status.walReplayed ?? undefined;
     this.tags = new WireTags(status.tags);
     this.agentVersion = status.agentVersion;
+  }
+}
+
+class WirePendingParameter {
+  @field({ type: "string" }) name: string;
+  @field({ type: "string" }) oldValue: string;
+  @field({ type: "string" }) newValue: string;
+  constructor(parameter: PendingRestartParameter) {
+    this.name = parameter.name;
+    this.oldValue = parameter.oldValue;
+    this.newValue = parameter.newValue;
+  }
+}
+
+/**
+ * upsertMember with a pending restart (variant 1 is the same report without one): sent only
+ * while a restart is pending, so a cluster without one writes exactly what older versions read.
+ */
+@variant(18)
+class WireUpsertMemberPendingRestart extends WireCommand {
+  @field({ type: "string" }) name: string;
+  @field({ type: "string" }) apiUrl: string;
+  @field({ type: "string" }) connUrl: string;
+  @field({ type: "u8" }) role: number;
+  @field({ type: "u8" }) state: number;
+  @field({ type: "u32" }) timeline: number;
+  @field({ type: option("u64") }) walWritten: bigint | undefined;
+  @field({ type: option("u64") }) walReceived: bigint | undefined;
+  @field({ type: option("u64") }) walReplayed: bigint | undefined;
+  @field({ type: WireTags }) tags: WireTags;
+  @field({ type: "string" }) agentVersion: string;
+  @field({ type: vec(WirePendingParameter) }) pendingRestart: WirePendingParameter[];
+  constructor(status: MemberStatus, pendingRestart: readonly PendingRestartParameter[]) {
+    super();
+    const base = new WireUpsertMember(status);
+    this.name = base.name;
+    this.apiUrl = base.apiUrl;
+    this.connUrl = base.connUrl;
+    this.role = base.role;
+    this.state = base.state;
+    this.timeline = base.timeline;
+    this.walWritten = base.walWritten;
+    this.walReceived = base.walReceived;
+    this.walReplayed = base.walReplayed;
+    this.tags = base.tags;
+    this.agentVersion = base.agentVersion;
+    this.pendingRestart = pendingRestart.map((p) => new WirePendingParameter(p));
   }
 }
 
@@ -327,7 +375,8 @@ function toWire(command: Command): WireCommand {
     case "initializeCluster":
       return new WireInitializeCluster(command.member, command.systemId);
     case "upsertMember":
-      return new WireUpsertMember(command.status);
+      // Without a pending restart the older variant, which every node decodes.
+      return command.status.pendingRestart === undefined ? new WireUpsertMember(command.status) : new WireUpsertMemberPendingRestart(command.status, command.status.pendingRestart);
     case "removeMember":
       return new WireRemoveMember(command.name);
     case "acquireLease":
@@ -406,9 +455,9 @@ function lsn(value: bigint | undefined): Lsn | null {
 }
 
 /** Names and numbers are taken as they are here; envelopeProblem() checks them all after. */
-function fromWireStatus(wire: WireUpsertMember): MemberStatus {
+function fromWireStatus(wire: WireUpsertMember | WireUpsertMemberPendingRestart): MemberStatus {
   const t = wire.tags;
-  return {
+  const status: MemberStatus = {
     name: wire.name as MemberName,
     apiUrl: wire.apiUrl,
     connUrl: wire.connUrl,
@@ -428,6 +477,8 @@ function fromWireStatus(wire: WireUpsertMember): MemberStatus {
     },
     agentVersion: wire.agentVersion,
   };
+  if (!(wire instanceof WireUpsertMemberPendingRestart)) return status;
+  return { ...status, pendingRestart: wire.pendingRestart.map((p) => ({ name: p.name, oldValue: p.oldValue, newValue: p.newValue })) };
 }
 
 function fromWireConfig(wire: WireSetConfig): Command {
@@ -444,7 +495,7 @@ const optionalName = (value: string | undefined): MemberName | null => (value ==
 
 function fromWire(wire: WireCommand): Command {
   if (wire instanceof WireInitializeCluster) return { kind: "initializeCluster", member: name(wire.member), systemId: wire.systemId };
-  if (wire instanceof WireUpsertMember) return { kind: "upsertMember", status: fromWireStatus(wire) };
+  if (wire instanceof WireUpsertMember || wire instanceof WireUpsertMemberPendingRestart) return { kind: "upsertMember", status: fromWireStatus(wire) };
   if (wire instanceof WireRemoveMember) return { kind: "removeMember", name: name(wire.name) };
   if (wire instanceof WireAcquireLease) return { kind: "acquireLease", member: name(wire.member), ttlMs: wire.ttlMs };
   if (wire instanceof WireAcquireLeaseAt) return { kind: "acquireLease", member: name(wire.member), ttlMs: wire.ttlMs, position: { timeline: wire.timeline, lsn: wire.lsn as Lsn } };

@@ -95,9 +95,13 @@ function pushBounded<T>(list: T[], item: T, max: number): void {
   if (list.length > max) list.splice(0, list.length - max);
 }
 
-/** Field by field, not by spread: one object shape for every record, and the hot path of replay. */
+/**
+ * Field by field, not by spread: one object shape for every record, and the hot path of replay.
+ * A pending restart is the one field present only while it applies (snapshot.ts writes it only
+ * then, so a snapshot without one is what older versions read).
+ */
 function memberRecord(status: MemberStatus, lastSeenMs: number): MemberRecord {
-  return {
+  const record: MemberRecord = {
     name: status.name,
     apiUrl: status.apiUrl,
     connUrl: status.connUrl,
@@ -111,6 +115,7 @@ function memberRecord(status: MemberStatus, lastSeenMs: number): MemberRecord {
     agentVersion: status.agentVersion,
     lastSeenMs,
   };
+  return status.pendingRestart === undefined ? record : { ...record, pendingRestart: status.pendingRestart };
 }
 
 export function evolve(state: DcsState, scopeName: Scope, event: Event, atMs: number): void {

@@ -64,6 +64,17 @@ export const DEFAULT_TAGS: MemberTags = {
   replicatefrom: null,
 };
 
+/**
+ * A parameter whose new value waits for a restart (pg_settings.pending_restart): Patroni's
+ * pending_restart_reason entry, {name: {old_value, new_value}}. Bounded (command_bounds.ts);
+ * the reporting member fits what PostgreSQL says into the bounds (pending_restart.ts).
+ */
+export interface PendingRestartParameter {
+  readonly name: string;
+  readonly oldValue: string;
+  readonly newValue: string;
+}
+
 /** What a member reports about itself (Patroni's members/<name> key). */
 export interface MemberStatus {
   readonly name: MemberName;
@@ -78,6 +89,11 @@ export interface MemberStatus {
   readonly walReplayed: Lsn | null;
   readonly tags: MemberTags;
   readonly agentVersion: string;
+  /**
+   * The parameters waiting for a restart, sorted by name: present (never empty) only while a
+   * restart is pending. Absent in reports of older versions, which knew no such field.
+   */
+  readonly pendingRestart?: readonly PendingRestartParameter[];
 }
 
 export interface MemberRecord extends MemberStatus {

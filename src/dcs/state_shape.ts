@@ -9,7 +9,7 @@
  * bytes, keys in the same order: snapshots taken on different nodes must compare equal.
  */
 import * as E from "fp-ts/lib/Either.js";
-import { AUTHOR_CHARS_MAX, AGENT_VERSION_CHARS_MAX, COUNTER_MAX, STANDBYS_MAX, SYSTEM_ID_CHARS_MAX, TIMELINE_MAX, URL_CHARS_MAX } from "./command_bounds.js";
+import { AUTHOR_CHARS_MAX, AGENT_VERSION_CHARS_MAX, COUNTER_MAX, pendingRestartProblem, STANDBYS_MAX, SYSTEM_ID_CHARS_MAX, TIMELINE_MAX, URL_CHARS_MAX } from "./command_bounds.js";
 import { canonicalJson, type JsonObject } from "./json.js";
 import { jsonBoundsProblem, STATE_JSON_BOUNDS } from "./json_bounds.js";
 import { type DcsLimits, type DcsState, isValidName, MEMBER_ROLES, MEMBER_STATES, type MemberName, type MemberRecord, type Scope, type ScopeState, TIMELINE_REASONS } from "./model.js";
@@ -101,8 +101,15 @@ function json(value: unknown, path: string): JsonObject {
 const MEMBER_KEYS = ["name", "apiUrl", "connUrl", "role", "state", "timeline", "walWritten", "walReceived", "walReplayed", "tags", "agentVersion", "lastSeenMs"];
 const TAG_KEYS = ["nofailover", "failoverPriority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"];
 
+/** A pending restart: 1 to the maximum of parameters, the bounds of command_bounds.ts. */
+function pendingRestart(value: unknown, path: string): void {
+  const problem = pendingRestartProblem(value);
+  if (problem !== null) throw new Invalid(`${path}: ${problem}`);
+}
+
 function member(value: unknown, path: string): MemberRecord {
-  const m = object(value, path, MEMBER_KEYS);
+  // pendingRestart came later, and is present only while a restart is pending.
+  const m = object(value, path, MEMBER_KEYS, ["pendingRestart"]);
   const at = `${path} (${shown(m["name"])})`;
   name(m["name"], `${at}.name`);
   text(m["apiUrl"], `${at}.apiUrl`, URL_CHARS_MAX);
@@ -117,6 +124,7 @@ function member(value: unknown, path: string): MemberRecord {
   nullable(tags["replicatefrom"], (v) => name(v, `${at}.tags.replicatefrom`));
   text(m["agentVersion"], `${at}.agentVersion`, AGENT_VERSION_CHARS_MAX);
   time(m["lastSeenMs"], `${at}.lastSeenMs`);
+  if (Object.hasOwn(m, "pendingRestart")) pendingRestart(m["pendingRestart"], at);
   return m as unknown as MemberRecord;
 }
 

@@ -3,6 +3,7 @@
  * local observation: role, state, timeline, WAL positions, tags.
  */
 import type { MemberName, MemberState, MemberStatus, MemberTags } from "../dcs/model.js";
+import { fitPendingRestart, type PendingRestartReport } from "../dcs/pending_restart.js";
 import type { PostgresActionKind } from "./actions.js";
 import type { LocalPostgres } from "./observation.js";
 
@@ -57,11 +58,13 @@ export function memberRole(pg: LocalPostgres, standbyLeader: boolean): "uninitia
 
 /**
  * `startFailed`: the last starts of PostgreSQL failed and none has succeeded since
- * (start_backoff.ts); the state is "start failed" until one does.
+ * (start_backoff.ts); the state is "start failed" until one does. `pendingRestart`: the
+ * parameters waiting for a restart (PostgresPort.pendingRestart), fitted into the report's
+ * bounds; reported only while PostgreSQL runs (a stopped server applies them when it starts).
  */
-export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null, standbyLeader = false, startFailed = false, diverged = false): MemberStatus {
+export function memberStatus(identity: Identity, pg: LocalPostgres, busy: PostgresActionKind | null, standbyLeader = false, startFailed = false, diverged = false, pendingRestart: PendingRestartReport = {}): MemberStatus {
   const running = pg.process === "running";
-  return {
+  const status: MemberStatus = {
     name: identity.name,
     apiUrl: identity.apiUrl,
     connUrl: identity.connUrl,
@@ -76,4 +79,6 @@ export function memberStatus(identity: Identity, pg: LocalPostgres, busy: Postgr
     tags: identity.tags,
     agentVersion: identity.agentVersion,
   };
+  const pending = running ? fitPendingRestart(pendingRestart) : [];
+  return pending.length === 0 ? status : { ...status, pendingRestart: pending };
 }

@@ -58,6 +58,12 @@ export interface PostgresPort {
    * reload or start). Empty when none.
    */
   configurationProblems(): readonly string[];
+  /**
+   * The parameters whose new value waits for a restart (pg_settings.pending_restart: the
+   * running value and the one a restart applies), as last read while PostgreSQL runs; empty
+   * when none, or when it does not run. Cheap: it reads no server, the member's report carries it.
+   */
+  pendingRestart(): Readonly<Record<string, { readonly oldValue: string; readonly newValue: string }>>;
   /** Called when the postmaster exits without being asked to (a crash, a kill). */
   onUnexpectedExit(listener: (exit: PostmasterExit) => void): () => void;
   /**

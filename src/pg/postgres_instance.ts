@@ -48,6 +48,8 @@ export class PostgresInstance implements PostgresPort {
   private readonly exitListeners = new Set<(exit: PostmasterExit) => void>();
   private readonly spawnListeners = new Set<(pid: number) => void>();
   private readonly problems: ConfigurationProblems;
+  /** The pending restart as the last details() read it; a new postmaster starts without one. */
+  private pendingRestartRead: ServerDetails["pendingRestart"] = {};
   private longAction: PostgresActionKind | null = null;
 
   /**
@@ -72,6 +74,7 @@ export class PostgresInstance implements PostgresPort {
       { binDir: settings.binDir, dataDir: settings.dataDir, logFile: serverLogFile(settings), user: settings.osUser, logger },
       (exit) => this.reportUnexpectedExit(exit),
       (pid) => {
+        this.pendingRestartRead = {};
         for (const listener of [...this.spawnListeners]) listener(pid);
       },
     );
@@ -109,9 +112,19 @@ export class PostgresInstance implements PostgresPort {
   }
 
   /** Server details for the REST API (version, start time, pending restart, replication). */
-  details(): Promise<E.Either<string, ServerDetails>> {
-    if (this.postmaster.state !== "running") return Promise.resolve(E.left(`PostgreSQL is ${this.postmaster.state}`));
-    return readDetails(this.session);
+  async details(): Promise<E.Either<string, ServerDetails>> {
+    if (this.postmaster.state !== "running") {
+      this.pendingRestartRead = {};
+      return E.left(`PostgreSQL is ${this.postmaster.state}`);
+    }
+    const read = await readDetails(this.session);
+    if (E.isRight(read)) this.pendingRestartRead = read.right.pendingRestart;
+    return read;
+  }
+
+  /** What the last details() read said waits for a restart (ports.ts); empty unless PostgreSQL runs. */
+  pendingRestart(): ServerDetails["pendingRestart"] {
+    return this.postmaster.state === "running" ? this.pendingRestartRead : {};
   }
 
   async applyParameters(parameters: Readonly<Record<string, string | number | boolean>>): Promise<PgResult> {

@@ -1,7 +1,8 @@
 /**
  * GET /cluster as Patroni 4 shows it (patroni/utils.py cluster_as_json): LSNs in PostgreSQL's
- * notation with lags in bytes, the tags a member set, a pending or scheduled restart on the
- * answering node's row, and a member that stopped reporting shown as unknown, never as it was.
+ * notation with lags in bytes, the tags a member set, every member's pending restart (the answering
+ * node's as it knows it now, the others' as they reported it), a scheduled restart on the answering
+ * node's row, and a member that stopped reporting shown as unknown, never as it was.
  */
 import t from "tap";
 import { DEFAULT_TAGS, type Lsn } from "../../src/dcs/model.js";
@@ -50,8 +51,37 @@ t.test("the answering node's row carries its pending restart and its scheduled r
   t.equal(scheduled.statusCode, 202, scheduled.body);
   const members = await clusterMembers(app);
   t.match(members[1], { name: "pg2", pending_restart: true, pending_restart_reason: { shared_buffers: { old_value: "128MB", new_value: "256MB" } }, scheduled_restart: { schedule: "2099-01-01T00:00:00.000Z" } });
-  for (const other of [members[0]!, members[2]!]) t.notOk("pending_restart" in other || "scheduled_restart" in other, `${other.name}: the cluster state does not carry it`);
+  for (const other of [members[0]!, members[2]!]) t.notOk("pending_restart" in other || "scheduled_restart" in other, `${other.name}: reported none, and a schedule is the answering node's only`);
   t.equal((await app.inject({ method: "DELETE", url: "/restart" })).statusCode, 200);
+});
+
+t.test("every member's row carries the pending restart it reported, asked from any node", async (t) => {
+  const node = cluster("pg1");
+  const d = node.driver;
+  const pendingRestart = [
+    { name: "max_connections", oldValue: "100", newValue: "200" },
+    { name: "shared_buffers", oldValue: "128MB", newValue: "256MB" },
+  ];
+  d.ok("pg3", { kind: "upsertMember", status: memberStatus("pg3", { pendingRestart }) });
+  const app = server(node);
+  t.teardown(() => app.close());
+  const members = await clusterMembers(app);
+  t.match(members[2], {
+    name: "pg3",
+    pending_restart: true,
+    pending_restart_reason: { max_connections: { old_value: "100", new_value: "200" }, shared_buffers: { old_value: "128MB", new_value: "256MB" } },
+  });
+  t.notOk("scheduled_restart" in members[2]!, "a schedule is the answering node's only");
+  t.notOk("pending_restart" in members[0]! || "pending_restart" in members[1]!, "pg1 (the answering node, nothing pending) and pg2 reported none");
+  // The restart done, pg3 reports without it: the row follows.
+  d.ok("pg3", { kind: "upsertMember", status: memberStatus("pg3") });
+  t.notOk("pending_restart" in (await clusterMembers(app))[2]!, "cleared by pg3's next report");
+  // A member that stopped reporting: its last report may be stale, so it is not shown.
+  d.ok("pg3", { kind: "upsertMember", status: memberStatus("pg3", { pendingRestart }) });
+  d.advance(6000);
+  d.ok("pg1", { kind: "upsertMember", status: d.scope().members.get(m("pg1"))! });
+  t.match((await clusterMembers(app))[2], { name: "pg3", state: "unknown", gone: true }, "silent for longer than ttl");
+  t.notOk("pending_restart" in (await clusterMembers(app))[2]!, "a silent member's pending restart is not shown");
 });
 
 t.test("a member silent for longer than ttl is unknown, with when it was last seen", async (t) => {

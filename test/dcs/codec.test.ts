@@ -12,6 +12,7 @@ const scope = "main" as Scope;
 const every: Command[] = [
   { kind: "initializeCluster", member: m("pg1"), systemId: "7301234567890123456" },
   { kind: "upsertMember", status: status("pg2", { walReceived: 123456789012345n as Lsn, tags: { nofailover: true, failoverPriority: 3, nosync: true, noloadbalance: false, clonefrom: true, replicatefrom: m("pg1") } }) },
+  { kind: "upsertMember", status: status("pg3", { pendingRestart: [{ name: "max_connections", oldValue: "100", newValue: "200" }] }) },
   { kind: "removeMember", name: m("pg3") },
   { kind: "acquireLease", member: m("pg1"), ttlMs: 30_000 },
   { kind: "renewLease", member: m("pg1"), ttlMs: 30_000, generation: 12 },

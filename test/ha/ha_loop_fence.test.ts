@@ -75,6 +75,10 @@ class FakePostgres implements PostgresPort {
     return [];
   }
 
+  pendingRestart(): Readonly<Record<string, { oldValue: string; newValue: string }>> {
+    return {};
+  }
+
   onUnexpectedExit(_listener: (exit: PostmasterExit) => void): () => void {
     return () => {};
   }

@@ -377,7 +377,8 @@ export class HaLoop {
   }
 
   private async publish(pg: LocalPostgres, view: ScopeView | null, force = false): Promise<void> {
-    const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view), startFailed(this.memory.startFailure), this.diverged !== null);
+    const pending = this.options.postgres.pendingRestart();
+    const status = memberStatus(this.identity, pg, this.busy, this.isStandbyLeader(view), startFailed(this.memory.startFailure), this.diverged !== null, pending);
     const leaseGone = view !== null && (view.lease === null || view.lease.expired);
     const next = reportKey(status, leaseGone ? `gone@${view?.lease?.generation ?? "none"}` : "held");
     const now = this.options.clock();
