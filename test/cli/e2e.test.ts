@@ -51,7 +51,12 @@ function step(name: string, body: (t: Test) => Promise<void>): void {
 }
 
 step("list shows the three members, the primary as Leader, the replicas streaming", async (t) => {
-  const r = await raftgres(["list"]);
+  // PostgreSQL streams before the member's next report says so (within a cycle or two).
+  const settled = (out: string): boolean => replicas().every((name) => new RegExp(`\\| ${name} +\\| [^|]+\\| [^|]+\\| (streaming|running) `).test(out));
+  const r = await waitFor("list to show the replicas' reports of streaming", 20_000, async () => {
+    const listed = await raftgres(["list"]);
+    return listed.code !== 0 || settled(listed.stdout) ? listed : undefined;
+  }, 250);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^\+ Cluster: test \(\d+\) /);
   t.match(r.stdout, new RegExp(`\\| ${primary} +\\| 127\\.0\\.0\\.1:\\d+ +\\| Leader +\\| running `));
