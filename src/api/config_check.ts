@@ -16,6 +16,7 @@
  * whole config and is held to all of it. Checked here rather than in the DCS rules where the
  * check depends on the node (PostgreSQL parameters): decisions a replayed log repeats must not.
  */
+import { DEMOTE_CLUSTER_KEY, demoteDirectiveProblem, splitDemoteDirective } from "../dcs/demote_cluster.js";
 import { canonicalJson, isJsonObject, type JsonObject, type JsonValue } from "../dcs/json.js";
 import { HA_TIMING_KEYS, haTimingProblems, PRIMARY_START_TIMEOUT_S_MAX } from "../dcs/ha_timing.js";
 import { mergePatch } from "../dcs/merge_patch.js";
@@ -157,7 +158,7 @@ function postgresqlProblems(next: JsonValue | undefined, change: JsonValue | und
 function problemsOf(next: JsonObject, change: JsonObject, mode: ConfigMode, check: ParameterCheck): string[] {
   const touched = touchedKeys(change, mode);
   const problems: string[] = [];
-  const misses = nearMissesProblem(touched.set, [...CONFIG_KEYS, "pause"]);
+  const misses = nearMissesProblem(touched.set, [...CONFIG_KEYS, "pause", DEMOTE_CLUSTER_KEY]);
   if (misses !== null) problems.push(misses);
   for (const key of touched.set) {
     const rule = ruleOf(SIMPLE_RULES, key);
@@ -180,13 +181,16 @@ function problemsOf(next: JsonObject, change: JsonObject, mode: ConfigMode, chec
  * The config `change` leaves on `current`, or every reason it may not: over the size the cluster
  * state keeps (DEFAULT_LIMITS.configBytesMax, in canonical form), or the problems of what it touches.
  */
-export function checkConfigChange(current: JsonObject, change: JsonObject, mode: ConfigMode, check: ParameterCheck): ConfigVerdict {
+export function checkConfigChange(current: JsonObject, body: JsonObject, mode: ConfigMode, check: ParameterCheck): ConfigVerdict {
+  // demote-cluster's directive is not stored (src/dcs/demote_cluster.ts): checked on its own.
+  const { change, demote } = splitDemoteDirective(body);
+  const directive = demote === undefined ? null : demoteDirectiveProblem(demote);
   const merged = mode === "patch" ? mergePatch(current, change) : change;
   const next = isJsonObject(merged) ? merged : {};
   const bytes = canonicalJson(next).length;
   if (bytes > DEFAULT_LIMITS.configBytesMax) {
     return { ok: false, tooLarge: true, problems: [`the config would be ${bytes} bytes in canonical form, over the limit of ${DEFAULT_LIMITS.configBytesMax}`] };
   }
-  const problems = problemsOf(next, change, mode, check);
+  const problems = [...(directive === null ? [] : [directive]), ...problemsOf(next, change, mode, check)];
   return problems.length === 0 ? { ok: true, next } : { ok: false, tooLarge: false, problems };
 }

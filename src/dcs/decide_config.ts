@@ -6,12 +6,13 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "./commands.js";
 import type { DecideContext, Decision } from "./decide_context.js";
+import { demotionProblem, splitDemoteDirective } from "./demote_cluster.js";
 import { haTimingProblems } from "./ha_timing.js";
 import { canonicalJson, isJsonObject, type JsonObject } from "./json.js";
 import { CONFIG_JSON_BOUNDS, jsonBoundsProblem } from "./json_bounds.js";
 import { diffAsMergePatch, mergePatch } from "./merge_patch.js";
 import { rejection } from "./rejection.js";
-import { standbyClusterOf, standbyClusterProblem } from "./standby_cluster.js";
+import { promotedFromStandbySince, standbyClusterProblem } from "./standby_cluster.js";
 import { syncModeProblem } from "./sync_mode.js";
 
 /**
@@ -52,7 +53,9 @@ export function decideConfig(ctx: DecideContext, command: Extract<Command, { kin
   if (command.expectedVersion !== null && command.expectedVersion !== current.version) {
     return E.left(rejection("versionConflict", `the config of ${ctx.scope.scope} is at version ${current.version}, not ${command.expectedVersion}: reload it and apply the change again`));
   }
-  const next = command.mode === "replace" ? command.value : mergePatch(current.value, command.value);
+  // demote-cluster's directive is the operation's, not the config's (demote_cluster.ts).
+  const { change, demote } = splitDemoteDirective(command.value);
+  const next = command.mode === "replace" ? change : mergePatch(current.value, change);
   if (!isJsonObject(next)) return E.left(rejection("invalid", "the resulting config is not a JSON object"));
   // The command's value kept the bounds (command_bounds.ts); a merge can still add up keys, and
   // a config stored before the bounds existed may break them: the state keeps them either way.
@@ -60,11 +63,8 @@ export function decideConfig(ctx: DecideContext, command: Extract<Command, { kin
   if (bounds !== null) return E.left(rejection("invalid", bounds));
   const problem = settingProblem(next);
   if (problem !== null) return E.left(rejection("invalid", problem));
-  if (standbyClusterOf(next) !== null && standbyClusterOf(current.value) === null && ctx.scope.primaryHistory.length > 0) {
-    // demote-cluster: the primary would have to become a standby of the remote, which needs the
-    // remote to hold everything this cluster wrote (or a pg_rewind against it): not done yet.
-    return E.left(rejection("invalid", `${ctx.scope.scope} already runs with a primary: turning it into a standby cluster (demote-cluster) is not supported; build the standby cluster from new members instead`));
-  }
+  const demotion = demotionProblem(ctx.scope, ctx.nowMs, current.value, next, demote);
+  if (demotion !== null) return E.left(demotion);
   const bytes = canonicalJson(next).length;
   if (bytes > ctx.state.limits.configBytesMax) return E.left(rejection("limitReached", `the config would be ${bytes} bytes, above the limit of ${ctx.state.limits.configBytesMax}`));
   const patch = diffAsMergePatch(current.value, next);
@@ -93,7 +93,11 @@ export function decideSyncState(ctx: DecideContext, command: Extract<Command, { 
 
 export function decideTimeline(ctx: DecideContext, command: Extract<Command, { kind: "recordTimeline" }>): Decision {
   const last = ctx.scope.primaryHistory[ctx.scope.primaryHistory.length - 1];
-  if (last !== undefined && command.timeline <= last.timeline) {
+  // The first timeline after promote-cluster continues the remote's history, not the one on
+  // record (a cluster demoted by demote-cluster was rewound onto the remote's timelines, whose
+  // numbers may be lower): it starts a new line of the history, whatever its number.
+  const newLine = command.reason === "manual" && last !== undefined && promotedFromStandbySince(ctx.scope.configHistory, last.atMs);
+  if (last !== undefined && command.timeline <= last.timeline && !newLine) {
     return E.left(rejection("timelineNotNewer", `timeline ${command.timeline} is not after the last recorded timeline ${last.timeline}`));
   }
   if (command.parent !== undefined && command.parent >= command.timeline) {

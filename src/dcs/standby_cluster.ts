@@ -16,6 +16,7 @@
  */
 import type { JsonObject } from "./json.js";
 import { isJsonObject } from "./json.js";
+import type { ConfigVersion } from "./model.js";
 
 export interface StandbyCluster {
   /** libpq's host: one host or a comma-separated list; null with restore_command only. */
@@ -77,4 +78,14 @@ export function remoteConnUrl(standby: StandbyCluster): string {
   if (standby.host === null) return "";
   const multiHost = standby.host.includes(",");
   return `host='${standby.host}' port='${standby.port}' dbname='postgres'${multiHost ? " target_session_attrs='read-write'" : ""}`;
+}
+
+/**
+ * The config's standby_cluster section was removed (promote-cluster) after `sinceMs` (entry
+ * times): the next primary's timeline continues the remote's history, not the one this cluster
+ * recorded. After, not at: a promotion takes longer than a millisecond, and the first record
+ * after it (at `sinceMs`) must end the window.
+ */
+export function promotedFromStandbySince(configHistory: readonly ConfigVersion[], sinceMs: number): boolean {
+  return configHistory.some((c) => c.patch[STANDBY_CLUSTER_KEY] === null && c.atMs > sinceMs);
 }

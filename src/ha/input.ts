@@ -48,6 +48,8 @@ export interface HaMemory {
   readonly replaySince: { readonly lsn: Lsn; readonly sinceMs: number } | null;
   /** Why the last pg_rewind failed or could not run (then reinit, if allowed). */
   readonly rewindFailure: string | null;
+  /** The source that rewind ran against (absent: not known; a standby leader then tries again). */
+  readonly rewindFailedAgainst?: MemberName | null;
   /** The data directory was rewound or cloned from this member and not started since. */
   readonly preparedFrom: MemberName | null;
   /** Why this member last took the lease: a planned switchover, or a failover. */

@@ -32,7 +32,9 @@ export interface Ancestry {
 /**
  * The ancestry of `timeline` by the recorded history: follow the parents back from it. The walk
  * ends at a bootstrap entry or timeline 1 (complete), or at a timeline recorded without its
- * parent or not recorded at all (incomplete).
+ * parent or not recorded at all, or past promote-cluster's record (incomplete). After
+ * demote-cluster and promote-cluster a timeline number may be recorded twice: the later record
+ * is the current history's.
  */
 export function ancestryOf(history: readonly PrimaryChange[], timeline: number): Ancestry {
   const byTimeline = new Map(history.map((change) => [change.timeline, change]));
@@ -43,10 +45,14 @@ export function ancestryOf(history: readonly PrimaryChange[], timeline: number):
     const change = byTimeline.get(current);
     if (change === undefined || change.parent === undefined) return { timeline, ancestors, complete: change?.reason === "bootstrap" };
     if (change.reason === "bootstrap") return { timeline, ancestors, complete: true };
-    // Recorded timelines only grow and a parent comes before its child (decide_config.ts), so
-    // the walk ends; the assertion-free bound keeps a damaged history from looping.
+    // A parent comes before its child (decide_config.ts), so the walk ends; the assertion-free
+    // bound keeps a damaged history from looping.
     if (change.parent >= current || ancestors.length >= history.length) return { timeline, ancestors, complete: false };
     ancestors.push({ timeline: change.parent, leftAt: change.lsn });
+    // promote-cluster: the parent is the remote primary's timeline, whose own history this
+    // cluster never recorded — a record of the same number before it is of this cluster's life
+    // before demote-cluster, not an ancestor. Timeline 1 is every copy's common root.
+    if (change.reason === "manual") return { timeline, ancestors, complete: change.parent === 1 };
     current = change.parent;
   }
 }

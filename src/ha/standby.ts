@@ -4,7 +4,7 @@
  * Pure. patroni-behaviour.md §3.8, §5 B2, C, H.
  */
 import type { MemberName } from "../dcs/model.js";
-import { remoteConnUrl, STANDBY_CLUSTER_KEY, type StandbyCluster, standbyClusterOf } from "../dcs/standby_cluster.js";
+import { promotedFromStandbySince, remoteConnUrl, type StandbyCluster, standbyClusterOf } from "../dcs/standby_cluster.js";
 import type { ScopeView } from "../dcs/views.js";
 import type { Upstream } from "./actions.js";
 
@@ -38,5 +38,5 @@ export function remoteUpstream(standby: StandbyCluster): Upstream {
  */
 export function promotedFromStandby(view: ScopeView): boolean {
   const last = view.primaryHistory[view.primaryHistory.length - 1];
-  return view.configHistory.some((c) => c.patch[STANDBY_CLUSTER_KEY] === null && (last === undefined || c.atMs >= last.atMs));
+  return promotedFromStandbySince(view.configHistory, last?.atMs ?? Number.NEGATIVE_INFINITY);
 }

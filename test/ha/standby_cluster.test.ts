@@ -121,7 +121,7 @@ t.test("the member report: standby_leader for the holder of a standby cluster's 
   t.equal(view.members.find((x) => x.name === "pg1")?.role, "standby_leader");
 });
 
-t.test("the config: standby_cluster is checked, active with host, port or restore_command, not added to a running cluster", async (t) => {
+t.test("the config: standby_cluster is checked, active with host, port or restore_command, added to a running cluster only by demote-cluster", async (t) => {
   t.equal(standbyClusterProblem({ standby_cluster: SECTION }), null);
   t.equal(standbyClusterProblem({ standby_cluster: null }), null);
   t.match(standbyClusterProblem({ standby_cluster: { port: 70000 } }), /port must be an integer from 1 to 65535/);
@@ -139,7 +139,7 @@ t.test("the config: standby_cluster is checked, active with host, port or restor
   normal.bootstrap();
   t.match(rejected(normal.run("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { standby_cluster: { port: "x" } } })), /standby_cluster.port/);
   normal.ok("pg1", { kind: "recordTimeline", timeline: 1, lsn: 0n as Lsn, reason: "bootstrap", newPrimary: m("pg1") });
-  t.match(rejected(normal.run("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { standby_cluster: SECTION } })), /demote-cluster\) is not supported/);
+  t.match(rejected(normal.run("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { standby_cluster: SECTION } })), /use raftgres demote-cluster/, "adding it to a running cluster is demote-cluster's (test/ha/demote_cluster.test.ts)");
   const standby = standbyCluster();
   standby.ok("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { standby_cluster: { port: 5434 } } });
   t.equal(standbyClusterOf(standby.scope().config.value)?.port, 5434, "a standby cluster's section may change");

@@ -547,14 +547,14 @@ export class HaLoop {
       case "rewind":
         if (E.isRight(result)) {
           this.rewindFailures = 0;
-          this.memory = { ...this.memory, rewindFailure: null, preparedFrom: action.source.member };
+          this.memory = { ...this.memory, rewindFailure: null, rewindFailedAgainst: null, preparedFrom: action.source.member };
           return;
         }
         this.afterFailedRewind(action.source.member, result.left);
         return;
       case "clone":
       case "reinit":
-        if (E.isRight(result)) this.memory = { ...this.memory, rewindFailure: null, preparedFrom: action.source.member };
+        if (E.isRight(result)) this.memory = { ...this.memory, rewindFailure: null, rewindFailedAgainst: null, preparedFrom: action.source.member };
         return;
       case "start":
         // Either way the preparation is used up: a replica that fails to start (its timeline is
@@ -571,11 +571,14 @@ export class HaLoop {
     const view = this.options.cluster.local(this.options.scope);
     const lease = view?.lease ?? null;
     const holder = lease !== null && !lease.expired ? lease.holder : null;
-    const primaryNow = holder !== null && view?.members.find((m) => m.name === holder)?.role === "primary" ? holder : null;
+    const holderRole = holder === null ? null : (view?.members.find((m) => m.name === holder)?.role ?? null);
+    // A standby leader rewinds against the remote primary, which stays the source to rewind
+    // against; a member of a standby cluster against its standby leader.
+    const primaryNow = this.isStandbyLeader(view) ? source : holderRole === "primary" || holderRole === "standby_leader" ? holder : null;
     const verdict = rewindVerdict(failure, source, primaryNow, this.rewindFailures);
     if (verdict.kind === "giveUp") {
       this.options.logger.error({ source }, `pg_rewind cannot bring this data directory back: ${verdict.why}`);
-      this.memory = { ...this.memory, rewindFailure: verdict.why };
+      this.memory = { ...this.memory, rewindFailure: verdict.why, rewindFailedAgainst: source };
       return;
     }
     this.rewindFailures = verdict.failures;

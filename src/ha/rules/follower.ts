@@ -10,7 +10,7 @@ import type { LeaseView } from "../../dcs/views.js";
 import type { Upstream } from "../actions.js";
 import { decision, member, slotsIfDue, upstreamOf, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
-import { lineageAgainst, primaryTimelineOf, REPLAY_STUCK_RESTART_MS, REPLAY_STUCK_REWIND_MS, replayStuckMs } from "../rejoin_check.js";
+import { holderWal, lineageAgainst, primaryTimelineOf, REPLAY_STUCK_RESTART_MS, REPLAY_STUCK_REWIND_MS, replayStuckMs } from "../rejoin_check.js";
 import { startOrWait } from "../start_backoff.js";
 
 export function followerRule(input: HaInput): HaDecision | null {
@@ -100,7 +100,7 @@ function runningReplica(input: HaInput, lease: LeaseView, source: Upstream): HaD
     // doubt (past a fork on a timeline it may have left) can, unless its replay is stuck.
     const lineage = lineageAgainst(input, primaryTimeline);
     if (lineage.kind === "diverged") return decision([{ kind: "stop", mode: "fast" }], `stopping to rewind: this replica is off ${lease.holder}'s history`, lineage.why);
-    const stuckMs = lineage.kind === "unknown" ? replayStuckMs(input, member(input.view, lease.holder)?.walWritten ?? null) : null;
+    const stuckMs = lineage.kind === "unknown" ? replayStuckMs(input, holderWal(member(input.view, lease.holder))) : null;
     if (stuckMs !== null && stuckMs >= REPLAY_STUCK_REWIND_MS) {
       return decision([{ kind: "stop", mode: "fast" }], `stopping to rewind: its replay has not moved for ${Math.round(stuckMs / 1000)} s while ${lease.holder} went on`, lineage.kind === "unknown" ? lineage.why : "");
     }
@@ -108,7 +108,7 @@ function runningReplica(input: HaInput, lease: LeaseView, source: Upstream): HaD
   // A replica on the history whose WAL receiver stays away (seen in the fault-injection runs:
   // "walreceiver absent" for minutes after its primary restarted) is started again: its start
   // goes through the rejoin check, and PostgreSQL's recovery begins anew.
-  const idleMs = pg.streaming ? null : replayStuckMs(input, member(input.view, lease.holder)?.walWritten ?? null);
+  const idleMs = pg.streaming ? null : replayStuckMs(input, holderWal(member(input.view, lease.holder)));
   if (idleMs !== null && idleMs >= REPLAY_STUCK_RESTART_MS) {
     return decision([{ kind: "stop", mode: "fast" }], `stopping to start again: not streaming, and its replay has not moved for ${Math.round(idleMs / 1000)} s while ${lease.holder} went on`);
   }

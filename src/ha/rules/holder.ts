@@ -5,7 +5,7 @@
  */
 import type { Lsn } from "../../dcs/model.js";
 import type { StandbyCluster } from "../../dcs/standby_cluster.js";
-import type { Action } from "../actions.js";
+import type { Action, Upstream } from "../actions.js";
 import { dcs, decision, holdsLease, renewalDue, safeTimeLeftMs, slotsIfDue, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
 import { promotedFromStandby, remoteUpstream, standbyClusterFor } from "../standby.js";
@@ -91,8 +91,11 @@ function timelineRecord(input: HaInput): Action[] {
   const { view, pg, me } = input;
   const history = view?.primaryHistory ?? [];
   const last = history[history.length - 1];
-  if (pg.timeline === null || (last !== undefined && last.timeline >= pg.timeline)) return [];
-  const reason = view !== null && promotedFromStandby(view) ? "manual" : last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
+  // After promote-cluster the timeline continues the remote's history, whose numbers need not
+  // follow the ones on record (demote-cluster rewound this cluster onto it): recorded anyway.
+  const promoted = view !== null && promotedFromStandby(view);
+  if (pg.timeline === null || (last !== undefined && last.timeline >= pg.timeline && !promoted)) return [];
+  const reason = promoted ? "manual" : last === undefined ? "bootstrap" : (input.memory.tookLeaseFor ?? "failover");
   const parent = pg.timelineParent === null ? {} : { parent: pg.timelineParent };
   return [dcs({ kind: "recordTimeline", timeline: pg.timeline, ...parent, lsn: pg.timelineSwitchLsn ?? pg.walWritten ?? (0n as Lsn), reason, newPrimary: me })];
 }
@@ -132,6 +135,11 @@ function handoverRule(input: HaInput, renew: readonly Action[]): HaDecision | nu
  * promoted here — removing standby_cluster from the config makes this member a normal holder,
  * which promotes it. The other members stream from it (they keep their slots on it). No
  * synchronous replication (syncModeOf is off in a standby cluster). patroni-behaviour.md §5 B2.1.
+ *
+ * After demote-cluster (src/dcs/demote_cluster.ts) the holder is still the primary: it stops it
+ * (fast: its replicas receive all of its WAL) and keeps the lease all along — no other member
+ * may take it, so there is never a second writable primary and no failover race — then rewinds
+ * the former primary against the remote (formerPrimaryRule) and starts it as the standby leader.
  */
 function standbyLeaderRule(input: HaInput, renew: readonly Action[], standby: StandbyCluster): HaDecision {
   const { pg } = input;
@@ -142,13 +150,14 @@ function standbyLeaderRule(input: HaInput, renew: readonly Action[], standby: St
       return decision(renew, `holding the lease as the standby leader while PostgreSQL is ${pg.process}`);
     case "crashed":
     case "stopped":
-      return giveUpAfterCrash(input) ?? startOrWait(input, { kind: "start", as: "replica", upstream: remote }, `starting PostgreSQL as the standby leader, a standby of ${remote.member}`, `state ${pg.controlState}`, renew);
+      return giveUpAfterCrash(input) ?? formerPrimaryRule(input, renew, remote) ?? startOrWait(input, { kind: "start", as: "replica", upstream: remote }, `starting PostgreSQL as the standby leader, a standby of ${remote.member}`, `state ${pg.controlState}`, renew);
     case "running":
       break;
   }
   if (pg.role === "primary") {
-    // Only a data directory claimed at bootstrap can get here (the config refuses demote-cluster).
-    return decision([...renew, { kind: "stop", mode: "fast" }], "stopping the primary: this is a standby cluster, its lease holder runs as a standby of the remote primary", remote.member);
+    // demote-cluster, or a data directory claimed at bootstrap: Patroni's demote "demote-cluster"
+    // mode (patroni-behaviour.md §5, Demote modes) — a fast stop that keeps the lease.
+    return decision([...renew, { kind: "stop", mode: "fast" }], `demoting: stopping the primary to run as the standby leader, a standby of ${remote.member} (this is a standby cluster now)`, `generation ${validLease(input.view)!.generation}, timeline ${pg.timeline ?? "?"}`);
   }
   if (pg.upstream !== remote.member) {
     return decision([...renew, { kind: "followPrimary", upstream: remote }], `following the remote primary as the standby leader (${remote.member})`, `was following ${pg.upstream ?? "nobody"}`);
@@ -156,4 +165,44 @@ function standbyLeaderRule(input: HaInput, renew: readonly Action[], standby: St
   const slots = input.settings.useSlots && input.view !== null ? slotsIfDue(input) : [];
   const streaming = pg.streaming ? `streaming from ${remote.member}` : `not streaming from ${remote.member} yet`;
   return decision([...renew, ...slots], `${renew.length > 0 ? "renewed" : "holding"} the lease as the standby leader, ${streaming}`, `generation ${validLease(input.view)!.generation}, timeline ${pg.timeline ?? "?"}`);
+}
+
+/**
+ * A stopped data directory that last ran as a primary (the control file says so) may hold WAL
+ * the remote primary never had — all this cluster wrote after it parted from the remote — and
+ * then could never stream from it. pg_rewind against the remote finds out: it takes the data
+ * directory back to the remote's history, or says "no rewind required" when it is on it (the
+ * remote received this primary's WAL to its end, as in a planned swap of roles). Null when there
+ * is nothing to do. The directory is never wiped here: the usual reason a rewind cannot work is
+ * a source that is not a copy of this cluster (a wrong standby_cluster host), and this former
+ * primary holds the cluster's own writes; the operator decides (fix the section, or
+ * promote-cluster to undo).
+ */
+function formerPrimaryRule(input: HaInput, renew: readonly Action[], remote: Upstream): HaDecision | null {
+  const { pg, memory, settings } = input;
+  if (!ranAsPrimary(pg) || memory.preparedFrom === remote.member) return null;
+  // With restore_command only there is no server to rewind against; PostgreSQL's recovery
+  // checks the archive's timeline history itself and refuses to start off it.
+  if (remote.connUrl === "") return null;
+  const why = `this data directory last ran as a primary (${pg.controlState}, timeline ${pg.timeline ?? "?"}): what it wrote after it parted from ${remote.member} must go before it can follow it`;
+  // A failure against another source (standby_cluster was corrected since) does not count.
+  const failure = memory.rewindFailedAgainst === remote.member ? memory.rewindFailure : null;
+  if (failure === null && settings.usePgRewind) return decision([...renew, { kind: "rewind", source: remote }], `rewinding against ${remote.member} before following it as the standby leader`, why);
+  const cannot = failure ?? "postgresql.use_pg_rewind is off";
+  return decision(renew, `cannot follow ${remote.member} as the standby leader: this former primary cannot be rewound against it (${cannot.split("\n", 1)[0]}); the data directory is kept: correct standby_cluster, or undo with raftgres promote-cluster`, why);
+}
+
+/** The control file of a stopped data directory says it last ran as a primary (not in recovery). */
+function ranAsPrimary(pg: HaInput["pg"]): boolean {
+  switch (pg.controlState) {
+    case "shut down":
+    case "in production":
+    case "in crash recovery":
+    case "shutting down":
+      return true;
+    case "shut down in recovery":
+    case "in archive recovery":
+    case "unknown":
+      return false;
+  }
 }
