@@ -95,7 +95,6 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
   const ha: Record<string, ParameterValue> = {
     listen_addresses: s.listenHost,
     port: s.port,
-    unix_socket_directories: s.socketDir ?? "",
     hot_standby: true,
     wal_log_hints: true,
     recovery_target_timeline: "latest",
@@ -125,7 +124,9 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     `${UPSTREAM_MARK}${upstream === null ? "" : upstream.member}`,
     `# Written by raftgres for ${s.memberName} as ${role.role}; rewritten before each start: do not edit,`,
     "# set parameters in the raftgres configuration instead.",
-    ...Object.entries({ cluster_name: s.memberName, ...DEFAULT_PARAMETERS }).map(line),
+    // No Unix socket unless the configuration names a directory (Patroni's sample and the guides
+    // built on it do, for local psql): raftgres itself connects over TCP.
+    ...Object.entries({ cluster_name: s.memberName, ...DEFAULT_PARAMETERS, unix_socket_directories: s.socketDir ?? "" }).map(line),
     `include_if_exists = '${DYNAMIC_CONF_FILE}'`,
     ...user.map(line),
     ...ours.map(line),

@@ -11,7 +11,9 @@
  *   the units the parameter's base unit takes, converted and checked against min..max, enum
  *   (case-insensitive), string;
  * - no control character (U+0000–U+001F, U+007F) anywhere, names included;
- * - the parameters raftgres sets itself are refused, with why.
+ * - the parameters raftgres sets itself are refused, with why — but for hot_standby and
+ *   wal_log_hints given as on, the value raftgres sets: Patroni's sample patroni.yml and the
+ *   production guides built on it set both, and the line changes nothing.
  * Values come as JSON strings, numbers or booleans (`max_connections: 200`, `work_mem: "64MB"`),
  * and are checked as the text PostgreSQL reads: true is "on", 200 is "200".
  * Pure: no I/O, so every edge (the agent, the REST API, the config reader) can call it.
@@ -35,7 +37,6 @@ export const RAFTGRES_PARAMETERS: ReadonlyMap<string, string> = new Map([
   ["include_if_exists", "raftgres writes the include lines of postgresql.conf"],
   ["listen_addresses", "it comes from postgresql.listen"],
   ["port", "it comes from postgresql.listen"],
-  ["unix_socket_directories", "raftgres connects over TCP and sets it"],
   ["hot_standby", "replicas must answer read-only queries for the HA checks"],
   ["wal_log_hints", "pg_rewind needs it on"],
   ["primary_conninfo", "it points at the member this node streams from"],
@@ -43,6 +44,13 @@ export const RAFTGRES_PARAMETERS: ReadonlyMap<string, string> = new Map([
   ["recovery_target_timeline", "replicas must follow every promotion (latest)"],
   ["cluster_name", "it is the member's name"],
 ]);
+
+/**
+ * Parameters raftgres sets to one boolean value, which a file may give too (Patroni's sample
+ * configuration has `hot_standby: "on"` and `wal_log_hints: "on"`): the same value is accepted,
+ * since it is in force anyway; another is refused as for every parameter raftgres sets.
+ */
+const RAFTGRES_BOOLEANS: ReadonlyMap<string, boolean> = new Map([["hot_standby", true], ["wal_log_hints", true]]);
 
 /** guc-file.l: a name a configuration file can hold, and a custom one (ID "." ID). */
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -78,7 +86,10 @@ export function parameterProblems(parameters: Readonly<Record<string, unknown>>,
 
 /** The problem of one parameter, or null when PostgreSQL 15 accepts it and raftgres lets it be set. */
 export function parameterProblem(name: string, value: unknown, where: string): string | null {
-  const reason = RAFTGRES_PARAMETERS.get(name.toLowerCase());
+  const lower = name.toLowerCase();
+  const text = valueText(value);
+  if (text !== null && RAFTGRES_BOOLEANS.has(lower) && parseBool(text) === RAFTGRES_BOOLEANS.get(lower)) return serverProblem(name, value, where);
+  const reason = RAFTGRES_PARAMETERS.get(lower);
   if (reason !== undefined) return `${where}.${printable(name)}: raftgres sets ${name.toLowerCase()} itself (${reason}); remove it`;
   return serverProblem(name, value, where);
 }

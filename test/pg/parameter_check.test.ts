@@ -95,6 +95,11 @@ t.test("names: custom ones with one dot, case-insensitive, the ones raftgres set
   for (const name of ["port", "listen_addresses", "primary_conninfo", "hot_standby", "include", "data_directory", "cluster_name", "wal_log_hints"]) {
     t.match(parameterProblem(name, "x", W), new RegExp(`raftgres sets ${name} itself \\(.+\\); remove it$`));
   }
+  t.equal(parameterProblem("hot_standby", "on", W), null, "the value raftgres sets, as Patroni's sample patroni.yml gives it");
+  t.equal(parameterProblem("WAL_LOG_HINTS", true, W), null);
+  t.match(parameterProblem("hot_standby", false, W), /raftgres sets hot_standby itself/);
+  t.match(parameterProblem("wal_log_hints", "off", W), /raftgres sets wal_log_hints itself/);
+  t.equal(parameterProblem("unix_socket_directories", "/var/run/postgresql", W), null, "local psql through a socket, as Patroni's guides have it");
   t.match(parameterProblem("block_size", 8192, W), /cannot be set in a configuration file \(it is fixed when PostgreSQL is built/);
   t.match(parameterProblem("role", "x", W), /per-session setting/);
   t.match(parameterProblem("x".repeat(64), "1", W), /at most 63 characters/);

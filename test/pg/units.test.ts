@@ -104,6 +104,9 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.match(text, /^max_wal_senders = 20$/m, "the user's choice where HA does not care");
   t.match(text, /^work_mem = '8MB'$/m);
   t.match(text, /^unix_socket_directories = ''$/m);
+  const socket = renderServerConf({ ...resolved.right, parameters: { unix_socket_directories: "/var/run/postgresql" } }, { role: "primary" });
+  const socketText = E.isRight(socket) ? socket.right.text : "";
+  t.equal(socketText.match(/^unix_socket_directories = .*$/gm)?.at(-1), "unix_socket_directories = '/var/run/postgresql'", "a socket directory the configuration names wins over none");
   t.match(text, /^primary_conninfo = ''$/m);
   const upstream = { member: m("pg2"), connUrl: "postgresql://10.0.0.2:5433/postgres" };
   const replica = renderServerConf(s.right, { role: "replica", upstream });
