@@ -17,7 +17,7 @@ import { serverUrl } from "./conninfo.js";
 import { renderHba } from "./conf.js";
 import { exists, wipeDirectoryContents, writeFileAtomic } from "./files.js";
 import { dropWalBackup, walBackupDir } from "./rewind_wal_backup.js";
-import { describeOutcome, runProgram, succeeded } from "./programs.js";
+import { describeOutcome, missingPrograms, PROGRAMS, runProgram, succeeded } from "./programs.js";
 import { serverLogFile, sqlTarget, startServer, stopServer } from "./lifecycle.js";
 import { ControlDataCache, NOTHING, observeLocal } from "./observe.js";
 import { Postmaster, removeStaleLockFile } from "./postmaster.js";
@@ -30,7 +30,7 @@ import { rewindFrom } from "./rewind.js";
 import { followUpstream, promoteServer } from "./role_changes.js";
 import { PermanentSlotKeeper } from "./permanent_slot_keeper.js";
 import type { PermanentSlotState } from "./permanent_slots.js";
-import { type PostgresSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
+import { DEFAULT_BIN_DIR, type PostgresSettings, type ResolvedSettings, resolveSettings } from "./settings.js";
 import { syncMemberSlots } from "./slots.js";
 import { applySyncStandbyNames } from "./sync_conf.js";
 import { SqlSession } from "./sql.js";
@@ -58,7 +58,13 @@ export class PostgresInstance implements PostgresPort {
    */
   static create(settings: PostgresSettings): E.Either<string, PostgresInstance> {
     const resolved = resolveSettings(settings);
-    return E.isLeft(resolved) ? resolved : E.right(new PostgresInstance(resolved.right));
+    if (E.isLeft(resolved)) return resolved;
+    const { binDir } = resolved.right;
+    const missing = missingPrograms(binDir);
+    if (missing.length > 0) {
+      return E.left(`invalid PostgreSQL settings: bin_dir ${binDir} has no ${missing.join(", ")}: raftgres runs ${PROGRAMS.join(", ")} from it; set postgresql.bin_dir to the directory of PostgreSQL's own programs (default ${DEFAULT_BIN_DIR})`);
+    }
+    return E.right(new PostgresInstance(resolved.right));
   }
 
   private constructor(readonly settings: ResolvedSettings) {

@@ -3,6 +3,7 @@
  * with a timeout, keeping the last lines of its output for the failure message an operator reads.
  */
 import { spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { assert } from "../lib/assert.js";
 import { OUTPUT_LINE_CHARS_MAX, OUTPUT_TAIL_LINES, PROGRAM_KILL_GRACE_MS } from "./constants.js";
@@ -46,6 +47,26 @@ export function programEnv(user: OsUser, binDir: string, extra: Readonly<Record<
     LANG: "C",
     ...extra,
   };
+}
+
+/** The programs the adapter runs from binDir (post_bootstrap's command is the user's own). */
+export const PROGRAMS = ["postgres", "initdb", "pg_controldata", "pg_basebackup", "pg_rewind"] as const;
+
+/**
+ * The programs of PROGRAMS that `binDir` lacks, or holds but cannot execute. A missing one only
+ * shows when it is first needed: without pg_controldata a new cluster's primary never recorded
+ * its system id and the cluster waited for it for ever. Debian's /usr/bin, for one, has pg_ctl
+ * and psql (pg_wrapper) but none of these.
+ */
+export function missingPrograms(binDir: string): string[] {
+  return PROGRAMS.filter((program) => {
+    try {
+      accessSync(join(binDir, program), constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }
 
 export function runProgram(binDir: string, user: OsUser, run: ProgramRun): Promise<ProgramOutcome> {

@@ -172,6 +172,13 @@ t.test("an instance whose data directory is out of the OS user's reach says whic
   t.match(bootstrap, { left: { code: "wrongState", message: "is not reachable by OS user \"postgres\"" } });
 });
 
+t.test("an instance whose bin_dir lacks PostgreSQL's programs is refused, naming them", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "raftgres-units-"));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const created = PostgresInstance.create({ ...base, binDir: root });
+  t.match(created, { left: `bin_dir ${root} has no postgres, initdb, pg_controldata, pg_basebackup, pg_rewind` });
+});
+
 t.test("the password file: libpq's escapes, one line per role; SCRAM verifiers as PostgreSQL stores them", async (t) => {
   t.equal(pgpassField("a:b\\c"), "a\\:b\\\\c");
   t.equal(passfileText({ replication: { username: "rg_repl", password: "p:w\\x" }, superuser: { username: "rg_admin", password: "s" } }), "*:*:*:rg_repl:p\\:w\\\\x\n*:*:*:rg_admin:s\n");
