@@ -88,6 +88,7 @@ export function fromDcsFailure(failure: DcsFailure, action: string): ApiError {
     case "versionConflict":
     case "switchoverPending":
     case "leaseHeld":
+    case "membersReporting":
       return apiError("conflict", message);
     case "limitReached":
       return apiError("payloadTooLarge", message);
@@ -98,6 +99,7 @@ export function fromDcsFailure(failure: DcsFailure, action: string): ApiError {
     case "offHistory":
       return apiError("notPossible", message, failure.candidates);
     case "noSwitchoverPending":
+    case "unknownScope":
       return apiError("notFound", message);
     case "notInitialized":
       return apiError("noClusterState", message);

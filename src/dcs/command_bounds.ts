@@ -257,6 +257,8 @@ export function commandProblem(command: unknown): string | null {
       return booleanProblem(c["paused"], "paused");
     case "setMaintenance":
       return first(nameProblem(c["member"], "member"), booleanProblem(c["on"], "on"));
+    case "removeScope":
+      return null;
     default:
       return `unknown command ${shown(kind)}`;
   }

@@ -49,7 +49,12 @@ export type Command =
   | { readonly kind: "setSyncState"; readonly expectedVersion: number | null; readonly leader: MemberName | null; readonly standbys: readonly MemberName[]; readonly quorum: number }
   | { readonly kind: "recordTimeline"; readonly timeline: number; readonly parent?: number; readonly lsn: Lsn; readonly reason: TimelineReason; readonly newPrimary: MemberName }
   | { readonly kind: "setPause"; readonly paused: boolean }
-  | { readonly kind: "setMaintenance"; readonly member: MemberName; readonly on: boolean };
+  | { readonly kind: "setMaintenance"; readonly member: MemberName; readonly on: boolean }
+  /**
+   * Forget the envelope's scope: members, lease, config, histories, initialization (an
+   * operator's `raftgres remove`; decide.ts says when it is allowed).
+   */
+  | { readonly kind: "removeScope" };
 
 export type CommandKind = Command["kind"];
 
@@ -357,6 +362,9 @@ class WireSetMaintenance extends WireCommand {
   }
 }
 
+@variant(19)
+class WireRemoveScope extends WireCommand {}
+
 class WireEnvelope {
   @field({ type: "u8" }) schemaVersion: number;
   @field({ type: "string" }) scope: string;
@@ -406,6 +414,8 @@ function toWire(command: Command): WireCommand {
       return new WireSetPause(command.paused);
     case "setMaintenance":
       return new WireSetMaintenance(command.member, command.on);
+    case "removeScope":
+      return new WireRemoveScope();
   }
 }
 
@@ -518,6 +528,7 @@ function fromWire(wire: WireCommand): Command {
   }
   if (wire instanceof WireSetPause) return { kind: "setPause", paused: wire.paused };
   if (wire instanceof WireSetMaintenance) return { kind: "setMaintenance", member: name(wire.member), on: wire.on };
+  if (wire instanceof WireRemoveScope) return { kind: "removeScope" };
   throw new Invalid("unknown command");
 }
 

@@ -11,7 +11,8 @@ import { decideConfig, decideSyncState, decideTimeline } from "./decide_config.j
 import { decideLease } from "./decide_lease.js";
 import { decideFailover, decideSwitchover } from "./decide_switchover.js";
 import type { DecideContext, Decision } from "./decide_context.js";
-import { type DcsState, emptyScope, type MemberName } from "./model.js";
+import { isGone } from "./candidates.js";
+import { configNumber, type DcsState, emptyScope, type MemberName } from "./model.js";
 import { rejection } from "./rejection.js";
 
 export type { DecideContext, Decision } from "./decide_context.js";
@@ -20,6 +21,9 @@ const NONE: Decision = E.right([]);
 
 export function decide(state: DcsState, envelope: CommandEnvelope, nowMs: number): Decision {
   const existing = state.scopes.get(envelope.scope);
+  if (existing === undefined && envelope.command.kind === "removeScope") {
+    return E.left(rejection("unknownScope", `the cluster state holds nothing for scope ${envelope.scope}: there is nothing to remove`));
+  }
   if (existing === undefined && state.scopes.size >= state.limits.scopesMax) {
     return E.left(rejection("limitReached", `this DCS already serves ${state.scopes.size} scopes, its limit; scope ${envelope.scope} cannot be added`));
   }
@@ -60,6 +64,8 @@ function decideCommand(ctx: DecideContext, command: Command): Decision {
       if (!ctx.scope.members.has(command.member)) return E.left(rejection("unknownMember", `${command.member} is not a member of ${ctx.scope.scope}`));
       return ctx.scope.maintenance.has(command.member) === command.on ? NONE : E.right([{ kind: "maintenanceChanged", member: command.member, on: command.on }]);
     }
+    case "removeScope":
+      return decideRemoveScope(ctx);
     default:
       return assertNever(command, "command");
   }
@@ -95,4 +101,29 @@ function decideRemove(ctx: DecideContext, name: MemberName): Decision {
     return E.left(rejection("leaseHeld", `${name} holds the leader lease (until ${isoTime(lease.expiresAtMs)}); switch over or stop it first`));
   }
   return E.right([{ kind: "memberRemoved", name }]);
+}
+
+/**
+ * `raftgres remove`: the scope's whole state goes — members, lease, config, histories, the
+ * synchronous state, pause and maintenance, the initialization. Only once nothing acts on it:
+ * the agents are the DCS here, and one that runs while its state goes would see a cluster never
+ * initialized and adopt its data directory again as a new one (or, with an empty one, race to
+ * initdb), with the default config; a primary still holding the lease would be fenced and stop.
+ * So it is refused while the lease is valid and while any member has reported within the ttl
+ * (isGone): every agent of the scope must be stopped first. Since no agent runs, no holder of an
+ * old lease generation is about when the generations start again from 0.
+ */
+function decideRemoveScope(ctx: DecideContext): Decision {
+  const { scope, nowMs } = ctx;
+  const lease = scope.lease;
+  if (lease !== null && lease.expiresAtMs > nowMs) {
+    return E.left(rejection("leaseHeld", `${lease.holder} holds the leader lease of ${scope.scope} until ${isoTime(lease.expiresAtMs)}: stop the agents of ${scope.scope} first, then remove it`));
+  }
+  const reporting = [...scope.members.values()].filter((member) => !isGone(member, scope, nowMs)).map((member) => member.name).sort();
+  if (reporting.length > 0) {
+    const ttl = configNumber(scope.config, "ttl");
+    const who = reporting.length === 1 ? `${reporting[0]} still reports` : `${reporting.join(", ")} still report`;
+    return E.left(rejection("membersReporting", `${who} (within the ttl of ${ttl} s): stop the agents of ${scope.scope} first; an agent running when its cluster state is removed would adopt its data directory again as a new cluster`));
+  }
+  return E.right([{ kind: "scopeRemoved", by: ctx.author }]);
 }

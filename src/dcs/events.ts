@@ -26,7 +26,9 @@ export type Event =
   | { readonly kind: "syncStateChanged"; readonly sync: SyncState }
   | { readonly kind: "timelineRecorded"; readonly change: PrimaryChange }
   | { readonly kind: "pauseChanged"; readonly paused: boolean; readonly by: string }
-  | { readonly kind: "maintenanceChanged"; readonly member: MemberName; readonly on: boolean };
+  | { readonly kind: "maintenanceChanged"; readonly member: MemberName; readonly on: boolean }
+  /** The scope's whole state is gone (decide.ts decideRemoveScope); `by` asked for it. */
+  | { readonly kind: "scopeRemoved"; readonly by: string };
 
 export type EventKind = Event["kind"];
 
@@ -181,7 +183,7 @@ function toWire(event: Event): WireEvent {
 }
 
 /** The kinds whose payload travels as JSON (WireJsonEvent). */
-const JSON_EVENT_KINDS: readonly string[] = ["clusterInitialized", "systemIdRecorded", "memberUpdated", "memberRemoved", "configChanged", "switchoverRequested", "switchoverCancelled", "switchoverCleared", "syncStateChanged", "pauseChanged", "maintenanceChanged", "takeoverRecorded"];
+const JSON_EVENT_KINDS: readonly string[] = ["clusterInitialized", "systemIdRecorded", "memberUpdated", "memberRemoved", "configChanged", "switchoverRequested", "switchoverCancelled", "switchoverCleared", "syncStateChanged", "pauseChanged", "maintenanceChanged", "takeoverRecorded", "scopeRemoved"];
 
 function checkedName(value: string, what: string): MemberName {
   if (!isValidName(value)) throw new Error(`${what} ${JSON.stringify(value.slice(0, 80))} is not a valid name`);

@@ -119,6 +119,12 @@ function memberRecord(status: MemberStatus, lastSeenMs: number): MemberRecord {
 }
 
 export function evolve(state: DcsState, scopeName: Scope, event: Event, atMs: number): void {
+  if (event.kind === "scopeRemoved") {
+    // Everything of the scope goes, its lease generation too: a scope of that name later is a
+    // new cluster (decide.ts says why no holder of an old generation can be about then).
+    state.scopes.delete(scopeName);
+    return;
+  }
   const scope = scopeFor(state, scopeName);
   const max = state.limits.historyMax;
   switch (event.kind) {

@@ -24,6 +24,10 @@ export type RejectionCode =
   /** A candidate for the lease whose WAL is off the last holder's history (decide_lease.ts). */
   | "offHistory"
   | "limitReached"
+  /** The DCS holds no state for the scope named. */
+  | "unknownScope"
+  /** Members of the scope still report (their agents run): it cannot be removed under them. */
+  | "membersReporting"
   /**
    * Applying the entry failed inside raftgres (a bug, logged at error level with the entry's
    * index): the command is refused on every node and the state is left as it was.

@@ -29,6 +29,7 @@ const every: Command[] = [
   { kind: "recordTimeline", timeline: 4, parent: 2, lsn: 50_331_808n as Lsn, reason: "failover", newPrimary: m("pg3") },
   { kind: "setPause", paused: true },
   { kind: "setMaintenance", member: m("pg2"), on: false },
+  { kind: "removeScope" },
 ];
 
 t.test("every command survives its borsh encoding", async (t) => {
