@@ -301,6 +301,34 @@ t.test("list takes patronictl's cluster name (checked) and -t", async (t) => {
   t.match(other.stderr, /this node serves cluster demo, not elsewhere/);
 });
 
+t.test("the other commands take patronictl's cluster name too: CLUSTER [MEMBER...] or [CLUSTER], checked", async (t) => {
+  const node = await fakeCluster();
+  t.teardown(() => node.close());
+  node.on("POST", "/restart", () => ({ status: 200, body: { message: "restarted successfully" } }));
+  node.on("POST", "/reinitialize", () => ({ status: 200, body: { message: "reinitialize started" } }));
+  node.on("POST", "/switchover", () => ({ status: 200, body: { message: "Successfully switched over to \"pg2\"" } }));
+  node.on("PATCH", "/config", () => ({ status: 200, body: { pause: true } }));
+  node.on("GET", "/history", () => ({ status: 200, body: [] }));
+  const restart = await cli(["--url", node.url, "restart", "demo", "--pending", "--force"]);
+  t.equal(restart.code, 0, restart.stderr);
+  t.equal(restart.stdout, "Skipped: no restart pending on member pg2\nSuccess: restart on member pg3\nSkipped: no restart pending on member pg1\n", "patronictl's restart CLUSTER --pending");
+  const one = await cli(["--url", node.url, "restart", "demo", "pg3", "--force"]);
+  t.equal(one.stdout, "Success: restart on member pg3\n", "restart CLUSTER MEMBER");
+  const reinit = await cli(["--url", node.url, "reinit", "demo", "pg3", "--force"]);
+  t.equal(reinit.stdout, "Success: reinitialize for member pg3\n");
+  const bare = await cli(["--url", node.url, "reinit", "demo", "--force"]);
+  t.equal(bare.code, 2, "reinit of the cluster's name alone is no rebuild of every member");
+  t.match(bare.stderr, "reinit needs the replicas to rebuild");
+  for (const args of [["switchover", "demo", "--candidate", "pg2", "--force"], ["pause", "demo"], ["history", "demo"], ["show-config", "demo"], ["edit-config", "demo", "--pg", "work_mem=8MB", "--force"]]) {
+    const named = await cli(["--url", node.url, ...args]);
+    t.equal(named.code, 0, `${args.join(" ")}: ${named.stderr}`);
+    const other = await cli(["--url", node.url, ...args.map((a) => (a === "demo" ? "elsewhere" : a))]);
+    t.equal(other.code, 1, `${args[0]!} of another cluster is refused`);
+    t.match(other.stderr, /this node serves cluster demo, not elsewhere/);
+  }
+  t.equal(node.sent("POST", "/switchover").length, 1, "the refused switchover sent nothing");
+});
+
 t.test("query runs one statement on the primary (or the member named) and prints its rows", async (t) => {
   const node = await fakeCluster();
   t.teardown(() => node.close());

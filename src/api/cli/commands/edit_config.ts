@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { isJsonObject, type JsonObject } from "../../../dcs/json.js";
 import { diffAsMergePatch } from "../../../dcs/merge_patch.js";
 import { expectSuccess, refusal } from "../answers.js";
+import { CLUSTER_ARGUMENT, checkClusterNameOf } from "../cluster_name.js";
 import type { CliContext } from "../context.js";
 import { CliExit, EXIT, failed, usageError } from "../exit.js";
 import { renderDocument } from "../format.js";
@@ -30,9 +31,11 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function registerEditConfig(program: Command, ctx: CliContext): void {
   program.command("show-config")
     .description("print the cluster's dynamic configuration")
+    .argument("[cluster]", CLUSTER_ARGUMENT)
     .option("-f, --format <format>", "yaml or json", "yaml")
-    .action(async (opts: { format: string }) => {
+    .action(async (clusterName: string | undefined, opts: { format: string }) => {
       if (opts.format !== "yaml" && opts.format !== "json") throw usageError(`--format ${JSON.stringify(opts.format)}: expected yaml or json`);
+      await checkClusterNameOf(ctx, clusterName);
       const { config } = await readConfig(ctx);
       ctx.out(opts.format === "yaml" ? configYaml(config).trimEnd() : renderDocument(config, "json"));
     });
@@ -44,7 +47,8 @@ export function registerEditConfig(program: Command, ctx: CliContext): void {
     .option("--replace <file>", "replace the whole configuration with a YAML file (- for stdin)")
     .option("--force", "do not ask for confirmation")
     .option("-q, --quiet", "do not show the diff")
-    .action(async (opts: EditOptions) => editConfig(ctx, opts));
+    .argument("[cluster]", CLUSTER_ARGUMENT)
+    .action(async (clusterName: string | undefined, opts: EditOptions) => editConfig(ctx, clusterName, opts));
 }
 
 async function readConfig(ctx: CliContext): Promise<{ config: JsonObject; etag: string | null }> {
@@ -54,7 +58,7 @@ async function readConfig(ctx: CliContext): Promise<{ config: JsonObject; etag: 
   return { config: answer.json, etag: typeof etag === "string" ? etag : null };
 }
 
-async function editConfig(ctx: CliContext, opts: EditOptions): Promise<void> {
+async function editConfig(ctx: CliContext, clusterName: string | undefined, opts: EditOptions): Promise<void> {
   if (opts.replace !== undefined && (opts.apply !== undefined || opts.set.length > 0 || opts.pg.length > 0)) {
     throw usageError("--replace takes the whole configuration: it cannot be combined with --set, --pg or --apply");
   }
@@ -62,6 +66,7 @@ async function editConfig(ctx: CliContext, opts: EditOptions): Promise<void> {
   const patches = [...opts.set.map((s) => parseSetting(s)), ...opts.pg.map(parsePgSetting)];
   const applied = opts.apply === undefined ? null : parseConfigYaml(readInput(ctx, opts.apply), opts.apply);
   const replacement = opts.replace === undefined ? null : parseConfigYaml(readInput(ctx, opts.replace), opts.replace);
+  await checkClusterNameOf(ctx, clusterName);
   const { config: before, etag } = await readConfig(ctx);
   let after: JsonObject;
   if (replacement !== null) after = replacement;

@@ -8,6 +8,7 @@ import { isJsonObject, type JsonObject } from "../../../dcs/json.js";
 import { type ClusterMember, type ClusterView, isLeaderRole, serverMessage } from "../answers.js";
 import type { CliContext } from "../context.js";
 import { CliExit, EXIT, failed, usageError } from "../exit.js";
+import { memberWords } from "../cluster_name.js";
 import { ACTION_TIMEOUT_MS, type SendResult } from "../http.js";
 import { printMembers } from "./list.js";
 
@@ -26,7 +27,7 @@ interface Selection {
 export function registerMemberActions(program: Command, ctx: CliContext): void {
   program.command("restart")
     .description("restart PostgreSQL on members (all of --role when none is named)")
-    .argument("[members...]", "members to restart")
+    .argument("[members...]", "members to restart, after the cluster's name if given (patronictl's restart CLUSTER [MEMBER...])")
     .option("-r, --role <role>", "only members with this role: primary, replica or any", "any")
     .option("--pending", "only members whose settings wait for a restart")
     .option("--scheduled <time>", "when: an ISO 8601 time with a time zone, or now")
@@ -35,13 +36,13 @@ export function registerMemberActions(program: Command, ctx: CliContext): void {
     .action(async (names: string[], opts: RestartOptions) => restart(ctx, names, opts));
   program.command("reload")
     .description("reload the configuration of members (the agent's and PostgreSQL's)")
-    .argument("[members...]", "members to reload")
+    .argument("[members...]", "members to reload, after the cluster's name if given (patronictl's reload CLUSTER [MEMBER...])")
     .option("-r, --role <role>", "only members with this role: primary, replica or any", "any")
     .option("--force", "do not ask for confirmation")
     .action(async (names: string[], opts: Selection) => reload(ctx, names, opts));
   program.command("reinit")
     .description("rebuild replicas from scratch (a new base backup)")
-    .argument("<members...>", "replicas to rebuild")
+    .argument("<members...>", "replicas to rebuild, after the cluster's name if given (patronictl's reinit CLUSTER MEMBER...)")
     .option("--force", "do not ask; cancel an action the member is running")
     .option("--from-leader", "take the base backup from the primary")
     .option("--from <member>", "take the base backup from this member (default: a running member tagged clonefrom, else the primary)")
@@ -56,8 +57,9 @@ function parseRole(role: string | undefined): Role {
   throw usageError(`--role ${JSON.stringify(role)}: expected primary, replica or any`);
 }
 
-async function select(ctx: CliContext, cluster: ClusterView, names: readonly string[], opts: Selection, action: string): Promise<ClusterMember[]> {
+async function select(ctx: CliContext, cluster: ClusterView, words: readonly string[], opts: Selection, action: string): Promise<ClusterMember[]> {
   const role = parseRole(opts.role);
+  const names = memberWords(cluster, words);
   const force = opts.force === true;
   if (cluster.members.length === 0) throw failed(`cluster ${cluster.scope ?? "?"} has no members`);
   if (!force) await printMembers(ctx, { format: "table", extended: false, topology: false });
@@ -209,6 +211,8 @@ type ReinitOptions = { force?: boolean; fromLeader?: boolean; from?: string; wai
 async function reinit(ctx: CliContext, names: string[], opts: ReinitOptions): Promise<void> {
   if (opts.from !== undefined && opts.fromLeader === true) throw usageError("--from and --from-leader exclude each other");
   const cluster = await ctx.cluster();
+  // Without names select() takes every member: never a rebuild of all, primary included.
+  if (memberWords(cluster, names).length === 0) throw usageError(`reinit needs the replicas to rebuild: reinit ${cluster.scope ?? "CLUSTER"} MEMBER...`);
   const members = await select(ctx, cluster, names, { force: opts.force === true }, "reinitialize");
   await confirm(ctx, members, "reinitialize", opts.force === true);
   const outcomes = new Outcomes();

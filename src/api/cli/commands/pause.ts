@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { isJsonObject } from "../../../dcs/json.js";
 import { refusal } from "../answers.js";
+import { CLUSTER_ARGUMENT, checkClusterName } from "../cluster_name.js";
 import type { CliContext } from "../context.js";
 import { failed } from "../exit.js";
 
@@ -18,13 +19,15 @@ export function registerPause(program: Command, ctx: CliContext): void {
   for (const [name, paused] of [["pause", true], ["resume", false]] as const) {
     program.command(name)
       .description(paused ? "enter maintenance mode: no automatic failover, PostgreSQL left alone" : "leave maintenance mode")
+      .argument("[cluster]", CLUSTER_ARGUMENT)
       .option("--wait", "wait until every member reports the new mode")
-      .action(async (opts: { wait?: boolean }) => setPause(ctx, paused, opts.wait === true));
+      .action(async (clusterName: string | undefined, opts: { wait?: boolean }) => setPause(ctx, clusterName, paused, opts.wait === true));
   }
 }
 
-async function setPause(ctx: CliContext, paused: boolean, wait: boolean): Promise<void> {
+async function setPause(ctx: CliContext, clusterName: string | undefined, paused: boolean, wait: boolean): Promise<void> {
   const cluster = await ctx.cluster();
+  checkClusterName(cluster, clusterName);
   if (cluster.pause === paused) throw failed(paused ? "Cluster is already paused" : "Cluster is not paused");
   const answer = await ctx.api.call("PATCH", "/config", { body: { pause: paused } });
   if (answer.status < 200 || answer.status >= 300) throw refusal(answer, paused ? "pause" : "resume");

@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import type { JsonObject } from "../../../dcs/json.js";
 import { type ClusterView, leaderOf, refusal, serverMessage } from "../answers.js";
+import { CLUSTER_ARGUMENT, checkClusterName } from "../cluster_name.js";
 import { type CliContext, timestamp } from "../context.js";
 import { failed, usageError } from "../exit.js";
 import { ACTION_TIMEOUT_MS } from "../http.js";
@@ -30,20 +31,23 @@ export function registerSwitchover(program: Command, ctx: CliContext): void {
     .option("--candidate <name>", "the replica to promote (default: the server picks the best)")
     .option("--scheduled <time>", "when: an ISO 8601 time with a time zone, or now")
     .option("--force", "ask nothing: the current primary, the server's choice of candidate, now")
-    .action(async (opts: ActionOptions & { primary?: string }) => {
-      await run(ctx, "switchover", { ...opts, ...(opts.leader === undefined && opts.primary !== undefined ? { leader: opts.primary } : {}) });
+    .argument("[cluster]", CLUSTER_ARGUMENT)
+    .action(async (clusterName: string | undefined, opts: ActionOptions & { primary?: string }) => {
+      await run(ctx, "switchover", clusterName, { ...opts, ...(opts.leader === undefined && opts.primary !== undefined ? { leader: opts.primary } : {}) });
     });
   program.command("failover")
     .description("promote a named replica, also when there is no healthy primary (may lose data)")
     .option("--candidate <name>", "the replica to promote (required with --force)")
     .option("--allow-data-loss", "promote the candidate even if it is behind (lag, or not known to hold every synchronous commit)")
     .option("--force", "ask nothing")
-    .action(async (opts: ActionOptions) => run(ctx, "failover", opts));
+    .argument("[cluster]", CLUSTER_ARGUMENT)
+    .action(async (clusterName: string | undefined, opts: ActionOptions) => run(ctx, "failover", clusterName, opts));
 }
 
-async function run(ctx: CliContext, action: Action, opts: ActionOptions): Promise<void> {
+async function run(ctx: CliContext, action: Action, clusterName: string | undefined, opts: ActionOptions): Promise<void> {
   const force = opts.force === true;
   const cluster = await ctx.cluster();
+  checkClusterName(cluster, clusterName);
   const scope = cluster.scope ?? "?";
   const current = leaderOf(cluster);
   if (action === "switchover" && current === null) throw failed(`cluster ${scope} has no primary: a switchover needs one (use failover --candidate)`);
