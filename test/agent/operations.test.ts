@@ -1,11 +1,13 @@
 /**
  * Acceptance: operations through the REST API of a real three-node cluster — a switchover to a
  * named replica (the old primary follows it without losing a row, the history says
- * "switchover"), a config change, a restart of a replica and a reinitialize of another.
+ * "switchover"), a config change, a restart of a replica and a reinitialize of another, and a
+ * parameter pending a restart shown on every member's row of /cluster and `raftgres list`.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import t from "tap";
 import { PgCluster, waitFor } from "../../lab/pg_cluster.js";
+import { cli } from "../cli/support.js";
 
 const cluster = await PgCluster.create();
 t.teardown(() => cluster.destroy());
@@ -91,6 +93,24 @@ t.test("postgresql.parameters of the cluster's config reach every member's Postg
     });
     t.same(pending["pending_restart_reason"], { max_locks_per_transaction: { old_value: "64", new_value: "128" } }, `${name} shows what waits for a restart`);
   }
+  // Every member reports its pending restart into the cluster state: another node's /cluster and
+  // `raftgres list` show it on each member's row, as Patroni 4 does (issue 15).
+  const REASON = { max_locks_per_transaction: { old_value: "64", new_value: "128" } };
+  for (const name of cluster.nodes.keys()) {
+    const other = [...cluster.nodes.keys()].find((n) => n !== name)!;
+    const row = await waitFor(`${other}'s /cluster to show ${name}'s pending restart`, 15_000, async () => {
+      const members = (await api(other, "GET", "/cluster")).json["members"] as Record<string, unknown>[] | undefined;
+      const member = members?.find((m) => m["name"] === name);
+      return member?.["pending_restart"] === true ? member : undefined;
+    });
+    t.same(row["pending_restart_reason"], REASON, `GET /cluster on ${other} shows ${name}'s pending restart and its reason`);
+  }
+  const listed = await cli(["--url", cluster.apiUrl(primary), "list", "-e", "-f", "json"]);
+  t.equal(listed.code, 0, listed.stderr);
+  const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
+  t.same(rows.map((r) => [r["Member"], r["Pending restart"], r["Pending restart reason"]]), [...cluster.nodes.keys()].sort().map((n) => [n, "*", "max_locks_per_transaction: 64->128"]), "raftgres list shows every member's pending restart and reason");
+  const table = await cli(["--url", cluster.apiUrl(primary), "list"]);
+  t.match(table.stdout, /\| Pending restart \|/, "the Pending restart column appears without -e when a member has one");
 });
 
 t.test("POST /reload re-reads node.yml: new tags apply without a restart; fixed settings are named", async (t) => {
