@@ -119,7 +119,11 @@ export class AgentNodeApi implements NodeApi {
   }
 
   execute(command: Parameters<NodeApi["execute"]>[0], author: string) {
-    return this.parts.dcs.client.execute(this.scope, command, { author, timeoutMs: this.parts.ha.status().settings.retryTimeoutMs });
+    return this.executeIn(this.scope, command, author);
+  }
+
+  executeIn(scope: Parameters<NodeApi["executeIn"]>[0], command: Parameters<NodeApi["executeIn"]>[1], author: string) {
+    return this.parts.dcs.client.execute(scope, command, { author, timeoutMs: this.parts.ha.status().settings.retryTimeoutMs });
   }
 
   async restart(request: Parameters<NodeApi["restart"]>[0]): Promise<E.Either<NodeFailure, string>> {

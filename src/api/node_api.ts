@@ -211,6 +211,11 @@ export interface NodeApi {
   readView(): Promise<E.Either<{ readonly message: string }, ScopeView | null>>;
   /** Runs a command through the Raft log, resolving once this node applied it. `author`: "api:<user>" or "api". */
   execute(command: Command, author: string): Promise<E.Either<DcsFailure, Executed>>;
+  /**
+   * The same for another scope the Raft log serves (one Raft group may serve many clusters):
+   * only `raftgres remove` acts on a scope that is not this node's.
+   */
+  executeIn(scope: Scope, command: Command, author: string): Promise<E.Either<DcsFailure, Executed>>;
   /** Restarts PostgreSQL now; resolves when it runs again, with a sentence for the operator. */
   restart(request: RestartRequest): Promise<E.Either<NodeFailure, string>>;
   /** Re-reads the local configuration and reloads PostgreSQL (Patroni's SIGHUP). */

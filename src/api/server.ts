@@ -20,6 +20,7 @@ import { registerConfigRoutes } from "./routes_config.js";
 import { registerHealthRoutes, unroutedRequest } from "./routes_health.js";
 import { registerMaintenanceRoutes } from "./routes_maintenance.js";
 import { registerRaftRoutes } from "./routes_raft.js";
+import { registerRemoveRoutes } from "./routes_remove.js";
 import { registerStatusRoutes } from "./routes_status.js";
 import { registerSwitchoverRoutes } from "./routes_switchover.js";
 
@@ -84,6 +85,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     registerActionRoutes(api, ctx);
     registerRaftRoutes(api, ctx);
     registerMaintenanceRoutes(api, ctx);
+    registerRemoveRoutes(api, ctx);
   });
   return app;
 }

@@ -6,7 +6,7 @@ import { either as E } from "fp-ts";
 import type { FastifyInstance } from "fastify";
 import type { Command } from "../../src/dcs/commands.js";
 import type { DcsFailure, Executed } from "../../src/dcs/client.js";
-import { DEFAULT_TAGS, type Lsn, type MemberName } from "../../src/dcs/model.js";
+import { DEFAULT_TAGS, type Lsn, type MemberName, type Scope } from "../../src/dcs/model.js";
 import { type ScopeView, viewScope } from "../../src/dcs/views.js";
 import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMember, RaftMembership, ReinitializeRequest, RestartRequest } from "../../src/api/node_api.js";
 import { buildApiServer, type ApiServerOptions } from "../../src/api/server.js";
@@ -105,10 +105,14 @@ export class TestNode implements NodeApi {
   }
 
   async execute(command: Command, author: string): Promise<E.Either<DcsFailure, Executed>> {
+    return this.executeIn(SCOPE, command, author);
+  }
+
+  async executeIn(scope: Scope, command: Command, author: string): Promise<E.Either<DcsFailure, Executed>> {
     this.beforeExecute?.(command);
     if (this.executeFailure !== null) return E.left(this.executeFailure);
     this.executed.push({ command, author });
-    const decision = this.driver.run(author, command);
+    const decision = this.driver.run(author, command, scope);
     return E.map((events: Executed["events"]) => ({ index: this.driver.index, events }))(decision);
   }
 

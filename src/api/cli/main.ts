@@ -12,6 +12,7 @@ import { registerDsn } from "./commands/dsn.js";
 import { registerEditConfig } from "./commands/edit_config.js";
 import { registerFlush } from "./commands/flush.js";
 import { registerQuery } from "./commands/query.js";
+import { registerRemove } from "./commands/remove.js";
 import { registerHistory } from "./commands/history.js";
 import { registerList } from "./commands/list.js";
 import { registerMaintenance } from "./commands/maintenance.js";
@@ -74,6 +75,7 @@ function buildProgram(ctx: CliContext): Command {
   registerMemberActions(program, ctx);
   registerFlush(program, ctx);
   registerQuery(program, ctx);
+  registerRemove(program, ctx);
   registerHistory(program, ctx);
   registerDsn(program, ctx);
   registerMembers(program, ctx);

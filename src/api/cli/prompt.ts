@@ -21,6 +21,12 @@ export class Prompter {
     return answer === "" ? fallback : answer;
   }
 
+  /** The answer as typed (trimmed), with no default: click's prompt without one ("Name: "). */
+  async text(question: string): Promise<string> {
+    this.output.write(`${question}: `);
+    return (await this.nextLine(question)).trim();
+  }
+
   /** true for y/yes; an empty answer is no. */
   async confirm(question: string): Promise<boolean> {
     this.output.write(`${question} [y/N]: `);
