@@ -47,3 +47,14 @@ t.test("while no member holds the lease, positions go out every loop_wait for th
   t.notOk(reportDue(last, next, 900, TIMING, true));
   t.ok(reportDue(last, next, 1000, TIMING, true));
 });
+
+t.test("a pending restart goes out at once when it appears, changes or clears, and adds no report otherwise", async (t) => {
+  const pendingRestart = [{ name: "max_connections", oldValue: "100", newValue: "200" }];
+  const last = { ...reportKey(status(), "held"), atMs: 0 };
+  const pending = reportKey(status({ pendingRestart }), "held");
+  t.ok(reportDue(last, pending, 10, TIMING, false), "a restart now pending: at once");
+  const sent = { ...pending, atMs: 10 };
+  t.notOk(reportDue(sent, reportKey(status({ pendingRestart }), "held"), 1500, TIMING, false), "the same pending restart: nothing new within ttl/3");
+  t.ok(reportDue(sent, reportKey(status({ pendingRestart: [{ ...pendingRestart[0]!, newValue: "300" }] }), "held"), 20, TIMING, false), "a new reason: at once");
+  t.ok(reportDue(sent, reportKey(status(), "held"), 20, TIMING, false), "restarted, nothing pending: at once");
+});
