@@ -46,6 +46,10 @@ function checkDecision(input: HaInput, d: HaDecision): void {
   const long = kinds.filter((k) => ["bootstrap", "clone", "start", "stop", "promote", "rewind", "reinit"].includes(k));
   assert(long.length <= 1, () => `at most one long action per cycle, got ${kinds.join(", ")}`);
   assert(input.busy === null || long.length === 0 || kinds.includes("stop"), () => `no long action while ${input.busy} runs (got ${kinds.join(", ")})`);
-  if (kinds.includes("promote") || kinds.includes("dcs:recordTimeline")) assert(kinds.includes("dcs:renewLease"), "promote only while renewing a held lease");
+  if (kinds.includes("promote")) assert(kinds.includes("dcs:renewLease"), "promote only while renewing a held lease");
+  // A timeline is recorded by the holder, or by the last one to take over for its own promotion
+  // that lost the majority before the record committed (race.ts unrecordedPromotion).
+  const lastTakeover = input.view?.takeover?.holder === input.me;
+  if (kinds.includes("dcs:recordTimeline")) assert(kinds.includes("dcs:renewLease") || lastTakeover, "a timeline is recorded only while renewing a held lease, or by the last member to take over");
   if (kinds.includes("dcs:acquireLease")) assert(!kinds.includes("promote"), "promote only after the lease is committed, never with the acquire");
 }

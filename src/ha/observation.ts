@@ -49,9 +49,12 @@ export interface LocalPostgres {
   readonly controlState: ControlState;
   /** Stopped: where the last checkpoint record starts (pg_controldata); null when running or unknown. */
   readonly checkpointLsn: Lsn | null;
-  /** Primary on a timeline after the first: where it branched off its parent (its .history file). */
+  /**
+   * A running primary, or a stopped data directory, on a timeline after the first: where that
+   * timeline branched off its parent (its .history file).
+   */
   readonly timelineSwitchLsn: Lsn | null;
-  /** Primary on a timeline after the first: the timeline it branched off (its .history file). */
+  /** The same: the timeline it branched off. */
   readonly timelineParent: number | null;
   /**
    * pg_controldata's minimum recovery point and its timeline (stopped), or pg_control_recovery()'s

@@ -3,7 +3,7 @@
  * pg_controldata always; SQL when the postmaster runs. Never throws: whatever failed is in
  * `problem`, for operators.
  */
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import type { LocalPostgres } from "../ha/observation.js";
@@ -128,7 +128,13 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
         minRecoveryTimeline: process === "running" ? null : controlData.right.minRecoveryTimeline,
       }
     : { ...NOTHING, dataDir: "initialized", process, upstream, problem: controlData.left };
-  if (process !== "running") return base;
+  if (process !== "running") {
+    // A stopped primary's branch: its timeline may not be in the cluster state's history yet
+    // (promoted, then cut off before the record committed; race.ts records it).
+    const timeline = base.timeline;
+    const branch = timeline === null || timeline <= 1 ? null : await diskSwitchPoint(s, timeline);
+    return branch === null ? base : { ...base, timelineSwitchLsn: branch.lsn, timelineParent: branch.parent };
+  }
   const rows = await session.query<ObserveRow>(OBSERVE_SQL);
   if (E.isLeft(rows) || rows.right[0] === undefined) {
     const why = E.isLeft(rows) ? rows.left.message : "no row";
@@ -164,24 +170,58 @@ interface Branch {
 /** Switch points by data directory and timeline: a timeline's history file never changes. */
 const switchPoints = new Map<string, Branch>();
 
+/** A history file is a few lines per timeline; more than this is not one. */
+const HISTORY_FILE_BYTES_MAX = 1024 * 1024;
+
+function historyFileName(timeline: number): string {
+  return `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+}
+
+/** The last line of a timeline history file ("<parent>\t<lsn>\t<reason>"), or null when it is not one. */
+function branchOf(text: string, timeline: number): Branch | null {
+  const lines = text.split("\n").filter((line) => /^\d+\t/.test(line));
+  const fields = lines[lines.length - 1]?.split("\t") ?? [];
+  const parent = Number(fields[0]);
+  const lsn = lsnOrNull(fields[1] ?? null);
+  if (lsn === null || !Number.isInteger(parent) || parent <= 0 || parent >= timeline) return null;
+  return { parent, lsn };
+}
+
 /**
- * Where `timeline` branched off its parent: the last line of its history file
- * ("<parent>\t<lsn>\t<reason>"), as Patroni reads it for /history; null when it cannot be read.
+ * Where `timeline` branched off its parent: the last line of its history file, as Patroni reads
+ * it for /history; null when it cannot be read.
  */
 async function switchPoint(s: ResolvedSettings, session: SqlSession, timeline: number): Promise<Branch | null> {
   const key = `${s.dataDir}:${timeline}`;
   const known = switchPoints.get(key);
   if (known !== undefined) return known;
-  const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
-  const read = await session.query<{ text: string | null }>("SELECT pg_read_file($1, 0, 1048576, true) AS text", [file]);
+  const read = await session.query<{ text: string | null }>("SELECT pg_read_file($1, 0, $2, true) AS text", [`pg_wal/${historyFileName(timeline)}`, HISTORY_FILE_BYTES_MAX]);
   if (E.isLeft(read)) return null;
-  const lines = (read.right[0]?.text ?? "").split("\n").filter((line) => /^\d+\t/.test(line));
-  const fields = lines[lines.length - 1]?.split("\t") ?? [];
-  const parent = Number(fields[0]);
-  const lsn = lsnOrNull(fields[1] ?? null);
-  if (lsn === null || !Number.isInteger(parent) || parent <= 0 || parent >= timeline) return null;
-  const branch = { parent, lsn };
-  switchPoints.set(key, branch);
+  const branch = branchOf(read.right[0]?.text ?? "", timeline);
+  if (branch !== null) switchPoints.set(key, branch);
+  return branch;
+}
+
+/** The same from the data directory on disk, while PostgreSQL is down; null when it cannot be read. */
+async function diskSwitchPoint(s: ResolvedSettings, timeline: number): Promise<Branch | null> {
+  const key = `${s.dataDir}:${timeline}`;
+  const known = switchPoints.get(key);
+  if (known !== undefined) return known;
+  let text: string;
+  try {
+    const file = await open(join(s.dataDir, "pg_wal", historyFileName(timeline)), "r");
+    try {
+      const buffer = Buffer.alloc(HISTORY_FILE_BYTES_MAX);
+      const { bytesRead } = await file.read(buffer, 0, HISTORY_FILE_BYTES_MAX, 0);
+      text = buffer.subarray(0, bytesRead).toString("utf8");
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return null;
+  }
+  const branch = branchOf(text, timeline);
+  if (branch !== null) switchPoints.set(key, branch);
   return branch;
 }
 

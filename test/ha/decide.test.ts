@@ -170,6 +170,27 @@ t.test("with no lease, a stopped data directory off the last primary's history d
   t.same(summary(decide(input(d, "pg2", { pg: diverged })).actions), ["start:replica"], "unless the operator asked for a failover to it allowing data loss");
 });
 
+t.test("a last holder whose promotion was never recorded records its timeline, and the others are judged against it", async (t) => {
+  const d = cluster({ released: true });
+  // pg2 takes over at 1/900 and promotes to timeline 2, but loses the majority before recording it.
+  d.ok("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: 5000, position: { timeline: 1, lsn: 900n as Lsn } });
+  d.ok("pg2", { kind: "releaseLease", member: m("pg2"), generation: 2 });
+  const promoted = pg({ process: "stopped", streaming: false, timeline: 2, controlState: "in production", checkpointLsn: 1200n as Lsn, timelineParent: 1, timelineSwitchLsn: 900n as Lsn });
+  const recorded = decide(input(d, "pg2", { pg: promoted }));
+  t.same(summary(recorded.actions), ["dcs:recordTimeline"], "not refused as diverged: its timeline extends the history where it took over");
+  t.match(recorded.actions[0], { command: { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 900n, reason: "failover", newPrimary: "pg2" } });
+  t.same(summary(decide(input(d, "pg3", { pg: promoted })).actions), [], "another member on that timeline is not its holder: it records nothing");
+  t.same(summary(decide(input(d, "pg2", { pg: { ...promoted, timelineParent: 3 } })).actions), [], "a timeline that branched elsewhere is not recorded");
+  d.ok("pg2", recorded.actions[0]!.kind === "dcs" ? recorded.actions[0]!.command : assertUnreachable());
+  t.same(summary(decide(input(d, "pg2", { pg: promoted })).actions), ["start:replica"], "recorded, it starts read-only and may race");
+  const wrote = pg({ process: "stopped", streaming: false, timeline: 1, controlState: "in production", checkpointLsn: 950n as Lsn });
+  t.match(decide(input(d, "pg1", { pg: wrote })).detail, /left timeline 1 at 0\/384 and its WAL goes on/, "the former primary that kept writing on timeline 1 is off it");
+});
+
+function assertUnreachable(): never {
+  throw new Error("the decision holds a cluster-state command");
+}
+
 t.test("with no lease, the best replica races; the others say whom they wait for", async (t) => {
   const d = cluster({ released: true });
   const ahead = pg({ walReceived: 2000n as Lsn, streaming: false });

@@ -5,6 +5,7 @@
  * the name, so two equal candidates do not both try). patroni-behaviour.md §5 C.
  */
 import type { MemberName } from "../../dcs/model.js";
+import { lsnText } from "../../lib/lsn_text.js";
 import type { MemberView, ScopeView } from "../../dcs/views.js";
 import type { Action } from "../actions.js";
 import { dcs, decision, localPosition, memberPosition, validLease, walPosition } from "../facts.js";
@@ -37,6 +38,8 @@ export function raceRule(input: HaInput): HaDecision | null {
   if (view?.paused === true && !(named && pg.process === "running")) return decision([], named ? `PAUSE: PostgreSQL is ${pg.process}; the ${view.pending!.kind} to this member waits for it to run` : "PAUSE: no member holds the lease; no automatic failover");
   if (!input.memory.viewConfirmed) return decision([], "waiting for this node's cluster state to catch up with the cluster's before starting or racing", "no lease in the replayed log may only mean it is behind");
   if (pg.process === "stopped" || pg.process === "crashed") {
+    const unrecorded = unrecordedPromotion(input);
+    if (unrecorded !== null) return unrecorded;
     // Only a data directory on the last primary's history starts (rejoin_check.ts): one that went
     // past a fork would serve reads the cluster never had, and race with them.
     const lineage = lineageAgainst(input, null);
@@ -50,6 +53,26 @@ export function raceRule(input: HaInput): HaDecision | null {
   const refusal = raceRefusal(input);
   if (refusal !== null) return { ...decision([], `not racing for the lease: ${refusal.why}`), ...(refusal.recheckMs === undefined ? {} : { recheckMs: refusal.recheckMs }) };
   return decision([acquire(input)], "racing for the lease: this member is the best candidate", `position ${localPosition(pg) ?? "unknown"}`);
+}
+
+/**
+ * The last lease holder promoted, but lost the Raft majority before its new timeline's record
+ * committed: its data directory is on a timeline the history does not know, whose parent is
+ * where the history ends and where it took over. That timeline is the cluster's newest history,
+ * not a divergence: it records it now (which also ends its takeover point), so that it and the
+ * members that followed it are judged against it, and a former primary that kept writing on the
+ * parent is rewound. Null when that is not the case.
+ */
+function unrecordedPromotion(input: HaInput): HaDecision | null {
+  const { pg, view, me } = input;
+  const takeover = view?.takeover ?? null;
+  if (view === null || takeover === null || takeover.holder !== me) return null;
+  if (pg.timeline === null || pg.timelineParent === null || pg.timelineSwitchLsn === null) return null;
+  const last = view.primaryHistory[view.primaryHistory.length - 1];
+  const recordedTimeline = last?.timeline ?? 1;
+  if (pg.timeline <= recordedTimeline || pg.timelineParent !== takeover.timeline || takeover.timeline !== recordedTimeline) return null;
+  const record = dcs({ kind: "recordTimeline", timeline: pg.timeline, parent: pg.timelineParent, lsn: pg.timelineSwitchLsn, reason: "failover", newPrimary: me });
+  return decision([record], `recording timeline ${pg.timeline}: this member promoted to it as the last lease holder before its record reached the cluster state`, `it branched off timeline ${pg.timelineParent} at ${lsnText(pg.timelineSwitchLsn)}, where it took over`);
 }
 
 /**
