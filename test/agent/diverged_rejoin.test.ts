@@ -116,6 +116,12 @@ t.test("a former primary with WAL past the fork is not started read-only, is rew
   await cluster.agentExited(other);
   cluster.start(other);
   await waitFor(`${other}'s agent back`, 60_000, async () => ((await cluster.status(other)) === null ? undefined : true));
+  // While the other was away the promoted one was alone and fenced itself; it is killed as a
+  // running primary holding the lease, which is what its watchdog guards.
+  await waitFor(`${next} to run as the primary holding the lease`, 60_000, async () => {
+    const status = await cluster.status(next);
+    return status?.role === "primary" && status.state === "running" && status.holdsLease && status.busy === null ? true : undefined;
+  }).catch(dumpLogs(t));
   cluster.signalAgent(next, "SIGKILL");
   await cluster.agentExited(next);
   // Its lease runs out in the log once the former primary's agent brings the Raft majority back.
