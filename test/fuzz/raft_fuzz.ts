@@ -31,6 +31,11 @@ import { preAuthInput } from "./raft_fuzz_preauth.js";
 export interface RaftFuzzOptions {
   readonly seed: number;
   readonly timeMs: number;
+  /**
+   * Go on past timeMs until this many inputs were tried (a loaded machine tries fewer per
+   * second), but never past four times timeMs.
+   */
+  readonly inputsMin?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -78,9 +83,12 @@ export async function runRaftFuzz(options: RaftFuzzOptions): Promise<RaftFuzzRes
     log(`seed ${options.seed}: group up, node ${first.id} leads in term ${first.raft.status().term}; fuzzing for ${options.timeMs} ms`);
     const prng = createPrng(options.seed);
     const pace = new Map(group.nodes.map((n) => [n.id as string, new TokenBucket(CONNECTIONS_PER_NODE_PER_SECOND, CONNECTIONS_PER_NODE_PER_SECOND, Date.now())]));
-    const deadline = Date.now() + options.timeMs;
+    const soft = Date.now() + options.timeMs;
+    const hard = Date.now() + 4 * options.timeMs;
+    const inputsMin = options.inputsMin ?? 0;
+    const going = (): boolean => Date.now() < hard && (Date.now() < soft || findings.inputs < inputsMin);
     const workers = [preAuthWorker, postAuthWorker, proposalWorker, proposalWorker];
-    await Promise.all(workers.map((worker) => worker(prng.fork(), group, deadline, findings, pace)));
+    await Promise.all(workers.map((worker) => worker(prng.fork(), group, going, findings, pace)));
     await finalChecks(group, findings, log);
   } finally {
     removeGuard();
@@ -91,7 +99,7 @@ export async function runRaftFuzz(options: RaftFuzzOptions): Promise<RaftFuzzRes
   return { inputs: findings.inputs, crashes: findings.crashes.length, detail };
 }
 
-type Worker = (prng: Prng, group: DcsGroup, deadline: number, findings: Findings, pace: Map<string, TokenBucket>) => Promise<void>;
+type Worker = (prng: Prng, group: DcsGroup, going: () => boolean, findings: Findings, pace: Map<string, TokenBucket>) => Promise<void>;
 
 /** A node to connect to now, within the fuzzer's own pace; null when none has room yet. */
 function paced(prng: Prng, group: DcsGroup, pace: Map<string, TokenBucket>): FuzzNode | null {
@@ -99,8 +107,8 @@ function paced(prng: Prng, group: DcsGroup, pace: Map<string, TokenBucket>): Fuz
   return pace.get(node.id)!.take(Date.now()) ? node : null;
 }
 
-const preAuthWorker: Worker = async (prng, group, deadline, findings, pace) => {
-  while (Date.now() < deadline) {
+const preAuthWorker: Worker = async (prng, group, going, findings, pace) => {
+  while (going()) {
     const victim = paced(prng, group, pace);
     if (victim === null) {
       await sleep(10);
@@ -111,8 +119,8 @@ const preAuthWorker: Worker = async (prng, group, deadline, findings, pace) => {
   }
 };
 
-const postAuthWorker: Worker = async (prng, group, deadline, findings, pace) => {
-  while (Date.now() < deadline) {
+const postAuthWorker: Worker = async (prng, group, going, findings, pace) => {
+  while (going()) {
     const victim = paced(prng, group, pace);
     if (victim === null) {
       await sleep(10);
@@ -137,8 +145,8 @@ const postAuthWorker: Worker = async (prng, group, deadline, findings, pace) => 
   }
 };
 
-const proposalWorker: Worker = async (prng, group, deadline, findings) => {
-  while (Date.now() < deadline) {
+const proposalWorker: Worker = async (prng, group, going, findings) => {
+  while (going()) {
     const { kind, bytes } = proposal(prng);
     const node = group.nodes[prng.int(0, group.nodes.length)]!;
     const outcome = await node.raft.propose(bytes, PROPOSAL_TIMEOUT_MS).then(

@@ -25,6 +25,8 @@ export interface RestFuzzOptions {
   readonly seed: number;
   /** How long to send requests (the cluster's start and the checks at the end come on top). */
   readonly timeMs: number;
+  /** Go on past timeMs until this many inputs were sent, but never past three times timeMs. */
+  readonly inputsMin?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -187,7 +189,7 @@ function crash(tally: Tally, line: string, log: (line: string) => void): void {
   if (tally.detail.length < DETAIL_MAX) tally.detail.push(line);
 }
 
-/** Sends requests until the time is up; counts inputs, statuses and crashes. */
+/** Sends requests until the time is up and enough were sent; counts inputs, statuses and crashes. */
 async function fuzz(cluster: PgCluster, names: readonly string[], options: RestFuzzOptions, tally: Tally): Promise<void> {
   const log = options.log ?? (() => {});
   const pids = new Map(names.map((name) => [name, cluster.agentPid(name)]));
@@ -196,11 +198,13 @@ async function fuzz(cluster: PgCluster, names: readonly string[], options: RestF
   // A refused config write must leave the config as it was: its version is followed through the
   // ETag of every accepted write and read again after every refusal.
   let version = await configVersion(cluster, names[0]!);
-  const deadline = Date.now() + options.timeMs;
-  for (let batch = 0; Date.now() < deadline; batch++) {
+  const soft = Date.now() + options.timeMs;
+  const hard = Date.now() + 3 * options.timeMs;
+  const going = (): boolean => Date.now() < hard && (Date.now() < soft || tally.inputs < (options.inputsMin ?? 0));
+  for (let batch = 0; going(); batch++) {
     const raws: RawRequest[] = fc.sample(arbitrary, { seed: options.seed + batch * 7919, numRuns: BATCH });
     for (const raw of raws) {
-      if (Date.now() >= deadline) break;
+      if (!going()) break;
       if (tally.inputs % TOPOLOGY_EVERY === 0) topology = await readTopology(cluster, names, topology);
       const request = makeSafe(raw, topology, CREDENTIALS);
       tally.inputs += 1;
