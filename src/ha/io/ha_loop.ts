@@ -350,7 +350,11 @@ export class HaLoop {
 
   /** The dynamic config's postgresql.parameters, written (and reloaded) when they change. */
   private async applyParameters(view: ScopeView | null): Promise<void> {
-    if (view === null || this.busy !== null) return;
+    // Version 0 is no config yet: the bootstrap wrote bootstrap.dcs's parameters into the data
+    // directory, and its member writes them as the first config once it holds the lease.
+    // Writing the empty config between made the new primary reload towards the defaults and
+    // show a restart pending (issue 15); an existing data directory keeps its parameters.
+    if (view === null || this.busy !== null || view.config.version === 0) return;
     const parameters = postgresParameters(view.config.value);
     const key = JSON.stringify(parameters);
     if (key === this.appliedParameters) return;
