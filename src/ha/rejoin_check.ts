@@ -8,7 +8,7 @@ import type { MemberView, ScopeView } from "../dcs/views.js";
 import { memberPosition } from "./facts.js";
 import type { HaInput } from "./input.js";
 import { type Lineage, lineageOf, lineagePastTakeover, localWal, primaryAncestry, worseLineage } from "./lineage.js";
-import { standbyClusterFor } from "./standby.js";
+import { promotedFromStandby, standbyClusterFor } from "./standby.js";
 
 /**
  * Replay that has not moved for this long, while the primary has WAL it lacks and its lineage is
@@ -44,8 +44,13 @@ export function holderWal(holder: MemberView | null): bigint | null {
  * is nothing to be off. In a standby cluster, against the standby leader (standbyLineage).
  */
 export function lineageAgainst(input: HaInput, primaryTimeline: number | null): Lineage {
-  if (standbyClusterFor(input.view, input.me, input.settings.bootstrapStandbyCluster) !== null) return standbyLineage(input, primaryTimeline);
-  const history = input.view?.primaryHistory ?? [];
+  const view = input.view;
+  if (standbyClusterFor(view, input.me, input.settings.bootstrapStandbyCluster) !== null) return standbyLineage(input, primaryTimeline);
+  // Promoted from a standby cluster, no timeline recorded since: what is on record is the
+  // cluster's life before demote-cluster, not the remote's history its members are on — whoever
+  // takes the lease records the new line (decide_config.ts decideTimeline).
+  if (view !== null && promotedFromStandby(view)) return { kind: "onHistory" };
+  const history = view?.primaryHistory ?? [];
   const ancestry = primaryAncestry(history, primaryTimeline);
   if (ancestry === null) return { kind: "onHistory" };
   const local = localWal(input.pg);

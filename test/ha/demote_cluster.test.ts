@@ -11,6 +11,7 @@ import type { JsonObject } from "../../src/dcs/json.js";
 import type { Lsn, PrimaryChange } from "../../src/dcs/model.js";
 import { decide } from "../../src/ha/decide.js";
 import { ancestryOf } from "../../src/ha/lineage.js";
+import { lineageAgainst } from "../../src/ha/rejoin_check.js";
 import { rejected } from "../dcs/fixtures.js";
 import { Driver, heldLease, input, m, pg, PRIMARY, SETTINGS, STEADY_MEMORY, status, summary } from "./fixtures.js";
 
@@ -145,10 +146,14 @@ t.test("promote-cluster after demote-cluster: the remote's timeline is recorded 
   d.advance(1000);
   t.match(rejected(d.run("pg1", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 8000n as Lsn, reason: "manual", newPrimary: m("pg1") })), /^timelineNotNewer/, "not while it is a standby cluster");
   d.ok("cli:ops", setConfig({ standby_cluster: null }));
+  const onRemoteHistory = pg({ process: "stopped", role: null, timeline: 1, controlState: "shut down in recovery", checkpointLsn: 8500n as Lsn, streaming: false, upstream: null });
+  t.same(lineageAgainst(input(d, "pg2", { pg: onRemoteHistory }), null), { kind: "onHistory" }, "until the new line is recorded, the old one does not judge: a member on the remote's timeline 1 past the old fork may start and race");
   const promoted = decide(input(d, "pg1", { pg: { ...PRIMARY, timeline: 2, timelineParent: 1, timelineSwitchLsn: 8000n as Lsn }, lease: heldLease() }));
   const record = promoted.actions.find((a) => a.kind === "dcs" && a.command.kind === "recordTimeline");
   t.same(record?.kind === "dcs" && record.command.kind === "recordTimeline" && [record.command.timeline, record.command.parent, record.command.reason], [2, 1, "manual"], "timeline 2 after 3 on record: the remote's history goes on");
   t.match(rejected(d.run("pg1", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 8000n as Lsn, reason: "failover", newPrimary: m("pg1") })), /^timelineNotNewer/, "only as the manual change of promote-cluster");
+  const before = running();
+  t.equal(lineageAgainst(input(before, "pg2", { pg: onRemoteHistory }), null).kind, "diverged", "(in the cluster's own life such a member went past the fork at 3000)");
   d.ok("pg1", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 8000n as Lsn, reason: "manual", newPrimary: m("pg1") });
   t.match(rejected(d.run("pg1", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 8000n as Lsn, reason: "manual", newPrimary: m("pg1") })), /^timelineNotNewer/, "and once");
   const ancestry = ancestryOf(d.scope().primaryHistory, 2);
