@@ -5,6 +5,7 @@
  */
 import type { Lsn } from "../../dcs/model.js";
 import type { StandbyCluster } from "../../dcs/standby_cluster.js";
+import { assertNever } from "../../lib/assert.js";
 import type { Action, Upstream } from "../actions.js";
 import { dcs, decision, holdsLease, renewalDue, safeTimeLeftMs, slotsIfDue, validLease } from "../facts.js";
 import type { HaDecision, HaInput } from "../input.js";
@@ -184,7 +185,7 @@ function formerPrimaryRule(input: HaInput, renew: readonly Action[], remote: Ups
   // With restore_command only there is no server to rewind against; PostgreSQL's recovery
   // checks the archive's timeline history itself and refuses to start off it.
   if (remote.connUrl === "") return null;
-  const why = `this data directory last ran as a primary (${pg.controlState}, timeline ${pg.timeline ?? "?"}): what it wrote after it parted from ${remote.member} must go before it can follow it`;
+  const why = `this data directory last ran as a primary (${pg.controlState}, timeline ${pg.timeline ?? "?"}): WAL it wrote that ${remote.member} never had must go before it can follow it`;
   // A failure against another source (standby_cluster was corrected since) does not count.
   const failure = memory.rewindFailedAgainst === remote.member ? memory.rewindFailure : null;
   if (failure === null && settings.usePgRewind) return decision([...renew, { kind: "rewind", source: remote }], `rewinding against ${remote.member} before following it as the standby leader`, why);
@@ -204,5 +205,7 @@ function ranAsPrimary(pg: HaInput["pg"]): boolean {
     case "in archive recovery":
     case "unknown":
       return false;
+    default:
+      return assertNever(pg.controlState, "control state");
   }
 }
