@@ -22,6 +22,7 @@ import { parameterProblems } from "../pg/parameter_check.js";
 import { readBootstrapUsers } from "./config_bootstrap_users.js";
 import { problemLine, problemsMessage, yamlErrorLines } from "./config_lines.js";
 import { translatePatroniRaft } from "./config_patroni_raft.js";
+import { type PgbouncerSettings, readPgbouncer } from "./config_pgbouncer.js";
 import { type RaftSettings, readRaft } from "./config_raft.js";
 import { ConfigReader, type HostPort } from "./config_reader.js";
 
@@ -57,6 +58,8 @@ export interface AgentConfig {
   };
   readonly ha: LocalHaSettings;
   readonly watchdog: { readonly device: string | null };
+  /** pgbouncer instances paused through a planned switchover (config_pgbouncer.ts), or null. */
+  readonly pgbouncer: PgbouncerSettings | null;
   readonly tags: MemberTags;
   /** Written as the scope's first config by the member that bootstraps it (Patroni's bootstrap.dcs). */
   readonly bootstrapDcs: JsonObject;
@@ -185,7 +188,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     if (root.has(dcs)) root.fail(dcs, "raftgres keeps the cluster state in its own Raft log: replace this section with a raft section (see node.yml.example)");
   }
   // The other DCS sections were named above with what to do instead.
-  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha", ...OTHER_DCS], TOLERATED.root);
+  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha", "pgbouncer", ...OTHER_DCS], TOLERATED.root);
   const scope = root.name("scope") as Scope;
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
@@ -260,6 +263,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     },
     ha: local,
     watchdog: { device: watchdog.optionalPath("device") },
+    pgbouncer: readPgbouncer(root),
     tags: {
       nofailover,
       failoverPriority,
