@@ -23,6 +23,8 @@ export interface ClusterOptions {
   readonly nodes: number;
   /** Appended to every node.yml (e.g. a bootstrap.dcs section). */
   readonly extraYaml?: string;
+  /** The agent's entry point to run (the packaged bundle); the source tree through tsx when absent. */
+  readonly agentMain?: string;
 }
 
 export class ClusterUnderTest implements FaultTarget {
@@ -40,6 +42,7 @@ export class ClusterUnderTest implements FaultTarget {
       const pg = await PgCluster.create({
         names,
         ...(options.extraYaml === undefined ? {} : { extraYaml: options.extraYaml }),
+        ...(options.agentMain === undefined ? {} : { agentMain: options.agentMain }),
         placement: {
           host: (name) => topology.host(name).ip,
           advertise: (name, service) => `${topology.host(name).ip}:${service === "raft" ? RAFT_PROXY_PORT : PG_PROXY_PORT}`,

@@ -1,7 +1,7 @@
 /**
- * npm run jepsen -- --time 300 --nemesis all --seed 7 --mode on --nodes 3 [--hold 25] [--out dir]
+ * npm run jepsen -- --time 300 --nemesis all --seed 7 --mode on --nodes 3 [--hold 25] [--out dir] [--from-source]
  * Runs the harness once, prints the summary table and the heal report and exits 1 when a checker
- * failed. --hold holds every step that many seconds (default: partition-primary-leader 25 s, the
+ * failed. The agents run the packaged bundle, as installed (--from-source: the source tree). --hold holds every step that many seconds (default: partition-primary-leader 25 s, the
  * other faults 3–12 s drawn per step).
  */
 import { mkdtempSync } from "node:fs";
@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseFaults } from "../../lab/jepsen/nemesis.js";
+import { buildBundles } from "../../scripts/package/build.js";
 import { type DurabilityMode, MODE_CONFIG, runJepsen } from "./runner.js";
 import { missingPrerequisite } from "../../lab/jepsen/net/command.js";
 
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     nodes: { type: "string", default: "3" },
     hold: { type: "string" },
     out: { type: "string" },
+    "from-source": { type: "boolean" },
   },
 });
 
@@ -37,7 +39,11 @@ const holdS = values.hold === undefined ? undefined : Number(values.hold);
 if (holdS !== undefined && !(holdS >= 1 && holdS <= 600)) throw new Error(`--hold ${values.hold}: expected seconds between 1 and 600`);
 const seed = Number(values.seed);
 const out = values.out ?? mkdtempSync(join(tmpdir(), `raftgres-jepsen-${mode}-${seed}-`));
+// What an installed raftgres runs, built once into the report folder; the run is then immune to
+// edits of the source tree while it goes on.
+const agentMain = values["from-source"] === true ? undefined : (await buildBundles(join(out, "bundle"))).agentMain;
 const result = await runJepsen({
+  ...(agentMain === undefined ? {} : { agentMain }),
   timeS: Number(values.time),
   faults: parseFaults(values.nemesis),
   seed,

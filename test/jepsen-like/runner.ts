@@ -45,6 +45,12 @@ export interface RunOptions {
   readonly convergenceBoundMs?: number;
   /** Hold every step this long (default: the faults' own hold, else 3–12 s drawn per step). */
   readonly holdMs?: number;
+  /**
+   * The agent's entry point: the packaged bundle, as installed (scripts/package/build.ts
+   * buildBundles). Absent: the source tree through tsx, whose start is seconds slower and which
+   * picks up edits made while the run goes on.
+   */
+  readonly agentMain?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -182,7 +188,8 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
   mkdirSync(options.out, { recursive: true });
   const prng = createPrng(options.seed);
   log(`starting ${options.nodes} nodes in network namespaces (topology ${options.id}), synchronous mode ${options.mode}`);
-  const cluster = await ClusterUnderTest.create({ id: options.id, nodes: options.nodes });
+  log(options.agentMain === undefined ? "agents run from the source tree (tsx)" : `agents run the packaged bundle ${options.agentMain}`);
+  const cluster = await ClusterUnderTest.create({ id: options.id, nodes: options.nodes, ...(options.agentMain === undefined ? {} : { agentMain: options.agentMain }) });
   const history = new History();
   try {
     cluster.pg.startAll();
