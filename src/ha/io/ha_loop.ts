@@ -63,6 +63,12 @@ export interface HaLoopOptions {
   readonly clock: () => number;
   /** Patroni's pre_promote hook: null when it passed, else why it failed (the promotion is cancelled). */
   readonly prePromote?: () => Promise<string | null>;
+  /**
+   * Awaited before PostgreSQL stops to hand the primary role over (a switchover, or a failover
+   * requested while it is healthy): pgbouncer's PAUSE (src/agent/pgbouncer_switchover.ts). It
+   * must bound its own time; the lease is renewed meanwhile.
+   */
+  readonly beforeHandoverStop?: () => Promise<void>;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -520,6 +526,8 @@ export class HaLoop {
 
   /** The action, preceded for a promotion by the pre_promote hook (whose failure cancels it). */
   private async runWithHooks(action: PostgresAction): Promise<PgResult> {
+    const beforeStop = this.options.beforeHandoverStop;
+    if (action.kind === "stop" && beforeStop !== undefined && this.handingOver()) await beforeStop();
     const hook = this.options.prePromote;
     if (action.kind === "promote" && hook !== undefined) {
       const failure = await hook();
@@ -529,6 +537,14 @@ export class HaLoop {
       }
     }
     return this.options.postgres.run(action);
+  }
+
+  /** This member holds the lease and a request asks it to hand the primary role to another. */
+  private handingOver(): boolean {
+    const view = this.options.cluster.local(this.options.scope);
+    const pending = view?.pending ?? null;
+    if (pending === null || this.lease === null || view?.lease?.holder !== this.me) return false;
+    return pending.to !== this.me && (pending.from === null || pending.from === this.me);
   }
 
   /** Gives the lease back and stays out of the race for a ttl (Patroni: "Promotion cancelled"). */
