@@ -21,6 +21,7 @@ import { openPostgres } from "./postgres_wiring.js";
 import { damagedLogProcedure } from "./recovery.js";
 import { hbaPeerHosts } from "./hba_peers.js";
 import { MemberUrlsWriter } from "./member_urls.js";
+import { haproxyPushFor } from "./haproxy_wiring.js";
 import { reloadConfig } from "./reload.js";
 import type { Identity } from "../ha/member_status.js";
 
@@ -80,6 +81,9 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     },
     disarm: () => watchdog.right.disarm(),
   };
+  // Told of role changes by the HA loop; it reads the node's checks once the API exists.
+  let routedNode: AgentNodeApi | null = null;
+  const haproxy = haproxyPushFor(config, () => routedNode, logger.child({ area: "haproxy" }), monotonicMs);
   const ha = new HaLoop({
     scope: config.scope,
     identity: identityOf(config),
@@ -90,6 +94,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     logger: logger.child({ area: "ha" }),
     clock: monotonicMs,
     ...(config.postgresql.prePromote === null ? {} : { prePromote: () => runPrePromote(config.postgresql.prePromote!) }),
+    ...(haproxy === null ? {} : { routing: haproxy }),
   });
   const callbacks = new CallbackRunner(config.postgresql.callbacks, config.scope, logger.child({ area: "callbacks" }));
   const offEvents = ha.onEvent((event) => {
@@ -124,7 +129,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     logger.info({}, `reloaded ${configPath}: ${reloaded.right.message}`);
     return E.right(reloaded.right.message);
   };
-  const nodeApi = new AgentNodeApi({ config: () => current, version: AGENT_VERSION, dcs, ha, postgres: postgres.right, watchdogOk: () => watchdogAlive, reload, clock: monotonicMs });
+  const nodeApi = new AgentNodeApi({ config: () => current, version: AGENT_VERSION, dcs, ha, postgres: postgres.right, watchdogOk: () => watchdogAlive, reload, clock: monotonicMs, haproxy: () => haproxy?.status() ?? null });
+  routedNode = nodeApi;
   const http = await startApi(config, nodeApi, dcs, logger);
   if (E.isLeft(http)) {
     nodeApi.close();
@@ -149,6 +155,9 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
       offMemberUrls();
       offHbaPeers();
       await ha.stop({ stopPostgres: options.stopPostgres ?? true });
+      // The last "down" of a primary that stopped gets its bounded chance to reach HAProxy.
+      if (haproxy !== null) await haproxy.settled(haproxy.settleBoundMs());
+      haproxy?.stop();
       callbacks.stop();
       await watchdog.right.stop();
       await http.right.close();

@@ -16,11 +16,13 @@ import { syncModeProblem } from "../dcs/sync_mode.js";
 import type { MemberName, MemberTags, Scope } from "../dcs/model.js";
 import { standbyClusterOf, standbyClusterProblem } from "../dcs/standby_cluster.js";
 import { CALLBACK_ACTIONS, type CallbackAction, type Callbacks } from "../ha/io/callbacks.js";
+import type { HaproxySettings } from "../ha/io/haproxy_push.js";
 import { DEFAULT_LOCAL_HA_SETTINGS, type LocalHaSettings } from "../ha/settings.js";
 import type { BootstrapUser } from "../pg/bootstrap_user_checks.js";
 import { parameterProblems } from "../pg/parameter_check.js";
 import { readBootstrapUsers } from "./config_bootstrap_users.js";
 import { problemLine, problemsMessage, yamlErrorLines } from "./config_lines.js";
+import { readHaproxy } from "./config_haproxy.js";
 import { translatePatroniRaft } from "./config_patroni_raft.js";
 import { type PgbouncerSettings, readPgbouncer } from "./config_pgbouncer.js";
 import { type RaftSettings, readRaft } from "./config_raft.js";
@@ -58,6 +60,8 @@ export interface AgentConfig {
   };
   readonly ha: LocalHaSettings;
   readonly watchdog: { readonly device: string | null };
+  /** HAProxy admin sockets told of every role change (config_haproxy.ts), or null. */
+  readonly haproxy: HaproxySettings | null;
   /** pgbouncer instances paused through a planned switchover (config_pgbouncer.ts), or null. */
   readonly pgbouncer: PgbouncerSettings | null;
   readonly tags: MemberTags;
@@ -188,7 +192,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     if (root.has(dcs)) root.fail(dcs, "raftgres keeps the cluster state in its own Raft log: replace this section with a raft section (see node.yml.example)");
   }
   // The other DCS sections were named above with what to do instead.
-  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha", "pgbouncer", ...OTHER_DCS], TOLERATED.root);
+  root.only(["scope", "name", "restapi", "raft", "postgresql", "watchdog", "tags", "bootstrap", "ha", "pgbouncer", "haproxy", ...OTHER_DCS], TOLERATED.root);
   const scope = root.name("scope") as Scope;
   const name = root.name("name") as MemberName;
   const restapi = root.section("restapi", ["listen", "connect_address", "authentication", "certfile", "keyfile", "require_auth_for_reads"], TOLERATED.restapi);
@@ -207,6 +211,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
   const watchdog = root.optionalSection("watchdog", ["device", "safety_margin_ms", "safety_margin"], TOLERATED.watchdog);
   const tags = root.optionalSection("tags", ["nofailover", "failover_priority", "nosync", "noloadbalance", "clonefrom", "replicatefrom"], TOLERATED.tags);
   const ha = root.optionalSection("ha", ["demote_lead_ms"]);
+  const haproxy = root.optionalSection("haproxy", ["sockets", "write_backend", "read_backend", "servers", "timeout_ms"]);
   const bootstrap = root.optionalSection("bootstrap", ["dcs", "users", "post_bootstrap", "post_init", "pg_hba"], TOLERATED.bootstrap);
   const restAuth = restapi.has("authentication") ? restapi.credentials("authentication") : null;
   const certfile = restapi.optionalPath("certfile");
@@ -263,6 +268,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     },
     ha: local,
     watchdog: { device: watchdog.optionalPath("device") },
+    haproxy: readHaproxy(haproxy, root.has("haproxy")),
     pgbouncer: readPgbouncer(root),
     tags: {
       nofailover,

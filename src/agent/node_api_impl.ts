@@ -6,6 +6,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMembership } from "../api/node_api.js";
 import type { HaLoop } from "../ha/io/ha_loop.js";
+import type { HaproxySocketStatus } from "../ha/io/haproxy_push.js";
 import { memberRole } from "../ha/member_status.js";
 import { startFailureOf } from "../ha/start_backoff.js";
 import type { PostgresInstance } from "../pg/postgres_instance.js";
@@ -31,6 +32,8 @@ export interface NodeApiParts {
   readonly watchdogOk: () => boolean;
   readonly reload: () => Promise<E.Either<string, string>>;
   readonly clock: () => number;
+  /** The HAProxy pushes per admin socket, or null without a haproxy section. */
+  readonly haproxy?: () => readonly HaproxySocketStatus[] | null;
 }
 
 export class AgentNodeApi implements NodeApi {
@@ -106,6 +109,7 @@ export class AgentNodeApi implements NodeApi {
       diverged: s.diverged,
       configurationProblems: s.configurationProblems,
       ...(running ? { permanentSlots: this.parts.postgres.permanentSlotStates() } : {}),
+      ...haproxyOf(this.parts.haproxy?.() ?? null),
     };
   }
 
@@ -211,4 +215,9 @@ function sinceMs(atMs: number | null): number | null {
 function failure(message: string): NodeFailure {
   const code = /in progress/.test(message) ? "busy" : /cannot/.test(message) ? "refused" : "failed";
   return { code, message };
+}
+
+/** The pushes as LocalStatus restates them (src/api imports nothing of src/ha). */
+function haproxyOf(sockets: readonly HaproxySocketStatus[] | null): Pick<LocalStatus, "haproxy"> {
+  return sockets === null ? {} : { haproxy: sockets.map((socket) => ({ ...socket })) };
 }

@@ -176,6 +176,26 @@ export interface LocalStatus {
   readonly diverged?: string | null;
   /** The config's permanent replication slots on this node, while PostgreSQL runs (absent otherwise). */
   readonly permanentSlots?: readonly PermanentSlotStatus[];
+  /** The pushes to each HAProxy admin socket (absent without a haproxy section). */
+  readonly haproxy?: readonly HaproxyPushStatus[];
+}
+
+/** The role changes pushed to one HAProxy (src/ha/io/haproxy_push.ts HaproxySocketStatus, restated). */
+export interface HaproxyPushStatus {
+  readonly socket: string;
+  /** Pushes HAProxy accepted. */
+  readonly pushes: number;
+  /** Attempts that failed, retried or not. */
+  readonly failures: number;
+  /** Pushes abandoned after their last attempt: HAProxy's checks route those servers. */
+  readonly gaveUp: number;
+  /** Pushes waiting for their next attempt. */
+  readonly pending: number;
+  /** The last push accepted, e.g. "primary/pg2 up", and when (the agent's monotonic clock). */
+  readonly lastPush: string | null;
+  readonly lastPushAtMs: number | null;
+  /** The last failure while no push succeeded since; null when the socket works. */
+  readonly lastError: string | null;
 }
 
 export interface RestartRequest {

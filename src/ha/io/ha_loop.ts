@@ -44,6 +44,23 @@ export interface ClusterState {
   subscribe(scope: Scope, listener: (view: ScopeView, changes: readonly Recorded[]) => void): () => void;
 }
 
+/**
+ * What the loop tells the client routing (HAProxy's runtime API: src/ha/io/haproxy_push.ts) and
+ * when. Each call returns at once; only `settled` is awaited, bounded, before a switchover's
+ * lease release.
+ */
+export interface RoutingHooks {
+  /** PostgreSQL was just observed: what its health checks answer may have changed. */
+  observed(): void;
+  /** PostgreSQL is about to stop or be killed; `writable`: it may be taking writes. */
+  stopping(writable: boolean): void;
+  /** A promotion (or a start as the primary) just completed: PostgreSQL takes writes. */
+  promoted(): void;
+  /** Resolves once the pushes begun were tried once, or after `boundMs`. */
+  settled(boundMs: number): Promise<void>;
+  settleBoundMs(): number;
+}
+
 /** What the loop needs of the watchdog (src/ha/io/watchdog.ts provides it). */
 export interface Fencing {
   /** Kill process group `processGroup` unless armed again before `deadlineMs` (monotonic ms). */
@@ -69,6 +86,8 @@ export interface HaLoopOptions {
    * must bound its own time; the lease is renewed meanwhile.
    */
   readonly beforeHandoverStop?: () => Promise<void>;
+  /** Client routing told of every role change as it happens (haproxy_push.ts); none by default. */
+  readonly routing?: RoutingHooks;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -279,6 +298,7 @@ export class HaLoop {
     const pg = await postgres.observe();
     this.lastObservation = pg;
     this.noteRole(pg);
+    this.options.routing?.observed();
     // A deadline that passed is no lease at all (the agent may just have been frozen past it).
     if (this.lease !== null && this.lease.deadlineMs <= clock()) this.setLease(null);
     this.remember(pg);
@@ -301,7 +321,11 @@ export class HaLoop {
     if (decided.recheckMs !== undefined) this.recheckAfter(decided.recheckMs);
     // A primary that stopped for a switchover reports where its WAL ends before it gives the
     // lease up: the candidate promotes only once it has received that far (race.ts).
-    if (pg.process === "stopped" && decided.actions.some((a) => a.kind === "dcs" && a.command.kind === "releaseLease")) await this.publish(pg, view, true);
+    const releasing = decided.actions.some((a) => a.kind === "dcs" && a.command.kind === "releaseLease");
+    if (pg.process === "stopped" && releasing) await this.publish(pg, view, true);
+    // Its "down" reaches HAProxy before another member can promote (bounded: routing is a help).
+    const routing = this.options.routing;
+    if (releasing && routing !== undefined) await routing.settled(routing.settleBoundMs());
     for (const action of decided.actions) await this.perform(action);
     this.armWatchdog();
     this.lastCycleMs = clock();
@@ -513,9 +537,11 @@ export class HaLoop {
   }
 
   private runLong(action: PostgresAction): void {
+    if (action.kind === "stop") this.options.routing?.stopping(this.busyWritable || this.lastObservation?.role === "primary");
     this.busy = action.kind;
     this.busyWritable = makesWritable(action);
     this.busyDone = this.runWithHooks(action).then((result) => {
+      if (E.isRight(result) && makesWritable(action)) this.options.routing?.promoted();
       this.busy = null;
       this.busyWritable = false;
       this.afterLong(action, result);
@@ -740,6 +766,7 @@ export class HaLoop {
     const pid = this.options.postgres.postmasterPid();
     if (pid === null) return;
     this.options.logger.warn({ pid }, `killing PostgreSQL's process group: ${why}`);
+    this.options.routing?.stopping(this.busyWritable || this.lastObservation?.role === "primary");
     try {
       process.kill(-pid, "SIGKILL");
     } catch {
@@ -762,6 +789,7 @@ export class HaLoop {
     // A long action runs to its end or its own time limit (every adapter call is bounded).
     await this.busyDone;
     if (options.stopPostgres) {
+      this.options.routing?.stopping(this.lastObservation?.role === "primary");
       const stopped = await this.options.postgres.run({ kind: "stop", mode: "fast" });
       if (E.isLeft(stopped)) this.options.logger.warn({}, `stopping PostgreSQL at shutdown failed: ${stopped.left.message}`);
       const lease = this.lease;
