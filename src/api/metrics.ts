@@ -7,6 +7,7 @@
  */
 import type { ScopeView } from "../dcs/views.js";
 import type { LocalStatus, NodeApi, PermanentSlotStatus } from "./node_api.js";
+import type { HaproxyPushStatus } from "./node_api.js";
 import { nodeFacts, PATRONI_STATES, stateCode } from "./node_facts.js";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -98,6 +99,17 @@ function raftgresMetrics(m: MetricsText, local: LocalStatus, view: ScopeView | n
   m.add("raftgres_lease_held", "gauge", "Value is 1 if this node holds the HA lease by its own deadline, 0 otherwise.", bit(local.lease !== null && local.lease.msLeft > 0));
   m.add("raftgres_watchdog_ok", "gauge", "Value is 1 if the watchdog process is healthy, 0 otherwise.", bit(local.watchdogOk));
   slotMetrics(m, local.permanentSlots ?? []);
+  haproxyMetrics(m, local.haproxy ?? []);
+}
+
+/** One series per HAProxy admin socket of node.yml, labelled {socket}; none without the section. */
+function haproxyMetrics(m: MetricsText, sockets: readonly HaproxyPushStatus[]): void {
+  const series = (value: (s: HaproxyPushStatus) => number) => sockets.map((s) => ({ labels: { socket: s.socket }, value: value(s) }));
+  m.addFamily("raftgres_haproxy_push_ok", "Value is 1 if the last push of a role change to this HAProxy succeeded (or none failed yet), 0 while it fails; its health checks then route alone.", series((s) => bit(s.lastError === null)));
+  m.addFamily("raftgres_haproxy_pushes_total", "Role changes this HAProxy accepted through its runtime API since the agent started.", series((s) => s.pushes));
+  m.addFamily("raftgres_haproxy_push_failures_total", "Pushes to this HAProxy that failed since the agent started (retried with backoff).", series((s) => s.failures));
+  m.addFamily("raftgres_haproxy_push_gave_up_total", "Pushes to this HAProxy abandoned after their last attempt since the agent started.", series((s) => s.gaveUp));
+  m.addFamily("raftgres_haproxy_push_pending", "Pushes to this HAProxy waiting for their next attempt.", series((s) => s.pending));
 }
 
 /** One series per permanent slot of the config, labelled {slot, type}; none while PostgreSQL is down. */

@@ -9,6 +9,7 @@ import { DEFAULT_TAGS, type MemberTags } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
 import { isoTime } from "../lib/iso_time.js";
 import type { LocalStatus, NodeApi, PendingRestartParameter, PermanentSlotStatus } from "./node_api.js";
+import type { HaproxyPushStatus } from "./node_api.js";
 import { nodeFacts, type NodeFacts } from "./node_facts.js";
 
 /** A scheduled restart as GET /patroni shows it (Patroni's `scheduled_restart`). */
@@ -77,6 +78,20 @@ function permanentSlots(slots: readonly PermanentSlotStatus[]): Record<string, u
   }]));
 }
 
+/** One HAProxy admin socket's pushes; `ok` is false while its last push failed. */
+function haproxyJson(socket: HaproxyPushStatus): Record<string, unknown> {
+  return {
+    socket: socket.socket,
+    ok: socket.lastError === null,
+    pushes: socket.pushes,
+    failures: socket.failures,
+    gave_up: socket.gaveUp,
+    pending: socket.pending,
+    last_push: socket.lastPush,
+    last_error: socket.lastError,
+  };
+}
+
 function raftgresExtras(local: LocalStatus, view: ScopeView | null): Record<string, unknown> {
   return {
     ...(local.permanentSlots === undefined ? {} : { slots: permanentSlots(local.permanentSlots) }),
@@ -90,6 +105,7 @@ function raftgresExtras(local: LocalStatus, view: ScopeView | null): Record<stri
     start_failure: local.startFailure == null ? null : { reason: local.startFailure.reason, failures: local.startFailure.failures, next_start_in_ms: local.startFailure.nextStartInMs },
     configuration_problems: local.configurationProblems ?? [],
     watchdog_ok: local.watchdogOk,
+    ...(local.haproxy === undefined ? {} : { haproxy: local.haproxy.map(haproxyJson) }),
     raft: {
       role: local.raft.role,
       term: local.raft.term,
