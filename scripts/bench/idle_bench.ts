@@ -33,6 +33,8 @@ interface Phase {
   readonly agentRssMb: Map<string, number>;
   readonly watchdogCpuPct: Map<string, number>;
   readonly watchdogRssMb: Map<string, number>;
+  /** The agent's and its watchdog's PSS together: what the node's raftgres holds, shared pages once. */
+  readonly nodePssMb: Map<string, number>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -58,7 +60,7 @@ async function measure(cluster: PgCluster, seconds: number): Promise<Phase> {
   }));
   const before = new Map(await Promise.all(names.map(async (n) => [n, await counters(cluster, n)] as const)));
   const cpuBefore = new Map([...pids].map(([n, p]) => [n, { agent: processUsage(p.agent).cpuSeconds, watchdog: processUsage(p.watchdog).cpuSeconds }]));
-  const rss = new Map(names.map((n) => [n, { agent: 0, watchdog: 0 }]));
+  const rss = new Map(names.map((n) => [n, { agent: 0, watchdog: 0, nodePss: 0 }]));
   const started = Date.now();
   while (Date.now() - started < seconds * 1000) {
     await sleep(Math.min(SAMPLE_EVERY_MS, seconds * 1000 - (Date.now() - started)));
@@ -66,6 +68,7 @@ async function measure(cluster: PgCluster, seconds: number): Promise<Phase> {
       const r = rss.get(name)!;
       r.agent = Math.max(r.agent, processUsage(p.agent).rssMb);
       r.watchdog = Math.max(r.watchdog, processUsage(p.watchdog).rssMb);
+      r.nodePss = Math.max(r.nodePss, processUsage(p.agent).pssMb + processUsage(p.watchdog).pssMb);
     }
   }
   const elapsed = (Date.now() - started) / 1000;
@@ -79,11 +82,12 @@ async function measure(cluster: PgCluster, seconds: number): Promise<Phase> {
     agentRssMb: new Map(names.map((n) => [n, rss.get(n)!.agent])),
     watchdogCpuPct: new Map(names.map((n) => [n, cpu(n, "watchdog")])),
     watchdogRssMb: new Map(names.map((n) => [n, rss.get(n)!.watchdog])),
+    nodePssMb: new Map(names.map((n) => [n, rss.get(n)!.nodePss])),
   };
 }
 
 function describe(label: string, phase: Phase, seconds: number): string {
-  const per = (name: string): string => `${name}: writes/s=${phase.writesPerSecond.get(name)!.toFixed(2)} agent cpu=${phase.agentCpuPct.get(name)!.toFixed(2)}% rss=${phase.agentRssMb.get(name)!.toFixed(1)}MB watchdog cpu=${phase.watchdogCpuPct.get(name)!.toFixed(2)}% rss=${phase.watchdogRssMb.get(name)!.toFixed(1)}MB`;
+  const per = (name: string): string => `${name}: writes/s=${phase.writesPerSecond.get(name)!.toFixed(2)} agent cpu=${phase.agentCpuPct.get(name)!.toFixed(2)}% rss=${phase.agentRssMb.get(name)!.toFixed(1)}MB watchdog cpu=${phase.watchdogCpuPct.get(name)!.toFixed(2)}% rss=${phase.watchdogRssMb.get(name)!.toFixed(1)}MB; agent+watchdog pss=${phase.nodePssMb.get(name)!.toFixed(1)}MB`;
   return `${label}, idle ${seconds} s: entries/s=${phase.entriesPerSecond.toFixed(2)}; ${[...phase.writesPerSecond.keys()].map(per).join("; ")}`;
 }
 

@@ -1,18 +1,29 @@
 /**
  * What a process costs, read from /proc: CPU seconds of all its threads (schedstat, nanosecond
- * run times, far finer than the 10 ms ticks of /proc/<pid>/stat) and its resident memory; and its
- * children. NaN when the process is gone.
+ * run times, far finer than the 10 ms ticks of /proc/<pid>/stat) and its resident memory (RSS and
+ * PSS); and its children. NaN when the process is gone.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
-export function processUsage(pid: number): { cpuSeconds: number; rssMb: number } {
+export interface ProcessUsage {
+  readonly cpuSeconds: number;
+  readonly rssMb: number;
+  /**
+   * Proportional set size: each shared page counted once across the processes that map it
+   * (the node binary's code, shared by an agent and its watchdog, is most of a Node.js RSS).
+   */
+  readonly pssMb: number;
+}
+
+export function processUsage(pid: number): ProcessUsage {
   try {
     let runNs = 0;
     for (const task of readdirSync(`/proc/${pid}/task`)) runNs += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-    return { cpuSeconds: runNs / 1e9, rssMb: rssKb / 1024 };
+    const pssKb = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? NaN);
+    return { cpuSeconds: runNs / 1e9, rssMb: rssKb / 1024, pssMb: pssKb / 1024 };
   } catch {
-    return { cpuSeconds: NaN, rssMb: NaN };
+    return { cpuSeconds: NaN, rssMb: NaN, pssMb: NaN };
   }
 }
 

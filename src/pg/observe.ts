@@ -77,10 +77,17 @@ interface ObserveRow {
   readonly senders: readonly { readonly name: string; readonly state: string | null; readonly flush: string | null }[];
 }
 
-/** pg_controldata once per change of global/pg_control (its mtime and size). */
+/**
+ * pg_controldata once per change of global/pg_control (its mtime and size); and the switch
+ * points of timelines read from their history files, which a rewind or a clone may replace with
+ * another history under the same timeline numbers (after demote-cluster, say): invalidate()
+ * forgets both.
+ */
 export class ControlDataCache {
   private key = "";
   private value: ControlData | null = null;
+  /** Switch points by timeline, of this data directory as it is now. */
+  readonly switchPoints = new Map<number, Branch>();
 
   constructor(private readonly settings: ResolvedSettings) {}
 
@@ -105,6 +112,7 @@ export class ControlDataCache {
   invalidate(): void {
     this.key = "";
     this.value = null;
+    this.switchPoints.clear();
   }
 }
 
@@ -132,7 +140,7 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
     // A stopped primary's branch: its timeline may not be in the cluster state's history yet
     // (promoted, then cut off before the record committed; race.ts records it).
     const timeline = base.timeline;
-    const branch = timeline === null || timeline <= 1 ? null : await diskSwitchPoint(s, timeline);
+    const branch = timeline === null || timeline <= 1 ? null : await diskSwitchPoint(s, control, timeline);
     return branch === null ? base : { ...base, timelineSwitchLsn: branch.lsn, timelineParent: branch.parent };
   }
   const rows = await session.query<ObserveRow>(OBSERVE_SQL);
@@ -146,7 +154,7 @@ export async function observeLocal(s: ResolvedSettings, postmaster: Postmaster, 
     return replayTimeline === null ? observed : { ...observed, timeline: replayTimeline, replayTimeline };
   }
   if (observed.role !== "primary" || observed.timeline === null || observed.timeline <= 1) return observed;
-  const branch = await switchPoint(s, session, observed.timeline);
+  const branch = await switchPoint(control, session, observed.timeline);
   return branch === null ? observed : { ...observed, timelineSwitchLsn: branch.lsn, timelineParent: branch.parent };
 }
 
@@ -167,8 +175,6 @@ interface Branch {
   readonly lsn: Lsn;
 }
 
-/** Switch points by data directory and timeline: a timeline's history file never changes. */
-const switchPoints = new Map<string, Branch>();
 
 /** A history file is a few lines per timeline; more than this is not one. */
 const HISTORY_FILE_BYTES_MAX = 1024 * 1024;
@@ -191,21 +197,19 @@ function branchOf(text: string, timeline: number): Branch | null {
  * Where `timeline` branched off its parent: the last line of its history file, as Patroni reads
  * it for /history; null when it cannot be read.
  */
-async function switchPoint(s: ResolvedSettings, session: SqlSession, timeline: number): Promise<Branch | null> {
-  const key = `${s.dataDir}:${timeline}`;
-  const known = switchPoints.get(key);
+async function switchPoint(control: ControlDataCache, session: SqlSession, timeline: number): Promise<Branch | null> {
+  const known = control.switchPoints.get(timeline);
   if (known !== undefined) return known;
   const read = await session.query<{ text: string | null }>("SELECT pg_read_file($1, 0, $2, true) AS text", [`pg_wal/${historyFileName(timeline)}`, HISTORY_FILE_BYTES_MAX]);
   if (E.isLeft(read)) return null;
   const branch = branchOf(read.right[0]?.text ?? "", timeline);
-  if (branch !== null) switchPoints.set(key, branch);
+  if (branch !== null) control.switchPoints.set(timeline, branch);
   return branch;
 }
 
 /** The same from the data directory on disk, while PostgreSQL is down; null when it cannot be read. */
-async function diskSwitchPoint(s: ResolvedSettings, timeline: number): Promise<Branch | null> {
-  const key = `${s.dataDir}:${timeline}`;
-  const known = switchPoints.get(key);
+async function diskSwitchPoint(s: ResolvedSettings, control: ControlDataCache, timeline: number): Promise<Branch | null> {
+  const known = control.switchPoints.get(timeline);
   if (known !== undefined) return known;
   let text: string;
   try {
@@ -221,7 +225,7 @@ async function diskSwitchPoint(s: ResolvedSettings, timeline: number): Promise<B
     return null;
   }
   const branch = branchOf(text, timeline);
-  if (branch !== null) switchPoints.set(key, branch);
+  if (branch !== null) control.switchPoints.set(timeline, branch);
   return branch;
 }
 

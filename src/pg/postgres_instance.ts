@@ -223,6 +223,8 @@ export class PostgresInstance implements PostgresPort {
       case "bootstrap":
         return this.bootstrap();
       case "clone":
+        // A new copy: what was read of the directory before (a failed bootstrap's, say) is gone.
+        this.control.invalidate();
         return cloneFrom(s, action.source, this.progressReporter);
       case "start": {
         const started = await startServer(s, this.postmaster, action.as === "primary" ? { role: "primary" } : { role: "replica", upstream: action.upstream });
@@ -250,6 +252,7 @@ export class PostgresInstance implements PostgresPort {
   }
 
   private async bootstrap(): Promise<PgResult> {
+    this.control.invalidate();
     const initialized = await initializeDataDir(this.settings);
     if (E.isLeft(initialized)) return initialized;
     // bootstrap.dcs's parameters become the cluster's config once the lease is taken: in force
