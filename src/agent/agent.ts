@@ -21,6 +21,7 @@ import { openPostgres } from "./postgres_wiring.js";
 import { damagedLogProcedure } from "./recovery.js";
 import { hbaPeerHosts } from "./hba_peers.js";
 import { MemberUrlsWriter } from "./member_urls.js";
+import { PgbouncerSwitchover } from "./pgbouncer_switchover.js";
 import { haproxyPushFor } from "./haproxy_wiring.js";
 import { reloadConfig } from "./reload.js";
 import type { Identity } from "../ha/member_status.js";
@@ -84,6 +85,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   // Told of role changes by the HA loop; it reads the node's checks once the API exists.
   let routedNode: AgentNodeApi | null = null;
   const haproxy = haproxyPushFor(config, () => routedNode, logger.child({ area: "haproxy" }), monotonicMs);
+  // pgbouncer paused through a planned switchover: why the agent does it, pgbouncer_switchover.ts.
+  const pgbouncer = config.pgbouncer === null ? null : new PgbouncerSwitchover({ settings: config.pgbouncer, scope: config.scope, me: config.name, cluster: dcs.client, logger: logger.child({ area: "pgbouncer" }), clock: monotonicMs });
   const ha = new HaLoop({
     scope: config.scope,
     identity: identityOf(config),
@@ -94,12 +97,14 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     logger: logger.child({ area: "ha" }),
     clock: monotonicMs,
     ...(config.postgresql.prePromote === null ? {} : { prePromote: () => runPrePromote(config.postgresql.prePromote!) }),
+    ...(pgbouncer === null ? {} : { beforeHandoverStop: () => pgbouncer.beforeHandoverStop() }),
     ...(haproxy === null ? {} : { routing: haproxy }),
   });
   const callbacks = new CallbackRunner(config.postgresql.callbacks, config.scope, logger.child({ area: "callbacks" }));
   const offEvents = ha.onEvent((event) => {
     const action = ({ started: "on_start", stopped: "on_stop", restarted: "on_restart", reloaded: "on_reload", roleChanged: "on_role_change" } as const)[event.kind];
     callbacks.fire(action, event.role);
+    if (event.kind === "roleChanged" && event.role === "primary") pgbouncer?.promoted();
   });
   // The watchdog logs what it did; the HA loop looks at PostgreSQL again at once.
   const offFired = watchdog.right.onFired(() => ha.trigger());
@@ -129,7 +134,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     logger.info({}, `reloaded ${configPath}: ${reloaded.right.message}`);
     return E.right(reloaded.right.message);
   };
-  const nodeApi = new AgentNodeApi({ config: () => current, version: AGENT_VERSION, dcs, ha, postgres: postgres.right, watchdogOk: () => watchdogAlive, reload, clock: monotonicMs, haproxy: () => haproxy?.status() ?? null });
+  const nodeApi = new AgentNodeApi({ config: () => current, version: AGENT_VERSION, dcs, ha, postgres: postgres.right, watchdogOk: () => watchdogAlive, reload, clock: monotonicMs, pgbouncer: () => pgbouncer?.status() ?? null, haproxy: () => haproxy?.status() ?? null });
   routedNode = nodeApi;
   const http = await startApi(config, nodeApi, dcs, logger);
   if (E.isLeft(http)) {
@@ -138,6 +143,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     await dcs.raft.stop();
     return http;
   }
+  pgbouncer?.start();
   ha.start();
   logger.info({ scope: config.scope, raft: `${raft.listen.host}:${raft.listen.port}`, api: `${config.restapi.listen.host}:${config.restapi.listen.port}` }, "raftgres agent running");
   return E.right({
@@ -155,6 +161,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
       offMemberUrls();
       offHbaPeers();
       await ha.stop({ stopPostgres: options.stopPostgres ?? true });
+      await pgbouncer?.stop();
       // The last "down" of a primary that stopped gets its bounded chance to reach HAProxy.
       if (haproxy !== null) await haproxy.settled(haproxy.settleBoundMs());
       haproxy?.stop();

@@ -8,6 +8,7 @@ import type { LocalStatus, MembershipChange, NodeApi, NodeFailure, RaftMembershi
 import type { HaLoop } from "../ha/io/ha_loop.js";
 import type { HaproxySocketStatus } from "../ha/io/haproxy_push.js";
 import { memberRole } from "../ha/member_status.js";
+import type { PgbouncerInstanceStatus } from "./pgbouncer_switchover.js";
 import { startFailureOf } from "../ha/start_backoff.js";
 import type { PostgresInstance } from "../pg/postgres_instance.js";
 import type { ServerDetails } from "../pg/details.js";
@@ -32,6 +33,8 @@ export interface NodeApiParts {
   readonly watchdogOk: () => boolean;
   readonly reload: () => Promise<E.Either<string, string>>;
   readonly clock: () => number;
+  /** The pgbouncer instances paused through a switchover, or null without a pgbouncer section. */
+  readonly pgbouncer?: () => readonly PgbouncerInstanceStatus[] | null;
   /** The HAProxy pushes per admin socket, or null without a haproxy section. */
   readonly haproxy?: () => readonly HaproxySocketStatus[] | null;
 }
@@ -109,6 +112,7 @@ export class AgentNodeApi implements NodeApi {
       diverged: s.diverged,
       configurationProblems: s.configurationProblems,
       ...(running ? { permanentSlots: this.parts.postgres.permanentSlotStates() } : {}),
+      ...pgbouncerOf(this.parts.pgbouncer?.() ?? null),
       ...haproxyOf(this.parts.haproxy?.() ?? null),
     };
   }
@@ -220,4 +224,9 @@ function failure(message: string): NodeFailure {
 /** The pushes as LocalStatus restates them (src/api imports nothing of src/ha). */
 function haproxyOf(sockets: readonly HaproxySocketStatus[] | null): Pick<LocalStatus, "haproxy"> {
   return sockets === null ? {} : { haproxy: sockets.map((socket) => ({ ...socket })) };
+}
+
+/** The pgbouncer instances as LocalStatus restates them. */
+function pgbouncerOf(instances: readonly PgbouncerInstanceStatus[] | null): Pick<LocalStatus, "pgbouncer"> {
+  return instances === null ? {} : { pgbouncer: instances.map((instance) => ({ ...instance })) };
 }

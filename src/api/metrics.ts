@@ -6,7 +6,7 @@
  * fixed (shared/reference/stack-notes.md).
  */
 import type { ScopeView } from "../dcs/views.js";
-import type { LocalStatus, NodeApi, PermanentSlotStatus } from "./node_api.js";
+import type { LocalStatus, NodeApi, PermanentSlotStatus, PgbouncerStatus } from "./node_api.js";
 import type { HaproxyPushStatus } from "./node_api.js";
 import { nodeFacts, PATRONI_STATES, stateCode } from "./node_facts.js";
 
@@ -99,6 +99,7 @@ function raftgresMetrics(m: MetricsText, local: LocalStatus, view: ScopeView | n
   m.add("raftgres_lease_held", "gauge", "Value is 1 if this node holds the HA lease by its own deadline, 0 otherwise.", bit(local.lease !== null && local.lease.msLeft > 0));
   m.add("raftgres_watchdog_ok", "gauge", "Value is 1 if the watchdog process is healthy, 0 otherwise.", bit(local.watchdogOk));
   slotMetrics(m, local.permanentSlots ?? []);
+  pgbouncerMetrics(m, local.pgbouncer ?? []);
   haproxyMetrics(m, local.haproxy ?? []);
 }
 
@@ -110,6 +111,13 @@ function haproxyMetrics(m: MetricsText, sockets: readonly HaproxyPushStatus[]): 
   m.addFamily("raftgres_haproxy_push_failures_total", "Pushes to this HAProxy that failed since the agent started (retried with backoff).", series((s) => s.failures));
   m.addFamily("raftgres_haproxy_push_gave_up_total", "Pushes to this HAProxy abandoned after their last attempt since the agent started.", series((s) => s.gaveUp));
   m.addFamily("raftgres_haproxy_push_pending", "Pushes to this HAProxy waiting for their next attempt.", series((s) => s.pending));
+}
+
+/** One series per pgbouncer instance of node.yml, labelled {pgbouncer}; none without the section. */
+function pgbouncerMetrics(m: MetricsText, instances: readonly PgbouncerStatus[]): void {
+  const series = (value: (p: PgbouncerStatus) => number) => instances.map((p) => ({ labels: { pgbouncer: p.name }, value: value(p) }));
+  m.addFamily("raftgres_pgbouncer_paused", "Value is 1 while this agent holds the pgbouncer paused for a switchover, 0 otherwise.", series((p) => bit(p.paused)));
+  m.addFamily("raftgres_pgbouncer_resume_failures_total", "RESUME commands that failed on the pgbouncer since the agent started (each is retried).", series((p) => p.resumeFailures));
 }
 
 /** One series per permanent slot of the config, labelled {slot, type}; none while PostgreSQL is down. */

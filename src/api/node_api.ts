@@ -176,6 +176,8 @@ export interface LocalStatus {
   readonly diverged?: string | null;
   /** The config's permanent replication slots on this node, while PostgreSQL runs (absent otherwise). */
   readonly permanentSlots?: readonly PermanentSlotStatus[];
+  /** The pgbouncer instances paused through a switchover (absent without a pgbouncer section). */
+  readonly pgbouncer?: readonly PgbouncerStatus[];
   /** The pushes to each HAProxy admin socket (absent without a haproxy section). */
   readonly haproxy?: readonly HaproxyPushStatus[];
 }
@@ -196,6 +198,19 @@ export interface HaproxyPushStatus {
   readonly lastPushAtMs: number | null;
   /** The last failure while no push succeeded since; null when the socket works. */
   readonly lastError: string | null;
+}
+
+/** One pgbouncer instance (src/agent/pgbouncer_switchover.ts PgbouncerInstanceStatus, restated). */
+export interface PgbouncerStatus {
+  readonly name: string;
+  /** Paused by this agent for a switchover and not resumed yet. */
+  readonly paused: boolean;
+  readonly pausedForMs: number | null;
+  /** RESUME commands that failed since the agent started (each is retried). */
+  readonly resumeFailures: number;
+  readonly lastError: string | null;
+  /** The member its databases file points at, or null (no file, or not written yet). */
+  readonly pointsAt: string | null;
 }
 
 export interface RestartRequest {

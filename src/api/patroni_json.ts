@@ -105,6 +105,9 @@ function raftgresExtras(local: LocalStatus, view: ScopeView | null): Record<stri
     start_failure: local.startFailure == null ? null : { reason: local.startFailure.reason, failures: local.startFailure.failures, next_start_in_ms: local.startFailure.nextStartInMs },
     configuration_problems: local.configurationProblems ?? [],
     watchdog_ok: local.watchdogOk,
+    ...(local.pgbouncer === undefined ? {} : {
+      pgbouncer: local.pgbouncer.map((p) => ({ name: p.name, paused: p.paused, paused_for_ms: p.pausedForMs, resume_failures: p.resumeFailures, last_error: p.lastError, points_at: p.pointsAt })),
+    }),
     ...(local.haproxy === undefined ? {} : { haproxy: local.haproxy.map(haproxyJson) }),
     raft: {
       role: local.raft.role,
