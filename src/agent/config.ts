@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import * as E from "fp-ts/lib/Either.js";
 import { parseDocument } from "yaml";
 import { haTimingProblems } from "../dcs/ha_timing.js";
+import { dynamicPostgresqlProblems, pgHbaProblem } from "../dcs/dynamic_postgresql.js";
 import { isJsonObject, type JsonObject } from "../dcs/json.js";
 import { CONFIG_JSON_BOUNDS, jsonBoundsProblem } from "../dcs/json_bounds.js";
 import { syncModeProblem } from "../dcs/sync_mode.js";
@@ -178,13 +179,21 @@ export function parseAgentConfig(text: string, source: string, env: Readonly<Rec
 function checkBootstrapDcs(bootstrap: ConfigReader, dcs: JsonObject): void {
   const bounds = jsonBoundsProblem(dcs, CONFIG_JSON_BOUNDS, "dcs");
   if (bounds !== null) return bootstrap.failSentence("bootstrap", bounds);
-  const problems = [...haTimingProblems(dcs), syncModeProblem(dcs), standbyClusterProblem(dcs)];
+  const problems = [...haTimingProblems(dcs), syncModeProblem(dcs), standbyClusterProblem(dcs), ...dynamicPostgresqlProblems(dcs)];
   const postgresql = dcs["postgresql"];
   const parameters = isJsonObject(postgresql) ? postgresql["parameters"] : undefined;
   if (postgresql !== undefined && !isJsonObject(postgresql)) problems.push(`postgresql must be a mapping, got ${JSON.stringify(postgresql)?.slice(0, 60)}`);
   else if (parameters !== undefined && !isJsonObject(parameters)) problems.push(`postgresql.parameters must be a mapping, got ${JSON.stringify(parameters)?.slice(0, 60)}`);
   else if (isJsonObject(parameters)) problems.push(...parameterProblems(parameters, "postgresql.parameters"));
   for (const problem of problems) if (problem !== null) bootstrap.failSentence("bootstrap.dcs", problem);
+}
+
+/** A list of pg_hba lines, each checked as PATCH /config checks the cluster's (dynamic_postgresql.ts). */
+function hbaLines(section: ConfigReader, key: string): string[] {
+  const lines = section.stringList(key);
+  const problem = section.hasProblem(key) ? null : pgHbaProblem(lines, section.keyPath(key));
+  if (problem !== null) section.failSentence("", problem);
+  return problem === null ? lines : [];
 }
 
 function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>): AgentConfig {
@@ -235,9 +244,10 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     ...DEFAULT_LOCAL_HA_SETTINGS,
     watchdogMarginMs: marginMs,
     demoteLeadMs: ha.integer("demote_lead_ms", DEFAULT_LOCAL_HA_SETTINGS.demoteLeadMs, 100, 1000),
-    usePgRewind: pg.boolean("use_pg_rewind", true),
+    // Unset: the cluster's config decides (src/ha/settings.ts).
+    usePgRewind: pg.has("use_pg_rewind") ? pg.boolean("use_pg_rewind", true) : null,
     reinitOnRewindFailure: pg.boolean("remove_data_directory_on_rewind_failure", true),
-    useSlots: pg.boolean("use_slots", true),
+    useSlots: pg.has("use_slots") ? pg.boolean("use_slots", true) : null,
     nofailover,
     failoverPriority,
     bootstrapStandbyCluster: standbyClusterOf(bootstrapDcs),
@@ -262,7 +272,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
       superuser,
       replication,
       parameters,
-      pgHba: pg.stringList("pg_hba"),
+      pgHba: hbaLines(pg, "pg_hba"),
       callbacks,
       prePromote: pg.optionalString("pre_promote"),
     },
@@ -281,7 +291,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     bootstrapDcs,
     bootstrapUsers,
     postBootstrap,
-    bootstrapPgHba: bootstrap.stringList("pg_hba"),
+    bootstrapPgHba: hbaLines(bootstrap, "pg_hba"),
     warnings: root.warnings,
   };
 }

@@ -9,6 +9,7 @@
 import { assert } from "../lib/assert.js";
 import { LOOP_WAIT_S_MIN, RETRY_TIMEOUT_S_MIN, TTL_S_MAX, TTL_S_MIN } from "../dcs/ha_timing.js";
 import { type Config, CONFIG_DEFAULTS, configNumber } from "../dcs/model.js";
+import { type DynamicSwitch, dynamicSwitch } from "../dcs/dynamic_postgresql.js";
 import type { StandbyCluster } from "../dcs/standby_cluster.js";
 
 /** What the node's YAML sets (the rest comes from the scope's config). */
@@ -21,17 +22,25 @@ export interface LocalHaSettings {
   readonly watchdogMarginMs: number;
   /** The agent stops a primary it cannot renew this long before the watchdog would fire. */
   readonly demoteLeadMs: number;
-  readonly usePgRewind: boolean;
+  /**
+   * postgresql.use_pg_rewind and use_slots as node.yml sets them; null when it does not, and the
+   * cluster's config decides (Patroni: the local file wins over the dynamic config).
+   */
+  readonly usePgRewind: boolean | null;
   /** When pg_rewind fails or is impossible: wipe the data directory and clone again. */
   readonly reinitOnRewindFailure: boolean;
-  readonly useSlots: boolean;
+  readonly useSlots: boolean | null;
   readonly nofailover: boolean;
   readonly failoverPriority: number;
   /** bootstrap.dcs.standby_cluster: what the member that initializes the cluster goes by (standby.ts). */
   readonly bootstrapStandbyCluster: StandbyCluster | null;
 }
 
-export interface HaSettings extends LocalHaSettings {
+export interface HaSettings extends Omit<LocalHaSettings, "usePgRewind" | "useSlots"> {
+  /** Off: a diverged member is reinitialized (cloned again) instead of rewound. */
+  readonly usePgRewind: boolean;
+  /** Off: no member slots are kept, and replicas stream without one. */
+  readonly useSlots: boolean;
   readonly ttlMs: number;
   readonly loopWaitMs: number;
   readonly retryTimeoutMs: number;
@@ -42,9 +51,9 @@ export interface HaSettings extends LocalHaSettings {
 export const DEFAULT_LOCAL_HA_SETTINGS: LocalHaSettings = {
   watchdogMarginMs: 1000,
   demoteLeadMs: 500,
-  usePgRewind: true,
+  usePgRewind: null,
   reinitOnRewindFailure: true,
-  useSlots: true,
+  useSlots: null,
   nofailover: false,
   failoverPriority: 1,
   bootstrapStandbyCluster: null,
@@ -61,6 +70,15 @@ export interface Resolved {
 
 function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
+}
+
+/**
+ * A switch as node.yml sets it, else as the cluster's config does, else on. raftgres defaults
+ * use_pg_rewind on where Patroni has it off: initdb runs with data checksums, so a rewind is
+ * possible, and it is much cheaper than a clone.
+ */
+export function resolveSwitch(config: Config, local: boolean | null, key: DynamicSwitch): boolean {
+  return local ?? dynamicSwitch(config.value, key) ?? true;
 }
 
 export function resolveHaSettings(config: Config, local: LocalHaSettings): Resolved {
@@ -88,6 +106,8 @@ export function resolveHaSettings(config: Config, local: LocalHaSettings): Resol
     maximumLagOnFailoverBytes: configNumber(config, "maximum_lag_on_failover"),
     primaryStartTimeoutMs: Math.max(0, configNumber(config, "primary_start_timeout")) * 1000,
     ...local,
+    usePgRewind: resolveSwitch(config, local.usePgRewind, "use_pg_rewind"),
+    useSlots: resolveSwitch(config, local.useSlots, "use_slots"),
   };
   checkSettings(settings);
   return { settings, adjustments };
