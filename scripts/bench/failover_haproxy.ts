@@ -33,7 +33,7 @@ export function haproxyMissing(): string | null {
   }
 }
 
-function localConfig(template: string, nodes: readonly HaproxyNode[], ports: Record<string, number>): string {
+function localConfig(template: string, nodes: readonly HaproxyNode[], ports: Record<string, number>, adminSocket: string): string {
   let section = "";
   let index = 0;
   let servers = 0;
@@ -44,6 +44,8 @@ function localConfig(template: string, nodes: readonly HaproxyNode[], ports: Rec
       index = 0;
     }
     if (/^\s+(user|group)\s/.test(line)) return [];
+    // The agents of the bench push nothing; the admin socket goes next to the config.
+    if (/^\s+stats socket\s/.test(line)) return [line.replace(/stats socket\s+\S+.*$/, `stats socket ${adminSocket} level admin`)];
     const bind = /^(\s+)bind\s+\S+/.exec(line);
     if (bind !== null) {
       const port = ports[section];
@@ -74,7 +76,7 @@ export class Haproxy {
   /** Writes the config under `dir`, checks it with `haproxy -c` and starts haproxy in the foreground. */
   static async start(dir: string, nodes: readonly HaproxyNode[]): Promise<Haproxy> {
     const ports = { primary: await freePort(), replicas: await freePort(), stats: await freePort() };
-    const config = localConfig(readFileSync(join(ROOT, "packaging", "haproxy.cfg"), "utf8"), nodes, ports);
+    const config = localConfig(readFileSync(join(ROOT, "packaging", "haproxy.cfg"), "utf8"), nodes, ports, join(dir, "haproxy-admin.sock"));
     const configPath = join(dir, "haproxy.cfg");
     writeFileSync(configPath, config);
     execFileSync("haproxy", ["-c", "-q", "-f", configPath], { stdio: ["ignore", "pipe", "pipe"] });

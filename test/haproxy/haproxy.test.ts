@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import t from "tap";
+import { type HaproxyPorts, localHaproxyConfig } from "../../lab/haproxy.js";
 import { freePort } from "../../lab/sockets.js";
 import { PgCluster, SUPERUSER, waitFor } from "../../lab/pg_cluster.js";
 
@@ -45,43 +46,6 @@ function haproxyMissing(): string | null {
   throw new Error("haproxy is installable but not installed: run scripts/setup.sh (it installs Debian's haproxy)");
 }
 
-interface Ports {
-  readonly write: number;
-  readonly read: number;
-  readonly stats: number;
-}
-
-/**
- * packaging/haproxy.cfg for this cluster: each section's bind on a free 127.0.0.1 port, each
- * `server pgN host:5432 check port 8008` line on node pgN's PostgreSQL and REST ports. The
- * user/group lines go: the test's haproxy keeps its own user.
- */
-function localHaproxyConfig(template: string, cluster: PgCluster, ports: Ports): string {
-  const binds: Record<string, number> = { stats: ports.stats, primary: ports.write, replicas: ports.read };
-  let section = "";
-  let servers = 0;
-  const lines = template.split("\n").flatMap((line) => {
-    const header = /^(listen|frontend|backend)\s+(\S+)/.exec(line);
-    if (header !== null) section = header[2]!;
-    if (/^\s+(user|group)\s/.test(line)) return [];
-    const bind = /^(\s+)bind\s+\S+/.exec(line);
-    if (bind !== null) {
-      const port = binds[section];
-      if (port === undefined) throw new Error(`haproxy.cfg: no port for the bind of section ${section}`);
-      return [`${bind[1]}bind 127.0.0.1:${port}`];
-    }
-    const server = /^(\s+)server\s+(\S+)\s+\S+:\d+(.*)\bport\s+\d+(.*)$/.exec(line);
-    if (server !== null) {
-      const spec = cluster.spec(server[2]!);
-      servers++;
-      return [`${server[1]}server ${spec.name} 127.0.0.1:${spec.pgPort}${server[3]}port ${spec.apiPort}${server[4]}`];
-    }
-    return [line];
-  });
-  if (servers !== 2 * cluster.nodes.size) throw new Error(`haproxy.cfg: expected ${2 * cluster.nodes.size} server lines, found ${servers}`);
-  return lines.join("\n");
-}
-
 interface Answer {
   readonly member: string;
   readonly inRecovery: boolean;
@@ -95,8 +59,8 @@ async function run(): Promise<void> {
     if (haproxy?.pid !== undefined && haproxy.exitCode === null && haproxy.signalCode === null) process.kill(haproxy.pid, "SIGKILL");
     await cluster.destroy();
   });
-  const ports: Ports = { write: await freePort(), read: await freePort(), stats: await freePort() };
-  const config = localHaproxyConfig(readFileSync(join(ROOT, "packaging", "haproxy.cfg"), "utf8"), cluster, ports);
+  const ports: HaproxyPorts = { write: await freePort(), read: await freePort(), stats: await freePort() };
+  const config = localHaproxyConfig(readFileSync(join(ROOT, "packaging", "haproxy.cfg"), "utf8"), [...cluster.nodes.values()], ports, { adminSocket: join(cluster.root, "haproxy-admin.sock") });
   const configPath = join(cluster.root, "haproxy.cfg");
   writeFileSync(configPath, config);
   execFileSync("haproxy", ["-c", "-q", "-f", configPath], { stdio: ["ignore", "pipe", "pipe"] });

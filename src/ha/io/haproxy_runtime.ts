@@ -170,6 +170,9 @@ export function runtimeCommand(endpoint: RuntimeEndpoint, command: string, optio
       chunks.push(chunk);
     });
     socket.on("end", () => {
+      // HAProxy answers every command, at least with an empty line: nothing at all means the
+      // connection was cut before (HAProxy stopping, a proxy in between), not success.
+      if (bytes === 0) return finish(E.left({ code: "unreachable", message: `HAProxy at ${where} closed the connection without answering "${command}"` }));
       const answer = interpretAnswer(command, Buffer.concat(chunks).toString("utf8"), query);
       finish(E.isLeft(answer) ? E.left({ ...answer.left, message: `${where}: ${answer.left.message}` }) : answer);
     });
