@@ -16,6 +16,7 @@ const FIXED: readonly [string, (c: AgentConfig) => unknown][] = [
   ["raft", (c) => ({ ...c.raft, members: [...c.raft.members], join: c.raft.join === null ? null : [...c.raft.join] })],
   ["postgresql", (c) => ({ ...c.postgresql, callbacks: null })],
   ["watchdog", (c) => c.watchdog],
+  ["haproxy", (c) => (c.haproxy === null ? null : { ...c.haproxy, servers: [...c.haproxy.servers] })],
 ];
 
 export interface Reloaded {

@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { either as E } from "fp-ts";
 import t from "tap";
 import { parseAgentConfig } from "../../src/agent/config.js";
@@ -113,4 +116,24 @@ haproxy:
   sockets: /run/a.sock
   write_backend: primary
 `), /haproxy\.sockets: must be a list of strings/);
+});
+
+t.test("packaging/node.yml.example's haproxy section, uncommented, is accepted", async (t) => {
+  const example = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "packaging", "node.yml.example"), "utf8");
+  const lines = example.split("\n");
+  const start = lines.indexOf("# haproxy:");
+  t.ok(start >= 0, "the example has a commented haproxy section");
+  const section = ["haproxy:"];
+  for (const line of lines.slice(start + 1)) {
+    if (!line.startsWith("  # ")) break;
+    const uncommented = line.replace(/^ {2}# /, "  ");
+    // Keys are uncommented; their explanations stay comments.
+    section.push(/^ {2}[a-z_]+:/.test(uncommented) ? uncommented : line);
+  }
+  const parsed = parseAgentConfig(`${BASE}\n${section.join("\n")}\n`, "node.yml");
+  if (E.isLeft(parsed)) throw new Error(parsed.left);
+  t.same(parsed.right.haproxy?.sockets, [{ kind: "unix", path: "/run/haproxy/admin.sock" }]);
+  t.equal(parsed.right.haproxy?.writeBackend, "primary");
+  t.equal(parsed.right.haproxy?.readBackend, "replicas");
+  t.equal(parsed.right.haproxy?.servers.get("pg2"), "db2");
 });
