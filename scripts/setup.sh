@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for raftgres: the PostgreSQL 15 server and HAProxy from Debian's packages
+# Sets up a fresh machine for raftgres: the PostgreSQL 15 server, HAProxy and pgbouncer from Debian's packages
 # (if they are missing), the npm dependencies, and the build. Idempotent: run it as often as you like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,18 @@ if ! command -v haproxy >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
   $SUDO systemctl stop haproxy 2>/dev/null || $SUDO service haproxy stop 2>/dev/null || true
+fi
+# pgbouncer from Debian's packages, for the pgbouncer integration test (test/pgbouncer) and
+# packaging/pgbouncer.ini. The package enables and starts its own service on port 6432 with
+# Debian's configuration: stop and disable it, the tests run their own pgbouncer processes.
+if ! command -v pgbouncer >/dev/null 2>&1; then
+  echo "setup: installing pgbouncer from Debian's packages"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pgbouncer >/dev/null
+  $SUDO systemctl stop pgbouncer 2>/dev/null || $SUDO service pgbouncer stop 2>/dev/null || true
+  $SUDO systemctl disable pgbouncer 2>/dev/null || true
 fi
 # iproute2 (ip netns, veth, bridges), iptables and util-linux (setpriv) for the fault-injection
 # harness (test/jepsen-like), which puts each node in its own network namespace.
