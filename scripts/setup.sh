@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for raftgres: the PostgreSQL 15 server, HAProxy and pgbouncer from Debian's packages
-# (if they are missing), the npm dependencies, and the build. Idempotent: run it as often as you like.
+# Sets up a fresh machine for raftgres: the PostgreSQL 15 server, HAProxy and pgbouncer from
+# Debian's packages (if they are missing), the npm dependencies, and the build. Idempotent: run it
+# as often as you like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
