@@ -20,6 +20,7 @@ import { AgentNodeApi } from "./node_api_impl.js";
 import { openPostgres } from "./postgres_wiring.js";
 import { damagedLogProcedure } from "./recovery.js";
 import { hbaPeerHosts } from "./hba_peers.js";
+import { followClusterPostgresql } from "./cluster_postgresql.js";
 import { MemberUrlsWriter } from "./member_urls.js";
 import { PgbouncerSwitchover } from "./pgbouncer_switchover.js";
 import { haproxyPushFor } from "./haproxy_wiring.js";
@@ -124,6 +125,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     watchdogAlive = false;
   });
   let current = config;
+  // The cluster's pg_hba and use_slots (src/agent/cluster_postgresql.ts), node.yml's winning.
+  const offClusterPostgresql = followClusterPostgresql(dcs.client, config.scope, config.bootstrapDcs, () => current.ha.useSlots, postgres.right, logger);
   const reload = async (): Promise<E.Either<string, string>> => {
     if (configPath === null) return E.left("this agent was started without a configuration file to re-read");
     const reloaded = await reloadConfig(configPath, current, ha, identityOf);
@@ -160,6 +163,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
       offBootstrapConfig();
       offMemberUrls();
       offHbaPeers();
+      offClusterPostgresql();
       await ha.stop({ stopPostgres: options.stopPostgres ?? true });
       await pgbouncer?.stop();
       // The last "down" of a primary that stopped gets its bounded chance to reach HAProxy.

@@ -3,6 +3,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Logger } from "../lib/logger.js";
+import { dynamicPgHba } from "../dcs/dynamic_postgresql.js";
 import { postgresParameters } from "../dcs/postgres_parameters.js";
 import { PostgresInstance } from "../pg/postgres_instance.js";
 import type { AgentConfig } from "./config.js";
@@ -21,6 +22,8 @@ export function openPostgres(config: AgentConfig, logger: Logger): E.Either<stri
     parameters: pg.parameters,
     pgHba: pg.pgHba,
     bootstrapPgHba: config.bootstrapPgHba,
+    // Until the cluster state is read (cluster_hba.ts): the first config, if this member writes it.
+    clusterPgHba: dynamicPgHba(config.bootstrapDcs),
     bootstrapParameters: postgresParameters(config.bootstrapDcs),
     bootstrapUsers: config.bootstrapUsers,
     postBootstrap: config.postBootstrap,

@@ -16,6 +16,7 @@
  * whole config and is held to all of it. Checked here rather than in the DCS rules where the
  * check depends on the node (PostgreSQL parameters): decisions a replayed log repeats must not.
  */
+import { pgHbaProblem } from "../dcs/dynamic_postgresql.js";
 import { DEMOTE_CLUSTER_KEY, demoteDirectiveProblem, splitDemoteDirective } from "../dcs/demote_cluster.js";
 import { canonicalJson, isJsonObject, type JsonObject, type JsonValue } from "../dcs/json.js";
 import { HA_TIMING_KEYS, haTimingProblems, PRIMARY_START_TIMEOUT_S_MAX } from "../dcs/ha_timing.js";
@@ -71,7 +72,8 @@ const POSTGRESQL_RULES: Readonly<Record<string, FieldRule>> = {
   remove_data_directory_on_rewind_failure: booleanRule,
   remove_data_directory_on_diverged_timelines: booleanRule,
   pg_ctl_timeout: numberRule(0, PRIMARY_START_TIMEOUT_S_MAX, false, "seconds"),
-  pg_hba: listOfLines,
+  // Applied on every member (src/dcs/dynamic_postgresql.ts): each line as PostgreSQL parses one.
+  pg_hba: pgHbaProblem,
   pg_ident: listOfLines,
   recovery_conf: objectRule,
   rewind: objectRule,

@@ -19,6 +19,7 @@ import { formatConninfo, parseConnectionString, withParams } from "./conninfo.js
 import { removeIfPresent, writeFileAtomic } from "./files.js";
 import { parameterProblem, serverProblem } from "./parameter_check.js";
 import { writePassfile } from "./passfile.js";
+import type { ServerRole } from "./server_files.js";
 import type { ParameterValue, ResolvedSettings } from "./settings.js";
 import { slotName } from "./slot_names.js";
 import type { MemberName } from "./types.js";
@@ -31,7 +32,7 @@ export const SYNC_CONF_FILE = "raftgres.sync.conf";
 export const INCLUDE_LINE = `include_if_exists = '${SERVER_CONF_FILE}'`;
 const UPSTREAM_MARK = "# raftgres upstream member: ";
 
-export type ServerRole = { readonly role: "primary" } | { readonly role: "replica"; readonly upstream: Upstream | null };
+export type { ServerRole } from "./server_files.js";
 
 /** Defaults the user's parameters may change. */
 const DEFAULT_PARAMETERS: Readonly<Record<string, ParameterValue>> = {
@@ -108,7 +109,7 @@ export function renderServerConf(s: ResolvedSettings, role: ServerRole): E.Eithe
     const remote = upstream.remote ?? null;
     // A member streams through its own slot on the upstream; a standby leader through the slot
     // standby_cluster names on the remote primary, or none.
-    ha["primary_slot_name"] = remote === null ? slotName(s.memberName) : (remote.slotName ?? "");
+    ha["primary_slot_name"] = remote === null ? (s.serverFiles.useSlots() ? slotName(s.memberName) : "") : (remote.slotName ?? "");
     if (remote?.restoreCommand != null) ha["restore_command"] = remote.restoreCommand;
     if (remote?.recoveryMinApplyDelay != null) ha["recovery_min_apply_delay"] = remote.recoveryMinApplyDelay;
   } else {
@@ -143,7 +144,7 @@ function keep(problem: string | null, refused: string[]): boolean {
 
 /** pg_hba.conf: the user's lines, then the ones raftgres needs (hba.ts). */
 export function renderHba(s: ResolvedSettings): string {
-  return renderHbaText({ superuser: s.superuser.username, replication: s.replication.username, pgHba: s.pgHba, bootstrapPgHba: s.bootstrapPgHba, peers: s.hbaPeers.current(), self: s.connectHost });
+  return renderHbaText({ superuser: s.superuser.username, replication: s.replication.username, pgHba: s.pgHba, clusterPgHba: s.clusterHba.current(), bootstrapPgHba: s.bootstrapPgHba, peers: s.hbaPeers.current(), self: s.connectHost });
 }
 
 /** Writes raftgres.conf, pg_hba.conf, the include line and standby.signal for `role`. */
@@ -158,6 +159,7 @@ export async function writeServerFiles(s: ResolvedSettings, role: ServerRole): P
     await ensureIncludeLine(s);
     await writeFileAtomic(join(s.dataDir, SERVER_CONF_FILE), conf.right.text, s.osUser);
     await writeFileAtomic(join(s.dataDir, "pg_hba.conf"), renderHba(s), s.osUser);
+    s.serverFiles.written(role);
     const signal = join(s.dataDir, "standby.signal");
     if (role.role === "replica") await writeFileAtomic(signal, "", s.osUser);
     else await removeIfPresent(signal);

@@ -14,7 +14,7 @@ import { AssertionError, assert, assertNever } from "../lib/assert.js";
 import { ensureReplicationRole, initializeDataDir } from "./bootstrap.js";
 import { cloneFrom } from "./clone.js";
 import { serverUrl } from "./conninfo.js";
-import { renderHba } from "./conf.js";
+import { renderHba, writeServerFiles } from "./conf.js";
 import { exists, wipeDirectoryContents, writeFileAtomic } from "./files.js";
 import { dropWalBackup, walBackupDir } from "./rewind_wal_backup.js";
 import { describeOutcome, missingPrograms, PROGRAMS, runProgram, succeeded } from "./programs.js";
@@ -51,6 +51,8 @@ export class PostgresInstance implements PostgresPort {
   /** The pending restart as the last details() read it; a new postmaster starts without one. */
   private pendingRestartRead: ServerDetails["pendingRestart"] = {};
   private longAction: PostgresActionKind | null = null;
+  /** pg_hba.conf's inputs changed during a long action: it is rewritten once the action ends. */
+  private hbaStale = false;
 
   /**
    * Validates the settings and looks up the OS user; adopts a postmaster already running on
@@ -105,16 +107,20 @@ export class PostgresInstance implements PostgresPort {
       assert(this.longAction === null, () => `${action.kind} asked while ${this.longAction} runs: one long action at a time`);
       this.longAction = action.kind;
     }
+    let result: PgResult;
     try {
-      return await this.carryOut(action);
+      result = await this.carryOut(action);
     } catch (error) {
       if (error instanceof AssertionError) throw error;
       // File-system errors (disk full, permissions) end here as results, with what was tried.
       this.settings.logger.error({ action: action.kind, error: String(error) }, "PostgreSQL action failed");
-      return failure("failed", `${action.kind} failed: ${String(error)}`);
+      result = failure("failed", `${action.kind} failed: ${String(error)}`);
     } finally {
       if (long) this.longAction = null;
     }
+    // What changed while it ran may have missed the file it wrote.
+    if (long && this.hbaStale) await this.rewriteHba(`what changed during ${action.kind}`, {});
+    return result;
   }
 
   /** Server details for the REST API (version, start time, pending restart, replication). */
@@ -157,14 +163,56 @@ export class PostgresInstance implements PostgresPort {
    */
   async setHbaPeers(hosts: readonly string[]): Promise<void> {
     if (!this.settings.hbaPeers.set(hosts)) return;
-    if (this.longAction !== null || !(await exists(join(this.settings.dataDir, "PG_VERSION")))) return;
+    await this.rewriteHba("the members' addresses", { peers: this.settings.hbaPeers.current() });
+  }
+
+  /**
+   * The cluster's postgresql.pg_hba (hba.ts ClusterHbaLines; null: unset): when it changes, the
+   * file is rewritten and a running server reloads it — pg_hba.conf needs no restart. Left with a
+   * sentence when the lines were refused (the file keeps the previous ones).
+   */
+  async setClusterHba(lines: readonly string[] | null): Promise<E.Either<string, void>> {
+    const set = this.settings.clusterHba.set(lines);
+    if (set === "same") return E.right(undefined);
+    if (set !== "changed") return E.left(set);
+    await this.rewriteHba("the cluster's postgresql.pg_hba", { clusterPgHba: lines });
+    return E.right(undefined);
+  }
+
+  /**
+   * use_slots (server_files.ts): a running replica stops or starts naming its member slot at once
+   * (primary_slot_name is reloadable since PostgreSQL 13); otherwise at the next write of its files.
+   */
+  async setUseSlots(on: boolean): Promise<void> {
+    const files = this.settings.serverFiles;
+    if (!files.setUseSlots(on)) return;
+    const role = files.lastRole();
+    const now = role?.role === "replica" && role.upstream !== null && role.upstream.remote === undefined && this.longAction === null && this.postmaster.state === "running";
+    this.settings.logger.info({}, `use_slots is ${on ? "on" : "off"}: a replica streams ${on ? "through its slot" : "without a slot"}${now ? "; reloading" : " from its next start"}`);
+    if (!now || role?.role !== "replica") return;
+    const written = await writeServerFiles(this.settings, role);
+    if (E.isLeft(written)) this.settings.logger.warn({}, `use_slots: ${written.left}; applied at the next start`);
+    else await this.reload();
+  }
+
+  /**
+   * pg_hba.conf from the settings now, then a reload. Not during a long action, nor before there
+   * is a data directory: those write the file themselves when they start the server (conf.ts).
+   */
+  private async rewriteHba(why: string, detail: Record<string, unknown>): Promise<void> {
+    if (this.longAction !== null) {
+      this.hbaStale = true;
+      return;
+    }
+    this.hbaStale = false;
+    if (!(await exists(join(this.settings.dataDir, "PG_VERSION")))) return;
     try {
       await writeFileAtomic(join(this.settings.dataDir, "pg_hba.conf"), renderHba(this.settings), this.settings.osUser);
     } catch (error) {
-      this.settings.logger.warn({ error: String(error) }, "cannot rewrite pg_hba.conf for the members' addresses; it is written again at the next start");
+      this.settings.logger.warn({ error: String(error) }, `cannot rewrite pg_hba.conf for ${why}; it is written again at the next start`);
       return;
     }
-    this.settings.logger.info({ peers: this.settings.hbaPeers.current() }, "pg_hba.conf rewritten for the members' addresses");
+    this.settings.logger.info(detail, `pg_hba.conf rewritten for ${why}: reloading`);
     await this.reload();
   }
 

@@ -12,7 +12,8 @@
  * pg_basebackup and pg_rewind never copy or overwrite it); the password file of the replication
  * and superuser roles to `passfile` (default `<dataDir>.pgpass`, beside it too: passfile.ts).
  */
-import { HbaPeers } from "./hba.js";
+import { ClusterHbaLines, HbaPeers } from "./hba.js";
+import { ServerFiles } from "./server_files.js";
 import { type BootstrapUser, bootstrapUserProblems } from "./bootstrap_user_checks.js";
 import { isAbsolute, normalize } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
@@ -63,6 +64,11 @@ export interface PostgresSettings {
   /** bootstrap.pg_hba: the user's lines when postgresql.pg_hba has none. */
   readonly bootstrapPgHba?: readonly string[];
   /**
+   * The cluster's postgresql.pg_hba until the agent reads it from the cluster state: bootstrap.dcs's
+   * (the first config, when this member bootstraps); null when unset (hba.ts ClusterHbaLines).
+   */
+  readonly clusterPgHba?: readonly string[] | null;
+  /**
    * The cluster's first parameters (bootstrap.dcs postgresql.parameters): written before the
    * bootstrap's first start, so that they are in force from it (no restart pending after it).
    */
@@ -96,6 +102,10 @@ export interface ResolvedSettings {
   readonly bootstrapPgHba: readonly string[];
   /** The members' addresses, set by the agent as they change (hba.ts). */
   readonly hbaPeers: HbaPeers;
+  /** The cluster's postgresql.pg_hba, set by the agent as it changes (hba.ts). */
+  readonly clusterHba: ClusterHbaLines;
+  /** use_slots and the role raftgres.conf was last written for (conf.ts). */
+  readonly serverFiles: ServerFiles;
   readonly bootstrapParameters: Readonly<Record<string, ParameterValue>>;
   readonly bootstrapUsers: readonly BootstrapUser[];
   readonly postBootstrap: string | null;
@@ -134,6 +144,8 @@ export function resolveSettings(s: PostgresSettings): E.Either<string, ResolvedS
     pgHba: s.pgHba ?? [],
     bootstrapPgHba: s.bootstrapPgHba ?? [],
     hbaPeers: new HbaPeers(),
+    clusterHba: new ClusterHbaLines(s.clusterPgHba ?? null),
+    serverFiles: new ServerFiles(),
     bootstrapParameters: s.bootstrapParameters ?? {},
     bootstrapUsers: s.bootstrapUsers ?? [],
     postBootstrap: s.postBootstrap ?? null,
@@ -184,6 +196,8 @@ function checkExtras(s: PostgresSettings): string[] {
   const hba = [...(s.pgHba ?? []), ...(s.bootstrapPgHba ?? [])];
   if (hba.length > HBA_LINES_MAX) problems.push(`more than ${HBA_LINES_MAX} pgHba lines`);
   if (hba.some((line) => /[\u0000-\u001f\u007f]/.test(line))) problems.push("each pgHba entry must be one line without control characters");
+  const cluster = ClusterHbaLines.problem(s.clusterPgHba ?? null);
+  if (cluster !== null) problems.push(cluster);
   return problems;
 }
 

@@ -17,6 +17,7 @@ import { passfileText, pgpassField, scramVerifier } from "../../src/pg/passfile.
 import { type PostgresSettings, resolveSettings } from "../../src/pg/settings.js";
 import { PostgresInstance } from "../../src/pg/postgres_instance.js";
 import { slotName } from "../../src/pg/slot_names.js";
+import { ServerFiles } from "../../src/pg/server_files.js";
 import type { Lsn, MemberName } from "../../src/pg/types.js";
 import { REPLICATION, SUPERUSER } from "./support.js";
 
@@ -111,6 +112,10 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   const upstream = { member: m("pg2"), connUrl: "postgresql://10.0.0.2:5433/postgres" };
   const replica = renderServerConf(s.right, { role: "replica", upstream });
   t.match(E.isRight(replica) && replica.right.text, /^# raftgres upstream member: pg2\n[\s\S]*^primary_slot_name = 'rg_pg1'$/m);
+  const filesWithoutSlots = new ServerFiles();
+  filesWithoutSlots.setUseSlots(false);
+  const slotless = renderServerConf({ ...s.right, serverFiles: filesWithoutSlots }, { role: "replica", upstream });
+  t.match(E.isRight(slotless) && slotless.right.text, /^primary_slot_name = ''$/m, "use_slots off: no slot named, the primary keeps none");
   const conninfo = primaryConninfo(s.right, upstream);
   const parsed = E.isRight(conninfo) ? parseConnectionString(conninfo.right) : conninfo;
   t.same(E.isRight(parsed) && Object.fromEntries(parsed.right), { host: "10.0.0.2", port: "5433", user: "rg_repl", passfile: "/var/lib/raftgres/pg1.pgpass", application_name: "pg1" });
@@ -124,7 +129,7 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.equal(confValue(true), "on");
   t.ok(E.isLeft(renderServerConf(s.right, { role: "replica", upstream: { member: m("x"), connUrl: "host='oops" } })));
   const hba = renderHba(s.right).split("\n");
-  t.equal(hba[2], "hostssl all all 10.0.0.0/8 cert", "the user's lines come first");
+  t.equal(hba[3], "hostssl all all 10.0.0.0/8 cert", "the user's lines come first, after the line naming their setting");
   t.ok(hba.includes('host replication "rg_repl" 127.0.0.1/32 scram-sha-256'));
   t.notOk(hba.some((line) => /0\.0\.0\.0\/0|::\/0/.test(line)), "nothing from anywhere");
 });
