@@ -62,6 +62,11 @@ export interface ClusterOptions {
   readonly names?: readonly string[];
   /** Extra YAML appended to every node's file (e.g. a bootstrap.dcs section). */
   readonly extraYaml?: string;
+  /**
+   * node.yml's postgresql.pg_hba (default: the lab's clients, below); an empty list leaves the
+   * key out, so that the cluster's postgresql.pg_hba is in force (it does not win over node.yml's).
+   */
+  readonly pgHba?: readonly string[];
   /** Nodes configured to join the running group (raft.join) instead of founding it; not started by startAll. */
   readonly joining?: readonly string[];
   /** Where agent logs go: "inherit" to see them, "ignore", or a file per node (default). */
@@ -176,17 +181,19 @@ postgresql:
   authentication:
     superuser: { username: ${SUPERUSER.username}, password: ${SUPERUSER.password} }
     replication: { username: ${REPLICATION.username}, password: ${REPLICATION.password} }
-  # The lab's clients: any role from this host and from the test network (raftgres itself adds
-  # only its superuser and replication role from the members' addresses).
-  pg_hba:
-    - host all all 127.0.0.1/32 scram-sha-256
-    - host all all 10.200.0.0/16 scram-sha-256
-    - host replication ${REPLICATION.username} 10.200.0.0/16 scram-sha-256
+${this.pgHbaYaml()}
   parameters:
     shared_buffers: 16MB
     max_connections: 30
     fsync: "on"
 ${this.options.extraYaml ?? ""}`;
+  }
+
+  private pgHbaYaml(): string {
+    // The lab's clients: any role from this host and from the test network (raftgres itself adds
+    // only its superuser and replication role from the members' addresses).
+    const lines = this.options.pgHba ?? ["host all all 127.0.0.1/32 scram-sha-256", "host all all 10.200.0.0/16 scram-sha-256", `host replication ${REPLICATION.username} 10.200.0.0/16 scram-sha-256`];
+    return lines.length === 0 ? "" : `  pg_hba:\n${lines.map((line) => `    - ${line}`).join("\n")}`;
   }
 
   /** Starts the agent of `name` (again, after a kill); `extraArgs` follow `agent -c node.yml` (e.g. --rejoin). */
