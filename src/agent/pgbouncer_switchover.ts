@@ -168,6 +168,9 @@ export class PgbouncerSwitchover {
     if (this.stopped) return;
     const primary = primaryOf(view);
     const over = this.boundTimer !== null && !this.pausing && view.pending === null && primary !== null;
+    // Most changes (members' reports) move neither the primary nor a pause.
+    const pointed = primary === null || this.states.every((s) => s.instance.databasesFile === null || s.pointsAt === primary.member);
+    if (!over && pointed) return;
     this.reconcile(async () => {
       if (primary !== null) await this.pointAll(primary);
       if (over) await this.resumeAll(`the switchover is over: ${primary!.member} is the primary`, false);
@@ -236,8 +239,10 @@ export class PgbouncerSwitchover {
     const { settings, logger, clock } = this.options;
     const name = state.instance.target.name;
     state.attempts++;
+    const resumedNow: string[] = [];
     for (const database of settings.databases.keys()) {
       const resumed = await pgbouncerCommand(state.instance.target, { kind: "resume", database }, settings.commandTimeoutMs);
+      if (E.isRight(resumed)) resumedNow.push(database);
       if (E.isRight(resumed) || resumed.left.code === "notPaused") continue;
       state.resumeFailures++;
       state.lastError = resumed.left.message;
@@ -256,7 +261,10 @@ export class PgbouncerSwitchover {
       return;
     }
     if (state.pausedAtMs !== null) logger.info({ pgbouncer: name, pausedMs: clock() - state.pausedAtMs }, `resumed pgbouncer ${name}: ${why}`);
+    // Paused, but not by this agent: one that died mid-switchover, or an operator.
+    else if (resumedNow.length > 0) logger.warn({ pgbouncer: name, databases: resumedNow }, `resumed pgbouncer ${name} (${resumedNow.join(", ")}), paused by another agent or by hand: ${why}`);
     state.pausedAtMs = null;
+    state.lastError = null;
   }
 }
 
