@@ -66,7 +66,7 @@ t.test("the tarball builds, installs offline and runs an agent from the installe
   const built = await buildPackage(join(root, "out"));
   t.comment(`built ${built.tarball}: ${(built.bytes / 1024 / 1024).toFixed(2)} MiB in ${Date.now() - started} ms`);
   const listing = execFileSync("tar", ["tzf", built.tarball], { encoding: "utf8" }).split("\n").filter((line) => line !== "");
-  for (const file of ["package/dist/raftgres.js", "package/dist/watchdog_process.js", "package/dist/prebuilds/linux-x64/classic-level.node", "package/share/raftgres.service", "package/share/node.yml.example", "package/share/haproxy.cfg"]) {
+  for (const file of ["package/dist/raftgres.js", "package/dist/watchdog_process.js", "package/dist/prebuilds/linux-x64/classic-level.node", "package/share/raftgres.service", "package/share/node.yml.example", "package/share/haproxy.cfg", "package/share/pgbouncer.ini"]) {
     t.ok(listing.includes(file), `the tarball holds ${file}`);
   }
 
