@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import * as E from "fp-ts/lib/Either.js";
 import { parseDocument } from "yaml";
 import { haTimingProblems } from "../dcs/ha_timing.js";
-import { dynamicPostgresqlProblems, pgHbaProblem } from "../dcs/dynamic_postgresql.js";
+import { dynamicPostgresqlProblems, dynamicSwitch, pgHbaProblem } from "../dcs/dynamic_postgresql.js";
 import { isJsonObject, type JsonObject } from "../dcs/json.js";
 import { CONFIG_JSON_BOUNDS, jsonBoundsProblem } from "../dcs/json_bounds.js";
 import { syncModeProblem } from "../dcs/sync_mode.js";
@@ -251,6 +251,7 @@ function read(root: ConfigReader, patroniSpellings: ReadonlyMap<string, string>)
     nofailover,
     failoverPriority,
     bootstrapStandbyCluster: standbyClusterOf(bootstrapDcs),
+    bootstrapSwitches: { use_pg_rewind: dynamicSwitch(bootstrapDcs, "use_pg_rewind"), use_slots: dynamicSwitch(bootstrapDcs, "use_slots") },
   };
   return {
     scope,

@@ -34,6 +34,11 @@ export interface LocalHaSettings {
   readonly failoverPriority: number;
   /** bootstrap.dcs.standby_cluster: what the member that initializes the cluster goes by (standby.ts). */
   readonly bootstrapStandbyCluster: StandbyCluster | null;
+  /**
+   * bootstrap.dcs.postgresql's use_pg_rewind and use_slots: in force until the cluster has a
+   * config (version 0), so that the member bootstrapping it creates no slot use_slots: false forbids.
+   */
+  readonly bootstrapSwitches: Readonly<Record<DynamicSwitch, boolean | null>>;
 }
 
 export interface HaSettings extends Omit<LocalHaSettings, "usePgRewind" | "useSlots"> {
@@ -57,6 +62,7 @@ export const DEFAULT_LOCAL_HA_SETTINGS: LocalHaSettings = {
   nofailover: false,
   failoverPriority: 1,
   bootstrapStandbyCluster: null,
+  bootstrapSwitches: { use_pg_rewind: null, use_slots: null },
 };
 
 /** Limits of the timing settings (seconds): src/dcs/ha_timing.ts, which the edges check too. */
@@ -77,8 +83,8 @@ function clamp(value: number, min: number, max: number): number {
  * use_pg_rewind on where Patroni has it off: initdb runs with data checksums, so a rewind is
  * possible, and it is much cheaper than a clone.
  */
-export function resolveSwitch(config: Config, local: boolean | null, key: DynamicSwitch): boolean {
-  return local ?? dynamicSwitch(config.value, key) ?? true;
+export function resolveSwitch(config: Config, local: boolean | null, key: DynamicSwitch, bootstrap: boolean | null = null): boolean {
+  return local ?? (config.version === 0 ? bootstrap : dynamicSwitch(config.value, key)) ?? true;
 }
 
 export function resolveHaSettings(config: Config, local: LocalHaSettings): Resolved {
@@ -106,8 +112,8 @@ export function resolveHaSettings(config: Config, local: LocalHaSettings): Resol
     maximumLagOnFailoverBytes: configNumber(config, "maximum_lag_on_failover"),
     primaryStartTimeoutMs: Math.max(0, configNumber(config, "primary_start_timeout")) * 1000,
     ...local,
-    usePgRewind: resolveSwitch(config, local.usePgRewind, "use_pg_rewind"),
-    useSlots: resolveSwitch(config, local.useSlots, "use_slots"),
+    usePgRewind: resolveSwitch(config, local.usePgRewind, "use_pg_rewind", local.bootstrapSwitches.use_pg_rewind),
+    useSlots: resolveSwitch(config, local.useSlots, "use_slots", local.bootstrapSwitches.use_slots),
   };
   checkSettings(settings);
   return { settings, adjustments };

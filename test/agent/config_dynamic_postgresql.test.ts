@@ -42,6 +42,7 @@ t.test("Patroni's sample placement, bootstrap.dcs.postgresql, is read as given",
   const yaml = `${BASE}bootstrap:\n  dcs:\n    postgresql:\n      use_pg_rewind: true\n      use_slots: false\n      pg_hba:\n        - host replication replicator 127.0.0.1/32 md5\n        - host all all 0.0.0.0/0 md5\n`;
   const parsed = parseAgentConfig(yaml, "node.yml");
   if (E.isLeft(parsed)) throw new Error(parsed.left);
+  t.same(parsed.right.ha.bootstrapSwitches, { use_pg_rewind: true, use_slots: false }, "in force until the cluster has a config");
   t.same(parsed.right.bootstrapDcs["postgresql"], { use_pg_rewind: true, use_slots: false, pg_hba: ["host replication replicator 127.0.0.1/32 md5", "host all all 0.0.0.0/0 md5"] });
 });
 

@@ -79,3 +79,10 @@ t.test("resolveHaSettings(): node.yml's use_pg_rewind and use_slots win; unset, 
   t.same(resolve(cluster({ use_pg_rewind: false, use_slots: false }), { usePgRewind: true, useSlots: true }), { usePgRewind: true, useSlots: true }, "node.yml's value wins over the cluster's");
   t.same(resolve(cluster({ use_pg_rewind: true }), { usePgRewind: false, useSlots: null }), { usePgRewind: false, useSlots: true }, "each key on its own");
 });
+
+t.test("resolveHaSettings(): before the cluster has a config, bootstrap.dcs's switches are in force", async (t) => {
+  const local = { ...DEFAULT_LOCAL_HA_SETTINGS, bootstrapSwitches: { use_pg_rewind: null, use_slots: false } };
+  t.equal(resolveHaSettings({ version: 0, value: {} }, local).settings.useSlots, false, "the bootstrapping member creates no slot use_slots: false forbids");
+  t.equal(resolveHaSettings({ version: 1, value: {} }, local).settings.useSlots, true, "once a config is written, it decides (there: on)");
+  t.equal(resolveHaSettings({ version: 0, value: {} }, { ...local, useSlots: true }).settings.useSlots, true, "node.yml's own value still wins");
+});
