@@ -3,7 +3,7 @@
  *
  * Runs N deterministic simulations (seeds S..S+N-1, S = 1 by default) on J worker threads, or one
  * seed with its details (--seed). A failing seed prints its id; `--seed` replays it exactly.
- * --bug plants a mistake in the simulated runtime (ackBeforePersist, forgetVote, staleReads,
+ * --bug plants a mistake in the runtime (sendBeforePersist: in the shared driver; forgetVote, staleReads,
  * forgetTail: a node that lost its log's tail to a storage fault starts as a voter anyway) to
  * show the checkers catch it. --workload dcs replicates the cluster state (DCS) instead of the
  * registers and checks its leases and config compare-and-set. Exits non-zero if any seed fails.
@@ -23,7 +23,7 @@ interface Job {
   readonly workload: "register" | "dcs";
 }
 
-const BUGS = ["ackBeforePersist", "forgetVote", "staleReads", "forgetTail"] as const;
+const BUGS = ["sendBeforePersist", "forgetVote", "staleReads", "forgetTail"] as const;
 
 function runJob(job: Job, report: (result: SimResult) => void): void {
   for (let seed = job.from; seed < job.from + job.count * job.stride; seed += job.stride) {

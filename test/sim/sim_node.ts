@@ -1,11 +1,12 @@
 /**
- * One simulated node: a RawNode driven exactly as the real runtime drives it (queue inputs while a
- * Ready is being persisted; persist, send, apply, advance), with a simulated disk whose writes take
- * time and whose unsynced part is lost on a crash, and the register state machine behind the
- * exactly-once proposal envelope.
+ * One simulated node: a RawNode driven by the runtime's own driver (src/raft/runtime/raft_driver.ts:
+ * queue inputs while a Ready is being persisted; persist, send, apply, advance), on a simulated
+ * disk whose writes take time and whose unsynced part is lost on a crash, the simulated network
+ * and virtual time, with the register state machine behind the exactly-once proposal envelope.
  *
- * `bugs` switches on deliberate mistakes in this driver (never in the core) so tests can prove the
- * checkers catch them.
+ * `bugs` switches on deliberate mistakes in the runtime (never in the core) so tests can prove
+ * the checkers catch them: sendBeforePersist in the shared driver, the others in this node's
+ * simulated start-up and reads.
  */
 import { either as E } from "fp-ts";
 import type { Logger } from "../../src/lib/logger.js";
@@ -13,15 +14,19 @@ import type { Prng } from "../../src/lib/prng.js";
 import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
 import { EMPTY_STATE, type InitialState, RawNode, type Ready } from "../../src/raft/raw_node.js";
 import { decodeEnvelope, encodeEnvelope } from "../../src/raft/runtime/proposals.js";
-import { type MergedWrite, WriteBatcher } from "../../src/raft/runtime/write_batcher.js";
-import type { ConfChange, Entry, HardState, Message, NodeId, Snapshot } from "../../src/raft/types.js";
+import { type Clock, type DriverHost, type Network, RaftDriver, type Storage, type StorageOutcome } from "../../src/raft/runtime/raft_driver.js";
+import type { MergedWrite } from "../../src/raft/runtime/write_batcher.js";
+import type { ConfChange, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "../../src/raft/types.js";
 import type { SafetyChecker } from "./checkers.js";
 import type { EventQueue } from "./event_queue.js";
 import type { SimMachine } from "./workload.js";
 
 export interface SimBugs {
-  /** Followers answer before their write is durable (a crash then loses acknowledged entries). */
-  readonly ackBeforePersist: boolean;
+  /**
+   * The shared driver sends every message before the write it depends on is durable (a crash
+   * then loses acknowledged entries and votes): DriverBugs.sendBeforePersist.
+   */
+  readonly sendBeforePersist: boolean;
   /** A restarted node forgets whom it voted for. */
   readonly forgetVote: boolean;
   /** Reads are served from the local state machine without ReadIndex. */
@@ -33,7 +38,7 @@ export interface SimBugs {
   readonly forgetTail: boolean;
 }
 
-export const NO_BUGS: SimBugs = { ackBeforePersist: false, forgetVote: false, staleReads: false, forgetTail: false };
+export const NO_BUGS: SimBugs = { sendBeforePersist: false, forgetVote: false, staleReads: false, forgetTail: false };
 
 /** Storage faults at a restart: the tail of the log lost, or the whole data directory. */
 export type StorageLoss = "tail" | "wipe";
@@ -91,8 +96,8 @@ export interface SimContext {
 
 type Pending = (outcome: OpOutcome) => void;
 
-/** Ready batches one pump may take: a core that keeps producing them without input is a bug. */
-const READY_PER_PUMP_MAX = 64;
+/** Ready batches one driver cycle may take here: tighter than the runtime's bound, so a core that keeps producing them without input fails the seed early. */
+const READY_PER_CYCLE_MAX_SIM = 64;
 
 
 
@@ -101,9 +106,8 @@ export class SimNode {
   machine: SimMachine;
   clockOffsetMs: number;
   private readonly disk: Disk;
-  private batcher = new WriteBatcher();
-  private pumpScheduled = false;
-  private inputs: (() => void)[] = [];
+  /** The shared driver of the current incarnation; null while the node is down. */
+  private driver: RaftDriver | null = null;
   private epoch = 0;
   private pendingProposals = new Map<number, Pending>();
   private pendingReads = new Map<number, { request: SimRequest; done: Pending }>();
@@ -142,7 +146,7 @@ export class SimNode {
     this.raw = new RawNode({ ...DEFAULT_TUNABLES, ...this.ctx.tunables, id: this.id, prng: this.ctx.prng.fork(), logger: this.ctx.logger }, initial);
     this.machine = this.disk.snapshot === null ? this.ctx.createMachine() : this.ctx.restoreMachine(this.disk.snapshot.data);
     this.ctx.checker.onRestart(this.id, this.disk.snapshot?.meta.index ?? 0);
-    this.batcher = new WriteBatcher();
+    this.driver = this.startDriver(this.raw);
     this.wasLeaderInTerm = -1;
   }
 
@@ -150,7 +154,8 @@ export class SimNode {
     if (this.raw === null) return;
     this.raw = null;
     this.epoch++;
-    this.inputs = [];
+    this.driver?.stop();
+    this.driver = null;
     this.pendingProposals.clear();
     this.pendingReads.clear();
     this.readsAwaitingApply = [];
@@ -160,7 +165,7 @@ export class SimNode {
     if (this.raw !== null || this.refused) return;
     if (this.ctx.bugs.forgetVote) this.disk.hardState = { ...this.disk.hardState, vote: null };
     this.start();
-    this.schedulePump();
+    this.driver?.schedule();
   }
 
   /**
@@ -191,7 +196,7 @@ export class SimNode {
       if (bound.term === disk.hardState.term && disk.hardState.vote === null) disk.hardState = { ...disk.hardState, vote: bound.vote };
     }
     this.start();
-    this.schedulePump();
+    this.driver?.schedule();
     return "started";
   }
 
@@ -201,18 +206,16 @@ export class SimNode {
     Object.assign(this.disk, { hardState: EMPTY_STATE.hardState, snapshot: null, entries: [], bound: { lastIndex: 0, term: 0, vote: null } });
     this.refused = false;
     this.start();
-    this.schedulePump();
+    this.driver?.schedule();
   }
 
   // ---- inputs ----------------------------------------------------------------------------------
 
+  /** Queues an input for the current incarnation; a crash drops it (the driver stops). */
   private input(run: (raw: RawNode) => void): void {
-    if (this.raw === null) return;
-    const epoch = this.epoch;
-    this.inputs.push(() => {
-      if (this.raw !== null && this.epoch === epoch) run(this.raw);
-    });
-    this.schedulePump();
+    const raw = this.raw;
+    if (raw === null || this.driver === null) return;
+    this.driver.input(() => run(raw));
   }
 
   receive(m: Message): void {
@@ -268,59 +271,54 @@ export class SimNode {
     });
   }
 
-  // ---- the runtime loop ------------------------------------------------------------------------
-
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    this.ctx.queue.schedule(0, () => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
+  // ---- the driver's host: storage, network, clock, and what committed entries do ------------
 
   /**
-   * The runtime loop, as RaftNode runs it: step queued inputs, take every batch the core has
-   * ready, apply committed entries at once, and write what must be durable in one group write
-   * per disk round; batches complete in order when their write is done.
+   * The shared driver (src/raft/runtime/raft_driver.ts) on this node's simulated disk, network
+   * and virtual clock. A crash stops it; each start builds a new one, so a write still in flight
+   * from before the crash completes into nothing.
    */
-  private pump(): void {
-    const raw = this.raw;
-    if (raw === null) return;
-    raw.setClock(this.ctx.queue.now + this.clockOffsetMs);
-    const inputs = this.inputs;
-    this.inputs = [];
-    for (const run of inputs) run();
-    for (let taken = 0; this.raw === raw && raw.hasReady(); taken++) {
-      if (taken >= READY_PER_PUMP_MAX) throw new Error(`${this.id}: the core produced ${taken} Ready batches in a row without new input`);
-      this.takeReady(raw);
-    }
-    this.startWrite(raw);
-  }
-
-  private takeReady(raw: RawNode): void {
-    const ready = raw.ready();
-    if (ready.sendBeforePersist || this.ctx.bugs.ackBeforePersist) this.ctx.send(ready.messages);
-    for (const entry of ready.committedEntries) this.apply(entry);
-    for (const read of ready.readStates) {
-      const pending = this.pendingReads.get(read.requestId);
-      if (pending === undefined) continue;
-      this.pendingReads.delete(read.requestId);
-      this.readsAwaitingApply.push({ index: read.index, ...pending });
-    }
-    this.serveReads();
-    this.batcher.add(ready);
-  }
-
-  private startWrite(raw: RawNode): void {
-    const batch = this.batcher.take();
-    if (batch === null) return;
-    if (batch.write === null) {
-      this.complete(raw, batch.readies);
-      return;
-    }
-    const write = batch.write;
+  private startDriver(raw: RawNode): RaftDriver {
     const epoch = this.epoch;
+    const storage: Storage = {
+      write: (write, done) => this.writeLater(epoch, write, done),
+      compact: (snapshot, done) => {
+        this.disk.snapshot = snapshot;
+        this.disk.entries = this.disk.entries.filter((e) => e.index > snapshot.meta.index);
+        done({ ok: true });
+      },
+    };
+    const network: Network = { send: (messages) => this.ctx.send(messages) };
+    const clock: Clock = {
+      wallMs: () => this.ctx.queue.now + this.clockOffsetMs,
+      monotonicMs: () => this.ctx.queue.now,
+      defer: (run) => this.ctx.queue.schedule(0, run),
+    };
+    const host: DriverHost = {
+      beginCycle: () => {},
+      apply: (entry) => this.apply(entry),
+      readState: (read) => this.readState(read),
+      appliedReady: () => this.serveReads(),
+      restoreSnapshot: (snapshot) => {
+        this.machine = this.ctx.restoreMachine(snapshot.data);
+        this.ctx.checker.onSnapshotApplied(this.id, snapshot.meta.index);
+        this.settleProposalsCoveredBySnapshot();
+      },
+      advanced: () => {},
+      written: (write) => this.ctx.checker.onPersist(this.id, write.entries, (i) => raw.logTerm(i)),
+      completed: (readies) => this.completed(raw, readies),
+      compacted: () => {},
+      endCycle: () => {},
+      fail: (why, error) => {
+        throw error instanceof Error ? error : new Error(`${this.id}: ${why}`);
+      },
+    };
+    const bugs = { sendBeforePersist: this.ctx.bugs.sendBeforePersist };
+    return new RaftDriver({ raw, storage, network, clock, host, logger: this.ctx.logger, bugs, readyPerCycleMax: READY_PER_CYCLE_MAX_SIM });
+  }
+
+  /** A durable write takes a random time; a crash may cut it short (the unsynced part is lost). */
+  private writeLater(epoch: number, write: MergedWrite, done: (outcome: StorageOutcome) => void): void {
     const [lo, hi] = this.ctx.diskLatencyMs;
     const latency = lo + this.ctx.prng.next() * (hi - lo);
     if (this.ctx.prng.chance(this.ctx.crashDuringWriteRate)) {
@@ -331,28 +329,23 @@ export class SimNode {
     this.ctx.queue.schedule(latency, () => {
       if (this.epoch !== epoch) return;
       this.writeDisk(write);
-      this.ctx.checker.onPersist(this.id, write.entries, (i) => raw.logTerm(i));
-      this.batcher.written();
-      this.complete(raw, batch.readies);
-      this.schedulePump();
-      const voted = batch.readies.some((r) => r.hardState !== null && r.hardState.vote !== null && r.hardState.vote !== this.id && r.mustSync);
-      if (voted && this.ctx.prng.chance(this.ctx.crashAfterVoteRate)) this.ctx.crashedAtFailpoint(this, "after voting");
+      done({ ok: true });
     });
   }
 
-  private complete(raw: RawNode, readies: readonly Ready[]): void {
-    for (const ready of readies) {
-      if (!ready.sendBeforePersist && !this.ctx.bugs.ackBeforePersist) this.ctx.send(ready.messages);
-      if (ready.snapshot !== null) {
-        this.machine = this.ctx.restoreMachine(ready.snapshot.data);
-        this.ctx.checker.onSnapshotApplied(this.id, ready.snapshot.meta.index);
-        this.settleProposalsCoveredBySnapshot();
-      }
-      raw.advance();
-    }
+  private readState(read: ReadState): void {
+    const pending = this.pendingReads.get(read.requestId);
+    if (pending === undefined) return;
+    this.pendingReads.delete(read.requestId);
+    this.readsAwaitingApply.push({ index: read.index, ...pending });
+  }
+
+  private completed(raw: RawNode, readies: readonly Ready[]): void {
     this.serveReads();
     this.noticeLeadership(raw);
-    this.maybeCompact(raw);
+    this.maybeCompact();
+    const voted = readies.some((r) => r.hardState !== null && r.hardState.vote !== null && r.hardState.vote !== this.id && r.mustSync);
+    if (voted && this.ctx.prng.chance(this.ctx.crashAfterVoteRate)) this.ctx.crashedAtFailpoint(this, "after voting");
   }
 
   private writeDisk(write: MergedWrite): void {
@@ -408,14 +401,10 @@ export class SimNode {
     this.ctx.checker.onLeader(this.id, status.term, (i) => raw.logTerm(i), status.snapshotIndex);
   }
 
-  private maybeCompact(raw: RawNode): void {
-    if (this.ctx.compactEvery <= 0) return;
+  private maybeCompact(): void {
+    if (this.ctx.compactEvery <= 0 || this.driver === null) return;
     const snapshotIndex = this.disk.snapshot?.meta.index ?? 0;
     if (this.machine.appliedIndex - snapshotIndex < this.ctx.compactEvery) return;
-    const snapshot = raw.createSnapshot(this.machine.snapshot());
-    if (snapshot === null) return;
-    this.disk.snapshot = snapshot;
-    this.disk.entries = this.disk.entries.filter((e) => e.index > snapshot.meta.index);
-    raw.compact(snapshot);
+    this.driver.compact(() => this.machine.snapshot());
   }
 }
