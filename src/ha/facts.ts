@@ -93,9 +93,11 @@ export function localPosition(pg: LocalPostgres): bigint | null {
 
 /**
  * Keep a replication slot for every other PostgreSQL member (witnesses have no PostgreSQL), and
- * the permanent slots of the config.
+ * the permanent slots of the config; with use_slots off none, so the ones made while it was on
+ * are dropped (as Patroni does: a slot nobody reads holds WAL back on the primary for ever).
  */
 export function slotsFor(input: HaInput): Action {
+  if (!input.settings.useSlots) return { kind: "syncSlots", members: [], permanent: NO_PERMANENT_SLOTS };
   const members = input.view?.members.filter((m) => m.name !== input.me && m.role !== "witness").map((m) => m.name) ?? [];
   const permanent = input.view === null ? NO_PERMANENT_SLOTS : permanentSlotsPlan(input.view.config.value, input.view.configHistory);
   return { kind: "syncSlots", members, permanent };

@@ -102,7 +102,7 @@ t.test("a member that is not the holder: a primary stops, a diverged one rewinds
   t.same(summary(decide(input(d, "pg2", { pg: stoppedReplica })).actions), ["start:replica<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg({ upstream: m("pg3") }) })).actions), ["followPrimary<pg1"]);
   t.same(summary(decide(input(d, "pg2", { pg: pg() })).actions), ["syncSlots:pg1,pg3"], "a streaming replica keeps the other members' slots");
-  t.same(summary(decide(input(d, "pg2", { pg: pg(), settings: { ...SETTINGS, useSlots: false } })).actions), [], "unless use_slots is off");
+  t.same(summary(decide(input(d, "pg2", { pg: pg(), settings: { ...SETTINGS, useSlots: false } })).actions), ["syncSlots:"], "with use_slots off none: the ones it kept are dropped");
 });
 
 /** pg1 promoted twice: timeline 2 branched off 1 at 500, timeline 3 off 2 at 900; it runs on 3 at 5000. */

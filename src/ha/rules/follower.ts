@@ -114,6 +114,6 @@ function runningReplica(input: HaInput, lease: LeaseView, source: Upstream): HaD
   }
   // Replicas keep the members' slots too (advanced to what they replayed), so a promoted replica
   // already holds WAL for everyone (Patroni's member slots on replicas).
-  const slots = input.settings.useSlots && pg.streaming ? slotsIfDue(input) : [];
+  const slots = pg.streaming ? slotsIfDue(input) : [];
   return decision(slots, pg.streaming ? `streaming from ${source.member}` : `following ${source.member}, not streaming yet`);
 }

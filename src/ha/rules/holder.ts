@@ -104,7 +104,7 @@ function timelineRecord(input: HaInput): Action[] {
 function primaryHousekeeping(input: HaInput): Action[] {
   const { view } = input;
   const actions: Action[] = timelineRecord(input);
-  if (input.settings.useSlots && view !== null) actions.push(...slotsIfDue(input));
+  if (view !== null) actions.push(...slotsIfDue(input));
   actions.push(...syncActions(input));
   return actions;
 }
@@ -163,7 +163,7 @@ function standbyLeaderRule(input: HaInput, renew: readonly Action[], standby: St
   if (pg.upstream !== remote.member) {
     return decision([...renew, { kind: "followPrimary", upstream: remote }], `following the remote primary as the standby leader (${remote.member})`, `was following ${pg.upstream ?? "nobody"}`);
   }
-  const slots = input.settings.useSlots && input.view !== null ? slotsIfDue(input) : [];
+  const slots = input.view !== null ? slotsIfDue(input) : [];
   const streaming = pg.streaming ? `streaming from ${remote.member}` : `not streaming from ${remote.member} yet`;
   return decision([...renew, ...slots], `${renew.length > 0 ? "renewed" : "holding"} the lease as the standby leader, ${streaming}`, `generation ${validLease(input.view)!.generation}, timeline ${pg.timeline ?? "?"}`);
 }
