@@ -20,6 +20,8 @@ const LOG_KEPT_CHARS = 1_000_000;
 
 export interface HaproxyServer {
   readonly name: string;
+  /** Where its PostgreSQL and REST ports listen (default 127.0.0.1; a namespace's address in the bench). */
+  readonly host?: string;
   readonly pgPort: number;
   readonly apiPort: number;
 }
@@ -51,7 +53,7 @@ export function haproxyMissing(): string | null {
   }
 }
 
-/** packaging/haproxy.cfg for servers on 127.0.0.1 (see the file's comment). */
+/** packaging/haproxy.cfg for servers on 127.0.0.1 or their own hosts (see the file's comment). */
 export function localHaproxyConfig(template: string, servers: readonly HaproxyServer[], ports: HaproxyPorts, options: LocalConfigOptions): string {
   const binds: Record<string, number> = { stats: ports.stats, primary: ports.write, replicas: ports.read };
   let section = "";
@@ -81,7 +83,7 @@ export function localHaproxyConfig(template: string, servers: readonly HaproxySe
       const spec = servers.find((s) => s.name === server[2]);
       if (spec === undefined) throw new Error(`haproxy.cfg: server ${server[2]} is none of ${servers.map((s) => s.name).join(", ")}`);
       serverLines++;
-      return [`${server[1]}server ${spec.name} 127.0.0.1:${spec.pgPort}${server[3]}port ${spec.apiPort}${server[4]}`];
+      return [`${server[1]}server ${spec.name} ${spec.host ?? "127.0.0.1"}:${spec.pgPort}${server[3]}port ${spec.apiPort}${server[4]}`];
     }
     return [line];
   });

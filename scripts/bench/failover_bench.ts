@@ -1,9 +1,9 @@
 /**
- * npm run bench:failover — the failover benchmark of issue 7 item 6, on the fault-injection
- * harness's cluster (lab/jepsen/cluster.ts): three raftgres agents with real PostgreSQL 15,
- * each node in its own network namespace (so S5 partitions are real), HAProxy configured from
- * packaging/haproxy.cfg in the root namespace reaching the nodes over the bridge. Needs root
- * (namespaces, iptables) and haproxy; without them it says why and exits 2.
+ * npm run bench:failover — the failover benchmark of issue 7 item 6 and issue 16 item 3, on the
+ * fault-injection harness's cluster (lab/jepsen/cluster.ts): three raftgres agents with real
+ * PostgreSQL 15, each node in its own network namespace (so S5 partitions are real), HAProxy and
+ * pgbouncer in the root namespace reaching the nodes over the bridge. Needs root (namespaces,
+ * iptables), haproxy and pgbouncer; without them it says why and exits 2.
  *
  * Scenarios, each run N times (--runs, default 5) on whichever member is primary then:
  *   S1 node crash: the primary's agent and postmaster SIGKILLed; the agent is restarted once the
@@ -13,57 +13,74 @@
  *   S4 agent frozen: the primary's agent SIGSTOPped for 40 s, then SIGCONTed (--s4-runs,
  *      default N; each run takes about a minute);
  *   S5 partition: the primary cut from its peers for 20 s while clients still reach it.
- * Clients, running for the whole bench and recording every attempt on one monotonic clock:
- *   dsn      a libpq multi-host DSN over the three nodes, target_session_attrs=read-write, one
- *            psql per attempt (connect + insert);
- *   haproxy  the same through HAProxy's write pool (health checks on each agent's /primary);
- *   n1..n3   one connection straight to each node, so a node acknowledging writes when it
- *            should not is seen (the old primary stays reachable in S4 and S5).
+ * Two phases, each on a cluster of its own:
+ * 1. main: the scenarios chosen, with clients running for the whole phase and recording every
+ *    attempt on one monotonic clock:
+ *      dsn              a libpq multi-host DSN over the three nodes, target_session_attrs=
+ *                       read-write, one psql per attempt (connect + insert);
+ *      haproxy …        the same through the write pools of four HAProxy instances at once
+ *                       (failover_haproxy.ts): packaging/haproxy.cfg's checks and the guides'
+ *                       `inter 3s fall 3 rise 2`, each without and with the agents' push (their
+ *                       node.yml haproxy section names the push instances' admin sockets);
+ *      n1..n3           one connection straight to each node, so a node acknowledging writes
+ *                       when it should not is seen (the old primary stays reachable in S4, S5).
+ * 2. pgbouncer (when S2 is chosen; --pgbouncer-runs, default N): S2 again on a cluster whose
+ *    agents pause pgbouncer through the switchover, with clients through pgbouncer and the DSN
+ *    writer (failover_pgbouncer.ts): failed client transactions, the longest and median wait,
+ *    and where the time went between PAUSE and RESUME.
  * Per run (the window: 1 s before the fault until the cluster is healthy again, every client
  * writing on the primary) — see failover_measure.ts for the exact definitions:
- *   write downtime of dsn and haproxy: the longest interval without an acknowledged write,
- *      counted from the fault;
+ *   write downtime of each client: the longest interval without an acknowledged write, counted
+ *      from the fault;
  *   dual primary: summed overlap of per-node, per-timeline intervals of acknowledged writes;
  *   lost: writes acknowledged in the window missing on the primary at its end, split into those
  *      beyond the switch point of their timeline (the unreplicated tail asynchronous replication
  *      may lose) and those that should have survived.
- * At the end every write acknowledged during the whole bench is looked up on the final primary
- * (lost_acked) and the dual-primary overlap is computed over the whole history (dual_primary_ms).
- * The last line (extra pairs after the first five):
+ * At the end of the main phase every write acknowledged in it is looked up on the final primary
+ * (lost_acked) and the dual-primary overlap is computed over its whole history (dual_primary_ms).
+ * Printed: a line per run, a summary line per scenario, `table …` lines (one per scenario and
+ * client: min / median / max over the runs, and against the DSN), `headline …` lines naming
+ * their scenario, and last (extra pairs after the first five):
  *   bench:failover crash_rto_ms_median=<S1 dsn> switchover_ms_median=<S2 dsn> postmaster_rto_ms_median=<S3 dsn> dual_primary_ms=<n> lost_acked=<n> …
- * Options: --runs N, --s4-runs M, --scenarios S1,S2,… (default all), --mode async|on|quorum
- * (synchronous_mode set through PATCH /config before the first run; default async, Patroni's
- * default, which the issue's Patroni figures were measured with).
+ *   … haproxy_push_s1_ms_median=<S1 through HAProxy, packaged checks, with the push>
+ *   haproxy_push_s2_ms_median=<the same for S2> pgbouncer_s2_failed=<failed transactions through
+ *   pgbouncer, all S2 runs> pgbouncer_s2_wait_ms_median=<the median over the runs of each run's
+ *   longest wait through pgbouncer>
+ * Options: --runs N, --s4-runs M, --pgbouncer-runs P (0: no pgbouncer phase), --scenarios
+ * S1,S2,… (default all), --mode async|on|quorum (synchronous_mode set through PATCH /config
+ * before the first run; default async, Patroni's default, which the issue's Patroni figures
+ * were measured with). A short run: --runs 1 --scenarios S2.
  */
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ClusterUnderTest } from "../../lab/jepsen/cluster.js";
 import { missingPrerequisite } from "../../lab/jepsen/net/command.js";
 import { SUPERUSER } from "../../lab/pg_cluster.js";
-import { Haproxy, haproxyMissing } from "./failover_haproxy.js";
-import { type Downtime, downtime, dualPrimary, formatSpread, type Lost, lostWrites, spread, type TimelineEnd, timelineEnds } from "./failover_measure.js";
-import { type Bench, clientsWriting, INJECT, MEASURED_WRITERS, SCENARIOS, type ScenarioId, TITLES } from "./failover_scenarios.js";
-import { CREATE_TABLE, DirectWriter, livePsql, PsqlWriter, TABLE, type WriteRecord, WriteLog } from "../../lab/jepsen/writers.js";
+import { agentHaproxyYaml, BenchHaproxies, HAPROXY_VARIANTS, haproxyMissing } from "./failover_haproxy.js";
+import { type Downtime, downtime, dualPrimary, type Lost, lostWrites, type TimelineEnd, timelineEnds } from "./failover_measure.js";
+import { PGBOUNCER_WRITERS, pgbouncerMissing, pgbouncerRun, PgbouncerWriter, startClusterPgbouncer, switchoverTimeline } from "./failover_pgbouncer.js";
+import { headlineLines, lastLine, type MainOutcome, type PhaseOutcome, pgbouncerTableLine, type RunResult, summaryLines, tableLines } from "./failover_report.js";
+import { type Bench, clientsWriting, INJECT, SCENARIOS, type ScenarioId } from "./failover_scenarios.js";
+import { CREATE_TABLE, DirectWriter, livePsql, type Loop, PsqlWriter, TABLE, type WriteRecord, WriteLog } from "../../lab/jepsen/writers.js";
 
 /** The whole bench stops (everything cleaned up, exit 2) after this long. */
 const TOTAL_TIMEOUT_MS = 40 * 60_000;
 const HEALTHY_TIMEOUT_MS = 120_000;
 /** Writes recorded before the fault, so that the old primary's interval of writes is in the window. */
 const BEFORE_FAULT_MS = 1000;
+/** Each writer's ids start at a multiple of this: no two writers insert the same id. */
+const IDS_PER_WRITER = 1_000_000_000;
 const MODES: Readonly<Record<string, Record<string, unknown>>> = {
   async: { synchronous_mode: "off" },
   on: { synchronous_mode: "on" },
   quorum: { synchronous_mode: "quorum", synchronous_node_count: 1 },
 };
+const MAIN_WRITERS: readonly string[] = ["dsn", ...HAPROXY_VARIANTS.map((v) => v.writer)];
+const PGBOUNCER_PHASE_WRITERS: readonly string[] = ["dsn", ...PGBOUNCER_WRITERS];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface RunResult {
-  readonly scenario: ScenarioId;
-  readonly downtimes: Readonly<Record<string, Downtime>>;
-  readonly dualMs: number;
-  readonly lost: Lost;
-}
 
 async function getJson(url: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
@@ -103,10 +120,16 @@ function handover(window: readonly WriteRecord[], old: string, faultMs: number):
   return `${first}; ${last}`;
 }
 
-async function runOnce(bench: Bench, scenario: ScenarioId, label: string): Promise<RunResult> {
+/** The bench's log clock and the wall clock the agents stamp their log lines with. */
+interface Clocks {
+  readonly log: WriteLog;
+  readonly epochMsAtZero: number;
+}
+
+async function runOnce(bench: Bench, clocks: Clocks, scenario: ScenarioId, label: string, withPgbouncer: boolean): Promise<RunResult> {
   const { cluster, log } = bench;
   const primary = await cluster.pg.waitHealthy(HEALTHY_TIMEOUT_MS);
-  // Both measured clients must be writing on the primary before the fault (HAProxy needs its
+  // Every measured client must be writing on the primary before the fault (HAProxy needs its
   // `rise 2` checks after a change), or the previous run's outage would count in this one.
   await clientsWriting(bench, log.now(), (node) => node === primary);
   const windowStartMs = log.now();
@@ -117,33 +140,41 @@ async function runOnce(bench: Bench, scenario: ScenarioId, label: string): Promi
   const endMs = log.now();
   const window = log.writes.filter((w) => w.endMs >= windowStartMs && w.endMs <= endMs);
   const downtimes: Record<string, Downtime> = {};
-  for (const writer of MEASURED_WRITERS) downtimes[writer] = downtime(window, writer, injected.faultMs, endMs);
+  for (const writer of bench.writers) downtimes[writer] = downtime(window, writer, injected.faultMs, endMs);
   const dual = dualPrimary(window);
   const acked = window.filter((w) => w.outcome === "ok");
   const lost = await lostOnPrimary(cluster, next, acked);
-  const down = MEASURED_WRITERS.map((w) => `${w} ${downtimes[w]!.recovered ? "" : "≥ "}${downtimes[w]!.ms} ms (${downtimes[w]!.failedAttempts} failed attempts)`).join(", ");
+  const down = bench.writers.map((w) => `${w} ${downtimes[w]!.recovered ? "" : "≥ "}${downtimes[w]!.ms} ms (${downtimes[w]!.failedAttempts} failed attempts)`).join(", ");
   console.log(`${label}: ${primary} → ${next}; write downtime ${down}; ${handover(window, primary, injected.faultMs)}; dual primary ${dual.ms} ms; ${acked.length} acknowledged, ${lost.total} missing on ${next} (${lost.tail} in the unreplicated tail, ${lost.durable} that should have survived, ${lost.unplaced} unplaced); ${injected.note}; took ${Math.round((endMs - injected.faultMs) / 1000)} s`);
   for (const overlap of dual.overlaps) console.log(`  DUAL PRIMARY: ${overlap}`);
   for (const example of lost.examples) console.log(`  LOST: ${example}`);
-  return { scenario, downtimes, dualMs: dual.ms, lost };
+  const pgbouncer = withPgbouncer ? pgbouncerRun(window, injected.faultMs, endMs) : null;
+  if (pgbouncer !== null) {
+    console.log(`  through pgbouncer: ${pgbouncer.transactions} transactions, ${pgbouncer.failed} failed${pgbouncer.errors.length === 0 ? "" : ` (${pgbouncer.errors.join("; ")})`}, longest wait ${pgbouncer.longestWaitMs} ms, median wait ${pgbouncer.medianWaitMs} ms`);
+  }
+  if (scenario === "S2") console.log(`  agents' timeline (ms after the request): ${switchoverTimeline(cluster, clocks.epochMsAtZero + injected.faultMs, primary, next, withPgbouncer)}`);
+  return { scenario, downtimes, dualMs: dual.ms, lost, pgbouncer };
 }
 
 interface Options {
   readonly runs: number;
   readonly s4Runs: number;
+  readonly pgbouncerRuns: number;
   readonly scenarios: readonly ScenarioId[];
   readonly mode: string;
 }
 
 function options(): Options {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, "s4-runs": { type: "string" }, scenarios: { type: "string", default: SCENARIOS.join(",") }, mode: { type: "string", default: "async" } } });
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, "s4-runs": { type: "string" }, "pgbouncer-runs": { type: "string" }, scenarios: { type: "string", default: SCENARIOS.join(",") }, mode: { type: "string", default: "async" } } });
   const runs = Number(values.runs);
   const s4Runs = values["s4-runs"] === undefined ? runs : Number(values["s4-runs"]);
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(s4Runs) || s4Runs < 1) throw new Error(`--runs and --s4-runs take a positive integer (got ${values.runs}, ${values["s4-runs"]})`);
   const scenarios = values.scenarios.split(",").map((s) => s.trim().toUpperCase());
   for (const s of scenarios) if (!SCENARIOS.includes(s as ScenarioId)) throw new Error(`--scenarios: unknown ${s} (expected some of ${SCENARIOS.join(",")})`);
+  const pgbouncerRuns = values["pgbouncer-runs"] === undefined ? (scenarios.includes("S2") ? runs : 0) : Number(values["pgbouncer-runs"]);
+  if (!Number.isInteger(pgbouncerRuns) || pgbouncerRuns < 0) throw new Error(`--pgbouncer-runs takes an integer ≥ 0 (got ${values["pgbouncer-runs"]})`);
   if (MODES[values.mode] === undefined) throw new Error(`--mode ${values.mode}: expected one of ${Object.keys(MODES).join(", ")}`);
-  return { runs, s4Runs, scenarios: scenarios as ScenarioId[], mode: values.mode };
+  return { runs, s4Runs, pgbouncerRuns, scenarios: scenarios as ScenarioId[], mode: values.mode };
 }
 
 async function setMode(cluster: ClusterUnderTest, primary: string, mode: string): Promise<void> {
@@ -151,111 +182,176 @@ async function setMode(cluster: ClusterUnderTest, primary: string, mode: string)
   if (patched.status !== 200) throw new Error(`PATCH /config answered ${patched.status}: ${JSON.stringify(patched.body)}`);
 }
 
-function summaryLines(results: readonly RunResult[], scenarios: readonly ScenarioId[], failed: ReadonlyMap<ScenarioId, number>): string[] {
-  return scenarios.map((s) => {
-    const runs = results.filter((r) => r.scenario === s);
-    const down = MEASURED_WRITERS.map((w) => {
-      const values = runs.map((r) => r.downtimes[w]!);
-      const unrecovered = values.filter((d) => !d.recovered).length;
-      return `${w} ${formatSpread(spread(values.map((d) => d.ms)))}${unrecovered === 0 ? "" : ` (${unrecovered} runs without recovery: lower bounds)`}`;
-    }).join("; ");
-    const lost = runs.reduce((n, r) => n + r.lost.total, 0);
-    const tail = runs.reduce((n, r) => n + r.lost.tail, 0);
-    const durable = runs.reduce((n, r) => n + r.lost.durable, 0);
-    const unplaced = runs.reduce((n, r) => n + r.lost.unplaced, 0);
-    const failures = failed.get(s) ?? 0;
-    return `${s} ${TITLES[s]}: ${runs.length} runs${failures === 0 ? "" : `, ${failures} FAILED`}; write downtime ${down}; dual primary ${runs.reduce((n, r) => n + r.dualMs, 0)} ms; lost ${lost} acknowledged writes (${tail} in the unreplicated tail, ${durable} that should have survived, ${unplaced} unplaced)`;
-  });
-}
+/** Synchronous kills of whatever runs now, for the signal handlers and the time guard. */
+type Killers = Set<() => void>;
 
-function medianOf(results: readonly RunResult[], scenario: ScenarioId, writer: string): string {
-  const values = results.filter((r) => r.scenario === scenario).map((r) => r.downtimes[writer]!.ms);
-  return values.length === 0 ? "NaN" : String(spread(values).median);
-}
-
-async function bench(opts: Options, cluster: ClusterUnderTest, onHaproxy: (h: Haproxy) => void): Promise<void> {
-  const startedAt = Date.now();
-  cluster.pg.startAll();
-  const first = await cluster.pg.waitHealthy(180_000);
-  await setMode(cluster, first, opts.mode);
-  await cluster.pg.query(first, CREATE_TABLE);
-  const nodes = cluster.nodes.map((name) => ({ name, pgHost: cluster.target(name).host, pgPort: cluster.pg.spec(name).pgPort, apiPort: cluster.pg.spec(name).apiPort }));
-  const haproxy = await Haproxy.start(cluster.pg.root, nodes);
-  onHaproxy(haproxy);
-  console.log(`3 nodes in network namespaces (${nodes.map((n) => `${n.name} ${n.pgHost}`).join(", ")}), PostgreSQL 15, synchronous_mode ${opts.mode}, ttl 5 s, loop_wait 1 s; HAProxy 2.6 from packaging/haproxy.cfg on 127.0.0.1:${haproxy.writePort}; ${first} primary after ${Date.now() - startedAt} ms`);
-  const log = new WriteLog();
-  const nodeOf = (host: string): string | null => cluster.nodes.find((n) => cluster.target(n).host === host) ?? null;
-  const writers = [
-    new PsqlWriter(log, "dsn", cluster.dsn(), nodeOf, 1),
-    new PsqlWriter(log, "haproxy", haproxy.dsn(SUPERUSER.username, SUPERUSER.password), nodeOf, 1_000_000_000),
-    ...cluster.nodes.map((node, i) => new DirectWriter(log, node, cluster.target(node), nodeOf, (i + 2) * 1_000_000_000)),
-  ];
-  for (const w of writers) w.start();
-  const b: Bench = { cluster, log };
+async function runScenarios(scenarios: readonly ScenarioId[], runsOf: (s: ScenarioId) => number, phase: string, run: (s: ScenarioId, label: string) => Promise<RunResult>, heal: () => Promise<void>): Promise<{ results: RunResult[]; failed: Map<ScenarioId, number> }> {
   const results: RunResult[] = [];
   const failed = new Map<ScenarioId, number>();
-  for (const scenario of opts.scenarios) {
-    const runs = scenario === "S4" ? opts.s4Runs : opts.runs;
-    for (let run = 1; run <= runs; run++) {
-      const label = `${scenario} run ${run}/${runs}`;
+  for (const scenario of scenarios) {
+    const runs = runsOf(scenario);
+    for (let i = 1; i <= runs; i++) {
+      const label = `${phase}${scenario} run ${i}/${runs}`;
       try {
-        results.push(await runOnce(b, scenario, label));
+        results.push(await run(scenario, label));
       } catch (error: unknown) {
         failed.set(scenario, (failed.get(scenario) ?? 0) + 1);
         console.log(`${label} FAILED: ${error instanceof Error ? error.message : String(error)}; healing everything and going on`);
-        await cluster.healAll();
+        await heal();
       }
     }
   }
+  return { results, failed };
+}
+
+function clusterKiller(cluster: () => ClusterUnderTest | null): () => void {
+  return () => {
+    const c = cluster();
+    if (c === null) return;
+    c.pg.killAllNow();
+    c.topology.destroySync();
+    rmSync(c.pg.root, { recursive: true, force: true });
+  };
+}
+
+async function stopWriters(writers: readonly Loop[]): Promise<void> {
   for (const w of writers) await w.stop();
-  const final = await cluster.pg.waitHealthy(HEALTHY_TIMEOUT_MS);
-  const acked = log.writes.filter((w) => w.outcome === "ok");
-  const lost = await lostOnPrimary(cluster, final, acked);
-  const dual = dualPrimary(log.writes);
-  console.log(`clients: ${[...MEASURED_WRITERS, ...cluster.nodes].map((w) => `${w} ${log.writes.filter((x) => x.writer === w && x.outcome === "ok").length}/${log.writes.filter((x) => x.writer === w).length}`).join(", ")} attempts acknowledged`);
-  for (const line of summaryLines(results, opts.scenarios, failed)) console.log(line);
-  if (opts.s4Runs < opts.runs && opts.scenarios.includes("S4")) console.log(`S4 ran ${opts.s4Runs} times, not ${opts.runs} (--s4-runs): each run holds the freeze 40 s`);
-  console.log(`whole bench: ${acked.length} acknowledged writes, ${lost.total} missing on the final primary ${final} (${lost.tail} in the unreplicated tail, ${lost.durable} that should have survived, ${lost.unplaced} unplaced); dual primary ${dual.ms} ms over the whole history; ${Math.round((Date.now() - startedAt) / 1000)} s`);
-  for (const overlap of dual.overlaps) console.log(`  DUAL PRIMARY: ${overlap}`);
-  for (const example of lost.examples) console.log(`  LOST: ${example}`);
+}
+
+function clientsLine(log: WriteLog, writers: readonly string[]): string {
+  return `clients: ${writers.map((w) => `${w} ${log.writes.filter((x) => x.writer === w && x.outcome === "ok").length}/${log.writes.filter((x) => x.writer === w).length}`).join(", ")} attempts acknowledged`;
+}
+
+async function mainPhase(opts: Options, killers: Killers): Promise<MainOutcome> {
+  const startedAt = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), "raftgres-bench-haproxy-"));
+  const names = ["n1", "n2", "n3"];
+  let cluster: ClusterUnderTest | null = null;
+  let haproxies: BenchHaproxies | null = null;
+  const killCluster = clusterKiller(() => cluster);
+  const killNow = (): void => {
+    void haproxies?.kill();
+    killCluster();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  killers.add(killNow);
+  const writers: Loop[] = [];
+  try {
+    cluster = await ClusterUnderTest.create({ id: `fb${process.pid.toString(36)}`.slice(0, 6), nodes: names.length, extraYaml: agentHaproxyYaml(dir, names) });
+    if (cluster.nodes.join() !== names.join()) throw new Error(`the cluster's nodes are ${cluster.nodes.join(", ")}, not ${names.join(", ")} as its haproxy section says`);
+    cluster.pg.startAll();
+    const first = await cluster.pg.waitHealthy(180_000);
+    await setMode(cluster, first, opts.mode);
+    await cluster.pg.query(first, CREATE_TABLE);
+    const c = cluster;
+    const nodes = c.nodes.map((name) => ({ name, pgHost: c.target(name).host, pgPort: c.pg.spec(name).pgPort, apiPort: c.pg.spec(name).apiPort }));
+    haproxies = await BenchHaproxies.start(dir, nodes);
+    console.log(`main phase: 3 nodes in network namespaces (${nodes.map((n) => `${n.name} ${n.pgHost}`).join(", ")}), PostgreSQL 15, synchronous_mode ${opts.mode}, ttl 5 s, loop_wait 1 s; HAProxy 2.6 from packaging/haproxy.cfg: ${haproxies.describe()}; ${first} primary after ${Date.now() - startedAt} ms`);
+    const log = new WriteLog();
+    const clocks: Clocks = { log, epochMsAtZero: Date.now() - log.now() };
+    const h = haproxies;
+    writers.push(
+      new PsqlWriter(log, "dsn", c.dsn(), c.nodeOf, 1),
+      ...HAPROXY_VARIANTS.map((v, i) => new PsqlWriter(log, v.writer, h.dsn(v, SUPERUSER.username, SUPERUSER.password), c.nodeOf, (i + 1) * IDS_PER_WRITER)),
+      ...c.nodes.map((node, i) => new DirectWriter(log, node, c.target(node), c.nodeOf, (HAPROXY_VARIANTS.length + 1 + i) * IDS_PER_WRITER)),
+    );
+    for (const w of writers) w.start();
+    const bench: Bench = { cluster: c, log, writers: MAIN_WRITERS };
+    const { results, failed } = await runScenarios(opts.scenarios, (s) => (s === "S4" ? opts.s4Runs : opts.runs), "", (s, label) => runOnce(bench, clocks, s, label, false), () => c.healAll());
+    await stopWriters(writers);
+    const final = await c.pg.waitHealthy(HEALTHY_TIMEOUT_MS);
+    const acked = log.writes.filter((w) => w.outcome === "ok");
+    const lost = await lostOnPrimary(c, final, acked);
+    const dual = dualPrimary(log.writes);
+    console.log(clientsLine(log, [...MAIN_WRITERS, ...c.nodes]));
+    for (const line of summaryLines(results, opts.scenarios, MAIN_WRITERS, failed)) console.log(line);
+    if (opts.s4Runs < opts.runs && opts.scenarios.includes("S4")) console.log(`S4 ran ${opts.s4Runs} times, not ${opts.runs} (--s4-runs): each run holds the freeze 40 s`);
+    console.log(`main phase: ${acked.length} acknowledged writes, ${lost.total} missing on the final primary ${final} (${lost.tail} in the unreplicated tail, ${lost.durable} that should have survived, ${lost.unplaced} unplaced); dual primary ${dual.ms} ms over the whole history; ${Math.round((Date.now() - startedAt) / 1000)} s`);
+    for (const overlap of dual.overlaps) console.log(`  DUAL PRIMARY: ${overlap}`);
+    for (const example of lost.examples) console.log(`  LOST: ${example}`);
+    await printSwitchPoints(c, final);
+    for (const line of tableLines(results, opts.scenarios, MAIN_WRITERS, "main")) console.log(line);
+    return { results, failedRuns: [...failed.values()].reduce((a, b) => a + b, 0), lost, dualMs: dual.ms };
+  } finally {
+    await stopWriters(writers);
+    for (const child of livePsql) child.kill("SIGKILL");
+    await haproxies?.kill();
+    await cluster?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    killers.delete(killNow);
+  }
+}
+
+async function printSwitchPoints(cluster: ClusterUnderTest, final: string): Promise<void> {
   const api = timelineEnds(""); // Filled below from GET /history, for comparison only.
   const history = (await getJson(`${cluster.apiUrl(final)}/history`)).body;
   if (Array.isArray(history)) for (const e of history) if (Array.isArray(e)) api.push({ timeline: Number(e[0]), switchLsn: BigInt(Math.trunc(Number(e[1]))) });
   const file = await switchPoints(cluster, final);
   console.log(`timeline switch points (timeline: history file / GET /history): ${file.map((e) => `${e.timeline}: ${e.switchLsn} / ${api.find((a) => a.timeline === e.timeline)?.switchLsn ?? "-"}`).join(", ") || "none"}`);
-  const s = (id: ScenarioId, w: string): string => medianOf(results, id, w);
-  const extras = [
-    `s4_rto_ms_median=${s("S4", "dsn")}`,
-    `s5_rto_ms_median=${s("S5", "dsn")}`,
-    ...SCENARIOS.map((id) => `haproxy_${id.toLowerCase()}_ms_median=${s(id, "haproxy")}`),
-    `s4_dual_primary_ms=${results.filter((r) => r.scenario === "S4").reduce((n, r) => n + r.dualMs, 0)}`,
-    `s5_dual_primary_ms=${results.filter((r) => r.scenario === "S5").reduce((n, r) => n + r.dualMs, 0)}`,
-    `lost_acked_tail=${lost.tail}`,
-    `lost_acked_durable=${lost.durable}`,
-    `lost_acked_unplaced=${lost.unplaced}`,
-    `failed_runs=${[...failed.values()].reduce((a, b) => a + b, 0)}`,
-    `runs=${opts.runs}`,
-    `s4_runs=${opts.s4Runs}`,
-    `mode=${opts.mode}`,
-  ];
-  console.log(`bench:failover crash_rto_ms_median=${s("S1", "dsn")} switchover_ms_median=${s("S2", "dsn")} postmaster_rto_ms_median=${s("S3", "dsn")} dual_primary_ms=${dual.ms} lost_acked=${lost.total} ${extras.join(" ")}`);
+}
+
+async function pgbouncerPhase(opts: Options, killers: Killers): Promise<PhaseOutcome> {
+  const startedAt = Date.now();
+  let cluster: ClusterUnderTest | null = null;
+  let pgbouncer: Awaited<ReturnType<typeof startClusterPgbouncer>> | null = null;
+  const killCluster = clusterKiller(() => cluster);
+  const killNow = (): void => {
+    if (pgbouncer !== null) {
+      try {
+        process.kill(pgbouncer.pid, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+      rmSync(pgbouncer.dir, { recursive: true, force: true });
+    }
+    killCluster();
+  };
+  killers.add(killNow);
+  const writers: Loop[] = [];
+  try {
+    cluster = await ClusterUnderTest.create({ id: `fp${process.pid.toString(36)}`.slice(0, 6), nodes: 3 });
+    pgbouncer = await startClusterPgbouncer(cluster);
+    cluster.pg.startAll();
+    const first = await cluster.pg.waitHealthy(180_000);
+    await setMode(cluster, first, opts.mode);
+    await cluster.pg.query(first, CREATE_TABLE);
+    console.log(`pgbouncer phase: 3 nodes in network namespaces, synchronous_mode ${opts.mode}; pgbouncer ${pgbouncer.port} (pid ${pgbouncer.pid}) from packaging/pgbouncer.ini, paused by the agents through each switchover; ${first} primary after ${Date.now() - startedAt} ms`);
+    const c = cluster;
+    const log = new WriteLog();
+    const clocks: Clocks = { log, epochMsAtZero: Date.now() - log.now() };
+    writers.push(
+      new PsqlWriter(log, "dsn", c.dsn(), c.nodeOf, 1),
+      ...PGBOUNCER_WRITERS.map((name, i) => new PgbouncerWriter(log, name, pgbouncer!.port, name === "pgbouncer_transaction", c.nodeOf, (i + 1) * IDS_PER_WRITER)),
+    );
+    for (const w of writers) w.start();
+    const bench: Bench = { cluster: c, log, writers: PGBOUNCER_PHASE_WRITERS };
+    const { results, failed } = await runScenarios(["S2"], () => opts.pgbouncerRuns, "pgbouncer ", (s, label) => runOnce(bench, clocks, s, label, true), () => c.healAll());
+    await stopWriters(writers);
+    console.log(clientsLine(log, PGBOUNCER_PHASE_WRITERS));
+    for (const line of tableLines(results, ["S2"], PGBOUNCER_PHASE_WRITERS, "pgbouncer")) console.log(line);
+    console.log(pgbouncerTableLine(results));
+    console.log(`pgbouncer phase: ${Math.round((Date.now() - startedAt) / 1000)} s`);
+    return { results, failedRuns: [...failed.values()].reduce((a, b) => a + b, 0) };
+  } finally {
+    await stopWriters(writers);
+    for (const child of livePsql) child.kill("SIGKILL");
+    await pgbouncer?.stop();
+    await cluster?.destroy();
+    killers.delete(killNow);
+  }
 }
 
 async function main(): Promise<void> {
-  const missing = missingPrerequisite() ?? haproxyMissing();
+  const opts = options();
+  const missing = missingPrerequisite() ?? haproxyMissing() ?? (opts.pgbouncerRuns > 0 ? pgbouncerMissing() : null);
   if (missing !== null) {
-    process.stderr.write(`bench:failover needs network namespaces and HAProxy: ${missing}\n`);
+    process.stderr.write(`bench:failover needs network namespaces, HAProxy and pgbouncer: ${missing}\n`);
     process.exit(2);
   }
-  const opts = options();
-  const cluster = await ClusterUnderTest.create({ id: `fb${process.pid.toString(36)}`.slice(0, 6), nodes: 3 });
-  let haproxy: Haproxy | null = null;
+  const killers: Killers = new Set();
   const killNow = (): void => {
     for (const child of livePsql) child.kill("SIGKILL");
-    haproxy?.killNow();
-    cluster.pg.killAllNow();
-    cluster.topology.destroySync();
-    rmSync(cluster.pg.root, { recursive: true, force: true });
+    for (const kill of killers) kill();
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
@@ -270,12 +366,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }, TOTAL_TIMEOUT_MS);
   try {
-    await bench(opts, cluster, (h) => (haproxy = h));
+    const mainOutcome = await mainPhase(opts, killers);
+    const pgb = opts.pgbouncerRuns > 0 ? await pgbouncerPhase(opts, killers) : null;
+    for (const line of headlineLines(mainOutcome.results, pgb?.results ?? [])) console.log(line);
+    console.log(lastLine(opts, mainOutcome, pgb));
   } finally {
     clearTimeout(guard);
-    for (const child of livePsql) child.kill("SIGKILL");
-    (haproxy as Haproxy | null)?.killNow();
-    await cluster.destroy();
   }
 }
 

@@ -1,112 +1,116 @@
 /**
- * HAProxy 2.6 for the failover benchmark, configured from the packaged packaging/haproxy.cfg as
- * test/haproxy/haproxy.test.ts does: every bind on a free 127.0.0.1 port, the i-th `server` line
- * of each pool pointing at the i-th node's PostgreSQL address and its agent's REST port (the
- * health checks), the user/group lines removed. It runs in the root namespace and reaches the
- * nodes over the topology's bridge, as a load balancer on another machine would.
+ * The HAProxy instances of the failover benchmark, four at once so that every fault is measured
+ * through each of them alike (issue 16, item 3):
+ *   haproxy          packaging/haproxy.cfg's checks (inter 1s fall 2 rise 2 fastinter 500ms)
+ *   haproxy_push     the same checks, and the agents push role changes to its admin socket
+ *   haproxy_3s       the production guides' checks, `inter 3s fall 3 rise 2`
+ *   haproxy_push_3s  those checks, with the push
+ * Each is packaging/haproxy.cfg made local by lab/haproxy.ts (the tests' module): binds on free
+ * 127.0.0.1 ports, the packaged servers pg1…pgN on the nodes' namespace addresses and REST ports,
+ * its admin socket in the bench's directory. They run in the root namespace and reach the nodes
+ * over the topology's bridge, as load balancers on other machines would; the agents, in their
+ * namespaces, reach the admin sockets through the file system. The node.yml haproxy section
+ * names only the push instances' sockets, and maps the members (n1…) to the servers (pg1…).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { HaproxyProcess, type HaproxyPorts, type HaproxyServer, localHaproxyConfig, packagedHaproxyConfig } from "../../lab/haproxy.js";
 import { freePort } from "../../lab/sockets.js";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** From scripts/bench (tsx) or dist/scripts/bench (compiled): the project root has packaging/. */
-const ROOT = import.meta.url.endsWith(".ts") ? join(HERE, "..", "..") : join(HERE, "..", "..", "..");
-const LOG_KEPT_CHARS = 4000;
+export { haproxyMissing } from "../../lab/haproxy.js";
+
+/** The check settings users copy from production guides (issue 16). */
+export const GUIDE_CHECKS = "inter 3s fall 3 rise 2";
+const PACKAGED_CHECKS = "inter 1s fall 2 rise 2 fastinter 500ms";
+/** One runtime command of the agents' pushes (node.yml haproxy.timeout_ms). */
+const PUSH_TIMEOUT_MS = 500;
+
+export interface HaproxyVariant {
+  /** The writer's name in the log and the tables. */
+  readonly writer: string;
+  /** Replaces the packaged default-server check settings; null keeps them. */
+  readonly checks: string | null;
+  /** The agents push role changes to this instance's admin socket. */
+  readonly push: boolean;
+}
+
+export const HAPROXY_VARIANTS: readonly HaproxyVariant[] = [
+  { writer: "haproxy", checks: null, push: false },
+  { writer: "haproxy_push", checks: null, push: true },
+  { writer: "haproxy_3s", checks: GUIDE_CHECKS, push: false },
+  { writer: "haproxy_push_3s", checks: GUIDE_CHECKS, push: true },
+];
+
+export function describeVariant(variant: HaproxyVariant): string {
+  return `HAProxy ${variant.checks ?? PACKAGED_CHECKS}, ${variant.push ? "with" : "without"} the push`;
+}
 
 export interface HaproxyNode {
+  /** The member's name (n1 …). */
   readonly name: string;
   readonly pgHost: string;
   readonly pgPort: number;
   readonly apiPort: number;
 }
 
-/** Why haproxy cannot run here, or null. */
-export function haproxyMissing(): string | null {
-  try {
-    execFileSync("haproxy", ["-v"], { stdio: "ignore" });
-    return null;
-  } catch {
-    return "haproxy is not installed: run scripts/setup.sh (it installs Debian's haproxy 2.6)";
-  }
+/** The packaged file names its servers pg1 … pgN; the i-th node is the i-th server. */
+function serverName(index: number): string {
+  return `pg${index + 1}`;
 }
 
-function localConfig(template: string, nodes: readonly HaproxyNode[], ports: Record<string, number>, adminSocket: string): string {
-  let section = "";
-  let index = 0;
-  let servers = 0;
-  const lines = template.split("\n").flatMap((line) => {
-    const header = /^(listen|frontend|backend)\s+(\S+)/.exec(line);
-    if (header !== null) {
-      section = header[2]!;
-      index = 0;
-    }
-    if (/^\s+(user|group)\s/.test(line)) return [];
-    // The agents of the bench push nothing; the admin socket goes next to the config.
-    if (/^\s+stats socket\s/.test(line)) return [line.replace(/stats socket\s+\S+.*$/, `stats socket ${adminSocket} level admin`)];
-    const bind = /^(\s+)bind\s+\S+/.exec(line);
-    if (bind !== null) {
-      const port = ports[section];
-      if (port === undefined) throw new Error(`haproxy.cfg: no port for the bind of section ${section}`);
-      return [`${bind[1]}bind 127.0.0.1:${port}`];
-    }
-    const server = /^(\s+)server\s+\S+\s+\S+:\d+(.*)\bport\s+\d+(.*)$/.exec(line);
-    if (server !== null) {
-      const node = nodes[index++];
-      if (node === undefined) throw new Error(`haproxy.cfg: section ${section} has more server lines than the ${nodes.length} nodes`);
-      servers++;
-      return [`${server[1]}server ${node.name} ${node.pgHost}:${node.pgPort}${server[2]}port ${node.apiPort}${server[3]}`];
-    }
-    return [line];
-  });
-  if (servers !== 2 * nodes.length) throw new Error(`haproxy.cfg: expected ${2 * nodes.length} server lines, found ${servers}`);
-  return lines.join("\n");
+function adminSocket(dir: string, variant: HaproxyVariant): string {
+  return join(dir, `${variant.writer}.sock`);
 }
 
-export class Haproxy {
-  private log = "";
+/**
+ * node.yml's haproxy section for the bench's agents: known before HAProxy runs (the agents'
+ * files are written when the cluster is created); a push before HAProxy listens is retried.
+ */
+export function agentHaproxyYaml(dir: string, members: readonly string[]): string {
+  const sockets = HAPROXY_VARIANTS.filter((v) => v.push).map((v) => adminSocket(dir, v));
+  const servers = members.map((member, i) => `${member}: ${serverName(i)}`).join(", ");
+  return `haproxy:
+  sockets: [${sockets.join(", ")}]
+  write_backend: primary
+  read_backend: replicas
+  servers: { ${servers} }
+  timeout_ms: ${PUSH_TIMEOUT_MS}
+`;
+}
 
-  private constructor(private readonly child: ChildProcess, readonly writePort: number, readonly configPath: string) {
-    child.stdout?.on("data", (chunk: Buffer) => this.keep(chunk));
-    child.stderr?.on("data", (chunk: Buffer) => this.keep(chunk));
-  }
+export class BenchHaproxies {
+  private constructor(private readonly instances: ReadonlyMap<string, { process: HaproxyProcess; ports: HaproxyPorts }>) {}
 
-  /** Writes the config under `dir`, checks it with `haproxy -c` and starts haproxy in the foreground. */
-  static async start(dir: string, nodes: readonly HaproxyNode[]): Promise<Haproxy> {
-    const ports = { primary: await freePort(), replicas: await freePort(), stats: await freePort() };
-    const config = localConfig(readFileSync(join(ROOT, "packaging", "haproxy.cfg"), "utf8"), nodes, ports, join(dir, "haproxy-admin.sock"));
-    const configPath = join(dir, "haproxy.cfg");
-    writeFileSync(configPath, config);
-    execFileSync("haproxy", ["-c", "-q", "-f", configPath], { stdio: ["ignore", "pipe", "pipe"] });
-    const child = spawn("haproxy", ["-f", configPath, "-db"], { stdio: ["ignore", "pipe", "pipe"] });
-    const haproxy = new Haproxy(child, ports.primary, configPath);
-    // Whatever ends this process, haproxy goes with it.
-    process.once("exit", () => haproxy.killNow());
-    return haproxy;
-  }
-
-  private keep(chunk: Buffer): void {
-    this.log = (this.log + chunk.toString()).slice(-LOG_KEPT_CHARS);
-  }
-
-  /** The last lines haproxy printed (its log of connections and server state changes). */
-  lastLog(lines: number): string {
-    return this.log.split("\n").slice(-lines).join("\n");
-  }
-
-  /** The DSN of the write pool (port 5000 in the packaged file). */
-  dsn(user: string, password: string): string {
-    return `postgresql://${user}:${password}@127.0.0.1:${this.writePort}/postgres?connect_timeout=2`;
-  }
-
-  killNow(): void {
-    if (this.child.pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
+  /** Starts every variant (checked with `haproxy -c` first); on a failure those started are killed. */
+  static async start(dir: string, nodes: readonly HaproxyNode[]): Promise<BenchHaproxies> {
+    const servers: HaproxyServer[] = nodes.map((node, i) => ({ name: serverName(i), host: node.pgHost, pgPort: node.pgPort, apiPort: node.apiPort }));
+    const instances = new Map<string, { process: HaproxyProcess; ports: HaproxyPorts }>();
+    const started = new BenchHaproxies(instances);
     try {
-      process.kill(this.child.pid, "SIGKILL");
-    } catch {
-      // Gone already.
+      for (const variant of HAPROXY_VARIANTS) {
+        const ports: HaproxyPorts = { write: await freePort(), read: await freePort(), stats: await freePort() };
+        const config = localHaproxyConfig(packagedHaproxyConfig(), servers, ports, { adminSocket: adminSocket(dir, variant), ...(variant.checks === null ? {} : { checks: variant.checks }) });
+        instances.set(variant.writer, { process: HaproxyProcess.start(join(dir, `${variant.writer}.cfg`), config), ports });
+      }
+    } catch (error) {
+      await started.kill();
+      throw error;
     }
+    return started;
+  }
+
+  /** The DSN of a variant's write pool (port 5000 in the packaged file). */
+  dsn(variant: HaproxyVariant, user: string, password: string): string {
+    const instance = this.instances.get(variant.writer);
+    if (instance === undefined) throw new Error(`no HAProxy ${variant.writer}`);
+    return `postgresql://${user}:${password}@127.0.0.1:${instance.ports.write}/postgres?connect_timeout=2`;
+  }
+
+  describe(): string {
+    return [...this.instances].map(([writer, i]) => `${writer} on 127.0.0.1:${i.ports.write} (pid ${i.process.pid})`).join(", ");
+  }
+
+  /** SIGKILL by PID, synchronously sent (for a signal handler); resolves once they exited. */
+  async kill(): Promise<void> {
+    await Promise.all([...this.instances.values()].map((i) => i.process.kill()));
   }
 }

@@ -26,12 +26,11 @@ export const PARTITION_MS = 20_000;
 /** How long the clients may take to write again after a crash or switchover before the run goes on without them. */
 export const RECOVERY_TIMEOUT_MS = 60_000;
 
-/** The writers whose downtime the benchmark reports. */
-export const MEASURED_WRITERS = ["dsn", "haproxy"] as const;
-
 export interface Bench {
   readonly cluster: ClusterUnderTest;
   readonly log: WriteLog;
+  /** The clients whose downtime the benchmark reports: a run ends once each writes on the primary. */
+  readonly writers: readonly string[];
 }
 
 export interface Injected {
@@ -47,8 +46,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** Waits until every measured writer had a write started at or after `sinceMs` acknowledged by a node `accept` takes. */
 export async function clientsWriting(bench: Bench, sinceMs: number, accept: (node: string) => boolean): Promise<string> {
-  const acks = await Promise.all(MEASURED_WRITERS.map((w) => bench.log.firstAck(w, sinceMs, accept, RECOVERY_TIMEOUT_MS)));
-  return MEASURED_WRITERS.map((w, i) => `${w} ${acks[i] === null ? `not writing within ${RECOVERY_TIMEOUT_MS} ms` : `writing on ${acks[i]!.node}`}`).join(", ");
+  const acks = await Promise.all(bench.writers.map((w) => bench.log.firstAck(w, sinceMs, accept, RECOVERY_TIMEOUT_MS)));
+  return bench.writers.map((w, i) => `${w} ${acks[i] === null ? `not writing within ${RECOVERY_TIMEOUT_MS} ms` : `writing on ${acks[i]!.node}`}`).join(", ");
 }
 
 async function nodeCrash(bench: Bench, primary: string): Promise<Injected> {
