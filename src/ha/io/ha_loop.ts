@@ -142,6 +142,9 @@ export class HaLoop {
   private unsubscribe: (() => void)[] = [];
   private lastDecision: HaDecision | null = null;
   private lastObservation: LocalPostgres | null = null;
+  /** Observations begun so far, and which of them lastObservation is (restartNow waits for a fresh one). */
+  private observationsBegun = 0;
+  private lastObservationNumber = 0;
   private lastCycleMs: number;
   private lastPublished: ReportSent | null = null;
   /** What decisions read of the view the last change showed (view_digest.ts). */
@@ -295,8 +298,10 @@ export class HaLoop {
 
   private async cycle(): Promise<void> {
     const { postgres, cluster, scope, logger, clock } = this.options;
+    const number = ++this.observationsBegun;
     const pg = await postgres.observe();
     this.lastObservation = pg;
+    this.lastObservationNumber = number;
     this.noteRole(pg);
     this.options.routing?.observed();
     // A deadline that passed is no lease at all (the agent may just have been frozen past it).
@@ -695,13 +700,19 @@ export class HaLoop {
   private async restartNow(deadlineMs: number): Promise<E.Either<string, string>> {
     const { clock } = this.options;
     const since = clock();
+    const oldPostmaster = this.options.postgres.postmasterPid();
     this.runLong({ kind: "stop", mode: "fast" });
     await Promise.race([this.busyDone, sleep(Math.max(0, deadlineMs - clock()), undefined, { ref: false })]);
+    // Only an observation begun after the stop says the new postmaster runs: one from before it
+    // (a loaded machine may not have run a cycle since) would report the old one as running.
+    const stoppedAt = this.observationsBegun;
     while (clock() < deadlineMs) {
       this.trigger();
       await sleep(Math.min(RESTART_POLL_MS, Math.max(1, deadlineMs - clock())));
       const pg = this.lastObservation;
-      if (this.busy === null && pg?.process === "running") {
+      const postmaster = this.options.postgres.postmasterPid();
+      const fresh = this.lastObservationNumber > stoppedAt && postmaster !== null && postmaster !== oldPostmaster;
+      if (this.busy === null && fresh && pg?.process === "running") {
         this.restarting = false;
         this.emit({ kind: "restarted", role: pg.role ?? "replica" });
         return E.right("restarted successfully");
