@@ -46,7 +46,8 @@
  *   haproxy_push_s2_ms_median=<the same for S2> pgbouncer_s2_failed=<failed transactions through
  *   pgbouncer, all S2 runs> pgbouncer_s2_wait_ms_median=<the median over the runs of each run's
  *   longest wait through pgbouncer>
- * Options: --runs N, --s4-runs M, --pgbouncer-runs P (0: no pgbouncer phase), --scenarios
+ * Options: --runs N, --s4-runs M, --pgbouncer-runs P (0: no pgbouncer phase), --phases
+ * main,pgbouncer (default both; `--phases pgbouncer` runs S2 through pgbouncer alone), --scenarios
  * S1,S2,… (default all), --mode async|on|quorum (synchronous_mode set through PATCH /config
  * before the first run; default async, Patroni's default, which the issue's Patroni figures
  * were measured with). A short run: --runs 1 --scenarios S2.
@@ -79,6 +80,9 @@ const MODES: Readonly<Record<string, Record<string, unknown>>> = {
 };
 const MAIN_WRITERS: readonly string[] = ["dsn", ...HAPROXY_VARIANTS.map((v) => v.writer)];
 const PGBOUNCER_PHASE_WRITERS: readonly string[] = ["dsn", ...PGBOUNCER_WRITERS];
+
+/** What the last line reports when --phases leaves the main phase out: nothing measured. */
+const NO_MAIN_PHASE = { results: [], failedRuns: 0, dualMs: NaN, lost: { total: NaN, tail: NaN, durable: NaN, unplaced: NaN, examples: [] } } as const satisfies MainOutcome;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -160,21 +164,26 @@ interface Options {
   readonly runs: number;
   readonly s4Runs: number;
   readonly pgbouncerRuns: number;
+  /** The main phase runs unless --phases leaves it out (a pgbouncer-only run). */
+  readonly main: boolean;
   readonly scenarios: readonly ScenarioId[];
   readonly mode: string;
 }
 
 function options(): Options {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, "s4-runs": { type: "string" }, "pgbouncer-runs": { type: "string" }, scenarios: { type: "string", default: SCENARIOS.join(",") }, mode: { type: "string", default: "async" } } });
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, "s4-runs": { type: "string" }, "pgbouncer-runs": { type: "string" }, phases: { type: "string", default: "main,pgbouncer" }, scenarios: { type: "string", default: SCENARIOS.join(",") }, mode: { type: "string", default: "async" } } });
   const runs = Number(values.runs);
   const s4Runs = values["s4-runs"] === undefined ? runs : Number(values["s4-runs"]);
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(s4Runs) || s4Runs < 1) throw new Error(`--runs and --s4-runs take a positive integer (got ${values.runs}, ${values["s4-runs"]})`);
   const scenarios = values.scenarios.split(",").map((s) => s.trim().toUpperCase());
   for (const s of scenarios) if (!SCENARIOS.includes(s as ScenarioId)) throw new Error(`--scenarios: unknown ${s} (expected some of ${SCENARIOS.join(",")})`);
-  const pgbouncerRuns = values["pgbouncer-runs"] === undefined ? (scenarios.includes("S2") ? runs : 0) : Number(values["pgbouncer-runs"]);
+  const phases = values.phases.split(",").map((p) => p.trim());
+  for (const p of phases) if (p !== "main" && p !== "pgbouncer") throw new Error(`--phases: unknown ${p} (expected main, pgbouncer or both)`);
+  const wanted = values["pgbouncer-runs"] === undefined ? (scenarios.includes("S2") ? runs : 0) : Number(values["pgbouncer-runs"]);
+  const pgbouncerRuns = phases.includes("pgbouncer") ? wanted : 0;
   if (!Number.isInteger(pgbouncerRuns) || pgbouncerRuns < 0) throw new Error(`--pgbouncer-runs takes an integer ≥ 0 (got ${values["pgbouncer-runs"]})`);
   if (MODES[values.mode] === undefined) throw new Error(`--mode ${values.mode}: expected one of ${Object.keys(MODES).join(", ")}`);
-  return { runs, s4Runs, pgbouncerRuns, scenarios: scenarios as ScenarioId[], mode: values.mode };
+  return { runs, s4Runs, pgbouncerRuns, main: phases.includes("main"), scenarios: scenarios as ScenarioId[], mode: values.mode };
 }
 
 async function setMode(cluster: ClusterUnderTest, primary: string, mode: string): Promise<void> {
@@ -366,7 +375,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }, TOTAL_TIMEOUT_MS);
   try {
-    const mainOutcome = await mainPhase(opts, killers);
+    const mainOutcome = opts.main ? await mainPhase(opts, killers) : NO_MAIN_PHASE;
     const pgb = opts.pgbouncerRuns > 0 ? await pgbouncerPhase(opts, killers) : null;
     for (const line of headlineLines(mainOutcome.results, pgb?.results ?? [])) console.log(line);
     console.log(lastLine(opts, mainOutcome, pgb));
