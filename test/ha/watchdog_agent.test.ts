@@ -65,11 +65,12 @@ t.test("an agent killed while armed: the group is killed at once and the fence r
   });
   const killedNs = nowNs();
   process.kill(agentPid, "SIGKILL");
-  const goneNs = await whenGroupGone(processGroup, 2_000);
+  const goneNs = await whenGroupGone(processGroup, 5_000);
   t.not(goneNs, null, "the group is gone");
   const afterDeathMs = Number(goneNs! - killedNs) / 1e6;
-  t.ok(afterDeathMs < 500, `gone ${afterDeathMs.toFixed(1)} ms after the agent's death (bound: 500 ms)`);
-  t.ok(goneNs! < deadlineNs - 9_000_000_000n, "well before the 10 s deadline");
+  // At once, not at the deadline 10 s away (a loaded machine may take some hundreds of ms).
+  t.ok(afterDeathMs < 2_000, `gone ${afterDeathMs.toFixed(1)} ms after the agent's death (bound: 2 s, the deadline is 10 s away)`);
+  t.ok(goneNs! < deadlineNs - 8_000_000_000n, "well before the 10 s deadline");
   t.comment(`agent killed: group gone ${afterDeathMs.toFixed(1)} ms later`);
   await waitFor(() => server.reports.length === 1, 3_000, "the fence report");
   const report = server.reports[0]!;
