@@ -3,10 +3,12 @@
  * the network (Transport), behind an API for the layer above — propose() with the state machine's
  * result, readIndex() for linearizable reads, membership changes, leadership transfer, status.
  *
- * The loop follows RawNode's contract: inputs (messages, ticks, requests) queue while a Ready is
- * persisted, so each durable write carries everything that arrived during the previous one (group
- * commit). A node that cannot write its log stops and reports a fatal error: Raft's promises rest
- * on durability, so continuing would be worse than stopping.
+ * The loop is the shared driver (raft_driver.ts), which the simulator runs too: inputs (messages,
+ * ticks, requests) queue while a Ready is persisted, so each durable write carries everything
+ * that arrived during the previous one (group commit), and messages leave only once what they
+ * depend on is durable. This file supplies its storage, network and clock and what committed
+ * entries do here. A node that cannot write its log stops and reports a fatal error: Raft's
+ * promises rest on durability, so continuing would be worse than stopping.
  */
 import { randomInt } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
@@ -17,12 +19,12 @@ import { decodeConfChange } from "../codec.js";
 import { DEFAULT_TUNABLES, type RaftConfig, type RaftTunables } from "../config.js";
 import { describeConfState } from "../membership.js";
 import type { ProposeResult } from "../raft.js";
-import { RawNode, type Ready } from "../raw_node.js";
+import { RawNode } from "../raw_node.js";
 import type { ConfChange, Entry, LogIndex, Message, NodeId, Term } from "../types.js";
 import { InboundHeartbeats } from "./inbound_heartbeats.js";
 import { LogStore } from "./log_store.js";
-import { LoopStallMeter } from "./loop_stall.js";
 import { decodeEnvelope, encodeEnvelope, SessionTable } from "./proposals.js";
+import { type DriverHost, RaftDriver, type Storage, type StorageOutcome } from "./raft_driver.js";
 import type {
   PeerContact,
   Proposed,
@@ -37,7 +39,6 @@ import { decodeSnapshotData, encodeSnapshotData } from "./snapshot_container.js"
 import { Transport } from "./transport.js";
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from "./transport_limits.js";
 import { Waiters } from "./waiters.js";
-import { WriteBatcher } from "./write_batcher.js";
 import { wallClockMs } from "./wall_clock.js";
 
 export const PROPOSE_TIMEOUT_MS_DEFAULT = 5000;
@@ -93,12 +94,10 @@ const REFUSALS: Record<string, { code: RaftNodeErrorCode; message: string }> = {
 
 export class RaftNode<Result> {
   private readonly log: Logger;
-  private inputs: (() => void)[] = [];
-  private scheduled = false;
+  private readonly driver: RaftDriver;
   private stopped = false;
-  private compacting = false;
+  /** The store's compaction in flight (`cycle` is its write): stop() waits for both before closing it. */
   private compaction: Promise<void> = Promise.resolve();
-  private readonly batcher = new WriteBatcher();
   /** Time is delivered to the core lazily: `lastTickAt` is when the last tick delivered was due. */
   private lastTickAt: number;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -124,9 +123,6 @@ export class RaftNode<Result> {
   private cycle: Promise<void> = Promise.resolve();
   /** Heartbeats and answers waiting to be stepped, one per sender (inbound_heartbeats.ts). */
   private readonly heartbeats = new InboundHeartbeats();
-  private readonly stalls = new LoopStallMeter();
-  /** When the earliest work not yet done by a cycle fell due (loop_stall.ts), or null. */
-  private dueSinceMs: number | null = null;
 
   private constructor(
     private readonly options: RaftNodeOptions<Result>,
@@ -145,6 +141,14 @@ export class RaftNode<Result> {
     this.applied = status.applied;
     this.snapshotIndex = status.snapshotIndex;
     this.lastTickAt = performance.now();
+    this.driver = new RaftDriver({
+      raw,
+      storage: this.storage(),
+      network: { send: (messages) => this.transport!.send(messages) },
+      clock: { wallMs: wallClockMs, monotonicMs: () => performance.now(), defer: (run) => setImmediate(run) },
+      host: this.host(),
+      logger: this.log,
+    });
   }
 
   static async start<Result>(options: RaftNodeOptions<Result>): Promise<E.Either<RaftNodeError, RaftNode<Result>>> {
@@ -301,14 +305,15 @@ export class RaftNode<Result> {
       incarnation: this.incarnation,
       writes: this.writes,
       entriesWritten: this.entriesWritten,
-      loopStallMaxMs: this.stalls.maxMs(),
-      loopStallRecentMaxMs: this.stalls.recentMaxMs(performance.now()),
+      loopStallMaxMs: this.driver.stallMaxMs(),
+      loopStallRecentMaxMs: this.driver.stallRecentMaxMs(),
     };
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.driver.stop();
     if (this.tickTimer !== null) clearTimeout(this.tickTimer);
     await this.cycle;
     await this.compaction;
@@ -356,16 +361,18 @@ export class RaftNode<Result> {
     for (const message of messages) {
       this.lastContact.set(message.from, now);
       const slot = this.heartbeats.admit(message);
-      if (slot === null) this.inputs.push(() => this.raw.step(message));
-      else if (slot !== "merged") this.inputs.push(() => this.raw.step(this.heartbeats.take(slot)));
+      if (slot === null) this.input(() => this.raw.step(message));
+      else if (slot !== "merged") this.input(() => this.raw.step(this.heartbeats.take(slot)));
     }
-    this.schedule();
   }
 
   private input(run: () => void): void {
     if (this.stopped) return;
-    this.inputs.push(run);
-    this.schedule();
+    this.driver.input(run);
+  }
+
+  private schedule(): void {
+    this.driver.schedule();
   }
 
   /**
@@ -386,56 +393,57 @@ export class RaftNode<Result> {
     });
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.stopped) return;
-    this.scheduled = true;
-    this.noteDue(performance.now());
-    setImmediate(() => {
-      this.scheduled = false;
-      this.runCycle();
-    });
-  }
-
   /**
-   * Steps every queued input, then takes what the core has ready. Committed entries are applied
-   * at once (they are durable); what must be persisted joins the next group write; messages leave
-   * when their batch is durable, the leader's at once (thesis §10.2.1).
+   * The durable log, as the driver sees it. The promises are kept so that stop() can wait for a
+   * write or a compaction in flight before it closes the store.
    */
-  private runCycle(): void {
-    if (this.stopped) return;
-    const startedAtMs = performance.now();
-    // Work that falls due during this cycle is the next cycle's.
-    const dueAtMs = Math.min(this.dueSinceMs ?? startedAtMs, startedAtMs);
-    this.dueSinceMs = null;
-    this.raw.setClock(wallClockMs());
-    const inputs = this.inputs;
-    this.inputs = [];
-    try {
-      this.deliverTicks();
-      for (const run of inputs) run();
-      while (this.raw.hasReady()) this.takeReady(this.raw.ready());
-    } catch (error: unknown) {
-      this.fail(error instanceof RaftNodeFailure ? error : new RaftNodeFailure("storage", `raft loop failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`));
-      return;
-    }
-    this.startWrite();
-    this.armTickTimer();
-    this.recordStall(dueAtMs, startedAtMs);
+  private storage(): Storage {
+    const outcome = (result: E.Either<{ message: string }, unknown>): StorageOutcome =>
+      E.isLeft(result) ? { ok: false, message: result.left.message } : { ok: true };
+    return {
+      write: (write, done) => {
+        this.cycle = this.store.write(write).then((written) => done(outcome(written)));
+      },
+      compact: (snapshot, done) => {
+        this.compaction = this.store.compact(snapshot).then((compacted) => done(outcome(compacted)));
+      },
+    };
   }
 
-  private noteDue(atMs: number): void {
-    if (this.dueSinceMs === null || atMs < this.dueSinceMs) this.dueSinceMs = atMs;
-  }
-
-  /** One stretch of the loop's work that fell due at `dueAtMs` and started at `startedAtMs` ended now. */
-  private recordStall(dueAtMs: number, startedAtMs: number): void {
-    const endedAtMs = performance.now();
-    const stallMs = endedAtMs - dueAtMs;
-    if (!this.stalls.record(stallMs, endedAtMs)) return;
-    const lateMs = Math.round(startedAtMs - dueAtMs);
-    const busyMs = Math.round(endedAtMs - startedAtMs);
-    const why = lateMs >= busyMs ? "was the process stopped or starved of CPU?" : "its own work took that long";
-    this.log.warn({ stallMs: Math.round(stallMs), lateMs, busyMs }, `the raft loop stalled for ${Math.round(stallMs)} ms: it ran ${lateMs} ms late and worked ${busyMs} ms (${why})`);
+  /** What the driver's cycles do here: ticks, the state machine, waiters, peers, compaction. */
+  private host(): DriverHost {
+    const notifyApplied = (): void => {
+      for (const listener of this.appliedListeners) listener(this.applied);
+    };
+    return {
+      beginCycle: () => this.deliverTicks(),
+      apply: (entry) => this.apply(entry),
+      readState: (read) => {
+        if (this.reads.has(read.requestId)) this.readsAwaitingApply.push({ index: read.index, id: read.requestId });
+      },
+      appliedReady: (ready) => {
+        this.serveReads();
+        if (ready.committedEntries.length > 0) notifyApplied();
+      },
+      restoreSnapshot: (snapshot) => {
+        this.restoreSnapshot(snapshot.data, snapshot.meta.index);
+        notifyApplied();
+      },
+      advanced: (ready) => {
+        if (ready.softState !== null || ready.snapshot !== null || ready.entries.some((e) => e.type === "config")) this.updatePeers();
+      },
+      written: (write) => {
+        this.writes++;
+        this.entriesWritten += write.entries.length;
+      },
+      completed: () => this.maybeCompact(),
+      compacted: (snapshot) => {
+        if (snapshot.meta.index > this.snapshotIndex) this.snapshotIndex = snapshot.meta.index;
+        this.log.debug({ index: snapshot.meta.index, bytes: snapshot.data.length }, "compacted the Raft log");
+      },
+      endCycle: () => this.armTickTimer(),
+      fail: (why, error) => this.fail(asFailure(why, error)),
+    };
   }
 
   /**
@@ -461,65 +469,9 @@ export class RaftNode<Result> {
     const dueAt = this.lastTickAt + this.raw.ticksUntilNextEvent() * this.tickMs;
     this.tickTimer = setTimeout(() => {
       this.tickTimer = null;
-      this.noteDue(dueAt);
+      this.driver.noteDue(dueAt);
       this.schedule();
     }, Math.max(1, Math.ceil(dueAt - performance.now())));
-  }
-
-  private takeReady(ready: Ready): void {
-    if (ready.sendBeforePersist) this.transport!.send(ready.messages);
-    for (const entry of ready.committedEntries) this.apply(entry);
-    for (const read of ready.readStates) {
-      if (this.reads.has(read.requestId)) this.readsAwaitingApply.push({ index: read.index, id: read.requestId });
-    }
-    this.serveReads();
-    if (ready.committedEntries.length > 0) for (const listener of this.appliedListeners) listener(this.applied);
-    this.batcher.add(ready);
-  }
-
-  /** Writes everything waiting as one durable batch, unless a write is already in progress. */
-  private startWrite(): void {
-    const batch = this.batcher.take();
-    if (batch === null) return;
-    if (batch.write === null) {
-      this.completeBatch(batch.readies);
-      return;
-    }
-    const write = batch.write;
-    this.cycle = this.store.write(write).then((written) => {
-      this.batcher.written();
-      if (this.stopped) return;
-      if (E.isLeft(written)) {
-        this.fail(new RaftNodeFailure("storage", `cannot write the Raft log: ${written.left.message}`));
-        return;
-      }
-      this.writes++;
-      this.entriesWritten += write.entries.length;
-      const startedAtMs = performance.now();
-      try {
-        this.completeBatch(batch.readies);
-      } catch (error: unknown) {
-        this.fail(error instanceof RaftNodeFailure ? error : new RaftNodeFailure("storage", `raft loop failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`));
-        return;
-      }
-      this.startWrite();
-      this.schedule();
-      this.recordStall(startedAtMs, startedAtMs);
-    });
-  }
-
-  /** The batches' writes are durable: send what waited for it, restore snapshots, advance. */
-  private completeBatch(readies: readonly Ready[]): void {
-    for (const ready of readies) {
-      if (!ready.sendBeforePersist) this.transport!.send(ready.messages);
-      if (ready.snapshot !== null) {
-        this.restoreSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
-        for (const listener of this.appliedListeners) listener(this.applied);
-      }
-      this.raw.advance();
-      if (ready.softState !== null || ready.snapshot !== null || ready.entries.some((e) => e.type === "config")) this.updatePeers();
-    }
-    this.maybeCompact();
   }
 
   private apply(entry: Entry): void {
@@ -618,22 +570,9 @@ export class RaftNode<Result> {
    */
   private maybeCompact(): void {
     const every = Math.max(this.options.snapshotEveryEntries, Math.ceil(this.lastSnapshotBytes / (this.options.snapshotBytesPerEntry ?? SNAPSHOT_BYTES_PER_ENTRY_MAX)));
-    if (this.compacting || this.applied - this.snapshotIndex < every) return;
-    const snapshot = this.raw.createSnapshot(encodeSnapshotData(this.sessions, this.options.stateMachine.snapshot()));
-    if (snapshot === null) return;
-    this.lastSnapshotBytes = snapshot.data.length;
-    this.compacting = true;
-    this.compaction = this.store.compact(snapshot).then((compacted) => {
-      this.compacting = false;
-      if (this.stopped) return;
-      if (E.isLeft(compacted)) {
-        this.fail(new RaftNodeFailure("storage", `cannot write a snapshot: ${compacted.left.message}`));
-        return;
-      }
-      this.raw.compact(snapshot);
-      if (snapshot.meta.index > this.snapshotIndex) this.snapshotIndex = snapshot.meta.index;
-      this.log.debug({ index: snapshot.meta.index, bytes: snapshot.data.length }, "compacted the Raft log");
-    });
+    if (this.driver.isCompacting() || this.applied - this.snapshotIndex < every) return;
+    const snapshot = this.driver.compact(() => encodeSnapshotData(this.sessions, this.options.stateMachine.snapshot()));
+    if (snapshot !== null) this.lastSnapshotBytes = snapshot.data.length;
   }
 
   /** The transport dials the members of the latest configuration (or the seeds while it knows none). */
@@ -660,4 +599,11 @@ function refusal(result: ProposeResult): RaftNodeFailure {
   assert(!result.ok, "refusal of a refused proposal");
   const known = REFUSALS[result.reason] ?? { code: "notLeader" as const, message: result.reason };
   return new RaftNodeFailure(known.code, known.message);
+}
+
+/** The driver's reason to stop, as the node's failure: its own code if it threw one, else "storage". */
+function asFailure(why: string, error: unknown): RaftNodeFailure {
+  if (error instanceof RaftNodeFailure) return error;
+  if (error === null) return new RaftNodeFailure("storage", why);
+  return new RaftNodeFailure("storage", `${why}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
 }
