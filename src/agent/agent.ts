@@ -22,7 +22,7 @@ import { damagedLogProcedure } from "./recovery.js";
 import { hbaPeerHosts } from "./hba_peers.js";
 import { followClusterPostgresql } from "./cluster_postgresql.js";
 import { MemberUrlsWriter } from "./member_urls.js";
-import { PgbouncerSwitchover } from "./pgbouncer_switchover.js";
+import { PgbouncerSwitchover, withPgbouncerResume } from "./pgbouncer_switchover.js";
 import { haproxyPushFor } from "./haproxy_wiring.js";
 import { reloadConfig } from "./reload.js";
 import type { Identity } from "../ha/member_status.js";
@@ -88,6 +88,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
   const haproxy = haproxyPushFor(config, () => routedNode, logger.child({ area: "haproxy" }), monotonicMs);
   // pgbouncer paused through a planned switchover: why the agent does it, pgbouncer_switchover.ts.
   const pgbouncer = config.pgbouncer === null ? null : new PgbouncerSwitchover({ settings: config.pgbouncer, scope: config.scope, me: config.name, cluster: dcs.client, logger: logger.child({ area: "pgbouncer" }), clock: monotonicMs });
+  // Told of a promotion as soon as it is done: HAProxy's push, pgbouncer's RESUME.
+  const routing = withPgbouncerResume(haproxy, pgbouncer);
   const ha = new HaLoop({
     scope: config.scope,
     identity: identityOf(config),
@@ -99,7 +101,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, onFatal: (
     clock: monotonicMs,
     ...(config.postgresql.prePromote === null ? {} : { prePromote: () => runPrePromote(config.postgresql.prePromote!) }),
     ...(pgbouncer === null ? {} : { beforeHandoverStop: () => pgbouncer.beforeHandoverStop() }),
-    ...(haproxy === null ? {} : { routing: haproxy }),
+    ...(routing === null ? {} : { routing }),
   });
   const callbacks = new CallbackRunner(config.postgresql.callbacks, config.scope, logger.child({ area: "callbacks" }));
   const offEvents = ha.onEvent((event) => {

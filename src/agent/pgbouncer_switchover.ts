@@ -30,6 +30,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { MemberName, Scope } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
+import type { RoutingHooks } from "../ha/io/ha_loop.js";
 import type { Logger } from "../lib/logger.js";
 import { pgbouncerCommand } from "../pg/pgbouncer_admin.js";
 import { type PgbouncerPrimary, primaryAddress, renderDatabases, writeDatabasesFile } from "../pg/pgbouncer_databases.js";
@@ -266,6 +267,29 @@ export class PgbouncerSwitchover {
     state.pausedAtMs = null;
     state.lastError = null;
   }
+}
+
+/**
+ * The HA loop's routing hooks (HAProxy's push, or none) with pgbouncer told of a promotion the
+ * moment the loop's promote action is done, when the server takes writes: the `roleChanged`
+ * event comes only with the next observation of PostgreSQL (a cycle later, at least one SQL round
+ * trip), and every client of a paused pgbouncer waits that long too. A start as the primary
+ * (makesWritable too) ends a pause as well: a lease holder that starts as the primary is not
+ * handing over any more.
+ * `promoted` is idempotent: the later roleChanged call finds nothing paused.
+ */
+export function withPgbouncerResume(routing: RoutingHooks | null, pgbouncer: PgbouncerSwitchover | null): RoutingHooks | null {
+  if (pgbouncer === null) return routing;
+  return {
+    observed: () => routing?.observed(),
+    stopping: (writable) => routing?.stopping(writable),
+    promoted: () => {
+      routing?.promoted();
+      pgbouncer.promoted();
+    },
+    settled: (boundMs) => routing?.settled(boundMs) ?? Promise.resolve(),
+    settleBoundMs: () => routing?.settleBoundMs() ?? 0,
+  };
 }
 
 /** The lease holder, when its record says it runs as the primary, with the address it gave. */
