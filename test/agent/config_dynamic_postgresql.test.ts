@@ -7,25 +7,9 @@
 import { either as E } from "fp-ts";
 import t from "tap";
 import { parseAgentConfig } from "../../src/agent/config.js";
+import { MINIMAL_NODE_YML } from "./config_support.js";
 
-const BASE = `
-scope: main
-name: pg1
-restapi:
-  listen: 127.0.0.1:8008
-raft:
-  listen: 127.0.0.1:7001
-  data_dir: /var/lib/raftgres/raft
-  cluster_id: demo
-  secret: s3cret-s3cret
-  members: { pg1: "127.0.0.1:7001" }
-postgresql:
-  listen: 127.0.0.1:5432
-  data_dir: /var/lib/raftgres/pg
-  authentication:
-    superuser: { username: postgres, password: pw }
-    replication: { username: replicator, password: rpw }
-`;
+const BASE = MINIMAL_NODE_YML;
 
 t.test("use_pg_rewind and use_slots left out of node.yml are left to the cluster's config", async (t) => {
   const parsed = parseAgentConfig(BASE, "node.yml");

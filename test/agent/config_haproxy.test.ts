@@ -4,31 +4,10 @@ import { fileURLToPath } from "node:url";
 import { either as E } from "fp-ts";
 import t from "tap";
 import { parseAgentConfig } from "../../src/agent/config.js";
+import { MINIMAL_NODE_YML, problems } from "./config_support.js";
 import { HAPROXY_TIMEOUT_MS } from "../../src/agent/config_haproxy.js";
 
-const BASE = `
-scope: main
-name: pg1
-restapi:
-  listen: 127.0.0.1:8008
-raft:
-  listen: 127.0.0.1:7001
-  data_dir: /var/lib/raftgres/raft
-  cluster_id: demo
-  secret: s3cret-s3cret
-  members: { pg1: "127.0.0.1:7001" }
-postgresql:
-  listen: 127.0.0.1:5432
-  data_dir: /var/lib/raftgres/pg
-  authentication:
-    superuser: { username: postgres, password: pw }
-    replication: { username: replicator, password: rpw }
-`;
-
-function problems(text: string): string {
-  const parsed = parseAgentConfig(text, "node.yml");
-  return E.isLeft(parsed) ? parsed.left : "accepted";
-}
+const BASE = MINIMAL_NODE_YML;
 
 t.test("a node.yml without a haproxy section pushes to no HAProxy", async (t) => {
   const parsed = parseAgentConfig(BASE, "node.yml");
