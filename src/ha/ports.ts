@@ -71,4 +71,9 @@ export interface PostgresPort {
    * HA loop arms the watchdog there, or kills a primary whose lease ran out meanwhile.
    */
   onSpawned(listener: (pid: number) => void): () => void;
+  /**
+   * Called when a promotion has ended recovery — the server takes writes — before the promote
+   * action finishes its own files: the HA loop tells client routing then (issue 16).
+   */
+  onWritable(listener: () => void): () => void;
 }

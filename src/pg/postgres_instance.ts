@@ -47,6 +47,7 @@ export class PostgresInstance implements PostgresPort {
   private readonly supersededWal: SupersededWalPruner;
   private readonly exitListeners = new Set<(exit: PostmasterExit) => void>();
   private readonly spawnListeners = new Set<(pid: number) => void>();
+  private readonly writableListeners = new Set<() => void>();
   private readonly problems: ConfigurationProblems;
   /** The pending restart as the last details() read it; a new postmaster starts without one. */
   private pendingRestartRead: ServerDetails["pendingRestart"] = {};
@@ -235,6 +236,11 @@ export class PostgresInstance implements PostgresPort {
     return () => this.spawnListeners.delete(listener);
   }
 
+  onWritable(listener: () => void): () => void {
+    this.writableListeners.add(listener);
+    return () => this.writableListeners.delete(listener);
+  }
+
   /** The running clone or rewind and how far it got, for the status endpoint; null otherwise. */
   progress(): ActionProgress | null {
     return this.progressReporter.current();
@@ -283,7 +289,9 @@ export class PostgresInstance implements PostgresPort {
         this.session.close();
         return stopServer(s, this.postmaster, action.mode);
       case "promote":
-        return promoteServer(s, this.postmaster, this.session);
+        return promoteServer(s, this.postmaster, this.session, () => {
+          for (const listener of [...this.writableListeners]) listener();
+        });
       case "followPrimary":
         return followUpstream(s, this.postmaster, this.session, action.upstream);
       case "rewind":

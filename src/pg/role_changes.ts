@@ -2,6 +2,8 @@
  * promote and followPrimary: the two changes of a running server's role or upstream that need no
  * restart in PostgreSQL 15 (primary_conninfo and primary_slot_name are reloadable since 13).
  */
+import { setTimeout as sleep } from "node:timers/promises";
+import { performance } from "node:perf_hooks";
 import * as E from "fp-ts/lib/Either.js";
 import type { Upstream } from "../ha/actions.js";
 import type { PgResult } from "../ha/ports.js";
@@ -18,29 +20,26 @@ async function inRecovery(session: SqlSession): Promise<E.Either<string, boolean
   return E.right(rows.right[0]?.recovery === true);
 }
 
+/** How often a promotion asks whether recovery has ended (pg_promote's own wait polls every 100 ms). */
+export const PROMOTE_POLL_MS = 10;
+
 /**
- * pg_promote(wait => true) on a connection of its own with the promote timeout, then a check
- * that recovery has ended (from then on the server takes writes: done, though the CHECKPOINT
- * that follows runs on). PostgreSQL removes standby.signal itself; raftgres.conf is rewritten
- * without primary_conninfo so that a restart stays a primary.
+ * pg_promote(wait => false), then pg_is_in_recovery() every PROMOTE_POLL_MS until recovery has
+ * ended or the promote timeout passed. From then on the server takes writes: `writable` is called
+ * at once (HAProxy's push and pgbouncer's RESUME follow it, issue 16), before the rest — the
+ * CHECKPOINT that runs on, and raftgres.conf rewritten without primary_conninfo so that a restart
+ * stays a primary. PostgreSQL removes standby.signal itself.
  */
-export async function promoteServer(s: ResolvedSettings, postmaster: Postmaster, session: SqlSession): Promise<PgResult> {
+export async function promoteServer(s: ResolvedSettings, postmaster: Postmaster, session: SqlSession, writable: () => void = () => {}): Promise<PgResult> {
   if (postmaster.state !== "running") return failure("wrongState", `cannot promote: PostgreSQL is ${postmaster.state}`);
   const before = await inRecovery(session);
   if (E.isLeft(before)) return failure("failed", `cannot promote: the server does not answer SQL: ${before.left}`);
   if (before.right) {
     const timeoutMs = s.timeouts.promoteTimeoutMs;
-    const waitSeconds = Math.max(1, Math.floor(timeoutMs / 1000));
     const target = sqlTarget(s, { queryTimeoutMs: timeoutMs + 1_000 });
-    const promoted = await queryOnce<{ promoted: boolean }>(target, "SELECT pg_promote(true, $1) AS promoted", [waitSeconds]);
-    if (E.isLeft(promoted)) return failure("failed", `pg_promote() failed: ${promoted.left.message}`);
-    if (promoted.right[0]?.promoted !== true) {
-      return failure("timeout", `pg_promote() did not finish the promotion within ${waitSeconds} s; the server may still leave recovery: observe it before promoting again`);
-    }
-    const after = await inRecovery(session);
-    if (E.isLeft(after) || after.right) {
-      return failure("failed", `after pg_promote() the server ${E.isLeft(after) ? `does not answer SQL: ${after.left}` : "is still in recovery"}`);
-    }
+    const ended = await promoteAndWait(target, session, timeoutMs);
+    if (E.isLeft(ended)) return ended;
+    writable();
     // pg_control names the new timeline only after a checkpoint; pg_rewind of the old primary
     // reads it there (rewind.ts, which runs one itself before it rewinds). Not awaited: the
     // server takes writes already, and this CHECKPOINT waits behind the end-of-recovery one
@@ -55,6 +54,24 @@ export async function promoteServer(s: ResolvedSettings, postmaster: Postmaster,
   if (E.isLeft(written)) return failure("failed", `promoted, but ${written.left}: a restart would come back as a replica`);
   s.logger.info({}, before.right ? "promoted to primary" : "promote: already a primary");
   return DONE;
+}
+
+/** Asks for the promotion and waits until recovery has ended: Left when it did not in `timeoutMs`. */
+async function promoteAndWait(target: ReturnType<typeof sqlTarget>, session: SqlSession, timeoutMs: number): Promise<PgResult> {
+  const requested = await queryOnce<{ promoted: boolean }>(target, "SELECT pg_promote(false) AS promoted");
+  if (E.isLeft(requested)) return failure("failed", `pg_promote() failed: ${requested.left.message}`);
+  if (requested.right[0]?.promoted !== true) return failure("failed", "pg_promote() could not signal the postmaster to promote");
+  const deadline = performance.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const recovery = await inRecovery(session);
+    if (E.isRight(recovery) && !recovery.right) return DONE;
+    last = E.isLeft(recovery) ? `the server does not answer SQL: ${recovery.left}` : "the server is still in recovery";
+    if (performance.now() >= deadline) break;
+    // A server that does not answer is asked less often: the session reconnects each time.
+    await sleep(E.isLeft(recovery) ? 10 * PROMOTE_POLL_MS : PROMOTE_POLL_MS);
+  }
+  return failure("timeout", `the promotion did not finish within ${Math.round(timeoutMs / 1000)} s (${last}); the server may still leave recovery: observe it before promoting again`);
 }
 
 /** Points a replica (running or stopped) at `upstream`; a running one reloads (SIGHUP). */

@@ -88,6 +88,11 @@ class FakePostgres implements PostgresPort {
     return () => this.spawnListeners.delete(listener);
   }
 
+  /** These tests promote nothing: no promotion ever ends recovery here. */
+  onWritable(): () => void {
+    return () => {};
+  }
+
   cleanup(): void {
     if (this.postmasterPid() !== null) process.kill(-this.child!.pid!, "SIGKILL");
   }

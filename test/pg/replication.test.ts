@@ -107,11 +107,20 @@ t.test("the passwords are in the password file only: not in primary_conninfo, no
 });
 
 t.test("promote moves a replica to timeline 2 and its cascaded replica follows", async (t) => {
+  // Issue 16: routing hears of the promotion as soon as the server takes writes, before the
+  // promote action has written its files and returned.
+  let finished = false;
+  const told: { duringAction: boolean; write: Promise<unknown> }[] = [];
+  const unsubscribe = b.onWritable(() => told.push({ duringAction: !finished, write: sql(b, "INSERT INTO story VALUES (4)") }));
   t.ok(ok(await b.run({ kind: "promote" })));
+  finished = true;
+  unsubscribe();
+  t.equal(told.length, 1, "onWritable is called once");
+  t.ok(told[0]?.duringAction, "before the promote action returned");
+  await t.resolves(told[0]!.write, "a write issued the moment onWritable was called succeeds");
   t.match(await b.observe(), { role: "primary", timeline: 2, upstream: null });
   const conf = readFileSync(join(b.settings.dataDir, "raftgres.conf"), "utf8");
   t.match(conf, /primary_conninfo = ''/, "a restart stays primary");
-  await sql(b, "INSERT INTO story VALUES (4)");
   t.same(await sees(c, 4), [1, 2, 3, 4]);
   const onC = await eventually(async () => {
     const o = await c.observe();

@@ -135,6 +135,8 @@ export class HaLoop {
   private busy: PostgresActionKind | null = null;
   /** The long action running leaves PostgreSQL taking writes (a promotion, a start as the primary). */
   private busyWritable = false;
+  /** Client routing was told of the running promotion already (onWritable): not again at its end. */
+  private routingToldWritable = false;
   private running = false;
   private again = false;
   private stopped = false;
@@ -202,6 +204,7 @@ export class HaLoop {
       this.trigger();
     }));
     this.unsubscribe.push(postgres.onSpawned((pid) => this.onSpawned(pid)));
+    this.unsubscribe.push(postgres.onWritable(() => this.onWritable()));
     this.tick();
   }
 
@@ -217,6 +220,16 @@ export class HaLoop {
       return;
     }
     this.armWatchdog();
+  }
+
+  /**
+   * The promotion running has ended recovery: client routing is told now, not after the
+   * promotion's own files are written (issue 16: HAProxy's push and pgbouncer's RESUME).
+   */
+  private onWritable(): void {
+    if (this.busy !== "promote" || this.routingToldWritable) return;
+    this.routingToldWritable = true;
+    this.options.routing?.promoted();
   }
 
   /** Why this member may not run a writable primary now, or null while its lease is safe. */
@@ -545,10 +558,12 @@ export class HaLoop {
     if (action.kind === "stop") this.options.routing?.stopping(this.busyWritable || this.lastObservation?.role === "primary");
     this.busy = action.kind;
     this.busyWritable = makesWritable(action);
+    this.routingToldWritable = false;
     this.busyDone = this.runWithHooks(action).then((result) => {
-      if (E.isRight(result) && makesWritable(action)) this.options.routing?.promoted();
+      if (E.isRight(result) && makesWritable(action) && !this.routingToldWritable) this.options.routing?.promoted();
       this.busy = null;
       this.busyWritable = false;
+      this.routingToldWritable = false;
       this.afterLong(action, result);
       this.armWatchdog();
       this.trigger();
