@@ -11,7 +11,7 @@
  *   dist/watchdog_process.js                    esbuild bundle of src/ha/io/watchdog_process.ts
  *   dist/prebuilds/linux-x64/classic-level.node LevelDB's native binding, found by node-gyp-build
  *   share/raftgres.service, share/node.yml.example, share/haproxy.cfg, share/pgbouncer.ini,
- *   README.md
+ *   share/raftgres-vip (the virtual IP callback), README.md
  *
  * Why CJS: the verified form (shared/reference/stack-notes.md); an ESM bundle would need a
  * `require` shim for the CommonJS dependencies anyway. The source uses `import.meta.url` in two
@@ -50,6 +50,7 @@ const SHARED_FILES: readonly (readonly [string, string])[] = [
   ["packaging/node.yml.example", "share/node.yml.example"],
   ["packaging/haproxy.cfg", "share/haproxy.cfg"],
   ["packaging/pgbouncer.ini", "share/pgbouncer.ini"],
+  ["packaging/raftgres-vip", "share/raftgres-vip"],
   ["packaging/README.md", "README.md"],
 ];
 
