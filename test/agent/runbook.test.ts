@@ -179,6 +179,10 @@ function step(name: string, body: (t: Test) => Promise<void>): void {
     if (stoppedAt !== null) return t.plan(0, `skipped: the runbook stopped at "${stoppedAt}"`);
     try {
       await body(t);
+    } catch (error: unknown) {
+      // A rejection is counted only after this returns, so t.passing() cannot see it yet.
+      stoppedAt = name;
+      throw error;
     } finally {
       if (!t.passing()) stoppedAt = name;
     }
