@@ -15,6 +15,11 @@ set -e
 if [ "$rc" -ne 0 ]; then
   echo
   echo "=== npm test failed (exit $rc); the failing tests, with what follows each ==="
-  grep -n -A 20 -E '^\s*not ok ' "$log" | head -n 300 || echo "(no 'not ok' line: the failure came before the tests ran; see above)"
+  if grep -q -E '^\s*not ok ' "$log"; then
+    # head may close the pipe early: that is not a failure of the summary.
+    grep -n -A 20 -E '^\s*not ok ' "$log" | head -n 300 || true
+  else
+    echo "(no 'not ok' line: the failure came before the tests ran; see above)"
+  fi
 fi
 exit "$rc"

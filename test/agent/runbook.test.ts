@@ -197,7 +197,11 @@ step("a secret from the real binary, a patroni.yml per node, and the cluster sta
   t.equal(statSync(secretFile).mode & 0o777, 0o600, "the secret file is the owner's only");
   for (const name of names) writeFileSync(cluster.configPath(name), patroniYml(name));
   cluster.startAll();
-  primary = await cluster.waitHealthy(120_000);
+  primary = await cluster.waitHealthy(120_000).catch((error: unknown) => {
+    // What the agents said is the only clue to a start that never got healthy.
+    for (const name of names) t.comment(`${name}'s agent log, last lines:\n${cluster.agentLog(name).trimEnd().split("\n").slice(-15).join("\n")}`);
+    throw error;
+  });
   await cluster.query(primary, "CREATE TABLE runbook (id int PRIMARY KEY, note text)");
   await cluster.query(primary, "INSERT INTO runbook SELECT g, 'row ' || g FROM generate_series(1, $1::int) g", [ROWS]);
   t.match(cluster.agentLog(primary), /partner_addrs: Patroni's key, the same addresses as raft\.members/, "Patroni's raft keys were read");
