@@ -1,21 +1,85 @@
 /**
  * Network helpers shared by tests, benchmarks and the demo (never by src/).
  */
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { type WebSocket, WebSocketServer } from "ws";
 
-/** A port on 127.0.0.1 with nothing listening on it (bound, then released by the OS). */
-export async function freePort(): Promise<number> {
+/**
+ * Ports handed out below the kernel's ephemeral range (32768–60999 on Linux): a port the OS picked
+ * for a listen(0) comes from that range, where any outgoing connection on the machine may take it
+ * before the agent binds it (CI saw an agent's REST API fail with EADDRINUSE that way). Across
+ * processes a port is reserved by a file named for it, holding the reserving PID; a file whose
+ * process is gone is taken over.
+ */
+const PORT_MIN = 20_000;
+const PORT_MAX = 32_767;
+const RESERVATIONS = join(tmpdir(), "raftgres-ports");
+const reservedHere = new Set<number>();
+
+function reserve(port: number): boolean {
+  if (reservedHere.has(port)) return false;
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const file = join(RESERVATIONS, String(port));
+  try {
+    writeFileSync(file, String(process.pid), { flag: "wx" });
+  } catch {
+    const owner = Number(readFileSyncOrEmpty(file));
+    if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) return false;
+    // The reserving process is gone: take the port over.
+    writeFileSync(file, String(process.pid));
+  }
+  if (reservedHere.size === 0) process.once("exit", releaseAll);
+  reservedHere.add(port);
+  return true;
+}
+
+function readFileSyncOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error: unknown) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function releaseAll(): void {
+  for (const port of reservedHere) {
+    try {
+      if (readFileSyncOrEmpty(join(RESERVATIONS, String(port))) === String(process.pid)) unlinkSync(join(RESERVATIONS, String(port)));
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+async function bindable(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
+  return new Promise<boolean>((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("the OS gave no port");
-  return address.port;
+}
+
+/** A port on 127.0.0.1 with nothing listening on it, reserved for this process (see above). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN + 1));
+    if (!reserve(port)) continue;
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port between ${PORT_MIN} and ${PORT_MAX} after 1000 tries: is ${RESERVATIONS} full of live reservations?`);
 }
 
 /**
