@@ -164,8 +164,13 @@ t.test("a Raft leader change and restarts of a replica's agent and of the Raft l
   const timeline = (await cluster.status(primary))?.timeline;
   const raftLeader = async (): Promise<string | undefined> => [...(await cluster.statuses()).values()].find((s) => s?.raft.role === "leader")?.name;
   /** Moves the Raft leadership off the primary, by pausing its agent past the election timeout. */
+  // Between elections no node may say it leads, or the primary's status may not answer yet:
+  // "no leader known" is not "a leader other than the primary".
+  const knownLeader = (): Promise<string> => waitFor("a Raft leader", 10_000, raftLeader);
   const leaderOffPrimary = async (): Promise<string> => {
-    for (let attempt = 1; attempt <= 5 && (await raftLeader()) === primary; attempt++) {
+    // A pause outlasts the election timeout only if it beats each follower's randomized one
+    // (1–2 s): several tries.
+    for (let attempt = 1; attempt <= 8 && (await knownLeader()) === primary; attempt++) {
       // Longer than the election timeout (1 s), inside the lease's safety margin: the others
       // elect a new Raft leader; the lease must survive it.
       cluster.signalAgent(primary, "SIGSTOP");
