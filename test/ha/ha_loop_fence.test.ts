@@ -17,16 +17,17 @@ import { viewScope } from "../../src/dcs/views.js";
 import type { PostgresAction } from "../../src/ha/actions.js";
 import { HaLoop } from "../../src/ha/io/ha_loop.js";
 import type { LocalPostgres } from "../../src/ha/observation.js";
-import type { PgResult, PostgresPort, PostmasterExit } from "../../src/ha/ports.js";
+import type { PgResult } from "../../src/ha/ports.js";
 import { DEFAULT_LOCAL_HA_SETTINGS } from "../../src/ha/settings.js";
 import { createRecordingLogger } from "../../src/lib/logger.js";
 import { DONE } from "../../src/pg/results.js";
 import { Driver, m, pg, PRIMARY, SCOPE } from "./fixtures.js";
+import { QuietPostgres } from "./quiet_postgres.js";
 
 const SPAWNS_MAX = 5;
 
 /** PostgreSQL stopped after a clean shutdown as the primary; a start spawns a real process group. */
-class FakePostgres implements PostgresPort {
+class FakePostgres extends QuietPostgres {
   readonly runs: PostgresAction[] = [];
   child: ChildProcess | null = null;
   exited: Promise<string | null> | null = null;
@@ -63,34 +64,9 @@ class FakePostgres implements PostgresPort {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid! : null;
   }
 
-  reload(): Promise<PgResult> {
-    return Promise.resolve(DONE);
-  }
-
-  applyParameters(): Promise<PgResult> {
-    return Promise.resolve(DONE);
-  }
-
-  configurationProblems(): readonly string[] {
-    return [];
-  }
-
-  pendingRestart(): Readonly<Record<string, { oldValue: string; newValue: string }>> {
-    return {};
-  }
-
-  onUnexpectedExit(_listener: (exit: PostmasterExit) => void): () => void {
-    return () => {};
-  }
-
-  onSpawned(listener: (pid: number) => void): () => void {
+  override onSpawned(listener: (pid: number) => void): () => void {
     this.spawnListeners.add(listener);
     return () => this.spawnListeners.delete(listener);
-  }
-
-  /** These tests promote nothing: no promotion ever ends recovery here. */
-  onWritable(): () => void {
-    return () => {};
   }
 
   cleanup(): void {

@@ -15,14 +15,15 @@ import { viewScope } from "../../src/dcs/views.js";
 import type { PostgresAction } from "../../src/ha/actions.js";
 import { HaLoop, type RoutingHooks } from "../../src/ha/io/ha_loop.js";
 import type { LocalPostgres } from "../../src/ha/observation.js";
-import type { PgResult, PostgresPort } from "../../src/ha/ports.js";
+import type { PgResult } from "../../src/ha/ports.js";
 import { DEFAULT_LOCAL_HA_SETTINGS } from "../../src/ha/settings.js";
 import { createRecordingLogger } from "../../src/lib/logger.js";
 import { DONE } from "../../src/pg/results.js";
 import { Driver, m, pg, PRIMARY, SCOPE } from "./fixtures.js";
+import { QuietPostgres } from "./quiet_postgres.js";
 
 /** A running replica; its promotion reports the end of recovery, then waits for `finish`. */
-class PromotingPostgres implements PostgresPort {
+class PromotingPostgres extends QuietPostgres {
   readonly runs: PostgresAction[] = [];
   private current: LocalPostgres = pg({ upstream: null, streaming: false });
   private readonly writable = new Set<() => void>();
@@ -48,31 +49,7 @@ class PromotingPostgres implements PostgresPort {
     return 4242;
   }
 
-  reload(): Promise<PgResult> {
-    return Promise.resolve(DONE);
-  }
-
-  applyParameters(): Promise<PgResult> {
-    return Promise.resolve(DONE);
-  }
-
-  configurationProblems(): readonly string[] {
-    return [];
-  }
-
-  pendingRestart(): Readonly<Record<string, { oldValue: string; newValue: string }>> {
-    return {};
-  }
-
-  onUnexpectedExit(): () => void {
-    return () => {};
-  }
-
-  onSpawned(): () => void {
-    return () => {};
-  }
-
-  onWritable(listener: () => void): () => void {
+  override onWritable(listener: () => void): () => void {
     this.writable.add(listener);
     return () => this.writable.delete(listener);
   }
