@@ -83,9 +83,9 @@ export interface ConvergenceEvent {
   /** The step's victims: milliseconds from the heal until each one was back (null: never in the wait). */
   readonly returning?: readonly { readonly node: string; readonly ms: number | null }[];
   /**
-   * The longest Raft loop stall the agents that were not victims of the step reported over their
-   * last minute (raftgres_raft_loop_stall_recent_max_ms: 50–60 s, so the step before may count),
-   * read 2 s after convergence; null: none answered (or every node was a victim).
+   * The longest Raft loop stall the agents that were not victims of the step had from the step's
+   * start until 2 s after convergence (lab/jepsen/raft_stall.ts: their log for stalls over 200 ms,
+   * their metrics below that); null: none answered (or every node was a victim).
    */
   readonly raftStallMs?: number | null;
 }

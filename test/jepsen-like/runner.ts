@@ -19,6 +19,7 @@ import { History } from "../../lab/jepsen/history.js";
 import { MemberSampler } from "../../lab/jepsen/member_sampler.js";
 import { nextStep, type Step } from "../../lab/jepsen/nemesis.js";
 import { primaryChanges } from "../../lab/jepsen/primary_changes.js";
+import { loggedStalls, stepStall } from "../../lab/jepsen/raft_stall.js";
 import { timelineSvg } from "./timeline_svg.js";
 import { DcsWorkload, historySink } from "./workloads.js";
 import { CREATE_TABLE, DirectWriter, PsqlWriter, TABLE } from "../../lab/jepsen/writers.js";
@@ -137,6 +138,7 @@ function timelineRecords(history: unknown, firstPrimary: string): TimelineRecord
 
 /** Applies a step's faults, holds them, heals them in reverse order, then measures the heal. */
 async function runStep(cluster: ClusterUnderTest, history: History, sampler: MemberSampler, prng: Prng, step: Step, index: number, log: (line: string) => void): Promise<void> {
+  const stepStartMs = history.now();
   const primary = await cluster.primary();
   const raftLeader = await cluster.raftLeader();
   const victims = new Set<string>();
@@ -164,19 +166,24 @@ async function runStep(cluster: ClusterUnderTest, history: History, sampler: Mem
   // A stall the heal causes may come after convergence (issue 14: 2–3.4 s after the heal).
   await sleep(GAP_MS);
   // The victims' own stalls are the fault (a frozen agent "stalls" as long as it is frozen).
-  const raftStallMs = await raftStall(cluster, cluster.nodes.filter((n) => !victims.has(n)));
+  const raftStallMs = await raftStall(cluster, cluster.nodes.filter((n) => !victims.has(n)), history.epochMsAtZero + stepStartMs);
   history.add({ type: "convergence", step: index, afterFault: step.faults.map((f) => f.name).join(" + "), atMs: healedAt, ms: heal.ms, returning: heal.returning, raftStallMs });
 }
 
-/** The longest Raft loop stall any of `nodes` reports over its last minute, or null if none answers. */
-async function raftStall(cluster: ClusterUnderTest, nodes: readonly string[]): Promise<number | null> {
+/**
+ * The longest Raft loop stall any of `nodes` had since `sinceEpochMs` (the step's start), from
+ * its metrics and its log (lab/jepsen/raft_stall.ts); null if none answers.
+ */
+async function raftStall(cluster: ClusterUnderTest, nodes: readonly string[], sinceEpochMs: number): Promise<number | null> {
   const values = await Promise.all(nodes.map(async (node) => {
+    let recentMaxMs: number | null = null;
     try {
       const response = await fetch(`${cluster.apiUrl(node)}/metrics`, { signal: AbortSignal.timeout(2000) });
-      return metricValue(await response.text(), "raftgres_raft_loop_stall_recent_max_ms");
+      recentMaxMs = metricValue(await response.text(), "raftgres_raft_loop_stall_recent_max_ms");
     } catch {
-      return null;
+      recentMaxMs = null;
     }
+    return stepStall(recentMaxMs, loggedStalls(cluster.pg.agentLog(node), sinceEpochMs, Date.now()));
   }));
   const known = values.filter((v): v is number => v !== null);
   return known.length === 0 ? null : Math.max(...known);

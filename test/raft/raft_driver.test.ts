@@ -4,7 +4,7 @@
  * included, and the planted sendBeforePersist bug breaks exactly that.
  */
 import t from "tap";
-import { SILENT_LOGGER } from "../../src/lib/logger.js";
+import { createRecordingLogger, type Logger, SILENT_LOGGER } from "../../src/lib/logger.js";
 import { createPrng } from "../../src/lib/prng.js";
 import { DEFAULT_TUNABLES } from "../../src/raft/config.js";
 import { bootstrapState, RawNode } from "../../src/raft/raw_node.js";
@@ -24,7 +24,8 @@ interface Rig {
   settle(): void;
 }
 
-function rig(bugs: DriverBugs = NO_DRIVER_BUGS): Rig {
+/** `applyMs`: how long each entry's apply takes on the rig's clock. */
+function rig(bugs: DriverBugs = NO_DRIVER_BUGS, options: { applyMs?: number; logger?: Logger } = {}): Rig {
   const members = ["n1", "n2", "n3"].map((id) => ({ id: nodeId(id), role: "voter" as const, address: `${id}:7000` }));
   const raw = new RawNode({ ...DEFAULT_TUNABLES, preVote: false, id: nodeId("n1"), prng: createPrng(1), logger: SILENT_LOGGER }, bootstrapState(members));
   const deferred: (() => void)[] = [];
@@ -34,7 +35,10 @@ function rig(bugs: DriverBugs = NO_DRIVER_BUGS): Rig {
   const failures: string[] = [];
   const host: DriverHost = {
     beginCycle: () => {},
-    apply: (entry) => applied.push(entry),
+    apply: (entry) => {
+      applied.push(entry);
+      nowMs += options.applyMs ?? 0;
+    },
     readState: () => {},
     appliedReady: () => {},
     restoreSnapshot: () => {},
@@ -52,7 +56,7 @@ function rig(bugs: DriverBugs = NO_DRIVER_BUGS): Rig {
     network: { send: (messages) => sent.push(...messages) },
     clock: { wallMs: () => nowMs, monotonicMs: () => nowMs, defer: (run) => deferred.push(run) },
     host,
-    logger: SILENT_LOGGER,
+    logger: options.logger ?? SILENT_LOGGER,
     bugs,
   });
   const settle = (): void => {
@@ -103,4 +107,14 @@ t.test("committed entries are applied as their Ready is taken, in log order", as
   driver.schedule();
   settle();
   t.same(applied.map((e) => e.index), [1, 2, 3], "the bootstrap configuration entries");
+});
+
+t.test("a stall warning says what the loop did: entries applied, how long that took, Ready batches", async (t) => {
+  const logger = createRecordingLogger();
+  const { settle, driver } = rig(NO_DRIVER_BUGS, { applyMs: 100, logger });
+  driver.schedule();
+  settle();
+  const warning = logger.lines.find((l) => l.level === "warn");
+  t.match(warning?.message, /^the raft loop stalled for 30\d ms: it ran \d+ ms late and worked 30\d ms \(its own work took that long: 3 entries applied in 300 ms, 1 Ready batches\)$/, String(warning?.message));
+  t.match(warning?.fields, { entries: 3, applyMs: 300, readies: 1 }, "and gives the figures as fields");
 });

@@ -103,6 +103,8 @@ export class RaftDriver {
   private compacting = false;
   private readonly batcher = new WriteBatcher();
   private readonly stalls = new LoopStallMeter();
+  /** What the stretch of work being measured did, for the stall warning: Readies taken, entries applied and the time that took. */
+  private work = { readies: 0, entries: 0, applyMs: 0 };
   /** When the earliest work not yet done by a cycle fell due (loop_stall.ts), or null. */
   private dueSinceMs: number | null = null;
   private readonly bugs: DriverBugs;
@@ -207,6 +209,7 @@ export class RaftDriver {
       for (let taken = 0; !this.stopped && raw.hasReady(); taken++) {
         assert(taken < this.readyPerCycleMax, `the core produced ${taken} Ready batches in a row without new input`);
         this.takeReady(raw.ready());
+        this.work.readies++;
       }
     } catch (error: unknown) {
       host.fail("raft loop failed", error);
@@ -220,9 +223,14 @@ export class RaftDriver {
   }
 
   private takeReady(ready: Ready): void {
-    const { network, host } = this.options;
+    const { clock, network, host } = this.options;
     if (ready.sendBeforePersist || this.bugs.sendBeforePersist) network.send(ready.messages);
+    const applyStartMs = ready.committedEntries.length > 0 ? clock.monotonicMs() : 0;
     for (const entry of ready.committedEntries) host.apply(entry);
+    if (ready.committedEntries.length > 0) {
+      this.work.entries += ready.committedEntries.length;
+      this.work.applyMs += clock.monotonicMs() - applyStartMs;
+    }
     for (const read of ready.readStates) host.readState(read);
     host.appliedReady(ready);
     this.batcher.add(ready);
@@ -280,10 +288,13 @@ export class RaftDriver {
   private recordStall(dueAtMs: number, startedAtMs: number): void {
     const endedAtMs = this.options.clock.monotonicMs();
     const stallMs = endedAtMs - dueAtMs;
+    const work = this.work;
+    this.work = { readies: 0, entries: 0, applyMs: 0 };
     if (!this.stalls.record(stallMs, endedAtMs)) return;
     const lateMs = Math.round(startedAtMs - dueAtMs);
     const busyMs = Math.round(endedAtMs - startedAtMs);
-    const why = lateMs >= busyMs ? "was the process stopped or starved of CPU?" : "its own work took that long";
-    this.options.logger.warn({ stallMs: Math.round(stallMs), lateMs, busyMs }, `the raft loop stalled for ${Math.round(stallMs)} ms: it ran ${lateMs} ms late and worked ${busyMs} ms (${why})`);
+    const applyMs = Math.round(work.applyMs);
+    const why = lateMs >= busyMs ? "was the process stopped or starved of CPU?" : `its own work took that long: ${work.entries} entries applied in ${applyMs} ms, ${work.readies} Ready batches`;
+    this.options.logger.warn({ stallMs: Math.round(stallMs), lateMs, busyMs, entries: work.entries, applyMs, readies: work.readies }, `the raft loop stalled for ${Math.round(stallMs)} ms: it ran ${lateMs} ms late and worked ${busyMs} ms (${why})`);
   }
 }
