@@ -10,7 +10,6 @@
  * the lease keeps being renewed while they run.
  */
 import { postgresParameters } from "../../dcs/postgres_parameters.js";
-import { setTimeout as sleep } from "node:timers/promises";
 import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../../dcs/commands.js";
 import type { DcsFailure, Executed } from "../../dcs/client.js";
@@ -32,6 +31,7 @@ import { reportDue, reportKey, type ReportSent } from "../report_cadence.js";
 import { viewDigest } from "../view_digest.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
 import { standbyClusterFor } from "../standby.js";
+import { type LoopTimers, REAL_TIMERS, type TimerHandle } from "./loop_timers.js";
 import { afterObservation, afterStartFailure, exitedTooSoon, startBackoffMs, startFailed, startWaitLeftMs } from "../start_backoff.js";
 import { SYNC_SETTLE_MS } from "../sync_planner.js";
 
@@ -88,6 +88,8 @@ export interface HaLoopOptions {
   readonly beforeHandoverStop?: () => Promise<void>;
   /** Client routing told of every role change as it happens (haproxy_push.ts); none by default. */
   readonly routing?: RoutingHooks;
+  /** Timers and the process-group kill; the real ones by default, virtual ones in a simulation. */
+  readonly timers?: LoopTimers;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -140,7 +142,7 @@ export class HaLoop {
   private running = false;
   private again = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private unsubscribe: (() => void)[] = [];
   private lastDecision: HaDecision | null = null;
   private lastObservation: LocalPostgres | null = null;
@@ -169,11 +171,12 @@ export class HaLoop {
   private identity: Identity;
   private local: LocalHaSettings;
   /** Fires when the lease's safe time runs out without a renewal: PostgreSQL stops then. */
-  private fenceTimer: NodeJS.Timeout | null = null;
+  private fenceTimer: TimerHandle | null = null;
   /** Fires when a start's backoff ends (wakeAfterBackoff). */
-  private backoffTimer: NodeJS.Timeout | null = null;
+  private backoffTimer: TimerHandle | null = null;
   /** Fires for a decision's recheckMs. */
-  private recheckTimer: NodeJS.Timeout | null = null;
+  private recheckTimer: TimerHandle | null = null;
+  private readonly timers: LoopTimers;
 
   constructor(private readonly options: HaLoopOptions) {
     this.me = options.identity.name;
@@ -181,6 +184,7 @@ export class HaLoop {
     this.local = options.local;
     this.settings = resolveHaSettings({ version: 0, value: {} }, options.local).settings;
     this.lastCycleMs = options.clock();
+    this.timers = options.timers ?? REAL_TIMERS;
   }
 
   start(): void {
@@ -293,7 +297,7 @@ export class HaLoop {
   private tick(): void {
     if (this.stopped) return;
     this.trigger();
-    this.timer = setTimeout(() => this.tick(), this.settings.loopWaitMs);
+    this.timer = this.timers.set(() => this.tick(), this.settings.loopWaitMs, true);
   }
 
   private async cycleLoop(): Promise<void> {
@@ -454,7 +458,7 @@ export class HaLoop {
         // The next step of the synchronous state machine need not wait for the next tick, nor
         // the one after the value has settled.
         this.trigger();
-        setTimeout(() => this.trigger(), SYNC_SETTLE_MS).unref();
+        this.timers.set(() => this.trigger(), SYNC_SETTLE_MS, false);
       }
       return;
     }
@@ -499,7 +503,7 @@ export class HaLoop {
       this.options.logger.warn({ code: result.left.code }, `${command.kind} failed: ${result.left.message}`);
       if (lost) this.setLease(null);
       // The Raft group may be electing a leader: try again soon rather than at the next tick.
-      else if (this.lease !== null) setTimeout(() => this.trigger(), RENEW_RETRY_MS);
+      else if (this.lease !== null) this.timers.set(() => this.trigger(), RENEW_RETRY_MS, true);
       return;
     }
     for (const event of result.right.events) {
@@ -522,12 +526,12 @@ export class HaLoop {
    * watchdog fires, long before another member may take the lease.
    */
   private armFenceTimer(): void {
-    if (this.fenceTimer !== null) clearTimeout(this.fenceTimer);
+    if (this.fenceTimer !== null) this.timers.clear(this.fenceTimer);
     this.fenceTimer = null;
     const lease = this.lease;
     if (lease === null || this.stopped) return;
     const fenceAtMs = lease.deadlineMs - this.settings.watchdogMarginMs - this.settings.demoteLeadMs;
-    this.fenceTimer = setTimeout(() => this.fenceNow(lease), Math.max(0, fenceAtMs - this.options.clock()));
+    this.fenceTimer = this.timers.set(() => this.fenceNow(lease), Math.max(0, fenceAtMs - this.options.clock()), true);
   }
 
   private fenceNow(lease: LocalLease): void {
@@ -672,21 +676,19 @@ export class HaLoop {
   /** A cycle this soon, for a decision that waits on local progress no cluster change reports. */
   private recheckAfter(ms: number): void {
     if (this.stopped || this.recheckTimer !== null) return;
-    this.recheckTimer = setTimeout(() => {
+    this.recheckTimer = this.timers.set(() => {
       this.recheckTimer = null;
       this.trigger();
-    }, ms);
-    this.recheckTimer.unref();
+    }, ms, false);
   }
 
   private wakeAfterBackoff(): void {
     const leftMs = startWaitLeftMs(this.memory.startFailure, this.options.clock());
     if (leftMs === 0 || this.stopped || this.backoffTimer !== null) return;
-    this.backoffTimer = setTimeout(() => {
+    this.backoffTimer = this.timers.set(() => {
       this.backoffTimer = null;
       this.trigger();
-    }, leftMs);
-    this.backoffTimer.unref();
+    }, leftMs, false);
   }
 
   // ---- operator requests (the REST API) ----------------------------------------------------
@@ -717,13 +719,13 @@ export class HaLoop {
     const since = clock();
     const oldPostmaster = this.options.postgres.postmasterPid();
     this.runLong({ kind: "stop", mode: "fast" });
-    await Promise.race([this.busyDone, sleep(Math.max(0, deadlineMs - clock()), undefined, { ref: false })]);
+    await Promise.race([this.busyDone, this.timers.sleep(Math.max(0, deadlineMs - clock()), false)]);
     // Only an observation begun after the stop says the new postmaster runs: one from before it
     // (a loaded machine may not have run a cycle since) would report the old one as running.
     const stoppedAt = this.observationsBegun;
     while (clock() < deadlineMs) {
       this.trigger();
-      await sleep(Math.min(RESTART_POLL_MS, Math.max(1, deadlineMs - clock())));
+      await this.timers.sleep(Math.min(RESTART_POLL_MS, Math.max(1, deadlineMs - clock())), true);
       const pg = this.lastObservation;
       const postmaster = this.options.postgres.postmasterPid();
       const fresh = this.lastObservationNumber > stoppedAt && postmaster !== null && postmaster !== oldPostmaster;
@@ -793,11 +795,7 @@ export class HaLoop {
     if (pid === null) return;
     this.options.logger.warn({ pid }, `killing PostgreSQL's process group: ${why}`);
     this.options.routing?.stopping(this.busyWritable || this.lastObservation?.role === "primary");
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
+    this.timers.killGroup(pid);
   }
 
   /**
@@ -806,10 +804,7 @@ export class HaLoop {
    */
   async stop(options: { stopPostgres: boolean }): Promise<void> {
     this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    if (this.fenceTimer !== null) clearTimeout(this.fenceTimer);
-    if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
-    if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
+    for (const timer of [this.timer, this.fenceTimer, this.backoffTimer, this.recheckTimer]) if (timer !== null) this.timers.clear(timer);
     for (const off of this.unsubscribe) off();
     await this.idle;
     // A long action runs to its end or its own time limit (every adapter call is bounded).

@@ -1,0 +1,138 @@
+/**
+ * The cluster state for whole-agent simulations, before the simulated Raft group carries it
+ * (issue 17 item 4): one committed log, and on every member its own real DcsStateMachine that
+ * applies that log in order while the member is connected. A member cut off from the group
+ * (`connected` false) keeps the view it had, its proposals and linearizable reads fail after
+ * their timeout, and a proposal whose answer was cut off may still have been committed — the
+ * three things the HA loop must cope with. The agents use the real DcsClient on top.
+ */
+import { DcsClient, type ReplicatedLog } from "../../../src/dcs/client.js";
+import type { Decision } from "../../../src/dcs/decide.js";
+import type { MemberName } from "../../../src/dcs/model.js";
+import { DcsStateMachine, type EntryContext } from "../../../src/dcs/state_machine.js";
+import { assert } from "../../../src/lib/assert.js";
+import type { EventQueue } from "../event_queue.js";
+
+/** Virtual time 0 as wall-clock time (entries carry wall-clock times). */
+export const WALL_BASE_MS = 1_800_000_000_000;
+/** From a proposal to its commit, and from a commit to each connected member's apply. */
+const LATENCY_MS = 2;
+/** How long a proposal or read waits when no timeout is given (the client's default is longer). */
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+interface Replica {
+  readonly machine: DcsStateMachine;
+  applied: number;
+  /** Proposals of this member waiting for their entry to be applied here, by index. */
+  readonly waiting: Map<number, (decision: Decision) => void>;
+  /** Reads waiting until this member applied up to an index. */
+  readonly reads: { index: number; resolve: (index: number) => void }[];
+}
+
+class TimeoutError extends Error {
+  readonly code = "timeout";
+}
+
+export class SimDcs {
+  private readonly log: { readonly payload: Uint8Array; readonly context: EntryContext }[] = [];
+  private readonly replicas = new Map<MemberName, Replica>();
+
+  constructor(
+    private readonly queue: EventQueue,
+    members: readonly MemberName[],
+    /** Whether `member` is connected to the Raft group now. */
+    private readonly connected: (member: MemberName) => boolean,
+  ) {
+    for (const m of members) this.replicas.set(m, { machine: new DcsStateMachine(), applied: 0, waiting: new Map(), reads: [] });
+    this.queue.schedule(LATENCY_MS, () => this.deliverTick());
+  }
+
+  /** The real DCS client of `member`, over this log. */
+  client(member: MemberName): DcsClient {
+    const replica = this.replica(member);
+    const log: ReplicatedLog = {
+      propose: (payload, timeoutMs) => this.propose(member, payload, timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      readIndex: (timeoutMs) => this.readIndex(member, timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    };
+    return new DcsClient(log, replica.machine, member);
+  }
+
+  committed(): number {
+    return this.log.length;
+  }
+
+  /** The state machine of `member` (what its agent sees). */
+  machine(member: MemberName): DcsStateMachine {
+    return this.replica(member).machine;
+  }
+
+  private replica(member: MemberName): Replica {
+    const replica = this.replicas.get(member);
+    assert(replica !== undefined, () => `${member} is not a member of the simulated DCS`);
+    return replica;
+  }
+
+  private propose(member: MemberName, payload: Uint8Array, timeoutMs: number): Promise<{ index: number; result: Decision }> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      this.queue.schedule(timeoutMs, () => {
+        if (settled) return;
+        settled = true;
+        reject(new TimeoutError(`the proposal was not applied within ${timeoutMs} ms`));
+      });
+      if (!this.connected(member)) return;
+      this.queue.schedule(LATENCY_MS, () => {
+        if (!this.connected(member)) return;
+        const index = this.log.length + 1;
+        this.log.push({ payload, context: { index, term: 1, timeMs: WALL_BASE_MS + this.queue.now } });
+        this.replica(member).waiting.set(index, (result) => {
+          if (settled) return;
+          settled = true;
+          resolve({ index, result });
+        });
+      });
+    });
+  }
+
+  private readIndex(member: MemberName, timeoutMs: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      this.queue.schedule(timeoutMs, () => {
+        if (settled) return;
+        settled = true;
+        reject(new TimeoutError(`the read was not confirmed within ${timeoutMs} ms`));
+      });
+      if (!this.connected(member)) return;
+      this.queue.schedule(LATENCY_MS, () => {
+        if (!this.connected(member)) return;
+        this.replica(member).reads.push({
+          index: this.log.length,
+          resolve: (index) => {
+            if (settled) return;
+            settled = true;
+            resolve(index);
+          },
+        });
+      });
+    });
+  }
+
+  /** Every connected member applies what was committed since it last did. */
+  private deliverTick(): void {
+    this.queue.schedule(LATENCY_MS, () => this.deliverTick());
+    for (const [member, replica] of this.replicas) {
+      if (!this.connected(member)) continue;
+      while (replica.applied < this.log.length) {
+        const entry = this.log[replica.applied]!;
+        const decision = replica.machine.apply(entry.payload, entry.context);
+        replica.applied = entry.context.index;
+        const waiter = replica.waiting.get(entry.context.index);
+        replica.waiting.delete(entry.context.index);
+        waiter?.(decision);
+      }
+      const ready = replica.reads.filter((r) => r.index <= replica.applied);
+      replica.reads.splice(0, replica.reads.length, ...replica.reads.filter((r) => r.index > replica.applied));
+      for (const r of ready) r.resolve(r.index);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The HA loop's timers on the simulator's virtual time (src/ha/io/loop_timers.ts), and its
+ * process-group kill aimed at the simulated PostgreSQL: a SIGKILL of a postmaster's group is a
+ * crash of that server (its written WAL stays, as after a real kill -9).
+ */
+import type { MemberName } from "../../../src/dcs/model.js";
+import type { LoopTimers, TimerHandle } from "../../../src/ha/io/loop_timers.js";
+import type { EventQueue } from "../event_queue.js";
+import type { SimPostgres } from "../pg/sim_postgres.js";
+
+interface VirtualTimer extends TimerHandle {
+  cancelled: boolean;
+}
+
+export function virtualTimers(queue: EventQueue, pg: SimPostgres, member: MemberName): LoopTimers {
+  return {
+    set: (run, ms) => {
+      const timer: VirtualTimer = { timerHandle: true, cancelled: false };
+      queue.schedule(ms, () => {
+        if (!timer.cancelled) run();
+      });
+      return timer;
+    },
+    clear: (handle) => {
+      (handle as VirtualTimer).cancelled = true;
+    },
+    sleep: (ms) => new Promise((resolve) => queue.schedule(ms, resolve)),
+    killGroup: (pid) => {
+      // Only its own postmaster: a PID of another member's is never signalled from here.
+      if (pg.server(member).pid === pid) pg.crash(member, "process");
+    },
+  };
+}
