@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg, { type Client, type QueryResultRow } from "pg";
 import { AGENT_NODE_FLAGS } from "../src/agent/heap.js";
+import { agentBundle } from "./agent_bundle.js";
 import { freePort } from "./sockets.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -73,7 +74,11 @@ export interface ClusterOptions {
   readonly logs?: "inherit" | "files";
   /** Where the nodes run (default: every node on 127.0.0.1, started as a plain child process). */
   readonly placement?: Placement;
-  /** The agent's program (default: this build's src/agent/main), e.g. the packaged bundle. */
+  /**
+   * The agent's program, e.g. the packaged bundle. Default: under tsx (tests) the bundle of the
+   * source tree (lab/agent_bundle.ts; RAFTGRES_AGENTS_FROM_SOURCE=1: src/agent/main.ts through
+   * tsx); from dist (benchmarks, demo), dist's src/agent/main.js.
+   */
   readonly agentMain?: string;
 }
 
@@ -99,7 +104,11 @@ export class PgCluster {
 
   private constructor(readonly root: string, private readonly options: ClusterOptions) {}
 
-  static async create(options: ClusterOptions = {}): Promise<PgCluster> {
+  static async create(given: ClusterOptions = {}): Promise<PgCluster> {
+    // Tests start their agents from the bundle of the source tree as it is (lab/agent_bundle.ts):
+    // a third of tsx's CPU per start. RAFTGRES_AGENTS_FROM_SOURCE=1 runs them through tsx.
+    const bundled = given.agentMain === undefined && FROM_SOURCE && process.env["RAFTGRES_AGENTS_FROM_SOURCE"] !== "1";
+    const options: ClusterOptions = bundled ? { ...given, agentMain: await agentBundle() } : given;
     const root = mkdtempSync(join(tmpdir(), "raftgres-cluster-"));
     // PostgreSQL runs as the postgres user: it must traverse the root to reach its data directory.
     chmodSync(root, 0o711);
@@ -220,7 +229,9 @@ ${this.options.extraYaml ?? ""}`;
 
   /** Runs the `raftgres` CLI (the binary the agents run) with `args`, bounded in time. */
   cli(args: readonly string[], timeoutMs = 60_000): { code: number | null; stdout: string; stderr: string } {
-    const run = spawnSync(process.execPath, [...NODE_ARGS, MAIN, ...args], { encoding: "utf8", timeout: timeoutMs });
+    const main = this.options.agentMain;
+    const command = main === undefined ? [...NODE_ARGS, MAIN, ...args] : [main, ...args];
+    const run = spawnSync(process.execPath, command, { encoding: "utf8", timeout: timeoutMs });
     return { code: run.status, stdout: run.stdout, stderr: run.stderr };
   }
 

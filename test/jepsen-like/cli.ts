@@ -41,6 +41,8 @@ const seed = Number(values.seed);
 const out = values.out ?? mkdtempSync(join(tmpdir(), `raftgres-jepsen-${mode}-${seed}-`));
 // What an installed raftgres runs, built once into the report folder; the run is then immune to
 // edits of the source tree while it goes on.
+// --from-source: through tsx, unbundled (lab/pg_cluster.ts would otherwise bundle the tree).
+if (values["from-source"] === true) process.env["RAFTGRES_AGENTS_FROM_SOURCE"] = "1";
 const agentMain = values["from-source"] === true ? undefined : (await buildBundles(join(out, "bundle"))).agentMain;
 const result = await runJepsen({
   ...(agentMain === undefined ? {} : { agentMain }),

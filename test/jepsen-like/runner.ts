@@ -195,7 +195,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
   mkdirSync(options.out, { recursive: true });
   const prng = createPrng(options.seed);
   log(`starting ${options.nodes} nodes in network namespaces (topology ${options.id}), synchronous mode ${options.mode}`);
-  log(options.agentMain === undefined ? "agents run from the source tree (tsx)" : `agents run the packaged bundle ${options.agentMain}`);
+  log(options.agentMain !== undefined ? `agents run the packaged bundle ${options.agentMain}` : process.env["RAFTGRES_AGENTS_FROM_SOURCE"] === "1" ? "agents run from the source tree (tsx)" : "agents run the bundle of the source tree (lab/agent_bundle.ts)");
   const cluster = await ClusterUnderTest.create({ id: options.id, nodes: options.nodes, ...(options.agentMain === undefined ? {} : { agentMain: options.agentMain }) });
   const history = new History();
   try {
