@@ -1,16 +1,20 @@
 /**
  * npm run sim -- --seeds N [--from S] [--seed S] [--nodes 3|5] [--jobs J] [--bug NAME] [--workload register|dcs]
+ * npm run sim -- --workload cluster [--mode async|on|quorum] --seeds N [--from S] [--seed S] [--bug ackBeforeSync]
  *
  * Runs N deterministic simulations (seeds S..S+N-1, S = 1 by default) on J worker threads, or one
  * seed with its details (--seed). A failing seed prints its id; `--seed` replays it exactly.
  * --bug plants a mistake in the runtime (sendBeforePersist: in the shared driver; forgetVote, staleReads,
  * forgetTail: a node that lost its log's tail to a storage fault starts as a voter anyway) to
  * show the checkers catch it. --workload dcs replicates the cluster state (DCS) instead of the
- * registers and checks its leases and config compare-and-set. Exits non-zero if any seed fails.
+ * registers and checks its leases and config compare-and-set. --workload cluster runs whole
+ * agents (the real HA loop, simulated PostgreSQL) under faults (test/sim/agent/cluster_workload.ts),
+ * one seed after another. Exits non-zero if any seed fails.
  */
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { runClusterCli } from "./agent/cluster_cli.js";
 import type { SimBugs } from "./sim_node.js";
 import { runSimulation, type SimResult } from "./simulation.js";
 
@@ -104,7 +108,14 @@ async function main(): Promise<void> {
   process.exitCode = failed === 0 ? 0 : 1;
 }
 
-if (isMainThread) {
+if (isMainThread && process.argv.includes("cluster")) {
+  runClusterCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  }, (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 2;
+  });
+} else if (isMainThread) {
   main().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 2;

@@ -123,6 +123,13 @@ export class SimAgents {
     void loop.stop({ stopPostgres: false });
   }
 
+  /** The host of `member` is back: PostgreSQL is down with what its disk held, the agent starts afresh. */
+  restartHost(member: MemberName): void {
+    if (!this.down.has(member)) return;
+    this.down.delete(member);
+    this.startAgent(member);
+  }
+
   /** A client writes through the multi-host DSN every `everyMs` from now on. */
   startWriter(everyMs: number): void {
     const write = (): void => {

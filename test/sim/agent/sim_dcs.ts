@@ -17,6 +17,8 @@ import type { EventQueue } from "../event_queue.js";
 export const WALL_BASE_MS = 1_800_000_000_000;
 /** From a proposal to its commit, and from a commit to each connected member's apply. */
 const LATENCY_MS = 2;
+/** How often members that were cut off catch up, besides the delivery that follows each commit. */
+const CATCH_UP_MS = 50;
 /** How long a proposal or read waits when no timeout is given (the client's default is longer). */
 const DEFAULT_TIMEOUT_MS = 5_000;
 
@@ -44,7 +46,7 @@ export class SimDcs {
     private readonly connected: (member: MemberName) => boolean,
   ) {
     for (const m of members) this.replicas.set(m, { machine: new DcsStateMachine(), applied: 0, waiting: new Map(), reads: [] });
-    this.queue.schedule(LATENCY_MS, () => this.deliverTick());
+    this.queue.schedule(CATCH_UP_MS, () => this.catchUpTick());
   }
 
   /** The real DCS client of `member`, over this log. */
@@ -85,6 +87,7 @@ export class SimDcs {
         if (!this.connected(member)) return;
         const index = this.log.length + 1;
         this.log.push({ payload, context: { index, term: 1, timeMs: WALL_BASE_MS + this.queue.now } });
+        this.queue.schedule(LATENCY_MS, () => this.deliver());
         this.replica(member).waiting.set(index, (result) => {
           if (settled) return;
           settled = true;
@@ -105,6 +108,7 @@ export class SimDcs {
       if (!this.connected(member)) return;
       this.queue.schedule(LATENCY_MS, () => {
         if (!this.connected(member)) return;
+        this.queue.schedule(LATENCY_MS, () => this.deliver());
         this.replica(member).reads.push({
           index: this.log.length,
           resolve: (index) => {
@@ -117,9 +121,13 @@ export class SimDcs {
     });
   }
 
+  private catchUpTick(): void {
+    this.queue.schedule(CATCH_UP_MS, () => this.catchUpTick());
+    this.deliver();
+  }
+
   /** Every connected member applies what was committed since it last did. */
-  private deliverTick(): void {
-    this.queue.schedule(LATENCY_MS, () => this.deliverTick());
+  private deliver(): void {
     for (const [member, replica] of this.replicas) {
       if (!this.connected(member)) continue;
       while (replica.applied < this.log.length) {

@@ -1,0 +1,52 @@
+/**
+ * `npm run sim -- --workload cluster [--mode async|on|quorum] --seeds N [--from S] [--seed S]
+ * [--bug ackBeforeSync]`: whole-agent seeds one after another (test/sim/agent/cluster_workload.ts),
+ * a line per failing seed with its faults and what failed, and a last line with the totals and
+ * the simulated seconds per wall second. A failing seed replays exactly with --seed.
+ */
+import { parseArgs } from "node:util";
+import { type ClusterMode, runClusterSeed } from "./cluster_workload.js";
+
+const MODES: readonly ClusterMode[] = ["async", "on", "quorum"];
+
+export async function runClusterCli(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      workload: { type: "string" },
+      mode: { type: "string", default: "on" },
+      seeds: { type: "string", default: "10" },
+      from: { type: "string", default: "1" },
+      seed: { type: "string" },
+      bug: { type: "string" },
+    },
+  });
+  const mode = values.mode as ClusterMode;
+  if (!MODES.includes(mode)) throw new Error(`--mode must be one of ${MODES.join(", ")}, got ${values.mode}`);
+  if (values.bug !== undefined && values.bug !== "ackBeforeSync") throw new Error(`--bug for the cluster workload must be ackBeforeSync, got ${values.bug}`);
+  const single = values.seed === undefined ? null : Number(values.seed);
+  const from = single ?? Number(values.from);
+  const count = single === null ? Number(values.seeds) : 1;
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(count) || count < 1) throw new Error(`--from/--seed and --seeds must be positive integers`);
+  const bugs = { ackBeforeSync: values.bug === "ackBeforeSync" };
+  const started = performance.now();
+  let failed = 0;
+  let virtualMs = 0;
+  let acked = 0;
+  for (let seed = from; seed < from + count; seed++) {
+    const result = await runClusterSeed({ seed, mode, bugs });
+    virtualMs += result.virtualMs;
+    acked += result.acked;
+    if (single !== null || !result.ok) {
+      console.log(`seed ${seed} (${mode}): ${result.ok ? "ok" : "FAILED"}, ${result.acked} writes acknowledged, synchronous_standby_names ${JSON.stringify(result.syncStandbyNames)}`);
+      for (const fault of result.faults) console.log(`  fault at ${fault}`);
+      for (const failure of result.failures) console.log(`  ${failure}`);
+      if (!result.ok) console.log(`  replay: npm run sim -- --workload cluster --mode ${mode} --seed ${seed}`);
+    }
+    if (!result.ok) failed++;
+  }
+  const wallS = (performance.now() - started) / 1000;
+  console.log(`sim cluster: ${count - failed}/${count} seeds passed (mode ${mode}, seeds ${from}..${from + count - 1}) in ${wallS.toFixed(1)} s; ` +
+    `${acked} writes acknowledged; ${(virtualMs / 1000).toFixed(0)} simulated s, ${(virtualMs / 1000 / wallS).toFixed(1)} simulated s per wall s`);
+  return failed === 0 ? 0 : 1;
+}

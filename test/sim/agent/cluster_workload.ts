@@ -1,0 +1,157 @@
+/**
+ * The cluster workload of the simulator (issue 17 items 4–6, first step): whole agents
+ * (sim_agents.ts) under a seeded schedule of faults — a host crash and its return, a crash of
+ * PostgreSQL alone, a member cut off from the others while the clients still reach it — with
+ * clients writing throughout, then checked:
+ * - never two members acknowledging writes at overlapping times;
+ * - in synchronous mode, no acknowledged write missing from the final primary;
+ * - after the last heal, one primary and every other member streaming from it within a bound;
+ * - every simulated server's own invariants after every run step.
+ */
+import type { MemberName } from "../../../src/dcs/model.js";
+import type { JsonObject } from "../../../src/dcs/json.js";
+import { createPrng, type Prng } from "../../../src/lib/prng.js";
+import { missingAcknowledged, overlappingPrimaries } from "../pg/sim_clients.js";
+import { SIM_SCOPE, SimAgents } from "./sim_agents.js";
+
+export type ClusterMode = "async" | "on" | "quorum";
+
+const MODE_CONFIG: Record<ClusterMode, JsonObject> = {
+  async: {},
+  on: { synchronous_mode: true },
+  quorum: { synchronous_mode: "quorum" },
+};
+
+export interface ClusterRunOptions {
+  readonly seed: number;
+  readonly mode: ClusterMode;
+  /** Fault steps after the bootstrap. */
+  readonly steps?: number;
+  /** Planted bugs (test/sim/pg's), to show the checkers catch them. */
+  readonly bugs?: { readonly ackBeforeSync?: boolean };
+}
+
+export interface ClusterRunResult {
+  readonly seed: number;
+  readonly mode: ClusterMode;
+  readonly ok: boolean;
+  readonly failures: string[];
+  readonly faults: string[];
+  readonly acked: number;
+  readonly virtualMs: number;
+  /** synchronous_standby_names of the primary once the mode was set (before the faults). */
+  readonly syncStandbyNames: string | null;
+}
+
+/** After the last heal, the cluster must have converged within this (virtual) time. */
+export const CONVERGENCE_BOUND_MS = 60_000;
+
+type Fault = (sim: SimAgents, prng: Prng) => { readonly name: string; readonly heal: () => void };
+
+function pick<T>(prng: Prng, items: readonly T[]): T {
+  return items[prng.int(0, items.length)]!;
+}
+
+/** The primary now, else any member: most faults are aimed where they hurt. */
+function target(sim: SimAgents, prng: Prng): MemberName {
+  const primary = sim.primaries()[0];
+  return primary !== undefined && prng.chance(0.7) ? primary : pick(prng, sim.members);
+}
+
+const FAULTS: readonly Fault[] = [
+  (sim, prng) => {
+    const m = target(sim, prng);
+    sim.crashHost(m);
+    return { name: `host of ${m} crashed`, heal: () => sim.restartHost(m) };
+  },
+  (sim, prng) => {
+    const m = target(sim, prng);
+    sim.pg.crash(m, "process");
+    return { name: `PostgreSQL of ${m} crashed`, heal: () => {} };
+  },
+  (sim, prng) => {
+    const m = target(sim, prng);
+    sim.isolated.add(m);
+    return { name: `${m} cut off from the other members (clients still reach it)`, heal: () => sim.isolated.delete(m) };
+  },
+];
+
+/** Why the cluster has not converged: null once one primary runs and every other member streams from it. */
+function notConverged(sim: SimAgents): string | null {
+  const primaries = sim.primaries();
+  if (primaries.length !== 1) return `${primaries.length} primaries (${primaries.join(", ")})`;
+  const primary = primaries[0]!;
+  for (const m of sim.members) {
+    if (m === primary) continue;
+    const observed = sim.pg.observe(m);
+    if (observed.role !== "replica" || !observed.streaming || observed.upstream !== primary) {
+      return `${m} is ${observed.process}, ${observed.role ?? "no role"}, ${observed.streaming ? "streaming" : "not streaming"} from ${observed.upstream ?? "nobody"}`;
+    }
+  }
+  return null;
+}
+
+export async function runClusterSeed(options: ClusterRunOptions): Promise<ClusterRunResult> {
+  const prng = createPrng(options.seed * 7919 + 17);
+  const sim = new SimAgents({ seed: options.seed, pg: { ackBeforeSync: options.bugs?.ackBeforeSync ?? false } });
+  let syncStandbyNames: string | null = null;
+  const failures: string[] = [];
+  const faults: string[] = [];
+  const settled = async (what: string): Promise<boolean> => {
+    for (let waited = 0; waited < CONVERGENCE_BOUND_MS; waited += 1000) {
+      if (notConverged(sim) === null) return true;
+      await sim.run(1000);
+    }
+    const why = notConverged(sim);
+    if (why !== null) failures.push(`not converged ${CONVERGENCE_BOUND_MS / 1000} s after ${what}: ${why}`);
+    return why === null;
+  };
+  try {
+    await sim.run(30_000);
+    if (!(await settled("the bootstrap"))) return result();
+    const primary = sim.primaries()[0]!;
+    const patched = await configure(sim, primary, MODE_CONFIG[options.mode]);
+    if (patched !== null) failures.push(patched);
+    await sim.run(5_000);
+    syncStandbyNames = sim.pg.observe(primary).syncStandbyNames;
+    if (options.mode !== "async" && (syncStandbyNames ?? "") === "") failures.push(`synchronous mode ${options.mode} is not in force: synchronous_standby_names is ${JSON.stringify(syncStandbyNames)}`);
+    sim.startWriter(50);
+    const steps = options.steps ?? 4;
+    for (let step = 0; step < steps; step++) {
+      await sim.run(prng.int(1_000, 10_000));
+      const fault = pick(prng, FAULTS)(sim, prng);
+      faults.push(`${Math.round(sim.queue.now / 100) / 10} s ${fault.name}`);
+      await sim.run(prng.int(2_000, 25_000));
+      fault.heal();
+      if (!(await settled(fault.name))) break;
+    }
+    await sim.run(5_000);
+    const overlaps = overlappingPrimaries(sim.clients);
+    if (overlaps.length > 0) failures.push(`two primaries acknowledged writes at once: ${overlaps.join("; ")}`);
+    const final = sim.primaries()[0];
+    if (options.mode !== "async" && final !== undefined) {
+      const lost = missingAcknowledged(sim.pg, sim.clients, final);
+      if (lost.length > 0) failures.push(`${lost.length} acknowledged writes are not on the final primary ${final}: ${lost.slice(0, 10).join(", ")}`);
+    }
+    if (sim.clients.acked().length === 0) failures.push("no write was acknowledged");
+  } catch (error: unknown) {
+    failures.push(`the simulation failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+  return result();
+
+  function result(): ClusterRunResult {
+    return { seed: options.seed, mode: options.mode, ok: failures.length === 0, failures, faults, acked: sim.clients.acked().length, virtualMs: sim.queue.now, syncStandbyNames };
+  }
+}
+
+/** PATCH /config as an operator would, through the primary's DCS client; null when applied. */
+async function configure(sim: SimAgents, member: MemberName, value: JsonObject): Promise<string | null> {
+  if (Object.keys(value).length === 0) return null;
+  const client = sim.dcs.client(member);
+  let outcome: string | null = "the config change did not complete";
+  void client.execute(SIM_SCOPE, { kind: "setConfig", expectedVersion: null, mode: "patch", value }).then((r) => {
+    outcome = r._tag === "Right" ? null : `the config change was refused: ${r.left.message}`;
+  });
+  await sim.run(1_000);
+  return outcome;
+}
