@@ -1,6 +1,6 @@
 /**
  * npm run sim -- --seeds N [--from S] [--seed S] [--nodes 3|5] [--jobs J] [--bug NAME] [--workload register|dcs]
- * npm run sim -- --workload cluster [--mode async|on|quorum] --seeds N [--from S] [--seed S] [--bug ackBeforeSync]
+ * npm run sim -- --workload cluster [--mode async|on|quorum] --seeds N [--from S] [--seed S] [--bug ackBeforeSync|noFence]
  *
  * Runs N deterministic simulations (seeds S..S+N-1, S = 1 by default) on J worker threads, or one
  * seed with its details (--seed). A failing seed prints its id; `--seed` replays it exactly.

@@ -90,6 +90,13 @@ export interface HaLoopOptions {
   readonly routing?: RoutingHooks;
   /** Timers and the process-group kill; the real ones by default, virtual ones in a simulation. */
   readonly timers?: LoopTimers;
+  /** Deliberate mistakes, switched on only by the simulator's tests to prove its checkers work. */
+  readonly bugs?: HaBugs;
+}
+
+export interface HaBugs {
+  /** The agent's own fence never fires: PostgreSQL keeps running past the lease's safe time. */
+  readonly noFenceTimer?: boolean;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -529,7 +536,7 @@ export class HaLoop {
     if (this.fenceTimer !== null) this.timers.clear(this.fenceTimer);
     this.fenceTimer = null;
     const lease = this.lease;
-    if (lease === null || this.stopped) return;
+    if (lease === null || this.stopped || this.options.bugs?.noFenceTimer === true) return;
     const fenceAtMs = lease.deadlineMs - this.settings.watchdogMarginMs - this.settings.demoteLeadMs;
     this.fenceTimer = this.timers.set(() => this.fenceNow(lease), Math.max(0, fenceAtMs - this.options.clock()), true);
   }

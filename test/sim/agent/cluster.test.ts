@@ -30,3 +30,12 @@ t.test("planted bug: commits acknowledged before the synchronous standby has the
   }
   t.match(caught, /acknowledged writes are not on the final primary/, String(caught));
 });
+
+t.test("planted bug: a primary whose lease ran out is not fenced, and two primaries acknowledging at once are caught", async (t) => {
+  let caught: string | null = null;
+  for (let seed = 1; seed <= 10 && caught === null; seed++) {
+    const result = await runClusterSeed({ seed, mode: "async", bugs: { noFence: true } });
+    if (!result.ok) caught = `seed ${seed}: ${result.failures.join("; ").slice(0, 300)}`;
+  }
+  t.match(caught, /two primaries acknowledged writes at once/, String(caught));
+});

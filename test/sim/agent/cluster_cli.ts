@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- --workload cluster [--mode async|on|quorum] --seeds N [--from S] [--seed S]
- * [--bug ackBeforeSync]`: whole-agent seeds one after another (test/sim/agent/cluster_workload.ts),
+ * [--bug ackBeforeSync|noFence]`: whole-agent seeds one after another (test/sim/agent/cluster_workload.ts),
  * a line per failing seed with its faults and what failed, and a last line with the totals and
  * the simulated seconds per wall second. A failing seed replays exactly with --seed.
  */
@@ -23,12 +23,12 @@ export async function runClusterCli(argv: readonly string[]): Promise<number> {
   });
   const mode = values.mode as ClusterMode;
   if (!MODES.includes(mode)) throw new Error(`--mode must be one of ${MODES.join(", ")}, got ${values.mode}`);
-  if (values.bug !== undefined && values.bug !== "ackBeforeSync") throw new Error(`--bug for the cluster workload must be ackBeforeSync, got ${values.bug}`);
+  if (values.bug !== undefined && values.bug !== "ackBeforeSync" && values.bug !== "noFence") throw new Error(`--bug for the cluster workload must be ackBeforeSync or noFence, got ${values.bug}`);
   const single = values.seed === undefined ? null : Number(values.seed);
   const from = single ?? Number(values.from);
   const count = single === null ? Number(values.seeds) : 1;
   if (!Number.isSafeInteger(from) || !Number.isSafeInteger(count) || count < 1) throw new Error(`--from/--seed and --seeds must be positive integers`);
-  const bugs = { ackBeforeSync: values.bug === "ackBeforeSync" };
+  const bugs = { ackBeforeSync: values.bug === "ackBeforeSync", noFence: values.bug === "noFence" };
   const started = performance.now();
   let failed = 0;
   let virtualMs = 0;

@@ -27,8 +27,8 @@ export interface ClusterRunOptions {
   readonly mode: ClusterMode;
   /** Fault steps after the bootstrap. */
   readonly steps?: number;
-  /** Planted bugs (test/sim/pg's), to show the checkers catch them. */
-  readonly bugs?: { readonly ackBeforeSync?: boolean };
+  /** Planted bugs (test/sim/pg's and the agents'), to show the checkers catch them. */
+  readonly bugs?: { readonly ackBeforeSync?: boolean; readonly noFence?: boolean };
 }
 
 export interface ClusterRunResult {
@@ -93,7 +93,7 @@ function notConverged(sim: SimAgents): string | null {
 
 export async function runClusterSeed(options: ClusterRunOptions): Promise<ClusterRunResult> {
   const prng = createPrng(options.seed * 7919 + 17);
-  const sim = new SimAgents({ seed: options.seed, pg: { ackBeforeSync: options.bugs?.ackBeforeSync ?? false } });
+  const sim = new SimAgents({ seed: options.seed, pg: { ackBeforeSync: options.bugs?.ackBeforeSync ?? false }, bugs: { noFence: options.bugs?.noFence ?? false } });
   let syncStandbyNames: string | null = null;
   const failures: string[] = [];
   const faults: string[] = [];

@@ -36,7 +36,11 @@ class SimWatchdog implements Fencing {
     private readonly member: MemberName,
   ) {}
 
+  /** `broken`: a planted bug, the watchdog never fires. */
+  broken = false;
+
   arm(processGroup: number, deadlineMs: number): void {
+    if (this.broken) return;
     const token = ++this.tokens;
     this.armed = { token, pid: processGroup };
     this.queue.schedule(deadlineMs - this.queue.now, () => {
@@ -53,8 +57,15 @@ class SimWatchdog implements Fencing {
   }
 }
 
+/** Planted bugs, to show the checkers catch them. */
+export interface SimAgentBugs {
+  /** Neither the agent's fence timer nor its watchdog stops PostgreSQL when the lease runs out. */
+  readonly noFence?: boolean;
+}
+
 export interface SimAgentsOptions {
   readonly seed: number;
+  readonly bugs?: SimAgentBugs;
   readonly members?: readonly MemberName[];
   readonly pg?: Omit<SimPgOptions, "reachable">;
   readonly logger?: (member: MemberName) => Logger;
@@ -84,6 +95,7 @@ export class SimAgents {
 
   private startAgent(member: MemberName): void {
     const watchdog = new SimWatchdog(this.queue, this.pg, member);
+    watchdog.broken = this.options.bugs?.noFence === true;
     this.watchdogs.set(member, watchdog);
     const loop = new HaLoop({
       scope: SIM_SCOPE,
@@ -95,6 +107,7 @@ export class SimAgents {
       logger: this.options.logger?.(member) ?? SILENT_LOGGER,
       clock: () => this.queue.now,
       timers: virtualTimers(this.queue, this.pg, member),
+      bugs: { noFenceTimer: this.options.bugs?.noFence === true },
     });
     this.loops.set(member, loop);
     loop.start();
@@ -130,10 +143,16 @@ export class SimAgents {
     this.startAgent(member);
   }
 
-  /** A client writes through the multi-host DSN every `everyMs` from now on. */
+  /**
+   * Every `everyMs` from now on, a client writes through the multi-host DSN and another straight
+   * to one member (each in turn; refused unless it is a primary), as an application with a stale
+   * address would: a second primary cannot hide behind the DSN's order.
+   */
   startWriter(everyMs: number): void {
+    let turn = 0;
     const write = (): void => {
       this.clients.writeVia(this.members);
+      this.clients.writeVia([this.members[turn++ % this.members.length]!]);
       this.queue.schedule(everyMs, write);
     };
     this.queue.schedule(everyMs, write);

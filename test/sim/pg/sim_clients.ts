@@ -75,7 +75,8 @@ export function overlappingPrimaries(clients: SimClients): string[] {
     for (let j = i + 1; j < list.length; j++) {
       const [a, b] = [list[i]!, list[j]!];
       if (a.member !== b.member && b.from <= a.to) {
-        problems.push(`${a.member} (timeline ${a.timeline}) acknowledged writes from ${a.from} to ${a.to} ms and ${b.member} (timeline ${b.timeline}) from ${b.from} to ${b.to} ms`);
+        const ms = (x: number): number => Math.round(x);
+        problems.push(`${a.member} (timeline ${a.timeline}) acknowledged writes from ${ms(a.from)} to ${ms(a.to)} ms and ${b.member} (timeline ${b.timeline}) from ${ms(b.from)} to ${ms(b.to)} ms`);
       }
     }
   }

@@ -57,6 +57,8 @@ export interface SimPgOptions {
   readonly reachable?: (from: MemberName, to: MemberName) => boolean;
   /** The share of pg_rewind runs that fail (half of them leave the directory unusable). */
   readonly rewindFailureRate?: number;
+  /** Planted bug, to show the checkers catch it: commits are acknowledged without waiting for synchronous standbys. */
+  readonly ackBeforeSync?: boolean;
 }
 
 /** What the agents hear of their PostgreSQL without asking (the real port's listeners). */
@@ -295,7 +297,7 @@ export class SimPostgres {
    */
   private syncedLsn(server: SimServer): bigint | null {
     const sync = parseSyncNames(server.d.syncStandbyNames);
-    if (sync === null || sync.count === 0) return BigInt(Number.MAX_SAFE_INTEGER);
+    if (sync === null || sync.count === 0 || this.options.ackBeforeSync === true) return BigInt(Number.MAX_SAFE_INTEGER);
     const streaming = new Map(this.senders(server.name).filter((s) => this.reachable(s.name as MemberName, server.name)).map((s) => [s.name, s.flushLsn!]));
     const listed = sync.names.filter((n) => streaming.has(n));
     if (listed.length < sync.count) return null;
