@@ -33,12 +33,14 @@ export async function runClusterCli(argv: readonly string[]): Promise<number> {
   let failed = 0;
   let virtualMs = 0;
   let acked = 0;
+  let promotions = 0;
   for (let seed = from; seed < from + count; seed++) {
     const result = await runClusterSeed({ seed, mode, bugs });
     virtualMs += result.virtualMs;
     acked += result.acked;
+    promotions += Math.max(0, (result.timeline ?? 1) - 1);
     if (single !== null || !result.ok) {
-      console.log(`seed ${seed} (${mode}): ${result.ok ? "ok" : "FAILED"}, ${result.acked} writes acknowledged, synchronous_standby_names ${JSON.stringify(result.syncStandbyNames)}`);
+      console.log(`seed ${seed} (${mode}): ${result.ok ? "ok" : "FAILED"}, ${result.acked} writes acknowledged, final timeline ${result.timeline}, synchronous_standby_names ${JSON.stringify(result.syncStandbyNames)}`);
       for (const fault of result.faults) console.log(`  fault at ${fault}`);
       for (const failure of result.failures) console.log(`  ${failure}`);
       if (!result.ok) console.log(`  replay: npm run sim -- --workload cluster --mode ${mode} --seed ${seed}`);
@@ -47,6 +49,6 @@ export async function runClusterCli(argv: readonly string[]): Promise<number> {
   }
   const wallS = (performance.now() - started) / 1000;
   console.log(`sim cluster: ${count - failed}/${count} seeds passed (mode ${mode}, seeds ${from}..${from + count - 1}) in ${wallS.toFixed(1)} s; ` +
-    `${acked} writes acknowledged; ${(virtualMs / 1000).toFixed(0)} simulated s, ${(virtualMs / 1000 / wallS).toFixed(1)} simulated s per wall s`);
+    `${acked} writes acknowledged, ${promotions} promotions; ${(virtualMs / 1000).toFixed(0)} simulated s, ${(virtualMs / 1000 / wallS).toFixed(1)} simulated s per wall s`);
   return failed === 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
  * - never two members acknowledging writes at overlapping times;
  * - in synchronous mode, no acknowledged write missing from the final primary;
  * - after the last heal, one primary and every other member streaming from it within a bound;
+ * - every timeline of the final primary's history recorded in the cluster's, where it branched;
  * - every simulated server's own invariants after every run step.
  */
 import type { MemberName } from "../../../src/dcs/model.js";
@@ -41,6 +42,8 @@ export interface ClusterRunResult {
   readonly virtualMs: number;
   /** synchronous_standby_names of the primary once the mode was set (before the faults). */
   readonly syncStandbyNames: string | null;
+  /** The final primary's timeline (how many promotions the run went through, plus one). */
+  readonly timeline: number | null;
 }
 
 /** After the last heal, the cluster must have converged within this (virtual) time. */
@@ -134,14 +137,31 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
       if (lost.length > 0) failures.push(`${lost.length} acknowledged writes are not on the final primary ${final}: ${lost.slice(0, 10).join(", ")}`);
     }
     if (sim.clients.acked().length === 0) failures.push("no write was acknowledged");
+    if (final !== undefined) failures.push(...unrecordedTimelines(sim, final));
   } catch (error: unknown) {
     failures.push(`the simulation failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
   return result();
 
-  function result(): ClusterRunResult {
-    return { seed: options.seed, mode: options.mode, ok: failures.length === 0, failures, faults, acked: sim.clients.acked().length, virtualMs: sim.queue.now, syncStandbyNames };
+  function finalTimeline(): number | null {
+    const final = sim.primaries()[0];
+    return final === undefined ? null : sim.pg.server(final).d.timeline;
   }
+
+  function result(): ClusterRunResult {
+    return { seed: options.seed, mode: options.mode, ok: failures.length === 0, failures, faults, acked: sim.clients.acked().length, virtualMs: sim.queue.now, syncStandbyNames, timeline: finalTimeline() };
+  }
+}
+
+/** The timelines of the final primary's history that the cluster state's history lacks, or records elsewhere. */
+function unrecordedTimelines(sim: SimAgents, primary: MemberName): string[] {
+  const recorded = sim.dcs.client(primary).local(SIM_SCOPE)?.primaryHistory ?? [];
+  return sim.pg.server(primary).d.history.flatMap((branch) => {
+    const entry = recorded.find((e) => e.timeline === branch.timeline);
+    if (entry === undefined) return [`timeline ${branch.timeline} (from ${branch.parent} at ${branch.switchLsn}) is not in the cluster's history: ${recorded.map((e) => e.timeline).join(", ")}`];
+    if (entry.lsn !== branch.switchLsn) return [`timeline ${branch.timeline} is recorded as branching at ${entry.lsn}, but it branched at ${branch.switchLsn}`];
+    return [];
+  });
 }
 
 /** PATCH /config as an operator would, through the primary's DCS client; null when applied. */
