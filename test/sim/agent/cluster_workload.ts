@@ -7,6 +7,7 @@
  * - in synchronous mode, no acknowledged write missing from the final primary;
  * - after the last heal, one primary and every other member streaming from it within a bound;
  * - every timeline of the final primary's history recorded in the cluster's, where it branched;
+ * - no failover after a fault that did not touch the primary;
  * - every simulated server's own invariants after every run step.
  */
 import type { MemberName } from "../../../src/dcs/model.js";
@@ -49,7 +50,7 @@ export interface ClusterRunResult {
 /** After the last heal, the cluster must have converged within this (virtual) time. */
 export const CONVERGENCE_BOUND_MS = 60_000;
 
-type Fault = (sim: SimAgents, prng: Prng) => { readonly name: string; readonly heal: () => void };
+type Fault = (sim: SimAgents, prng: Prng) => { readonly name: string; readonly victim: MemberName; readonly heal: () => void };
 
 function pick<T>(prng: Prng, items: readonly T[]): T {
   return items[prng.int(0, items.length)]!;
@@ -65,17 +66,17 @@ const FAULTS: readonly Fault[] = [
   (sim, prng) => {
     const m = target(sim, prng);
     sim.crashHost(m);
-    return { name: `host of ${m} crashed`, heal: () => sim.restartHost(m) };
+    return { name: `host of ${m} crashed`, victim: m, heal: () => sim.restartHost(m) };
   },
   (sim, prng) => {
     const m = target(sim, prng);
     sim.pg.crash(m, "process");
-    return { name: `PostgreSQL of ${m} crashed`, heal: () => {} };
+    return { name: `PostgreSQL of ${m} crashed`, victim: m, heal: () => {} };
   },
   (sim, prng) => {
     const m = target(sim, prng);
     sim.isolated.add(m);
-    return { name: `${m} cut off from the other members (clients still reach it)`, heal: () => sim.isolated.delete(m) };
+    return { name: `${m} cut off from the other members (clients still reach it)`, victim: m, heal: () => sim.isolated.delete(m) };
   },
 ];
 
@@ -122,11 +123,15 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
     const steps = options.steps ?? 4;
     for (let step = 0; step < steps; step++) {
       await sim.run(prng.int(1_000, 10_000));
+      const before = sim.primaries()[0];
       const fault = pick(prng, FAULTS)(sim, prng);
       faults.push(`${Math.round(sim.queue.now / 100) / 10} s ${fault.name}`);
       await sim.run(prng.int(2_000, 25_000));
       fault.heal();
       if (!(await settled(fault.name))) break;
+      // A fault on a replica explains no failover.
+      const after = sim.primaries()[0];
+      if (before !== undefined && fault.victim !== before && after !== before) failures.push(`the primary moved from ${before} to ${after} after "${fault.name}", a fault that did not touch it`);
     }
     await sim.run(5_000);
     const overlaps = overlappingPrimaries(sim.clients);
