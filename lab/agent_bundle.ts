@@ -16,6 +16,7 @@ import { dirname, join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { buildBundles } from "../scripts/package/build.js";
+import { processAlive } from "./process_alive.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** A build takes about 2 s here; one not done in this time is stuck. */
@@ -41,15 +42,6 @@ export function bundleKey(): string {
   return hash.digest("hex").slice(0, 20);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error: unknown) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Takes the lock directory, or returns false while a live process holds it. */
 function tryLock(lock: string): boolean {
   try {
@@ -63,7 +55,7 @@ function tryLock(lock: string): boolean {
       // Taken a moment ago, its PID not written yet: wait for it.
       return false;
     }
-    if (Number.isSafeInteger(holder) && alive(holder)) return false;
+    if (Number.isSafeInteger(holder) && processAlive(holder)) return false;
     rmSync(lock, { recursive: true, force: true });
     return tryLock(lock);
   }
@@ -86,8 +78,21 @@ function removeStaleBundles(keep: string): void {
   }
 }
 
-/** The path of the bundled agent (raftgres.js) for the source tree as it is now, built if needed. */
-export async function agentBundle(): Promise<string> {
+let built: Promise<string> | null = null;
+
+/**
+ * The path of the bundled agent (raftgres.js) for the source tree as it was when this process
+ * first asked, built if needed; later calls reuse it without reading the tree again.
+ */
+export function agentBundle(): Promise<string> {
+  built ??= findOrBuild().catch((error: unknown) => {
+    built = null;
+    throw error;
+  });
+  return built;
+}
+
+async function findOrBuild(): Promise<string> {
   const dir = join(tmpdir(), `raftgres-test-bundle-${bundleKey()}`);
   const main = join(dir, "raftgres.js");
   const lock = `${dir}.lock`;

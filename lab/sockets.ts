@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { type WebSocket, WebSocketServer } from "ws";
+import { processAlive } from "./process_alive.js";
 
 /**
  * Ports handed out below the kernel's ephemeral range (32768–60999 on Linux): a port the OS picked
@@ -42,15 +43,6 @@ function readFileSyncOrEmpty(file: string): string {
     return readFileSync(file, "utf8");
   } catch {
     return "";
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error: unknown) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -75,47 +75,39 @@ export class SimDcs {
   }
 
   private propose(member: MemberName, payload: Uint8Array, timeoutMs: number): Promise<{ index: number; result: Decision }> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      this.queue.schedule(timeoutMs, () => {
-        if (settled) return;
-        settled = true;
-        reject(new TimeoutError(`the proposal was not applied within ${timeoutMs} ms`));
-      });
-      if (!this.connected(member)) return;
-      this.queue.schedule(LATENCY_MS, () => {
-        if (!this.connected(member)) return;
-        const index = this.log.length + 1;
-        this.log.push({ payload, context: { index, term: 1, timeMs: WALL_BASE_MS + this.queue.now } });
-        this.queue.schedule(LATENCY_MS, () => this.deliver());
-        this.replica(member).waiting.set(index, (result) => {
-          if (settled) return;
-          settled = true;
-          resolve({ index, result });
-        });
-      });
+    return this.request(member, timeoutMs, "the proposal was not applied", (answer) => {
+      const index = this.log.length + 1;
+      this.log.push({ payload, context: { index, term: 1, timeMs: WALL_BASE_MS + this.queue.now } });
+      this.replica(member).waiting.set(index, (result) => answer({ index, result }));
     });
   }
 
   private readIndex(member: MemberName, timeoutMs: number): Promise<number> {
+    return this.request(member, timeoutMs, "the read was not confirmed", (answer) => {
+      this.replica(member).reads.push({ index: this.log.length, resolve: answer });
+    });
+  }
+
+  /**
+   * One request of `member` to the group: it reaches the group after the latency if the member
+   * is connected then, and `reach` arranges its answer; without an answer in `timeoutMs` it fails.
+   */
+  private request<T>(member: MemberName, timeoutMs: number, what: string, reach: (answer: (value: T) => void) => void): Promise<T> {
     return new Promise((resolve, reject) => {
       let settled = false;
       this.queue.schedule(timeoutMs, () => {
         if (settled) return;
         settled = true;
-        reject(new TimeoutError(`the read was not confirmed within ${timeoutMs} ms`));
+        reject(new TimeoutError(`${what} within ${timeoutMs} ms`));
       });
       if (!this.connected(member)) return;
       this.queue.schedule(LATENCY_MS, () => {
         if (!this.connected(member)) return;
         this.queue.schedule(LATENCY_MS, () => this.deliver());
-        this.replica(member).reads.push({
-          index: this.log.length,
-          resolve: (index) => {
-            if (settled) return;
-            settled = true;
-            resolve(index);
-          },
+        reach((value) => {
+          if (settled) return;
+          settled = true;
+          resolve(value);
         });
       });
     });
@@ -138,9 +130,11 @@ export class SimDcs {
         replica.waiting.delete(entry.context.index);
         waiter?.(decision);
       }
-      const ready = replica.reads.filter((r) => r.index <= replica.applied);
-      replica.reads.splice(0, replica.reads.length, ...replica.reads.filter((r) => r.index > replica.applied));
-      for (const r of ready) r.resolve(r.index);
+      const reads = replica.reads.splice(0);
+      for (const r of reads) {
+        if (r.index <= replica.applied) r.resolve(r.index);
+        else replica.reads.push(r);
+      }
     }
   }
 }

@@ -7,6 +7,7 @@
 import type { Lsn, MemberName } from "../../../src/dcs/model.js";
 import type { ControlState, LocalPostgres, ProcessState, WalSender } from "../../../src/ha/observation.js";
 import { assert } from "../../../src/lib/assert.js";
+import { NOTHING } from "../../../src/pg/observe.js";
 import { checkWal, lsnAfter, lsnAt, switchOf, type TimelineSwitch, type WalRecord } from "./wal.js";
 
 export interface DataDir {
@@ -95,16 +96,11 @@ export class SimServer {
 
   /** What the real adapter's observe() returns for this server now; `senders` from the world. */
   observe(senders: readonly WalSender[]): LocalPostgres {
-    const nothing = {
-      systemId: null, role: null, timeline: null, replayTimeline: null, controlState: "unknown", checkpointLsn: null,
-      timelineSwitchLsn: null, timelineParent: null, minRecoveryLsn: null, minRecoveryTimeline: null, walWritten: null,
-      walReceived: null, walReplayed: null, streaming: false, upstream: null, syncStandbyNames: null, senders: [], problem: null,
-    } as const;
     const d = this.dir;
-    if (d === null) return { ...nothing, dataDir: "empty", process: this.process };
+    if (d === null) return { ...NOTHING, dataDir: "empty", process: this.process };
     const branch = switchOf(d.history, d.timeline);
     const base: LocalPostgres = {
-      ...nothing,
+      ...NOTHING,
       dataDir: "initialized",
       process: this.process,
       systemId: d.systemId,
