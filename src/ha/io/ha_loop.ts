@@ -97,6 +97,8 @@ export interface HaLoopOptions {
 export interface HaBugs {
   /** The agent's own fence never fires: PostgreSQL keeps running past the lease's safe time. */
   readonly noFenceTimer?: boolean;
+  /** decide() never sees a switchover or failover requested while the cluster is paused. */
+  readonly ignorePausedSwitchover?: boolean;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -339,7 +341,7 @@ export class HaLoop {
     // The report goes out beside the decision, never in front of it: with no Raft leader it may
     // wait out its timeout, and the lease must not wait behind it.
     this.publishInBackground(pg, view);
-    const decided = decide({ me: this.me, nowMs: clock(), view: cluster.local(scope), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
+    const decided = decide({ me: this.me, nowMs: clock(), view: this.decisionView(), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
     if (this.lastDecision?.reason !== decided.reason) {
       // What only an operator can fix is an error in the log, not only a line in /patroni.
       const level = pg.dataDir === "inaccessible" ? "error" : "info";
@@ -358,6 +360,13 @@ export class HaLoop {
     for (const action of decided.actions) await this.perform(action);
     this.armWatchdog();
     this.lastCycleMs = clock();
+  }
+
+  /** The replayed cluster state decide() reads (a planted bug may hide a request in pause). */
+  private decisionView(): ScopeView | null {
+    const view = this.options.cluster.local(this.options.scope);
+    if (this.options.bugs?.ignorePausedSwitchover === true && view?.paused === true && view.pending !== null) return { ...view, pending: null };
+    return view;
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * The cluster workload in the test run (test/sim/agent/cluster_workload.ts): whole agents under
- * faults, in each synchronous mode, and a planted bug the checkers must catch. More seeds:
+ * faults and operator requests, in each synchronous mode, and planted bugs the checkers must catch. More seeds:
  * `npm run sim -- --workload cluster --mode on|quorum|async --seeds N`.
  */
 import t from "tap";
@@ -38,4 +38,13 @@ t.test("planted bug: a primary whose lease ran out is not fenced, and two primar
     if (!result.ok) caught = `seed ${seed}: ${result.failures.join("; ").slice(0, 300)}`;
   }
   t.match(caught, /two primaries acknowledged writes at once/, String(caught));
+});
+
+t.test("planted bug: a switchover requested in pause is ignored, and the request left pending is caught", async (t) => {
+  let caught: string | null = null;
+  for (let seed = 1; seed <= 10 && caught === null; seed++) {
+    const result = await runClusterSeed({ seed, mode: "async", operatorShare: 1, bugs: { ignorePausedSwitchover: true } });
+    if (!result.ok) caught = `seed ${seed}: ${result.failures.join("; ").slice(0, 300)}`;
+  }
+  t.match(caught, /switchover in pause .* neither completed nor was refused within 30 s/, String(caught));
 });

@@ -1,11 +1,12 @@
 /**
  * `npm run sim -- --workload cluster [--mode async|on|quorum] --seeds N [--from S] [--seed S]
- * [--bug ackBeforeSync|noFence]`: whole-agent seeds one after another (test/sim/agent/cluster_workload.ts),
+ * [--bug ackBeforeSync|noFence|ignorePausedSwitchover] [--verbose]`: whole-agent seeds one after another (test/sim/agent/cluster_workload.ts),
  * a line per failing seed with its faults and what failed, and a last line with the totals and
- * the simulated seconds per wall second. A failing seed replays exactly with --seed.
+ * the simulated seconds per wall second. A failing seed replays exactly with --seed (and
+ * --verbose prints the agents' log lines on virtual time).
  */
 import { parseArgs } from "node:util";
-import { type ClusterMode, runClusterSeed } from "./cluster_workload.js";
+import { CLUSTER_BUGS, type ClusterBugs, type ClusterMode, runClusterSeed } from "./cluster_workload.js";
 
 const MODES: readonly ClusterMode[] = ["async", "on", "quorum"];
 
@@ -19,23 +20,26 @@ export async function runClusterCli(argv: readonly string[]): Promise<number> {
       from: { type: "string", default: "1" },
       seed: { type: "string" },
       bug: { type: "string" },
+      verbose: { type: "boolean", default: false },
     },
   });
   const mode = values.mode as ClusterMode;
   if (!MODES.includes(mode)) throw new Error(`--mode must be one of ${MODES.join(", ")}, got ${values.mode}`);
-  if (values.bug !== undefined && values.bug !== "ackBeforeSync" && values.bug !== "noFence") throw new Error(`--bug for the cluster workload must be ackBeforeSync or noFence, got ${values.bug}`);
+  const bug = values.bug as keyof ClusterBugs | undefined;
+  if (bug !== undefined && !CLUSTER_BUGS.includes(bug)) throw new Error(`--bug for the cluster workload must be one of ${CLUSTER_BUGS.join(", ")}, got ${values.bug}`);
   const single = values.seed === undefined ? null : Number(values.seed);
   const from = single ?? Number(values.from);
   const count = single === null ? Number(values.seeds) : 1;
   if (!Number.isSafeInteger(from) || !Number.isSafeInteger(count) || count < 1) throw new Error(`--from/--seed and --seeds must be positive integers`);
-  const bugs = { ackBeforeSync: values.bug === "ackBeforeSync", noFence: values.bug === "noFence" };
+  const bugs: ClusterBugs = bug === undefined ? {} : { [bug]: true };
   const started = performance.now();
   let failed = 0;
   let virtualMs = 0;
   let acked = 0;
   let promotions = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const result = await runClusterSeed({ seed, mode, bugs });
+    const log = single !== null && values.verbose === true ? (line: string) => console.log(line) : undefined;
+    const result = await runClusterSeed({ seed, mode, bugs, ...(log === undefined ? {} : { log }) });
     virtualMs += result.virtualMs;
     acked += result.acked;
     promotions += Math.max(0, (result.timeline ?? 1) - 1);

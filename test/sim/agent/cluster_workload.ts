@@ -8,12 +8,15 @@
  * - after the last heal, one primary and every other member streaming from it within a bound;
  * - every timeline of the final primary's history recorded in the cluster's, where it branched;
  * - no failover after a fault that did not touch the primary;
+ * - every operator request (cluster_operator.ts) completes or is refused with a reason;
  * - every simulated server's own invariants after every run step.
  */
 import type { MemberName } from "../../../src/dcs/model.js";
 import type { JsonObject } from "../../../src/dcs/json.js";
+import type { LogFields, Logger } from "../../../src/lib/logger.js";
 import { createPrng, type Prng } from "../../../src/lib/prng.js";
 import { missingAcknowledged, overlappingPrimaries } from "../pg/sim_clients.js";
+import { OPERATIONS } from "./cluster_operator.js";
 import { SIM_SCOPE, SimAgents } from "./sim_agents.js";
 
 export type ClusterMode = "async" | "on" | "quorum";
@@ -29,9 +32,21 @@ export interface ClusterRunOptions {
   readonly mode: ClusterMode;
   /** Fault steps after the bootstrap. */
   readonly steps?: number;
+  /** The share of steps that are an operator's request rather than a fault (0.25 unless given). */
+  readonly operatorShare?: number;
   /** Planted bugs (test/sim/pg's and the agents'), to show the checkers catch them. */
-  readonly bugs?: { readonly ackBeforeSync?: boolean; readonly noFence?: boolean };
+  readonly bugs?: ClusterBugs;
+  /** Where the agents' log lines go (info and above, with the virtual time), to replay a seed; none by default. */
+  readonly log?: (line: string) => void;
 }
+
+export interface ClusterBugs {
+  readonly ackBeforeSync?: boolean;
+  readonly noFence?: boolean;
+  readonly ignorePausedSwitchover?: boolean;
+}
+
+export const CLUSTER_BUGS = ["ackBeforeSync", "noFence", "ignorePausedSwitchover"] as const satisfies readonly (keyof ClusterBugs)[];
 
 export interface ClusterRunResult {
   readonly seed: number;
@@ -97,7 +112,18 @@ function notConverged(sim: SimAgents): string | null {
 
 export async function runClusterSeed(options: ClusterRunOptions): Promise<ClusterRunResult> {
   const prng = createPrng(options.seed * 7919 + 17);
-  const sim = new SimAgents({ seed: options.seed, pg: { ackBeforeSync: options.bugs?.ackBeforeSync ?? false }, bugs: { noFence: options.bugs?.noFence ?? false } });
+  const bugs = options.bugs ?? {};
+  let nowMs = (): number => 0;
+  const log = options.log;
+  const logger = log === undefined ? undefined : (member: MemberName): Logger => lineLogger((level, message, fields) => log(`${(nowMs() / 1000).toFixed(3).padStart(8)} ${member} ${level} ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ""}`));
+  const sim = new SimAgents({
+    seed: options.seed,
+    pg: { ackBeforeSync: bugs.ackBeforeSync ?? false },
+    bugs: { noFence: bugs.noFence ?? false, ignorePausedSwitchover: bugs.ignorePausedSwitchover ?? false },
+    ...(logger === undefined ? {} : { logger }),
+  });
+  nowMs = () => sim.queue.now;
+  const operatorShare = options.operatorShare ?? 0.25;
   let syncStandbyNames: string | null = null;
   const failures: string[] = [];
   const faults: string[] = [];
@@ -123,6 +149,14 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
     const steps = options.steps ?? 4;
     for (let step = 0; step < steps; step++) {
       await sim.run(prng.int(1_000, 10_000));
+      if (prng.chance(operatorShare)) {
+        const operation = await pick(prng, OPERATIONS)(sim, prng);
+        faults.push(`${Math.round(sim.queue.now / 100) / 10} s ${operation.name}`);
+        failures.push(...operation.failures);
+        // The primary may move: the operator asked for it.
+        if (!(await settled(operation.name))) break;
+        continue;
+      }
       const before = sim.primaries()[0];
       const fault = pick(prng, FAULTS)(sim, prng);
       faults.push(`${Math.round(sim.queue.now / 100) / 10} s ${fault.name}`);
@@ -156,6 +190,17 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
   function result(): ClusterRunResult {
     return { seed: options.seed, mode: options.mode, ok: failures.length === 0, failures, faults, acked: sim.clients.acked().length, virtualMs: sim.queue.now, syncStandbyNames, timeline: finalTimeline() };
   }
+}
+
+/** A logger that hands info, warn and error lines to `write` (debug is dropped). */
+function lineLogger(write: (level: string, message: string, fields: LogFields) => void, bound: LogFields = {}): Logger {
+  return {
+    debug: () => {},
+    info: (fields, message) => write("info", message, { ...bound, ...fields }),
+    warn: (fields, message) => write("warn", message, { ...bound, ...fields }),
+    error: (fields, message) => write("error", message, { ...bound, ...fields }),
+    child: (fields) => lineLogger(write, { ...bound, ...fields }),
+  };
 }
 
 /** The timelines of the final primary's history that the cluster state's history lacks, or records elsewhere. */

@@ -60,6 +60,8 @@ class SimWatchdog implements Fencing {
 export interface SimAgentBugs {
   /** Neither the agent's fence timer nor its watchdog stops PostgreSQL when the lease runs out. */
   readonly noFence?: boolean;
+  /** The HA loop's decisions never see a switchover requested in pause (HaBugs). */
+  readonly ignorePausedSwitchover?: boolean;
 }
 
 export interface SimAgentsOptions {
@@ -106,7 +108,7 @@ export class SimAgents {
       logger: this.options.logger?.(member) ?? SILENT_LOGGER,
       clock: () => this.queue.now,
       timers: virtualTimers(this.queue, this.pg, member),
-      bugs: { noFenceTimer: this.options.bugs?.noFence === true },
+      bugs: { noFenceTimer: this.options.bugs?.noFence === true, ignorePausedSwitchover: this.options.bugs?.ignorePausedSwitchover === true },
     });
     this.loops.set(member, loop);
     loop.start();

@@ -8,8 +8,10 @@
  */
 import { DcsClient, type ReplicatedLog } from "../../../src/dcs/client.js";
 import type { Decision } from "../../../src/dcs/decide.js";
-import type { MemberName } from "../../../src/dcs/model.js";
+import type { Recorded } from "../../../src/dcs/events.js";
+import type { MemberName, Scope } from "../../../src/dcs/model.js";
 import { DcsStateMachine, type EntryContext } from "../../../src/dcs/state_machine.js";
+import { type ScopeView, viewScope } from "../../../src/dcs/views.js";
 import { assert } from "../../../src/lib/assert.js";
 import type { EventQueue } from "../event_queue.js";
 
@@ -38,6 +40,12 @@ class TimeoutError extends Error {
 export class SimDcs {
   private readonly log: { readonly payload: Uint8Array; readonly context: EntryContext }[] = [];
   private readonly replicas = new Map<MemberName, Replica>();
+  /**
+   * Applies every entry as soon as it is committed, whoever is connected: the cluster state as
+   * it is, for the checkers (who holds the lease, what is pending, what was recorded when).
+   */
+  private readonly witness = new DcsStateMachine();
+  private witnessed = 0;
 
   constructor(
     private readonly queue: EventQueue,
@@ -57,6 +65,26 @@ export class SimDcs {
       readIndex: (timeoutMs) => this.readIndex(member, timeoutMs ?? DEFAULT_TIMEOUT_MS),
     };
     return new DcsClient(log, replica.machine, member);
+  }
+
+  /** The committed cluster state of `scope` (not any member's view of it). */
+  committedView(scope: Scope): ScopeView | null {
+    this.witnessUpTo();
+    const state = this.witness.state.scopes.get(scope);
+    return state === undefined ? null : viewScope(state, this.witness.state.nowMs);
+  }
+
+  /** Calls `listener` with what each committed entry changed, in commit order. */
+  onCommitted(listener: (changes: readonly Recorded[]) => void): () => void {
+    return this.witness.subscribe((changes) => listener(changes));
+  }
+
+  private witnessUpTo(): void {
+    while (this.witnessed < this.log.length) {
+      const entry = this.log[this.witnessed]!;
+      this.witness.apply(entry.payload, entry.context);
+      this.witnessed = entry.context.index;
+    }
   }
 
   committed(): number {
@@ -120,6 +148,7 @@ export class SimDcs {
 
   /** Every connected member applies what was committed since it last did. */
   private deliver(): void {
+    this.witnessUpTo();
     for (const [member, replica] of this.replicas) {
       if (!this.connected(member)) continue;
       while (replica.applied < this.log.length) {

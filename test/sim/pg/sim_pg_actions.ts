@@ -140,7 +140,9 @@ function stop(pg: SimPostgres, server: SimServer, mode: "fast" | "immediate", do
         d.control = "shut down in recovery";
       }
       d.flushed = d.wal.length;
-      d.checkpointLsn = wasPrimary ? lsnAfter(d.wal) : lsnAt(d.wal, d.replayed);
+      // pg_controldata's "Latest checkpoint location" is where the checkpoint record starts.
+      d.checkpointLsn = wasPrimary ? lsnAt(d.wal, d.wal.length - 1) : lsnAt(d.wal, d.replayed);
+      if (wasPrimary) pg.sendToTheEnd(server);
     }
     server.process = "stopped";
     server.epoch++;

@@ -165,6 +165,22 @@ t.test("a fast stop ends waiting commits as unknown and leaves a clean shutdown 
   t.ok(E.isRight(stopAgain), "stopping a stopped server does nothing");
 });
 
+t.test("a fast stop sends the shutdown checkpoint to the standbys it can reach, and reports where that record starts", async (t) => {
+  const rig = new Rig().threeMembers();
+  rig.writes(3);
+  rig.advance(200);
+  rig.cut.add(`${A}|${C}`);
+  rig.ok(A, { kind: "stop", mode: "fast" });
+  const a = rig.pg.observe(A);
+  rig.advance(50);
+  const b = rig.pg.observe(B);
+  const c = rig.pg.observe(C);
+  // pg_controldata's "Latest checkpoint location" is the record's start; a standby that received
+  // the record has received past it (PostgreSQL's walsenders send everything before they exit).
+  t.ok(a.checkpointLsn !== null && b.walReceived !== null && b.walReceived > a.checkpointLsn, `b received past the shutdown checkpoint's start (${b.walReceived} > ${a.checkpointLsn})`);
+  t.ok(c.walReceived !== null && a.checkpointLsn !== null && c.walReceived <= a.checkpointLsn, `c, cut off from a, did not (${c.walReceived} <= ${a.checkpointLsn})`);
+});
+
 t.test("a process crash keeps the WAL written; a host crash loses what was not flushed", async (t) => {
   const rig = new Rig({ timings: { flushMs: 50 } }).threeMembers();
   const beforeFlush = rig.writes(1, [A]);

@@ -242,23 +242,40 @@ export class SimPostgres {
         s.streaming = false;
         continue;
       }
-      const from = upstream.d;
-      const available = from.flushed;
-      const mine = s.d.wal;
-      const shared = commonPrefix(mine, from.wal.slice(0, available));
-      // A standby with WAL its upstream does not have (a fork, or ahead of it) cannot stream.
-      if (shared < mine.length || from.systemId !== s.d.systemId) {
-        s.streaming = false;
-        continue;
-      }
-      s.streaming = true;
-      if (available > mine.length) {
-        const incoming = from.wal.slice(mine.length, available);
-        mine.push(...incoming);
-        for (const history of from.history) if (!s.d.history.some((h) => h.timeline === history.timeline)) s.d.history.push(history);
-        s.d.timeline = Math.max(s.d.timeline, incoming.at(-1)!.timeline);
-        this.scheduleFlush(s);
-      }
+      this.receive(s, upstream);
+    }
+  }
+
+  /**
+   * A primary shutting down (fast or smart) writes its shutdown checkpoint, and its walsenders
+   * send everything to the standbys streaming from it before they exit (PostgreSQL's
+   * WalSndWaitStopping): those it can reach receive its WAL to the end.
+   */
+  sendToTheEnd(primary: SimServer): void {
+    for (const s of this.servers.values()) {
+      if (s === primary || !s.running || !s.d.standby || s.d.upstream !== primary.name || !this.reachable(s.name, primary.name)) continue;
+      this.receive(s, primary);
+    }
+  }
+
+  /** `s` fetches what `upstream` flushed, when its WAL is a prefix of the upstream's (else it does not stream). */
+  private receive(s: SimServer, upstream: SimServer): void {
+    const from = upstream.d;
+    const available = from.flushed;
+    const mine = s.d.wal;
+    const shared = commonPrefix(mine, from.wal.slice(0, available));
+    // A standby with WAL its upstream does not have (a fork, or ahead of it) cannot stream.
+    if (shared < mine.length || from.systemId !== s.d.systemId) {
+      s.streaming = false;
+      return;
+    }
+    s.streaming = true;
+    if (available > mine.length) {
+      const incoming = from.wal.slice(mine.length, available);
+      mine.push(...incoming);
+      for (const history of from.history) if (!s.d.history.some((h) => h.timeline === history.timeline)) s.d.history.push(history);
+      s.d.timeline = Math.max(s.d.timeline, incoming.at(-1)!.timeline);
+      this.scheduleFlush(s);
     }
   }
 
