@@ -99,6 +99,11 @@ export interface HaBugs {
   readonly noFenceTimer?: boolean;
   /** decide() never sees a switchover or failover requested while the cluster is paused. */
   readonly ignorePausedSwitchover?: boolean;
+  /**
+   * A renewal without an answer counts as granted: the holder goes on past its lease's expiry
+   * (the fence timer and the watchdog move with the deadline it believes in).
+   */
+  readonly renewWithoutAnswer?: boolean;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -516,6 +521,10 @@ export class HaLoop {
   private leaseOutcome(command: Command, result: E.Either<DcsFailure, Executed>, sentAtMs: number): void {
     if (E.isLeft(result)) {
       const lost = result.left.code !== "unavailable" && result.left.code !== "outcomeUnknown";
+      if (!lost && command.kind === "renewLease" && this.lease !== null && this.options.bugs?.renewWithoutAnswer === true) {
+        this.setLease({ ...this.lease, deadlineMs: sentAtMs + this.settings.ttlMs, sentAtMs });
+        return;
+      }
       this.options.logger.warn({ code: result.left.code }, `${command.kind} failed: ${result.left.message}`);
       if (lost) this.setLease(null);
       // The Raft group may be electing a leader: try again soon rather than at the next tick.

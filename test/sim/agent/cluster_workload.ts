@@ -44,9 +44,10 @@ export interface ClusterBugs {
   readonly ackBeforeSync?: boolean;
   readonly noFence?: boolean;
   readonly ignorePausedSwitchover?: boolean;
+  readonly renewWithoutAnswer?: boolean;
 }
 
-export const CLUSTER_BUGS = ["ackBeforeSync", "noFence", "ignorePausedSwitchover"] as const satisfies readonly (keyof ClusterBugs)[];
+export const CLUSTER_BUGS = ["ackBeforeSync", "noFence", "ignorePausedSwitchover", "renewWithoutAnswer"] as const satisfies readonly (keyof ClusterBugs)[];
 
 export interface ClusterRunResult {
   readonly seed: number;
@@ -119,7 +120,7 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
   const sim = new SimAgents({
     seed: options.seed,
     pg: { ackBeforeSync: bugs.ackBeforeSync ?? false },
-    bugs: { noFence: bugs.noFence ?? false, ignorePausedSwitchover: bugs.ignorePausedSwitchover ?? false },
+    bugs: { noFence: bugs.noFence ?? false, ignorePausedSwitchover: bugs.ignorePausedSwitchover ?? false, renewWithoutAnswer: bugs.renewWithoutAnswer ?? false },
     ...(logger === undefined ? {} : { logger }),
   });
   nowMs = () => sim.queue.now;

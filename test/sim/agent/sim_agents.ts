@@ -62,6 +62,8 @@ export interface SimAgentBugs {
   readonly noFence?: boolean;
   /** The HA loop's decisions never see a switchover requested in pause (HaBugs). */
   readonly ignorePausedSwitchover?: boolean;
+  /** A renewal without an answer counts as granted (HaBugs). */
+  readonly renewWithoutAnswer?: boolean;
 }
 
 export interface SimAgentsOptions {
@@ -108,7 +110,7 @@ export class SimAgents {
       logger: this.options.logger?.(member) ?? SILENT_LOGGER,
       clock: () => this.queue.now,
       timers: virtualTimers(this.queue, this.pg, member),
-      bugs: { noFenceTimer: this.options.bugs?.noFence === true, ignorePausedSwitchover: this.options.bugs?.ignorePausedSwitchover === true },
+      bugs: { noFenceTimer: this.options.bugs?.noFence === true, ignorePausedSwitchover: this.options.bugs?.ignorePausedSwitchover === true, renewWithoutAnswer: this.options.bugs?.renewWithoutAnswer === true },
     });
     this.loops.set(member, loop);
     loop.start();
