@@ -104,6 +104,8 @@ export interface HaBugs {
    * (the fence timer and the watchdog move with the deadline it believes in).
    */
   readonly renewWithoutAnswer?: boolean;
+  /** Every cycle renews the lease, due or not (the renewal loop of issue 13: each renewal's apply runs a cycle). */
+  readonly renewEveryCycle?: boolean;
 }
 
 /** What happened to PostgreSQL, for callbacks (Patroni's on_start, on_role_change …). */
@@ -346,7 +348,7 @@ export class HaLoop {
     // The report goes out beside the decision, never in front of it: with no Raft leader it may
     // wait out its timeout, and the lease must not wait behind it.
     this.publishInBackground(pg, view);
-    const decided = decide({ me: this.me, nowMs: clock(), view: this.decisionView(), pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy });
+    const decided = decide({ me: this.me, nowMs: clock(), view: this.decisionView(), pg, lease: this.decisionLease(), settings: this.settings, memory: this.memory, busy: this.busy });
     if (this.lastDecision?.reason !== decided.reason) {
       // What only an operator can fix is an error in the log, not only a line in /patroni.
       const level = pg.dataDir === "inaccessible" ? "error" : "info";
@@ -372,6 +374,12 @@ export class HaLoop {
     const view = this.options.cluster.local(this.options.scope);
     if (this.options.bugs?.ignorePausedSwitchover === true && view?.paused === true && view.pending !== null) return { ...view, pending: null };
     return view;
+  }
+
+  /** The local lease decide() reads (a planted bug may make its renewal look always due). */
+  private decisionLease(): LocalLease | null {
+    const lease = this.lease;
+    return lease !== null && this.options.bugs?.renewEveryCycle === true ? { ...lease, sentAtMs: Number.NEGATIVE_INFINITY } : lease;
   }
 
   /**

@@ -44,6 +44,11 @@ const PLANTED: readonly { readonly title: string; readonly options: Omit<Cluster
     options: { mode: "async", bugs: { renewWithoutAnswer: true } },
     caught: /two primaries acknowledged writes at once/,
   },
+  {
+    title: "every cycle renews the lease, due or not, and the log growing faster than the cadence at rest is caught",
+    options: { mode: "async", bugs: { renewEveryCycle: true } },
+    caught: /at rest the log grew by \d+ entries in 20 s; the cadence .* allows \d+/,
+  },
 ];
 
 for (const planted of PLANTED) {

@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- --workload cluster [--mode async|on|quorum] --seeds N [--from S] [--seed S]
- * [--bug ackBeforeSync|noFence|ignorePausedSwitchover|renewWithoutAnswer] [--verbose]`: whole-agent seeds one after another (test/sim/agent/cluster_workload.ts),
+ * [--bug ackBeforeSync|noFence|ignorePausedSwitchover|renewWithoutAnswer|renewEveryCycle] [--verbose]`: whole-agent seeds one after another (test/sim/agent/cluster_workload.ts),
  * a line per failing seed with its faults and what failed, and a last line with the totals and
  * the simulated seconds per wall second. A failing seed replays exactly with --seed (and
  * --verbose prints the agents' log lines on virtual time).

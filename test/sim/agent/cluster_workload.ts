@@ -9,6 +9,8 @@
  * - every timeline of the final primary's history recorded in the cluster's, where it branched;
  * - no failover after a fault that did not touch the primary;
  * - every operator request (cluster_operator.ts) completes or is refused with a reason;
+ * - at rest (converged, clients writing), the log grows no faster than the cadence allows: a
+ *   renewal per loop_wait and a report per member per loop_wait (issue 13);
  * - every simulated server's own invariants after every run step.
  */
 import type { MemberName } from "../../../src/dcs/model.js";
@@ -45,9 +47,10 @@ export interface ClusterBugs {
   readonly noFence?: boolean;
   readonly ignorePausedSwitchover?: boolean;
   readonly renewWithoutAnswer?: boolean;
+  readonly renewEveryCycle?: boolean;
 }
 
-export const CLUSTER_BUGS = ["ackBeforeSync", "noFence", "ignorePausedSwitchover", "renewWithoutAnswer"] as const satisfies readonly (keyof ClusterBugs)[];
+export const CLUSTER_BUGS = ["ackBeforeSync", "noFence", "ignorePausedSwitchover", "renewWithoutAnswer", "renewEveryCycle"] as const satisfies readonly (keyof ClusterBugs)[];
 
 export interface ClusterRunResult {
   readonly seed: number;
@@ -120,7 +123,7 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
   const sim = new SimAgents({
     seed: options.seed,
     pg: { ackBeforeSync: bugs.ackBeforeSync ?? false },
-    bugs: { noFence: bugs.noFence ?? false, ignorePausedSwitchover: bugs.ignorePausedSwitchover ?? false, renewWithoutAnswer: bugs.renewWithoutAnswer ?? false },
+    bugs: { noFence: bugs.noFence ?? false, ignorePausedSwitchover: bugs.ignorePausedSwitchover ?? false, renewWithoutAnswer: bugs.renewWithoutAnswer ?? false, renewEveryCycle: bugs.renewEveryCycle ?? false },
     ...(logger === undefined ? {} : { logger }),
   });
   nowMs = () => sim.queue.now;
@@ -169,6 +172,8 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
       if (before !== undefined && fault.victim !== before && after !== before) failures.push(`the primary moved from ${before} to ${after} after "${fault.name}", a fault that did not touch it`);
     }
     await sim.run(5_000);
+    const cadence = await restCadence(sim);
+    if (cadence !== null) failures.push(cadence);
     const overlaps = overlappingPrimaries(sim.clients);
     if (overlaps.length > 0) failures.push(`two primaries acknowledged writes at once: ${overlaps.join("; ")}`);
     const final = sim.primaries()[0];
@@ -191,6 +196,27 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
   function result(): ClusterRunResult {
     return { seed: options.seed, mode: options.mode, ok: failures.length === 0, failures, faults, acked: sim.clients.acked().length, virtualMs: sim.queue.now, syncStandbyNames, timeline: finalTimeline() };
   }
+}
+
+/** How long the cluster is watched at rest, and the entries allowed beyond the cadence in that time. */
+export const REST_WINDOW_MS = 20_000;
+const REST_SLACK_ENTRIES = 6;
+
+/**
+ * Null when the log grew no faster than the cadence allows over REST_WINDOW_MS of a converged
+ * cluster (nothing to say about one that has not converged: that is reported already).
+ */
+async function restCadence(sim: SimAgents): Promise<string | null> {
+  const primary = sim.primaries()[0];
+  if (notConverged(sim) !== null || primary === undefined) return null;
+  const loopWaitMs = sim.loops.get(primary)?.status().settings.loopWaitMs;
+  if (loopWaitMs === undefined) return null;
+  const before = sim.dcs.committed();
+  await sim.run(REST_WINDOW_MS);
+  const entries = sim.dcs.committed() - before;
+  const allowed = Math.floor(((1 + sim.members.length) * REST_WINDOW_MS) / loopWaitMs) + REST_SLACK_ENTRIES;
+  if (entries <= allowed) return null;
+  return `at rest the log grew by ${entries} entries in ${REST_WINDOW_MS / 1000} s; the cadence (a renewal and ${sim.members.length} reports per loop_wait of ${loopWaitMs} ms) allows ${allowed}`;
 }
 
 /** A logger that hands info, warn and error lines to `write` (debug is dropped). */

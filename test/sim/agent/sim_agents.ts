@@ -64,6 +64,8 @@ export interface SimAgentBugs {
   readonly ignorePausedSwitchover?: boolean;
   /** A renewal without an answer counts as granted (HaBugs). */
   readonly renewWithoutAnswer?: boolean;
+  /** Every cycle renews the lease, due or not (HaBugs). */
+  readonly renewEveryCycle?: boolean;
 }
 
 export interface SimAgentsOptions {
@@ -110,7 +112,7 @@ export class SimAgents {
       logger: this.options.logger?.(member) ?? SILENT_LOGGER,
       clock: () => this.queue.now,
       timers: virtualTimers(this.queue, this.pg, member),
-      bugs: { noFenceTimer: this.options.bugs?.noFence === true, ignorePausedSwitchover: this.options.bugs?.ignorePausedSwitchover === true, renewWithoutAnswer: this.options.bugs?.renewWithoutAnswer === true },
+      bugs: { noFenceTimer: this.options.bugs?.noFence === true, ignorePausedSwitchover: this.options.bugs?.ignorePausedSwitchover === true, renewWithoutAnswer: this.options.bugs?.renewWithoutAnswer === true, renewEveryCycle: this.options.bugs?.renewEveryCycle === true },
     });
     this.loops.set(member, loop);
     loop.start();
