@@ -8,6 +8,7 @@
  * - after the last heal, one primary and every other member streaming from it within a bound;
  * - every timeline of the final primary's history recorded in the cluster's, where it branched;
  * - no failover after a fault that did not touch the primary;
+ * - no member reports itself usable for reads on a fork of the primary's WAL (check_diverged.ts);
  * - every operator request (cluster_operator.ts) completes or is refused with a reason;
  * - at rest (converged, clients writing), the log grows no faster than the cadence allows: a
  *   renewal per loop_wait and a report per member per loop_wait (issue 13);
@@ -18,6 +19,7 @@ import type { JsonObject } from "../../../src/dcs/json.js";
 import type { LogFields, Logger } from "../../../src/lib/logger.js";
 import { createPrng, type Prng } from "../../../src/lib/prng.js";
 import { missingAcknowledged, overlappingPrimaries } from "../pg/sim_clients.js";
+import { DivergedReadsCheck } from "./check_diverged.js";
 import { OPERATIONS } from "./cluster_operator.js";
 import { SIM_SCOPE, SimAgents } from "./sim_agents.js";
 
@@ -127,6 +129,7 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
     ...(logger === undefined ? {} : { logger }),
   });
   nowMs = () => sim.queue.now;
+  const divergedReads = new DivergedReadsCheck(sim);
   const operatorShare = options.operatorShare ?? 0.25;
   let syncStandbyNames: string | null = null;
   const failures: string[] = [];
@@ -174,6 +177,7 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
     await sim.run(5_000);
     const cadence = await restCadence(sim);
     if (cadence !== null) failures.push(cadence);
+    failures.push(...divergedReads.violations);
     const overlaps = overlappingPrimaries(sim.clients);
     if (overlaps.length > 0) failures.push(`two primaries acknowledged writes at once: ${overlaps.join("; ")}`);
     const final = sim.primaries()[0];

@@ -6,6 +6,7 @@ import t from "tap";
 import type { MemberName } from "../../../src/dcs/model.js";
 import { createRecordingLogger, type LoggedLine } from "../../../src/lib/logger.js";
 import { missingAcknowledged, overlappingPrimaries } from "../pg/sim_clients.js";
+import { DivergedReadsCheck } from "./check_diverged.js";
 import { SIM_SCOPE, SimAgents } from "./sim_agents.js";
 
 function agents(seed: number): { sim: SimAgents; lines: Map<MemberName, LoggedLine[]> } {
@@ -56,4 +57,18 @@ t.test("the primary's host dies: a replica takes over, every write acknowledged 
   t.same(overlappingPrimaries(sim.clients), [], "never two members acknowledging at once");
   const lost = missingAcknowledged(sim.pg, sim.clients, primaries[0]!);
   t.comment(`asynchronous mode: ${lost.length} acknowledged writes not on the new primary (those past its replay at the crash)`);
+});
+
+t.test("the diverged-reads checker sees a replica forked behind its agent's back", async (t) => {
+  const { sim } = agents(3);
+  const check = new DivergedReadsCheck(sim);
+  await sim.run(40_000);
+  t.same(check.violations, [], "nothing to report in a healthy cluster");
+  const primary = sim.primaries()[0]!;
+  const replica = sim.members.find((m) => m !== primary)!;
+  // A record the primary never had, written into the replica's WAL by hand: nothing the agent
+  // observes tells it (PostgreSQL itself cannot get there: walsenders send flushed WAL only).
+  sim.pg.append(sim.pg.server(replica), "commit", "foreign");
+  await sim.run(10_000);
+  t.match(check.violations, [new RegExp(`^${replica} reported itself usable for reads on a fork of ${primary}'s WAL`)], check.violations.join("\n"));
 });
