@@ -1,7 +1,8 @@
 /**
  * The cluster workload of the simulator (issue 17 items 4–6, first step): whole agents
  * (sim_agents.ts) under a seeded schedule of faults — a host crash and its return, a crash of
- * PostgreSQL alone, a member cut off from the others while the clients still reach it — with
+ * PostgreSQL alone, an agent frozen (SIGSTOP) while its watchdog and PostgreSQL run on, a member
+ * cut off from the others while the clients still reach it — with
  * clients writing throughout, then checked:
  * - never two members acknowledging writes at overlapping times;
  * - in synchronous mode, no acknowledged write missing from the final primary;
@@ -93,6 +94,11 @@ const FAULTS: readonly Fault[] = [
     const m = target(sim, prng);
     sim.pg.crash(m, "process");
     return { name: `PostgreSQL of ${m} crashed`, victim: m, heal: () => {} };
+  },
+  (sim, prng) => {
+    const m = target(sim, prng);
+    sim.freezeAgent(m);
+    return { name: `agent of ${m} frozen (its watchdog and PostgreSQL run on)`, victim: m, heal: () => sim.thawAgent(m) };
   },
   (sim, prng) => {
     const m = target(sim, prng);

@@ -87,13 +87,20 @@ export class SimAgents {
   /** Members whose host is down (agent and PostgreSQL), or cut off from the others. */
   readonly down = new Set<MemberName>();
   readonly isolated = new Set<MemberName>();
+  /**
+   * Members whose agent process is stopped (SIGSTOP, a long pause): its timers, answers and news
+   * wait in `held` until it continues; its Raft node is stopped with it; its watchdog (another
+   * process) and its PostgreSQL run on.
+   */
+  readonly frozen = new Set<MemberName>();
+  private readonly held = new Map<MemberName, (() => void)[]>();
 
   constructor(private readonly options: SimAgentsOptions) {
     this.members = options.members ?? (["m1", "m2", "m3"] as MemberName[]);
     const prng = createPrng(options.seed);
     const reachable = (a: MemberName, b: MemberName): boolean => !this.down.has(a) && !this.down.has(b) && !this.isolated.has(a) && !this.isolated.has(b);
     this.pg = new SimPostgres(this.queue, prng.fork(), this.members, { ...options.pg, reachable });
-    this.dcs = new SimDcs(this.queue, this.members, (m) => !this.down.has(m) && !this.isolated.has(m));
+    this.dcs = new SimDcs(this.queue, this.members, (m) => !this.down.has(m) && !this.isolated.has(m) && !this.frozen.has(m), (m, deliver) => this.toAgent(m, deliver));
     this.clients = new SimClients(this.pg, (m) => !this.down.has(m));
     for (const member of this.members) this.startAgent(member);
   }
@@ -106,12 +113,12 @@ export class SimAgents {
       scope: SIM_SCOPE,
       identity: { name: member, apiUrl: `http://${member}:8008/`, connUrl: `postgresql://${member}:5432/postgres`, tags: DEFAULT_TAGS, agentVersion: "sim" },
       cluster: this.dcs.client(member),
-      postgres: new SimPostgresPort(this.pg, member, () => !this.down.has(member)),
+      postgres: new SimPostgresPort(this.pg, member, () => !this.down.has(member), (deliver) => this.toAgent(member, deliver)),
       fencing: watchdog,
       local: DEFAULT_LOCAL_HA_SETTINGS,
       logger: this.options.logger?.(member) ?? SILENT_LOGGER,
       clock: () => this.queue.now,
-      timers: virtualTimers(this.queue, this.pg, member),
+      timers: virtualTimers(this.queue, this.pg, member, (run) => this.toAgent(member, run)),
       bugs: { noFenceTimer: this.options.bugs?.noFence === true, ignorePausedSwitchover: this.options.bugs?.ignorePausedSwitchover === true, renewWithoutAnswer: this.options.bugs?.renewWithoutAnswer === true, renewEveryCycle: this.options.bugs?.renewEveryCycle === true },
     });
     this.loops.set(member, loop);
@@ -129,8 +136,32 @@ export class SimAgents {
     this.pg.checkInvariants();
   }
 
+  /** Runs `deliver` in `member`'s agent: now, or once the agent continues when it is frozen. */
+  private toAgent(member: MemberName, deliver: () => void): void {
+    if (!this.frozen.has(member)) return deliver();
+    const held = this.held.get(member) ?? [];
+    held.push(deliver);
+    this.held.set(member, held);
+  }
+
+  /** The agent of `member` stops (SIGSTOP): nothing in it runs until thawAgent. */
+  freezeAgent(member: MemberName): void {
+    this.frozen.add(member);
+  }
+
+  /** The agent of `member` continues: what it missed runs now, in the order it came. */
+  thawAgent(member: MemberName): void {
+    if (!this.frozen.delete(member)) return;
+    const held = this.held.get(member) ?? [];
+    this.held.delete(member);
+    for (const deliver of held) deliver();
+  }
+
   /** The whole host of `member` loses power: its agent, its watchdog and its PostgreSQL. */
   crashHost(member: MemberName): void {
+    // A frozen agent dies with what it was holding.
+    this.frozen.delete(member);
+    this.held.delete(member);
     this.down.add(member);
     this.pg.crash(member, "host");
     this.watchdogs.get(member)!.disarm();

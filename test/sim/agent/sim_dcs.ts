@@ -52,6 +52,8 @@ export class SimDcs {
     members: readonly MemberName[],
     /** Whether `member` is connected to the Raft group now. */
     private readonly connected: (member: MemberName) => boolean,
+    /** Hands an answer to `member`'s agent: now, or once it runs again (a frozen agent, SimAgents). */
+    private readonly toAgent: (member: MemberName, deliver: () => void) => void = (_member, deliver) => deliver(),
   ) {
     for (const m of members) this.replicas.set(m, { machine: new DcsStateMachine(), applied: 0, waiting: new Map(), reads: [] });
     this.queue.schedule(CATCH_UP_MS, () => this.catchUpTick());
@@ -126,7 +128,7 @@ export class SimDcs {
       this.queue.schedule(timeoutMs, () => {
         if (settled) return;
         settled = true;
-        reject(new TimeoutError(`${what} within ${timeoutMs} ms`));
+        this.toAgent(member, () => reject(new TimeoutError(`${what} within ${timeoutMs} ms`)));
       });
       if (!this.connected(member)) return;
       this.queue.schedule(LATENCY_MS, () => {
@@ -135,7 +137,7 @@ export class SimDcs {
         reach((value) => {
           if (settled) return;
           settled = true;
-          resolve(value);
+          this.toAgent(member, () => resolve(value));
         });
       });
     });

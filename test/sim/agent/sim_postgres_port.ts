@@ -22,11 +22,13 @@ export class SimPostgresPort implements PostgresPort {
     private readonly member: MemberName,
     /** False once the member's host is down: a dead agent's calls never return. */
     private readonly alive: () => boolean = () => true,
+    /** Hands news to the agent: at once, or once it runs again when it is frozen (SimAgents). */
+    private readonly toAgent: (deliver: () => void) => void = (deliver) => deliver(),
   ) {
     pg.listen({
-      spawned: (m, pid) => m === member && this.spawnListeners.forEach((l) => l(pid)),
-      exited: (m, exit) => m === member && this.exitListeners.forEach((l) => l(exit)),
-      writable: (m) => m === member && this.writableListeners.forEach((l) => l()),
+      spawned: (m, pid) => m === member && this.toAgent(() => this.spawnListeners.forEach((l) => l(pid))),
+      exited: (m, exit) => m === member && this.toAgent(() => this.exitListeners.forEach((l) => l(exit))),
+      writable: (m) => m === member && this.toAgent(() => this.writableListeners.forEach((l) => l())),
     });
   }
 
@@ -37,7 +39,7 @@ export class SimPostgresPort implements PostgresPort {
 
   run(action: PostgresAction): Promise<PgResult> {
     if (!this.alive()) return new Promise(() => {});
-    return new Promise((resolve) => this.pg.run(this.member, action, resolve));
+    return new Promise((resolve) => this.pg.run(this.member, action, (result) => this.toAgent(() => resolve(result))));
   }
 
   postmasterPid(): number | null {

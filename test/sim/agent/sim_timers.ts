@@ -12,19 +12,25 @@ interface VirtualTimer extends TimerHandle {
   cancelled: boolean;
 }
 
-export function virtualTimers(queue: EventQueue, pg: SimPostgres, member: MemberName): LoopTimers {
+/**
+ * `toAgent` hands a fired timer to the agent: at once, or once it runs again when it is frozen
+ * (SimAgents): a stopped process runs no timer, and runs the overdue ones when it continues.
+ */
+export function virtualTimers(queue: EventQueue, pg: SimPostgres, member: MemberName, toAgent: (run: () => void) => void = (run) => run()): LoopTimers {
   return {
     set: (run, ms) => {
       const timer: VirtualTimer = { timerHandle: true, cancelled: false };
-      queue.schedule(ms, () => {
-        if (!timer.cancelled) run();
-      });
+      queue.schedule(ms, () =>
+        toAgent(() => {
+          if (!timer.cancelled) run();
+        }),
+      );
       return timer;
     },
     clear: (handle) => {
       (handle as VirtualTimer).cancelled = true;
     },
-    sleep: (ms) => new Promise((resolve) => queue.schedule(ms, resolve)),
+    sleep: (ms) => new Promise((resolve) => queue.schedule(ms, () => toAgent(resolve))),
     killGroup: (pid) => {
       // Only its own postmaster: a PID of another member's is never signalled from here.
       if (pg.server(member).pid === pid) pg.crash(member, "process");
