@@ -1,11 +1,13 @@
 /**
- * Operator requests in the cluster workload (issue 17 items 4 and 5): a switchover, with or
- * without a candidate, and a switchover in pause (pause, switchover to a named member, resume),
- * sent at random times through a member's DCS client, as `raftgres switchover` sends them
- * through that member's REST API. The checker: every request completes (another member holds
- * the lease) or is refused with a reason (the command is refused, or the cluster state withdraws
- * the request and says why) within SWITCHOVER_BOUND_MS. A request left pending past that bound,
- * or withdrawn without a reason, is a failure.
+ * Operator requests in the cluster workload (issue 17 items 4 and 5), at random times: a
+ * switchover, with or without a candidate, and a switchover in pause (pause, switchover to a
+ * named member, resume), and a failover to a named member, sent through a member's DCS client as
+ * `raftgres switchover|failover` sends them through that member's REST API; a restart of one
+ * member's PostgreSQL and a reinit, through its HA loop as the REST API calls them. The checker:
+ * every request completes (another member holds the lease; the restart answers) or is refused
+ * with a reason (the command is refused, or the cluster state withdraws the request and says
+ * why) within its bound. A request left pending past that bound, or withdrawn without a reason,
+ * is a failure; so is a restart or reinit after which the primary moved.
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../../../src/dcs/commands.js";
@@ -22,8 +24,10 @@ const POLL_MS = 250;
 export interface OperatorOutcome {
   /** What was asked and what came of it, for the run's list of steps. */
   readonly name: string;
-  /** The member that held the lease when the request was sent (a move away from it is explained). */
+  /** The member that held the lease when the request was sent. */
   readonly from: MemberName | null;
+  /** The request asked for the primary to move (a switchover, a failover); otherwise it must stay. */
+  readonly movesPrimary: boolean;
   readonly failures: readonly string[];
 }
 
@@ -67,10 +71,10 @@ function candidates(sim: SimAgents, from: MemberName): MemberName[] {
 }
 
 /**
- * Waits for the switchover away from `from` to complete, or for the cluster state to withdraw it
- * with a reason. Null when it did either, else why it did not.
+ * Waits for the switchover or failover away from `from` (null: nobody held the lease) to
+ * complete, or for the cluster state to withdraw it with a reason.
  */
-async function awaitOutcome(sim: SimAgents, from: MemberName, label: string): Promise<{ readonly outcome: string; readonly failure: string | null }> {
+async function awaitOutcome(sim: SimAgents, from: MemberName | null, label: string): Promise<{ readonly outcome: string; readonly failure: string | null }> {
   const reasons: string[] = [];
   const off = sim.dcs.onCommitted((changes) => {
     for (const c of changes) {
@@ -116,10 +120,10 @@ function switchover(inPause: boolean): Operation {
   return async (sim, prng) => {
     const from = holderNow(sim);
     const what = inPause ? "switchover in pause" : "switchover";
-    if (from === null) return { name: `no ${what}: no member holds the lease`, from, failures: [] };
+    if (from === null) return { name: `no ${what}: no member holds the lease`, from, movesPrimary: true, failures: [] };
     const choice = candidates(sim, from);
     const to = choice.length > 0 && (inPause || prng.chance(0.5)) ? pick(prng, choice) : null;
-    if (inPause && to === null) return { name: `no ${what}: no candidate`, from, failures: [] };
+    if (inPause && to === null) return { name: `no ${what}: no candidate`, from, movesPrimary: true, failures: [] };
     const via = pick(prng, reachable(sim));
     const label = `${what} from ${from} to ${to ?? "the best candidate"} (through ${via})`;
     const failures: string[] = [];
@@ -128,7 +132,7 @@ function switchover(inPause: boolean): Operation {
       if (E.isLeft(paused)) {
         // A request whose answer was lost may still have been applied: resume either way.
         const resumed = await resume(sim);
-        return { name: `${label}: the pause was refused (${paused.left})`, from, failures: resumed === null ? [] : [resumed] };
+        return { name: `${label}: the pause was refused (${paused.left})`, from, movesPrimary: true, failures: resumed === null ? [] : [resumed] };
       }
       await sim.run(2_000);
     }
@@ -143,8 +147,58 @@ function switchover(inPause: boolean): Operation {
       const resumed = await resume(sim);
       if (resumed !== null) failures.push(resumed);
     }
-    return { name: `${label}: ${outcome}`, from, failures };
+    return { name: `${label}: ${outcome}`, from, movesPrimary: true, failures };
   };
 }
 
-export const OPERATIONS: readonly Operation[] = [switchover(false), switchover(true)];
+/** A failover to a named member (without allow_data_loss): done, or refused because it would lose data. */
+const failover: Operation = async (sim, prng) => {
+  const from = holderNow(sim);
+  const choice = reachable(sim).filter((m) => m !== from);
+  if (choice.length === 0) return { name: "no failover: no candidate", from, movesPrimary: true, failures: [] };
+  const to = pick(prng, choice);
+  const via = pick(prng, reachable(sim));
+  const label = `failover from ${from ?? "nobody"} to ${to} (through ${via})`;
+  const asked = await send(sim, via, { kind: "requestFailover", to, allowDataLoss: false });
+  if (E.isLeft(asked)) return { name: `${label}: refused (${asked.left})`, from, movesPrimary: true, failures: [] };
+  const waited = await awaitOutcome(sim, from, label);
+  return { name: `${label}: ${waited.outcome}`, from, movesPrimary: true, failures: waited.failure === null ? [] : [waited.failure] };
+};
+
+/**
+ * A restart of one member's PostgreSQL (`raftgres restart`, the REST API's POST /restart, which
+ * calls the HA loop's restart): it must end, either way, within its timeout and a margin. The
+ * primary restarts in place: the primary does not move.
+ */
+const restart: Operation = async (sim, prng) => {
+  const from = holderNow(sim);
+  const member = pick(prng, reachable(sim));
+  const loop = sim.loops.get(member);
+  const label = `restart of ${member}'s PostgreSQL${member === from ? " (the primary)" : ""}`;
+  if (loop === undefined) return { name: `no ${label}: its agent is not running`, from, movesPrimary: false, failures: [] };
+  let outcome: E.Either<string, string> | null = null;
+  void loop.restart(RESTART_TIMEOUT_MS).then((r) => {
+    outcome = r;
+  });
+  for (let waited = 0; outcome === null && waited < RESTART_TIMEOUT_MS + SWITCHOVER_BOUND_MS; waited += POLL_MS) await sim.run(POLL_MS);
+  if (outcome === null) return { name: `${label}: no answer`, from, movesPrimary: false, failures: [`the ${label} did not answer within ${(RESTART_TIMEOUT_MS + SWITCHOVER_BOUND_MS) / 1000} s`] };
+  const answered: E.Either<string, string> = outcome;
+  return { name: `${label}: ${E.isRight(answered) ? answered.right : `refused (${answered.left})`}`, from, movesPrimary: false, failures: [] };
+};
+
+/** Reinitialize a replica from the primary (`raftgres reinit`): started, or refused with a reason. */
+const reinit: Operation = async (sim, prng) => {
+  const from = holderNow(sim);
+  const member = pick(prng, reachable(sim));
+  const loop = sim.loops.get(member);
+  const label = `reinit of ${member}${member === from ? " (the primary)" : ""}`;
+  if (loop === undefined) return { name: `no ${label}: its agent is not running`, from, movesPrimary: false, failures: [] };
+  const started = loop.reinitialize();
+  await sim.run(POLL_MS);
+  return { name: `${label}: ${E.isRight(started) ? started.right : `refused (${started.left})`}`, from, movesPrimary: false, failures: [] };
+};
+
+/** A restart's own timeout (the REST API's default is primary_start_timeout, 300 s; shorter here). */
+const RESTART_TIMEOUT_MS = 60_000;
+
+export const OPERATIONS: readonly Operation[] = [switchover(false), switchover(true), failover, restart, reinit];

@@ -166,8 +166,10 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
         const operation = await pick(prng, OPERATIONS)(sim, prng);
         faults.push(`${Math.round(sim.queue.now / 100) / 10} s ${operation.name}`);
         failures.push(...operation.failures);
-        // The primary may move: the operator asked for it.
         if (!(await settled(operation.name))) break;
+        // The primary may move when the operator asked for it, and only then.
+        const after = sim.primaries()[0];
+        if (!operation.movesPrimary && operation.from !== null && after !== operation.from) failures.push(`the primary moved from ${operation.from} to ${after} after "${operation.name}", which did not ask for it`);
         continue;
       }
       const before = sim.primaries()[0];
