@@ -14,7 +14,6 @@ import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../../dcs/commands.js";
 import type { DcsFailure, Executed } from "../../dcs/client.js";
 import type { Recorded } from "../../dcs/events.js";
-import type { JsonObject } from "../../dcs/json.js";
 import type { MemberName, Scope } from "../../dcs/model.js";
 import type { MemberView, ScopeView } from "../../dcs/views.js";
 import type { Logger } from "../../lib/logger.js";
@@ -23,16 +22,17 @@ import { decide } from "../decide.js";
 import { EMPTY_MEMORY, type HaDecision, type HaMemory, type LocalLease, type StartFailure } from "../input.js";
 import { type Identity, memberStatus } from "../member_status.js";
 import type { LocalPostgres } from "../observation.js";
-import type { PgFailure, PgResult, PostgresPort } from "../ports.js";
-import { slotsKey } from "../facts.js";
+import type { PgResult, PostgresPort } from "../ports.js";
 import { divergence } from "../rejoin_check.js";
-import { rewindVerdict } from "../rewind_outcome.js";
 import { reportDue, reportKey, type ReportSent } from "../report_cadence.js";
 import { viewDigest } from "../view_digest.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
 import { standbyClusterFor } from "../standby.js";
+import { afterLeaseAnswer, expiredAt, fenceAct, fenceAtMs, isLeaseCommand, watchdogArming, withLease, writeFenceProblem } from "../executor/lease_keeping.js";
+import { afterCommandAnswer, afterLongAction, afterObserved, afterShortAction, afterUnexpectedExit, type MemoryStep } from "../executor/memory_updates.js";
+import type { Note } from "../executor/note.js";
 import { type LoopTimers, REAL_TIMERS, type TimerHandle } from "./loop_timers.js";
-import { afterObservation, afterStartFailure, exitedTooSoon, startBackoffMs, startFailed, startWaitLeftMs } from "../start_backoff.js";
+import { startFailed, startWaitLeftMs } from "../start_backoff.js";
 import { SYNC_SETTLE_MS } from "../sync_planner.js";
 
 /** What the loop needs of the DCS client (src/dcs/client.ts provides it). */
@@ -135,16 +135,10 @@ export interface HaStatus {
 /** How often a restart requested through the API looks whether PostgreSQL runs again. */
 const RESTART_POLL_MS = 100;
 
-/** After a renewal that could not reach the Raft group, the next attempt comes this soon. */
-const RENEW_RETRY_MS = 200;
-
 /** A long action after which PostgreSQL takes writes. */
 function makesWritable(action: PostgresAction): boolean {
   return action.kind === "promote" || (action.kind === "start" && action.as === "primary");
 }
-
-/** The commands whose outcome moves the local lease. */
-const LEASE_COMMANDS = new Set(["acquireLease", "renewLease", "releaseLease"]);
 
 export class HaLoop {
   private readonly me: MemberName;
@@ -213,14 +207,7 @@ export class HaLoop {
       this.trigger();
     }));
     this.unsubscribe.push(postgres.onUnexpectedExit((exit) => {
-      this.options.logger.warn({ pid: exit.pid, code: exit.code, signal: exit.signal }, "PostgreSQL exited without being asked to");
-      const now = this.options.clock();
-      if (this.lease !== null && this.memory.crashedAtMs === null) this.memory = { ...this.memory, crashedAtMs: now };
-      const failure = this.memory.startFailure;
-      if (exitedTooSoon(failure, now)) {
-        const how = exit.signal !== null ? exit.signal : `exit code ${exit.code}`;
-        this.noteStartFailure(`PostgreSQL exited (${how}) ${Math.round((now - failure!.runningSinceMs!) / 1000)} s after it started, following failed starts`, []);
-      }
+      this.takeMemory(afterUnexpectedExit(this.memory, exit, this.lease !== null, this.options.clock()));
       this.trigger();
     }));
     this.unsubscribe.push(postgres.onSpawned((pid) => this.onSpawned(pid)));
@@ -254,10 +241,17 @@ export class HaLoop {
 
   /** Why this member may not run a writable primary now, or null while its lease is safe. */
   private writeFenceProblem(): string | null {
-    const lease = this.lease;
-    if (lease === null) return "this member does not hold the lease";
-    const leftMs = lease.deadlineMs - this.settings.watchdogMarginMs - this.settings.demoteLeadMs - this.options.clock();
-    return leftMs > 0 ? null : `the lease's safe time ran out ${Math.round(-leftMs)} ms ago without a renewal`;
+    return writeFenceProblem(this.lease, this.settings, this.options.clock());
+  }
+
+  /** Takes the memory a pure step returned, and writes its lines to the log. */
+  private takeMemory(step: MemoryStep): void {
+    this.memory = step.memory;
+    this.say(step.notes);
+  }
+
+  private say(notes: readonly Note[]): void {
+    for (const note of notes) this.options.logger[note.level](note.fields, note.message);
   }
 
   status(): HaStatus {
@@ -338,8 +332,8 @@ export class HaLoop {
     this.noteRole(pg);
     this.options.routing?.observed();
     // A deadline that passed is no lease at all (the agent may just have been frozen past it).
-    if (this.lease !== null && this.lease.deadlineMs <= clock()) this.setLease(null);
-    this.remember(pg);
+    if (expiredAt(this.lease, clock()) !== this.lease) this.setLease(null);
+    this.takeMemory(afterObserved(this.memory, pg, clock()));
     const view = cluster.local(scope);
     this.resolveSettings(view);
     this.noteDivergence(divergence({ me: this.me, nowMs: clock(), view, pg, lease: this.lease, settings: this.settings, memory: this.memory, busy: this.busy }));
@@ -405,30 +399,6 @@ export class HaLoop {
     this.diverged = why;
   }
 
-  private remember(pg: LocalPostgres): void {
-    const now = this.options.clock();
-    let memory = this.memory;
-    const startFailure = afterObservation(memory.startFailure, pg.process === "running", now);
-    if (startFailure !== memory.startFailure) {
-      if (startFailure?.runningSinceMs === now) this.options.logger.info({ failures: startFailure.failures }, "PostgreSQL runs again after failed starts");
-      memory = { ...memory, startFailure };
-    }
-    if (pg.process === "running" && memory.crashedAtMs !== null) memory = { ...memory, crashedAtMs: null };
-    if (pg.process === "running" && memory.handedOver) memory = { ...memory, handedOver: false };
-    // Since when a running replica's replay has not moved: a fact that does not flap with the WAL
-    // receiver's state (rejoin_check.ts).
-    const replayed = pg.process === "running" && pg.role === "replica" ? pg.walReplayed : null;
-    if (replayed === null && memory.replaySince !== null) memory = { ...memory, replaySince: null };
-    if (replayed !== null && memory.replaySince?.lsn !== replayed) memory = { ...memory, replaySince: { lsn: replayed, sinceMs: now } };
-    // The WAL position once a new synchronous_standby_names is in force everywhere: standbys
-    // flushed past it hold every commit acknowledged before (sync_planner.ts).
-    const applied = memory.syncApplied;
-    if (applied !== null && applied.lsn === null && now - applied.atMs >= SYNC_SETTLE_MS && pg.role === "primary" && pg.walWritten !== null) {
-      memory = { ...memory, syncApplied: { ...applied, lsn: pg.walWritten } };
-    }
-    this.memory = memory;
-  }
-
   /** The dynamic config's postgresql.parameters, written (and reloaded) when they change. */
   private async applyParameters(view: ScopeView | null): Promise<void> {
     // Version 0 is no config yet: the bootstrap wrote bootstrap.dcs's parameters into the data
@@ -480,12 +450,13 @@ export class HaLoop {
     if (action.kind === "dcs") return this.performCommand(action.command);
     if (!LONG_ACTIONS.has(action.kind)) {
       const done = await this.options.postgres.run(action);
-      if (E.isLeft(done)) this.options.logger.warn({ code: done.left.code }, `${action.kind} failed: ${done.left.message}`);
-      else if (action.kind === "syncSlots") this.memory = { ...this.memory, slotsSynced: { key: slotsKey(action), atMs: this.options.clock() } };
-      else if (action.kind === "setSyncStandbyNames") {
-        this.memory = { ...this.memory, syncApplied: { value: action.value, atMs: this.options.clock(), lsn: null } };
-        // The next step of the synchronous state machine need not wait for the next tick, nor
-        // the one after the value has settled.
+      if (E.isLeft(done)) {
+        this.options.logger.warn({ code: done.left.code }, `${action.kind} failed: ${done.left.message}`);
+        return;
+      }
+      const after = afterShortAction(this.memory, action, this.options.clock());
+      this.memory = after.memory;
+      if (after.wake) {
         this.trigger();
         this.timers.set(() => this.trigger(), SYNC_SETTLE_MS, false);
       }
@@ -510,44 +481,18 @@ export class HaLoop {
     const sentAtMs = this.options.clock();
     const pending = this.options.cluster.local(this.options.scope)?.pending ?? null;
     const result = await this.execute(command);
-    if (command.kind === "acquireLease" && E.isRight(result) && result.right.events.some((e) => e.kind === "leaseAcquired")) {
-      this.memory = { ...this.memory, tookLeaseFor: pending?.kind ?? "failover" };
-    }
-    if (command.kind === "releaseLease" && E.isRight(result) && pending !== null && pending.to !== this.me && (pending.from === null || pending.from === this.me)) {
-      this.memory = { ...this.memory, handedOver: true };
-    }
-    if (LEASE_COMMANDS.has(command.kind)) this.leaseOutcome(command, result, sentAtMs);
-    else if (E.isLeft(result)) this.options.logger.warn({ code: result.left.code }, `${command.kind} was not applied: ${result.left.message}`);
+    this.memory = afterCommandAnswer(this.memory, this.me, command, result, pending);
+    if (isLeaseCommand(command)) {
+      const after = afterLeaseAnswer(this.lease, command, result, sentAtMs, this.settings, this.options.bugs);
+      this.say(after.notes);
+      if (after.lease !== this.lease) this.setLease(after.lease, false);
+      if (after.retryInMs !== null) this.timers.set(() => this.trigger(), after.retryInMs, true);
+    } else if (E.isLeft(result)) this.options.logger.warn({ code: result.left.code }, `${command.kind} was not applied: ${result.left.message}`);
   }
 
-  /**
-   * The local lease follows the outcome of the lease commands: a grant or renewal sent at
-   * `sentAtMs` is safe until sentAtMs + ttl on this clock (its entry time, stamped later, only
-   * makes the real expiry later); a refusal ends it; an unknown outcome leaves the deadline as it
-   * was, so it runs out if renewals keep failing.
-   */
-  private leaseOutcome(command: Command, result: E.Either<DcsFailure, Executed>, sentAtMs: number): void {
-    if (E.isLeft(result)) {
-      const lost = result.left.code !== "unavailable" && result.left.code !== "outcomeUnknown";
-      if (!lost && command.kind === "renewLease" && this.lease !== null && this.options.bugs?.renewWithoutAnswer === true) {
-        this.setLease({ ...this.lease, deadlineMs: sentAtMs + this.settings.ttlMs, sentAtMs });
-        return;
-      }
-      this.options.logger.warn({ code: result.left.code }, `${command.kind} failed: ${result.left.message}`);
-      if (lost) this.setLease(null);
-      // The Raft group may be electing a leader: try again soon rather than at the next tick.
-      else if (this.lease !== null) this.timers.set(() => this.trigger(), RENEW_RETRY_MS, true);
-      return;
-    }
-    for (const event of result.right.events) {
-      if (event.kind === "leaseAcquired" || event.kind === "leaseRenewed") this.setLease({ generation: event.generation, deadlineMs: sentAtMs + event.ttlMs, sentAtMs });
-      if (event.kind === "leaseReleased") this.setLease(null);
-    }
-  }
-
-  private setLease(lease: LocalLease | null): void {
-    if (lease !== null && this.lease?.generation !== lease.generation) this.options.logger.info({ generation: lease.generation }, "this member holds the lease");
-    if (lease === null && this.lease !== null) this.options.logger.info({ generation: this.lease.generation }, "this member no longer holds the lease");
+  /** The local lease is now `lease` (said in the log unless `announce` is false: the caller did). */
+  private setLease(lease: LocalLease | null, announce = true): void {
+    if (announce) this.say(withLease(this.lease, lease).notes);
     this.lease = lease;
     this.armWatchdog();
     this.armFenceTimer();
@@ -563,32 +508,26 @@ export class HaLoop {
     this.fenceTimer = null;
     const lease = this.lease;
     if (lease === null || this.stopped || this.options.bugs?.noFenceTimer === true) return;
-    const fenceAtMs = lease.deadlineMs - this.settings.watchdogMarginMs - this.settings.demoteLeadMs;
-    this.fenceTimer = this.timers.set(() => this.fenceNow(lease), Math.max(0, fenceAtMs - this.options.clock()), true);
+    this.fenceTimer = this.timers.set(() => this.fenceNow(lease), Math.max(0, fenceAtMs(lease, this.settings) - this.options.clock()), true);
   }
 
   private fenceNow(lease: LocalLease): void {
     this.fenceTimer = null;
-    if (this.lease !== lease || this.options.postgres.postmasterPid() === null) return;
-    // Only a primary (or one being promoted) can take writes; a replica holding the lease may stay.
-    const writable = this.busyWritable || this.lastObservation?.role === "primary";
-    if (writable) {
-      this.options.logger.warn({ generation: lease.generation }, "stopping PostgreSQL: the lease could not be renewed in time");
-      if (this.busy !== null) this.killPostmaster(`the lease could not be renewed during ${this.busy}`);
-      else this.runLong({ kind: "stop", mode: "immediate" });
-    }
+    const postmasterRunning = this.options.postgres.postmasterPid() !== null;
+    if (this.lease !== lease || !postmasterRunning) return;
+    // Only a primary (or one being promoted) can take writes.
+    const act = fenceAct(lease, { lease: this.lease, postmasterRunning, writable: this.busyWritable || this.lastObservation?.role === "primary", busy: this.busy });
+    if (act.kind !== "none") this.say([act.note]);
+    if (act.kind === "kill") this.killPostmaster(act.why);
+    if (act.kind === "stop") this.runLong({ kind: "stop", mode: "immediate" });
     this.trigger();
   }
 
   /** Armed while this member holds a lease and a postmaster runs; the deadline moves with every renewal. */
   private armWatchdog(): void {
-    const pid = this.options.postgres.postmasterPid();
-    const lease = this.lease;
-    if (lease === null || pid === null || this.stopped || lease.deadlineMs <= this.options.clock()) {
-      this.options.fencing.disarm();
-      return;
-    }
-    this.options.fencing.arm(pid, lease.deadlineMs - this.settings.watchdogMarginMs, lease.generation);
+    const arming = watchdogArming(this.stopped ? null : this.lease, this.options.postgres.postmasterPid(), this.options.clock(), this.settings);
+    if (arming.kind === "disarm") this.options.fencing.disarm();
+    else this.options.fencing.arm(arming.processGroup, arming.deadlineMs, arming.generation);
   }
 
   private runLong(action: PostgresAction): void {
@@ -639,73 +578,15 @@ export class HaLoop {
   }
 
   private afterLong(action: PostgresAction, result: PgResult): void {
-    const { logger } = this.options;
-    if (E.isLeft(result) && action.kind === "start") this.startFailedWith(result.left);
-    else if (E.isLeft(result)) logger.warn({ code: result.left.code }, `${action.kind} failed: ${result.left.message}`);
-    else logger.info({}, `${action.kind} done`);
+    const view = this.options.cluster.local(this.options.scope);
+    const after = afterLongAction(this.memory, action, result, { nowMs: this.options.clock(), lease: this.lease, rewindFailures: this.rewindFailures, view, standbyLeader: this.isStandbyLeader(view) });
+    this.takeMemory(after);
+    this.rewindFailures = after.rewindFailures;
     if (E.isRight(result) && action.kind === "start") this.emit({ kind: "started", role: action.as });
     if (E.isRight(result) && action.kind === "bootstrap") this.emit({ kind: "started", role: "primary" });
     if (E.isRight(result) && action.kind === "stop") this.emit({ kind: "stopped", role: this.lastRole ?? "replica" });
-    switch (action.kind) {
-      case "rewind":
-        if (E.isRight(result)) {
-          this.rewindFailures = 0;
-          this.memory = { ...this.memory, rewindFailure: null, rewindFailedAgainst: null, preparedFrom: action.source.member };
-          return;
-        }
-        this.afterFailedRewind(action.source.member, result.left);
-        return;
-      case "clone":
-      case "reinit":
-        if (E.isRight(result)) this.memory = { ...this.memory, rewindFailure: null, rewindFailedAgainst: null, preparedFrom: action.source.member };
-        return;
-      case "start":
-        // Either way the preparation is used up: a replica that fails to start (its timeline is
-        // not a child of the primary's, say) is looked at again, and rewound if it is behind.
-        this.memory = { ...this.memory, preparedFrom: null };
-        return;
-      default:
-        return;
-    }
   }
 
-  /** Only a rewind that cannot work, or keeps failing against the same primary, lets decide() reinit. */
-  private afterFailedRewind(source: MemberName, failure: PgFailure): void {
-    const view = this.options.cluster.local(this.options.scope);
-    const lease = view?.lease ?? null;
-    const holder = lease !== null && !lease.expired ? lease.holder : null;
-    const holderRole = holder === null ? null : (view?.members.find((m) => m.name === holder)?.role ?? null);
-    // A standby leader rewinds against the remote primary, which stays the source to rewind
-    // against; a member of a standby cluster against its standby leader.
-    const primaryNow = this.isStandbyLeader(view) ? source : holderRole === "primary" || holderRole === "standby_leader" ? holder : null;
-    const verdict = rewindVerdict(failure, source, primaryNow, this.rewindFailures);
-    if (verdict.kind === "giveUp") {
-      this.options.logger.error({ source }, `pg_rewind cannot bring this data directory back: ${verdict.why}`);
-      this.memory = { ...this.memory, rewindFailure: verdict.why, rewindFailedAgainst: source };
-      return;
-    }
-    this.rewindFailures = verdict.failures;
-    this.options.logger.warn({ source }, verdict.why);
-  }
-
-  /** A failed start: PostgreSQL's own reason (its FATAL lines), else the first line of the adapter's. */
-  private startFailedWith(failure: PgFailure): void {
-    const serverErrors = failure.serverErrors ?? [];
-    const reason = serverErrors.length > 0 ? serverErrors.join("; ") : (failure.message.split("\n", 1)[0] ?? failure.message);
-    this.noteStartFailure(reason, serverErrors, failure.message);
-    // A lease holder whose PostgreSQL cannot start gives the lease up after primary_start_timeout.
-    if (this.lease !== null && this.memory.crashedAtMs === null) this.memory = { ...this.memory, crashedAtMs: this.options.clock() };
-  }
-
-  /** One more failure in the memory, and one line at error level per attempt. */
-  private noteStartFailure(reason: string, serverErrors: readonly string[], message = reason): void {
-    const failure = afterStartFailure(this.memory.startFailure, reason, this.options.clock());
-    this.memory = { ...this.memory, startFailure: failure };
-    const waitMs = startBackoffMs(failure.failures);
-    this.options.logger.error({ failures: failure.failures, nextStartInMs: waitMs, serverErrors, message }, `PostgreSQL did not start (failure ${failure.failures} in a row, next start in ${Math.round(waitMs / 1000)} s): ${reason}`);
-  }
-
-  /** While a start waits out its backoff, one cycle runs when the wait ends (besides the ticks). */
   /** A cycle this soon, for a decision that waits on local progress no cluster change reports. */
   private recheckAfter(ms: number): void {
     if (this.stopped || this.recheckTimer !== null) return;
