@@ -8,11 +8,14 @@ import type { DcsFailure, Executed } from "../../src/dcs/client.js";
 import type { MemberName, PendingSwitchover } from "../../src/dcs/model.js";
 import type { Lsn } from "../../src/dcs/model.js";
 import { afterLeaseAnswer, expiredAt, fenceAct, fenceAtMs, RENEW_RETRY_MS, watchdogArming, writeFenceProblem } from "../../src/ha/executor/lease_keeping.js";
+import type { ScopeView } from "../../src/dcs/views.js";
+import { admitLongAction } from "../../src/ha/executor/admission.js";
 import { afterCommandAnswer, afterLongAction, afterObserved, afterShortAction, afterUnexpectedExit } from "../../src/ha/executor/memory_updates.js";
+import { reinitSource, restartRefusal } from "../../src/ha/executor/operator_requests.js";
 import { EMPTY_MEMORY, type LocalLease } from "../../src/ha/input.js";
 import { START_LASTED_MS } from "../../src/ha/start_backoff.js";
 import { SYNC_SETTLE_MS } from "../../src/ha/sync_planner.js";
-import { pg, PRIMARY, SETTINGS } from "./fixtures.js";
+import { Driver, input, m, pg, PRIMARY, SETTINGS, status } from "./fixtures.js";
 
 const ME = "pg1" as MemberName;
 const lease = (generation: number, sentAtMs: number): LocalLease => ({ generation, sentAtMs, deadlineMs: sentAtMs + SETTINGS.ttlMs });
@@ -122,4 +125,38 @@ t.test("the memory and the rewind count after long actions", async (t) => {
   const start = afterLongAction({ ...EMPTY_MEMORY, preparedFrom: "pg2" as MemberName }, { kind: "start", as: "replica", upstream: null }, E.left({ code: "failed", message: "x\ny", serverErrors: ["FATAL: bad"] }), { ...ctx, lease: lease(1, 0) });
   t.match(start.memory, { preparedFrom: null, crashedAtMs: 8_000, startFailure: { failures: 1, reason: "FATAL: bad" } }, "a failed start uses the preparation up, counts, and a lease holder notes the crash");
   t.match(afterLongAction(EMPTY_MEMORY, { kind: "stop", mode: "fast" }, E.right(undefined), ctx).notes, [{ level: "info", message: "stop done" }]);
+});
+
+t.test("admission of long actions: one at a time, an immediate stop kills, no writes without a safe lease", async (t) => {
+  const held = lease(3, 1_000);
+  const safe = { busy: null, lease: held, nowMs: 2_000, settings: SETTINGS };
+  t.same(admitLongAction({ kind: "promote" }, safe), { kind: "run" });
+  t.same(admitLongAction({ kind: "start", as: "replica", upstream: null }, { ...safe, lease: null }), { kind: "run" }, "a replica needs no lease");
+  t.match(admitLongAction({ kind: "promote" }, { ...safe, lease: null }), { kind: "refuse", note: { message: /^not promoting: this member does not hold the lease/ } });
+  t.match(admitLongAction({ kind: "start", as: "primary", upstream: null }, { ...safe, nowMs: fenceAtMs(held, SETTINGS) }), { kind: "refuse", note: { message: /^not starting PostgreSQL as the primary: the lease's safe time ran out/ } });
+  t.same(admitLongAction({ kind: "promote" }, { ...safe, busy: "start" }), { kind: "wait" }, "another action runs: wait");
+  t.same(admitLongAction({ kind: "stop", mode: "immediate" }, { ...safe, busy: "promote" }), { kind: "kill", why: "stop requested during promote" });
+  t.same(admitLongAction({ kind: "stop", mode: "fast" }, { ...safe, busy: "promote" }), { kind: "wait" });
+});
+
+t.test("operator requests: restart refusals, and where a reinit clones from", async (t) => {
+  t.equal(restartRefusal(null, true, null, 0), null);
+  t.equal(restartRefusal("rewind", true, null, 0), "cannot restart: rewind is in progress");
+  t.equal(restartRefusal(null, false, null, 0), "cannot restart: PostgreSQL is not running");
+  t.match(restartRefusal(null, false, { failures: 1, atMs: 0, reason: "FATAL: bad", runningSinceMs: null }, 0), /last start failed \(FATAL: bad\); the next start is in 1 s/);
+
+  const d = new Driver();
+  d.bootstrap();
+  const view = (): ScopeView => input(d, "pg2").view!;
+  const none = { fromLeader: false, from: null };
+  t.same(reinitSource(view(), m("pg2"), null, none), E.right({ member: "pg1", connUrl: view().members.find((x) => x.name === "pg1")!.connUrl }), "the primary by default");
+  t.same(reinitSource(view(), m("pg1"), null, none), E.left("cannot reinitialize: this member is the primary (it holds the lease)"));
+  t.same(reinitSource(view(), m("pg2"), "start", none), E.left("cannot reinitialize: start is in progress"));
+  t.match(reinitSource(view(), m("pg2"), null, { fromLeader: false, from: "pg9" }), E.left(/pg9: it is not a member \(members: pg1, pg2, pg3\)/));
+  t.match(reinitSource(view(), m("pg2"), null, { fromLeader: false, from: "pg3" }), { _tag: "Right", right: { member: "pg3" } }, "a named running member");
+  d.ok("pg3", { kind: "upsertMember", status: status("pg3", { tags: { ...status("pg3").tags, clonefrom: true } }) });
+  t.match(reinitSource(view(), m("pg2"), null, none), { _tag: "Right", right: { member: "pg3" } }, "a running member tagged clonefrom before the primary");
+  t.match(reinitSource(view(), m("pg2"), null, { fromLeader: true, from: null }), { _tag: "Right", right: { member: "pg1" } }, "from_leader: the primary");
+  d.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: d.scope().lease!.generation });
+  t.same(reinitSource(view(), m("pg2"), null, none), E.left("cannot reinitialize: the cluster has no primary to clone from"));
 });

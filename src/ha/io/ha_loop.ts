@@ -15,7 +15,7 @@ import type { Command } from "../../dcs/commands.js";
 import type { DcsFailure, Executed } from "../../dcs/client.js";
 import type { Recorded } from "../../dcs/events.js";
 import type { MemberName, Scope } from "../../dcs/model.js";
-import type { MemberView, ScopeView } from "../../dcs/views.js";
+import type { ScopeView } from "../../dcs/views.js";
 import type { Logger } from "../../lib/logger.js";
 import { type Action, LONG_ACTIONS, type PostgresAction, type PostgresActionKind } from "../actions.js";
 import { decide } from "../decide.js";
@@ -30,7 +30,9 @@ import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../set
 import { standbyClusterFor } from "../standby.js";
 import { afterLeaseAnswer, expiredAt, fenceAct, fenceAtMs, isLeaseCommand, watchdogArming, withLease, writeFenceProblem } from "../executor/lease_keeping.js";
 import { afterCommandAnswer, afterLongAction, afterObserved, afterShortAction, afterUnexpectedExit, type MemoryStep } from "../executor/memory_updates.js";
+import { admitLongAction, handingOver, makesWritable } from "../executor/admission.js";
 import type { Note } from "../executor/note.js";
+import { type ReinitRequest, reinitSource, restartRefusal } from "../executor/operator_requests.js";
 import { type LoopTimers, REAL_TIMERS, type TimerHandle } from "./loop_timers.js";
 import { startFailed, startWaitLeftMs } from "../start_backoff.js";
 import { SYNC_SETTLE_MS } from "../sync_planner.js";
@@ -134,11 +136,6 @@ export interface HaStatus {
 
 /** How often a restart requested through the API looks whether PostgreSQL runs again. */
 const RESTART_POLL_MS = 100;
-
-/** A long action after which PostgreSQL takes writes. */
-function makesWritable(action: PostgresAction): boolean {
-  return action.kind === "promote" || (action.kind === "start" && action.as === "primary");
-}
 
 export class HaLoop {
   private readonly me: MemberName;
@@ -462,19 +459,13 @@ export class HaLoop {
       }
       return;
     }
-    if (this.busy !== null) {
-      if (action.kind === "stop" && action.mode === "immediate") this.killPostmaster(`stop requested during ${this.busy}`);
-      return;
-    }
-    // The decision was made against the lease as it was; a renewal before this action may have
-    // waited out its timeout since. No primary without a lease that is safe now.
-    const problem = makesWritable(action) ? this.writeFenceProblem() : null;
-    if (problem !== null) {
-      this.options.logger.warn({ action: action.kind }, `not ${action.kind === "promote" ? "promoting" : "starting PostgreSQL as the primary"}: ${problem}`);
+    const admission = admitLongAction(action, { busy: this.busy, lease: this.lease, nowMs: this.options.clock(), settings: this.settings });
+    if (admission.kind === "kill") this.killPostmaster(admission.why);
+    if (admission.kind === "refuse") {
+      this.say([admission.note]);
       this.trigger();
-      return;
     }
-    this.runLong(action);
+    if (admission.kind === "run") this.runLong(action);
   }
 
   private async performCommand(command: Command): Promise<void> {
@@ -549,7 +540,7 @@ export class HaLoop {
   /** The action, preceded for a promotion by the pre_promote hook (whose failure cancels it). */
   private async runWithHooks(action: PostgresAction): Promise<PgResult> {
     const beforeStop = this.options.beforeHandoverStop;
-    if (action.kind === "stop" && beforeStop !== undefined && this.handingOver()) await beforeStop();
+    if (action.kind === "stop" && beforeStop !== undefined && handingOver(this.options.cluster.local(this.options.scope), this.lease, this.me)) await beforeStop();
     const hook = this.options.prePromote;
     if (action.kind === "promote" && hook !== undefined) {
       const failure = await hook();
@@ -559,14 +550,6 @@ export class HaLoop {
       }
     }
     return this.options.postgres.run(action);
-  }
-
-  /** This member holds the lease and a request asks it to hand the primary role to another. */
-  private handingOver(): boolean {
-    const view = this.options.cluster.local(this.options.scope);
-    const pending = view?.pending ?? null;
-    if (pending === null || this.lease === null || view?.lease?.holder !== this.me) return false;
-    return pending.to !== this.me && (pending.from === null || pending.from === this.me);
   }
 
   /** Gives the lease back and stays out of the race for a ttl (Patroni: "Promotion cancelled"). */
@@ -613,13 +596,8 @@ export class HaLoop {
    * (with PostgreSQL's reason), or when `timeoutMs` has passed — whatever PostgreSQL does.
    */
   async restart(timeoutMs: number): Promise<E.Either<string, string>> {
-    if (this.busy !== null) return E.left(`cannot restart: ${this.busy} is in progress`);
-    if (this.options.postgres.postmasterPid() === null) {
-      const failure = this.memory.startFailure;
-      if (!startFailed(failure)) return E.left("cannot restart: PostgreSQL is not running");
-      const leftS = Math.ceil(startWaitLeftMs(failure, this.options.clock()) / 1000);
-      return E.left(`cannot restart: PostgreSQL is not running, its last start failed (${failure!.reason}); the next start is in ${leftS} s`);
-    }
+    const refusal = restartRefusal(this.busy, this.options.postgres.postmasterPid() !== null, this.memory.startFailure, this.options.clock());
+    if (refusal !== null) return E.left(refusal);
     this.restarting = true;
     try {
       return await this.restartNow(this.options.clock() + timeoutMs);
@@ -656,31 +634,15 @@ export class HaLoop {
     return E.left(`PostgreSQL did not run again within ${Math.round((deadlineMs - since) / 1000)} s (${this.lastDecision?.reason ?? "no decision yet"})`);
   }
 
-  /** Wipes the data directory and clones it again from the primary (replicas only). */
   /**
-   * Wipes the data directory and clones it again: from `from` when named, from the primary with
-   * `fromLeader`, otherwise from a running member tagged clonefrom (Patroni's choice), else the
-   * primary.
+   * Wipes the data directory and clones it again (replicas only), from where reinitSource says
+   * (operator_requests.ts).
    */
-  reinitialize(request: { readonly fromLeader: boolean; readonly from: string | null } = { fromLeader: false, from: null }): E.Either<string, string> {
-    const view = this.options.cluster.local(this.options.scope);
-    const lease = view?.lease ?? null;
-    if (lease === null || lease.expired) return E.left("cannot reinitialize: the cluster has no primary to clone from");
-    if (lease.holder === this.me) return E.left("cannot reinitialize: this member is the primary (it holds the lease)");
-    if (this.busy !== null) return E.left(`cannot reinitialize: ${this.busy} is in progress`);
-    const usable = (m: MemberView): boolean => m.name !== this.me && !m.gone && m.connUrl !== "" && (m.name === lease.holder || m.state === "streaming" || m.state === "running");
-    let source: MemberView | undefined;
-    if (request.from !== null) {
-      source = view?.members.find((m) => m.name === request.from);
-      if (source === undefined) return E.left(`cannot reinitialize from ${request.from}: it is not a member (members: ${view?.members.map((m) => m.name).join(", ")})`);
-      if (!usable(source)) return E.left(`cannot reinitialize from ${request.from}: it is ${source.name === this.me ? "this member" : source.gone ? "gone" : `${source.state}, not running`}; name a running member or use from_leader`);
-    } else {
-      const clonefrom = request.fromLeader ? undefined : view?.members.find((m) => m.tags.clonefrom && m.name !== lease.holder && usable(m));
-      source = clonefrom ?? view?.members.find((m) => m.name === lease.holder);
-    }
-    if (source === undefined || source.connUrl === "") return E.left(`cannot reinitialize: ${source?.name ?? lease.holder} has not published how to reach it`);
-    this.runLong({ kind: "reinit", source: { member: source.name, connUrl: source.connUrl }, reason: "requested by an operator" });
-    return E.right(`reinitialize started from ${source.name}`);
+  reinitialize(request: ReinitRequest = { fromLeader: false, from: null }): E.Either<string, string> {
+    const source = reinitSource(this.options.cluster.local(this.options.scope), this.me, this.busy, request);
+    if (E.isLeft(source)) return source;
+    this.runLong({ kind: "reinit", source: source.right, reason: "requested by an operator" });
+    return E.right(`reinitialize started from ${source.right.member}`);
   }
 
   /**
