@@ -9,9 +9,10 @@ import type { MemberName, PendingSwitchover } from "../../src/dcs/model.js";
 import type { Lsn } from "../../src/dcs/model.js";
 import { afterLeaseAnswer, expiredAt, fenceAct, fenceAtMs, RENEW_RETRY_MS, watchdogArming, writeFenceProblem } from "../../src/ha/executor/lease_keeping.js";
 import type { ScopeView } from "../../src/dcs/views.js";
-import { admitLongAction } from "../../src/ha/executor/admission.js";
-import { afterCommandAnswer, afterLongAction, afterObserved, afterShortAction, afterUnexpectedExit } from "../../src/ha/executor/memory_updates.js";
-import { reinitSource, restartRefusal } from "../../src/ha/executor/operator_requests.js";
+import { admitLongAction, spawnedAct } from "../../src/ha/executor/admission.js";
+import { afterCommandAnswer, afterLongAction, afterObserved, afterPromotionCancelled, afterShortAction, afterUnexpectedExit } from "../../src/ha/executor/memory_updates.js";
+import { decisionNote } from "../../src/ha/executor/note.js";
+import { reinitSource, restartProgress, restartRefusal } from "../../src/ha/executor/operator_requests.js";
 import { EMPTY_MEMORY, type LocalLease } from "../../src/ha/input.js";
 import { START_LASTED_MS } from "../../src/ha/start_backoff.js";
 import { SYNC_SETTLE_MS } from "../../src/ha/sync_planner.js";
@@ -159,4 +160,27 @@ t.test("operator requests: restart refusals, and where a reinit clones from", as
   t.match(reinitSource(view(), m("pg2"), null, { fromLeader: true, from: null }), { _tag: "Right", right: { member: "pg1" } }, "from_leader: the primary");
   d.ok("pg1", { kind: "releaseLease", member: m("pg1"), generation: d.scope().lease!.generation });
   t.same(reinitSource(view(), m("pg2"), null, none), E.left("cannot reinitialize: the cluster has no primary to clone from"));
+});
+
+t.test("a spawned postmaster, a cancelled promotion, a restart's progress and the decision's line", async (t) => {
+  const held = lease(3, 1_000);
+  t.same(spawnedAct(true, held, 2_000, SETTINGS), { kind: "arm" }, "to be the primary under a safe lease: armed");
+  t.match(spawnedAct(true, held, fenceAtMs(held, SETTINGS) + 10, SETTINGS), { kind: "kill", why: /^it would be the primary, but the lease's safe time ran out 10 ms ago/ });
+  t.same(spawnedAct(false, null, 2_000, SETTINGS), { kind: "arm" }, "a replica is armed (or disarmed) as the lease says");
+
+  const cancelled = afterPromotionCancelled(EMPTY_MEMORY, "pre_promote exited with 1", 3_000, SETTINGS.ttlMs);
+  t.equal(cancelled.memory.promotionBlockedUntilMs, 3_000 + SETTINGS.ttlMs, "out of the race for a ttl");
+  t.match(cancelled.notes, [{ level: "error", message: "not promoting: pre_promote exited with 1; releasing the lease" }]);
+
+  const base = { busy: null, fresh: true, running: true, failure: null, sinceMs: 1_000, nowMs: 5_000 };
+  t.same(restartProgress(base), { kind: "restarted" });
+  t.same(restartProgress({ ...base, busy: "stop" }), { kind: "waiting" }, "the stop still runs");
+  t.same(restartProgress({ ...base, fresh: false }), { kind: "waiting" }, "an observation from before the stop proves nothing");
+  const failure = { failures: 1, atMs: 2_000, reason: "FATAL: bad", runningSinceMs: null };
+  t.match(restartProgress({ ...base, running: false, failure }), { kind: "failed", why: /did not start again: FATAL: bad \(the next start is in 0 s\)/ });
+  t.same(restartProgress({ ...base, running: false, failure: { ...failure, atMs: 500 } }), { kind: "waiting" }, "a failure from before the restart is not its outcome");
+
+  t.equal(decisionNote({ reason: "same" }, { reason: "same", detail: "" }, [], false), null, "the same reason is not said again");
+  t.same(decisionNote(null, { reason: "promoting", detail: "generation 2" }, ["promote"], false), { level: "info", message: "promoting: generation 2", fields: { detail: "generation 2", actions: ["promote"] } });
+  t.equal(decisionNote(null, { reason: "x", detail: "" }, [], true)?.level, "error", "what only an operator can fix is an error");
 });

@@ -41,3 +41,14 @@ export function handingOver(view: ScopeView | null, lease: LocalLease | null, me
   if (pending === null || lease === null || view?.lease?.holder !== me) return false;
   return pending.to !== me && (pending.from === null || pending.from === me);
 }
+
+/**
+ * A postmaster was just spawned and cannot accept a connection yet: the watchdog covers it from
+ * now on — or, when it is to be the primary (`becomesWritable`) and the lease's safe time ran out
+ * while the start waited (behind a renewal, say), it is killed before it can acknowledge a single
+ * write.
+ */
+export function spawnedAct(becomesWritable: boolean, lease: LocalLease | null, nowMs: number, settings: Pick<HaSettings, "watchdogMarginMs" | "demoteLeadMs">): { readonly kind: "arm" } | { readonly kind: "kill"; readonly why: string } {
+  const problem = becomesWritable ? writeFenceProblem(lease, settings, nowMs) : null;
+  return problem === null ? { kind: "arm" } : { kind: "kill", why: `it would be the primary, but ${problem}` };
+}

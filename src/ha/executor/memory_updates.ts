@@ -177,3 +177,8 @@ function afterFailedRewind(memory: HaMemory, source: MemberName, failure: PgFail
   notes.push({ level: "warn", message: verdict.why, fields: { source } });
   return { memory, rewindFailures: verdict.failures, notes };
 }
+
+/** The pre_promote hook failed: this member stays out of the race for a ttl (Patroni: "Promotion cancelled"). */
+export function afterPromotionCancelled(memory: HaMemory, why: string, nowMs: number, ttlMs: number): MemoryStep {
+  return { memory: { ...memory, promotionBlockedUntilMs: nowMs + ttlMs }, notes: [{ level: "error", message: `not promoting: ${why}; releasing the lease`, fields: {} }] };
+}

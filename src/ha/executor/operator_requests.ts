@@ -47,3 +47,20 @@ export function reinitSource(view: ScopeView | null, me: MemberName, busy: Postg
   if (source === undefined || source.connUrl === "") return E.left(`cannot reinitialize: ${source?.name ?? lease.holder} has not published how to reach it`);
   return E.right({ member: source.name, connUrl: source.connUrl });
 }
+
+/** Where a restart requested through the API stands, looked at after the stop it began with. */
+export type RestartProgress = { readonly kind: "restarted" } | { readonly kind: "failed"; readonly why: string } | { readonly kind: "waiting" };
+
+/**
+ * `fresh`: an observation begun after the stop saw a new postmaster (one from before the stop
+ * would report the old one as running); `sinceMs`: when the restart was asked for.
+ */
+export function restartProgress(now: { readonly busy: PostgresActionKind | null; readonly fresh: boolean; readonly running: boolean; readonly failure: StartFailure | null; readonly sinceMs: number; readonly nowMs: number }): RestartProgress {
+  if (now.busy !== null) return { kind: "waiting" };
+  if (now.fresh && now.running) return { kind: "restarted" };
+  const failure = now.failure;
+  if (failure !== null && failure.runningSinceMs === null && failure.atMs >= now.sinceMs) {
+    return { kind: "failed", why: `PostgreSQL did not start again: ${failure.reason} (the next start is in ${Math.ceil(startWaitLeftMs(failure, now.nowMs) / 1000)} s)` };
+  }
+  return { kind: "waiting" };
+}

@@ -29,10 +29,10 @@ import { viewDigest } from "../view_digest.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
 import { standbyClusterFor } from "../standby.js";
 import { afterLeaseAnswer, expiredAt, fenceAct, fenceAtMs, isLeaseCommand, watchdogArming, withLease, writeFenceProblem } from "../executor/lease_keeping.js";
-import { afterCommandAnswer, afterLongAction, afterObserved, afterShortAction, afterUnexpectedExit, type MemoryStep } from "../executor/memory_updates.js";
-import { admitLongAction, handingOver, makesWritable } from "../executor/admission.js";
-import type { Note } from "../executor/note.js";
-import { type ReinitRequest, reinitSource, restartRefusal } from "../executor/operator_requests.js";
+import { afterCommandAnswer, afterLongAction, afterObserved, afterPromotionCancelled, afterShortAction, afterUnexpectedExit, type MemoryStep } from "../executor/memory_updates.js";
+import { admitLongAction, handingOver, makesWritable, spawnedAct } from "../executor/admission.js";
+import { decisionNote, type Note } from "../executor/note.js";
+import { type ReinitRequest, reinitSource, restartProgress, restartRefusal } from "../executor/operator_requests.js";
 import { type LoopTimers, REAL_TIMERS, type TimerHandle } from "./loop_timers.js";
 import { startFailed, startWaitLeftMs } from "../start_backoff.js";
 import { SYNC_SETTLE_MS } from "../sync_planner.js";
@@ -207,7 +207,7 @@ export class HaLoop {
       this.takeMemory(afterUnexpectedExit(this.memory, exit, this.lease !== null, this.options.clock()));
       this.trigger();
     }));
-    this.unsubscribe.push(postgres.onSpawned((pid) => this.onSpawned(pid)));
+    this.unsubscribe.push(postgres.onSpawned(() => this.onSpawned()));
     this.unsubscribe.push(postgres.onWritable(() => this.onWritable()));
     this.tick();
   }
@@ -217,13 +217,10 @@ export class HaLoop {
    * now on — or, when it is to be the primary and the lease's safe time ran out while the start
    * waited (behind a renewal, say), it is killed before it can acknowledge a single write.
    */
-  private onSpawned(pid: number): void {
-    const problem = this.busyWritable ? this.writeFenceProblem() : null;
-    if (problem !== null) {
-      this.killPostmaster(`it would be the primary, but ${problem}`);
-      return;
-    }
-    this.armWatchdog();
+  private onSpawned(): void {
+    const act = spawnedAct(this.busyWritable, this.lease, this.options.clock(), this.settings);
+    if (act.kind === "kill") this.killPostmaster(act.why);
+    else this.armWatchdog();
   }
 
   /**
@@ -321,7 +318,7 @@ export class HaLoop {
   }
 
   private async cycle(): Promise<void> {
-    const { postgres, cluster, scope, logger, clock } = this.options;
+    const { postgres, cluster, scope, clock } = this.options;
     const number = ++this.observationsBegun;
     const pg = await postgres.observe();
     this.lastObservation = pg;
@@ -340,11 +337,8 @@ export class HaLoop {
     // wait out its timeout, and the lease must not wait behind it.
     this.publishInBackground(pg, view);
     const decided = decide({ me: this.me, nowMs: clock(), view: this.decisionView(), pg, lease: this.decisionLease(), settings: this.settings, memory: this.memory, busy: this.busy });
-    if (this.lastDecision?.reason !== decided.reason) {
-      // What only an operator can fix is an error in the log, not only a line in /patroni.
-      const level = pg.dataDir === "inaccessible" ? "error" : "info";
-      logger[level]({ detail: decided.detail, actions: decided.actions.map(describe) }, decided.detail === "" ? decided.reason : `${decided.reason}: ${decided.detail}`);
-    }
+    const said = decisionNote(this.lastDecision, decided, decided.actions.map(describe), pg.dataDir === "inaccessible");
+    if (said !== null) this.say([said]);
     this.lastDecision = decided;
     this.wakeAfterBackoff();
     if (decided.recheckMs !== undefined) this.recheckAfter(decided.recheckMs);
@@ -554,8 +548,7 @@ export class HaLoop {
 
   /** Gives the lease back and stays out of the race for a ttl (Patroni: "Promotion cancelled"). */
   private async cancelPromotion(why: string): Promise<void> {
-    this.options.logger.error({}, `not promoting: ${why}; releasing the lease`);
-    this.memory = { ...this.memory, promotionBlockedUntilMs: this.options.clock() + this.settings.ttlMs };
+    this.takeMemory(afterPromotionCancelled(this.memory, why, this.options.clock(), this.settings.ttlMs));
     const lease = this.lease;
     if (lease !== null) await this.performCommand({ kind: "releaseLease", member: this.me, generation: lease.generation });
   }
@@ -621,15 +614,13 @@ export class HaLoop {
       const pg = this.lastObservation;
       const postmaster = this.options.postgres.postmasterPid();
       const fresh = this.lastObservationNumber > stoppedAt && postmaster !== null && postmaster !== oldPostmaster;
-      if (this.busy === null && fresh && pg?.process === "running") {
+      const progress = restartProgress({ busy: this.busy, fresh, running: pg?.process === "running", failure: this.memory.startFailure, sinceMs: since, nowMs: clock() });
+      if (progress.kind === "restarted") {
         this.restarting = false;
-        this.emit({ kind: "restarted", role: pg.role ?? "replica" });
+        this.emit({ kind: "restarted", role: pg?.role ?? "replica" });
         return E.right("restarted successfully");
       }
-      const failure = this.memory.startFailure;
-      if (this.busy === null && failure !== null && failure.runningSinceMs === null && failure.atMs >= since) {
-        return E.left(`PostgreSQL did not start again: ${failure.reason} (the next start is in ${Math.ceil(startWaitLeftMs(failure, clock()) / 1000)} s)`);
-      }
+      if (progress.kind === "failed") return E.left(progress.why);
     }
     return E.left(`PostgreSQL did not run again within ${Math.round((deadlineMs - since) / 1000)} s (${this.lastDecision?.reason ?? "no decision yet"})`);
   }
