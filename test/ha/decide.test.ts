@@ -211,6 +211,26 @@ t.test("with no lease, the best replica races; the others say whom they wait for
   t.match(decide(input(paused, "pg2", { pg: pg() })).reason, /^PAUSE/);
 });
 
+t.test("with no lease, a member the synchronous state holds back is not waited for", async (t) => {
+  // pg2 became the primary in quorum mode and ran without a synchronous standby (k = 0), then
+  // lost the lease (its agent froze, its watchdog killed PostgreSQL); it is back as a replica
+  // with the same WAL as pg1. pg1 is held back (pg2's last commits may be on no other member);
+  // pg2, the last leader, must not wait for pg1 by name order (found by the cluster simulation,
+  // quorum seed 601: nobody promoted).
+  const d = cluster({ released: true });
+  d.ok("api", { kind: "setConfig", expectedVersion: null, mode: "patch", value: { synchronous_mode: "quorum" } });
+  d.ok("pg2", { kind: "acquireLease", member: m("pg2"), ttlMs: SETTINGS.ttlMs });
+  d.ok("pg2", { kind: "recordTimeline", timeline: 2, parent: 1, lsn: 900n as Lsn, reason: "failover", newPrimary: m("pg2") });
+  d.ok("pg2", { kind: "setSyncState", expectedVersion: null, leader: m("pg2"), standbys: [], quorum: 0 });
+  d.ok("pg2", { kind: "releaseLease", member: m("pg2"), generation: d.scope().lease!.generation });
+  d.ok("pg1", { kind: "upsertMember", status: status("pg1", { timeline: 2 }) });
+  d.ok("pg2", { kind: "upsertMember", status: status("pg2", { timeline: 2 }) });
+  d.ok("pg3", { kind: "upsertMember", status: status("pg3", { timeline: 2, walReceived: 900n as Lsn, walReplayed: 900n as Lsn }) });
+  const onTimeline2 = pg({ timeline: 2 });
+  t.match(decide(input(d, "pg1", { pg: onTimeline2 })).reason, /synchronous_mode quorum: pg2 last ran without a synchronous standby/, "pg1 is held back");
+  t.same(summary(decide(input(d, "pg2", { pg: onTimeline2 })).actions), ["dcs:acquireLease"], "pg2 races: it holds its own commits, and pg1 will not race");
+});
+
 t.test("with no lease, a primary stops unless it just bootstrapped, and a stopped member starts read-only", async (t) => {
   const d = cluster({ released: true });
   t.same(summary(decide(input(d, "pg1", { pg: PRIMARY })).actions), ["stop:immediate"]);

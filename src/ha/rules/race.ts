@@ -13,7 +13,7 @@ import type { HaDecision, HaInput } from "../input.js";
 import { lineageAgainst } from "../rejoin_check.js";
 import { standbyClusterFor } from "../standby.js";
 import { startOrWait } from "../start_backoff.js";
-import { syncActive, syncModeOf, syncPromotionProblem } from "../../dcs/sync_mode.js";
+import { type ReportedPosition, syncActive, syncModeOf, syncPromotionProblem } from "../../dcs/sync_mode.js";
 
 /**
  * Candidates publish their position as soon as they see the lease gone; a candidate whose last
@@ -167,6 +167,10 @@ function raceRefusal(input: HaInput): Refusal | null {
     if (view.nowMs - other.lastSeenMs > RACE_REPORT_FRESHNESS_MS) return refuse(`waiting for ${other.name} to report its position`);
     const theirs = memberPosition(other);
     if (theirs === null) continue;
+    // A member the synchronous state holds back will not race: deferring to it would leave the
+    // cluster without a primary (the last leader, back after running without a synchronous
+    // standby, waited for a member that waited for it).
+    if (syncHoldsBack(view, other.name, theirs)) continue;
     if (theirs > mine) return refuse(`${other.name} has more WAL (${theirs} > ${mine})`);
     if (theirs === mine && other.tags.failoverPriority > settings.failoverPriority) return refuse(`${other.name} has the same WAL and a higher failover_priority`);
     if (theirs === mine && other.tags.failoverPriority === settings.failoverPriority && other.name < me) return refuse(`${other.name} has the same WAL and priority, and goes first by name`);
@@ -185,9 +189,18 @@ function syncRefusal(input: HaInput, mine: bigint, exempt: boolean): string | nu
   const view = input.view!;
   const mode = syncModeOf(view.config);
   if (mode.mode === "off" || exempt) return null;
-  const others = view.members.map((m) => ({ name: m.name, position: memberPosition(m), fresh: view.nowMs - m.lastSeenMs <= RACE_REPORT_FRESHNESS_MS }));
-  const problem = syncPromotionProblem(view.sync, mode.strict, input.me, mine, others);
+  const problem = syncPromotionProblem(view.sync, mode.strict, input.me, mine, reportedPositions(view));
   return problem === null ? null : `synchronous_mode ${mode.mode}${mode.strict ? " (strict)" : ""}: ${problem}`;
+}
+
+/** The synchronous state keeps `name` (whose WAL reaches `position`) from promoting on its own. */
+function syncHoldsBack(view: ScopeView, name: MemberName, position: bigint): boolean {
+  const mode = syncModeOf(view.config);
+  return mode.mode !== "off" && syncPromotionProblem(view.sync, mode.strict, name, position, reportedPositions(view)) !== null;
+}
+
+function reportedPositions(view: ScopeView): ReportedPosition[] {
+  return view.members.map((m) => ({ name: m.name, position: memberPosition(m), fresh: view.nowMs - m.lastSeenMs <= RACE_REPORT_FRESHNESS_MS }));
 }
 
 function isCandidate(m: MemberView): boolean {
