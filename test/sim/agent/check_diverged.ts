@@ -15,7 +15,7 @@ import type { SimAgents } from "./sim_agents.js";
 
 /** Two cycles at loop_wait 1 s and an observation's round trip. */
 export const GRACE_MS = 3_000;
-const SAMPLE_EVERY_MS = 250;
+const SAMPLE_EVERY_MS = 500;
 
 export class DivergedReadsCheck {
   /** When each member's current violation began. */

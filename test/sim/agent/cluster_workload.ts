@@ -211,7 +211,7 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
 }
 
 /** How long the cluster is watched at rest, and the entries allowed beyond the cadence in that time. */
-export const REST_WINDOW_MS = 20_000;
+export const REST_WINDOW_MS = 10_000;
 const REST_SLACK_ENTRIES = 6;
 
 /**
