@@ -79,6 +79,11 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/** One of `items`, chosen by `prng`; the caller passes at least one. */
+export function pick<T>(prng: Prng, items: readonly T[]): T {
+  return items[prng.int(0, items.length)]!;
+}
+
 export function createPrng(seed: number): Prng {
   assert(Number.isInteger(seed), `PRNG seed must be an integer, got ${seed}`);
   return new Xoshiro128(seed);

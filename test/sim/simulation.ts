@@ -11,7 +11,7 @@
  */
 import { assert } from "../../src/lib/assert.js";
 import { SILENT_LOGGER } from "../../src/lib/logger.js";
-import { createPrng, type Prng } from "../../src/lib/prng.js";
+import { createPrng, pick, type Prng } from "../../src/lib/prng.js";
 import { DEFAULT_TUNABLES, type RaftTunables } from "../../src/raft/config.js";
 import { voters } from "../../src/raft/membership.js";
 import { bootstrapState, EMPTY_STATE } from "../../src/raft/raw_node.js";
@@ -82,10 +82,6 @@ export interface SwarmConfig {
   readonly crashAfterVoteRate: number;
   /** Chance that a restart comes with a storage fault (the log's tail lost, or the directory). */
   readonly storageFaultRate: number;
-}
-
-function pick<T>(prng: Prng, items: readonly T[]): T {
-  return items[prng.int(0, items.length)]!;
 }
 
 function swarm(prng: Prng, nodes: 3 | 5 | undefined): SwarmConfig {

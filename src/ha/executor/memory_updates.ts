@@ -8,13 +8,11 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { DcsFailure, Executed } from "../../dcs/client.js";
 import type { Command } from "../../dcs/commands.js";
-import type { MemberName } from "../../dcs/model.js";
-import type { PendingSwitchover } from "../../dcs/model.js";
+import type { MemberName, PendingSwitchover } from "../../dcs/model.js";
 import type { ScopeView } from "../../dcs/views.js";
 import type { Action, PostgresAction } from "../actions.js";
 import { slotsKey } from "../facts.js";
-import type { HaMemory } from "../input.js";
-import type { LocalLease } from "../input.js";
+import type { HaMemory, LocalLease } from "../input.js";
 import type { LocalPostgres } from "../observation.js";
 import type { PgFailure, PgResult, PostmasterExit } from "../ports.js";
 import { rewindVerdict } from "../rewind_outcome.js";
@@ -124,7 +122,6 @@ export interface LongActionContext {
 export function afterLongAction(memory: HaMemory, action: PostgresAction, result: PgResult, ctx: LongActionContext): LongActionStep {
   const notes: Note[] = [];
   let next = memory;
-  let rewindFailures = ctx.rewindFailures;
   if (E.isLeft(result) && action.kind === "start") {
     const failed = startFailedWith(next, result.left, ctx);
     next = failed.memory;
@@ -134,7 +131,7 @@ export function afterLongAction(memory: HaMemory, action: PostgresAction, result
   switch (action.kind) {
     case "rewind":
       if (E.isRight(result)) return { memory: { ...next, rewindFailure: null, rewindFailedAgainst: null, preparedFrom: action.source.member }, rewindFailures: 0, notes };
-      return afterFailedRewind(next, action.source.member, result.left, { ...ctx, rewindFailures }, notes);
+      return afterFailedRewind(next, action.source.member, result.left, ctx, notes);
     case "clone":
     case "reinit":
       if (E.isRight(result)) next = { ...next, rewindFailure: null, rewindFailedAgainst: null, preparedFrom: action.source.member };
@@ -147,7 +144,7 @@ export function afterLongAction(memory: HaMemory, action: PostgresAction, result
     default:
       break;
   }
-  return { memory: next, rewindFailures, notes };
+  return { memory: next, rewindFailures: ctx.rewindFailures, notes };
 }
 
 /** A failed start: PostgreSQL's own reason (its FATAL lines), else the first line of the adapter's. */

@@ -1,14 +1,10 @@
 /**
- * A log line as data: what the executor's pure steps (src/ha/executor) want said; the HA loop
- * writes them to its logger, in order.
+ * A log line as data (the logger's own LoggedLine): what the executor's pure steps
+ * (src/ha/executor) want said; the HA loop writes them to its logger, in order.
  */
-import type { LogFields } from "../../lib/logger.js";
+import type { LoggedLine } from "../../lib/logger.js";
 
-export interface Note {
-  readonly level: "debug" | "info" | "warn" | "error";
-  readonly message: string;
-  readonly fields: LogFields;
-}
+export type Note = LoggedLine;
 
 /**
  * The line for a decision whose reason differs from the last one's (null when it does not): at

@@ -28,7 +28,7 @@ import { reportDue, reportKey, type ReportSent } from "../report_cadence.js";
 import { viewDigest } from "../view_digest.js";
 import { type HaSettings, type LocalHaSettings, resolveHaSettings } from "../settings.js";
 import { standbyClusterFor } from "../standby.js";
-import { afterLeaseAnswer, expiredAt, fenceAct, fenceAtMs, isLeaseCommand, watchdogArming, withLease, writeFenceProblem } from "../executor/lease_keeping.js";
+import { afterLeaseAnswer, expiredAt, fenceAct, fenceAtMs, isLeaseCommand, watchdogArming, withLease } from "../executor/lease_keeping.js";
 import { afterCommandAnswer, afterLongAction, afterObserved, afterPromotionCancelled, afterShortAction, afterUnexpectedExit, type MemoryStep } from "../executor/memory_updates.js";
 import { admitLongAction, handingOver, makesWritable, spawnedAct } from "../executor/admission.js";
 import { decisionNote, type Note } from "../executor/note.js";
@@ -231,11 +231,6 @@ export class HaLoop {
     if (this.busy !== "promote" || this.routingToldWritable) return;
     this.routingToldWritable = true;
     this.options.routing?.promoted();
-  }
-
-  /** Why this member may not run a writable primary now, or null while its lease is safe. */
-  private writeFenceProblem(): string | null {
-    return writeFenceProblem(this.lease, this.settings, this.options.clock());
   }
 
   /** Takes the memory a pure step returned, and writes its lines to the log. */

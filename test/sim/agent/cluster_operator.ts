@@ -13,7 +13,7 @@ import * as E from "fp-ts/lib/Either.js";
 import type { Command } from "../../../src/dcs/commands.js";
 import type { MemberName } from "../../../src/dcs/model.js";
 import { syncModeOf } from "../../../src/dcs/sync_mode.js";
-import type { Prng } from "../../../src/lib/prng.js";
+import { pick, type Prng } from "../../../src/lib/prng.js";
 import { SIM_SCOPE, type SimAgents } from "./sim_agents.js";
 
 /** A switchover must complete or be refused within this (virtual) time (the REST API waits 20 s at loop_wait 1). */
@@ -33,10 +33,6 @@ export interface OperatorOutcome {
 
 export type Operation = (sim: SimAgents, prng: Prng) => Promise<OperatorOutcome>;
 
-function pick<T>(prng: Prng, items: readonly T[]): T {
-  return items[prng.int(0, items.length)]!;
-}
-
 /** The member holding a lease that has not expired in the committed state, or null. */
 function holderNow(sim: SimAgents): MemberName | null {
   const lease = sim.dcs.committedView(SIM_SCOPE)?.lease ?? null;
@@ -44,7 +40,7 @@ function holderNow(sim: SimAgents): MemberName | null {
 }
 
 /** Sends `command` through `via`'s DCS client, running the simulation until it is answered (the client's timeout bounds it). */
-async function send(sim: SimAgents, via: MemberName, command: Command): Promise<E.Either<string, void>> {
+export async function send(sim: SimAgents, via: MemberName, command: Command): Promise<E.Either<string, void>> {
   let outcome: E.Either<string, void> | null = null;
   void sim.dcs.client(via).execute(SIM_SCOPE, command).then((r) => {
     outcome = E.isRight(r) ? E.right(undefined) : E.left(`${r.left.code}: ${r.left.message}`);

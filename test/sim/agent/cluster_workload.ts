@@ -17,11 +17,12 @@
  */
 import type { MemberName } from "../../../src/dcs/model.js";
 import type { JsonObject } from "../../../src/dcs/json.js";
-import type { LogFields, Logger } from "../../../src/lib/logger.js";
-import { createPrng, type Prng } from "../../../src/lib/prng.js";
+import { jsonLogger } from "../../../src/lib/json_logger.js";
+import type { Logger } from "../../../src/lib/logger.js";
+import { createPrng, pick, type Prng } from "../../../src/lib/prng.js";
 import { missingAcknowledged, overlappingPrimaries } from "../pg/sim_clients.js";
 import { DivergedReadsCheck } from "./check_diverged.js";
-import { OPERATIONS } from "./cluster_operator.js";
+import { OPERATIONS, send } from "./cluster_operator.js";
 import { SIM_SCOPE, SimAgents } from "./sim_agents.js";
 
 export type ClusterMode = "async" | "on" | "quorum";
@@ -41,7 +42,7 @@ export interface ClusterRunOptions {
   readonly operatorShare?: number;
   /** Planted bugs (test/sim/pg's and the agents'), to show the checkers catch them. */
   readonly bugs?: ClusterBugs;
-  /** Where the agents' log lines go (info and above, with the virtual time), to replay a seed; none by default. */
+  /** Where the agents' log lines go (info and above, as JSON lines with the virtual time), to replay a seed; none by default. */
   readonly log?: (line: string) => void;
 }
 
@@ -73,10 +74,6 @@ export interface ClusterRunResult {
 export const CONVERGENCE_BOUND_MS = 60_000;
 
 type Fault = (sim: SimAgents, prng: Prng) => { readonly name: string; readonly victim: MemberName; readonly heal: () => void };
-
-function pick<T>(prng: Prng, items: readonly T[]): T {
-  return items[prng.int(0, items.length)]!;
-}
 
 /** The primary now, else any member: most faults are aimed where they hurt. */
 function target(sim: SimAgents, prng: Prng): MemberName {
@@ -127,7 +124,7 @@ export async function runClusterSeed(options: ClusterRunOptions): Promise<Cluste
   const bugs = options.bugs ?? {};
   let nowMs = (): number => 0;
   const log = options.log;
-  const logger = log === undefined ? undefined : (member: MemberName): Logger => lineLogger((level, message, fields) => log(`${(nowMs() / 1000).toFixed(3).padStart(8)} ${member} ${level} ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ""}`));
+  const logger = log === undefined ? undefined : (member: MemberName): Logger => jsonLogger({ write: (line) => log(line.trimEnd()), now: () => nowMs(), base: { member } });
   const sim = new SimAgents({
     seed: options.seed,
     pg: { ackBeforeSync: bugs.ackBeforeSync ?? false },
@@ -231,17 +228,6 @@ async function restCadence(sim: SimAgents): Promise<string | null> {
   return `at rest the log grew by ${entries} entries in ${REST_WINDOW_MS / 1000} s; the cadence (a renewal and ${sim.members.length} reports per loop_wait of ${loopWaitMs} ms) allows ${allowed}`;
 }
 
-/** A logger that hands info, warn and error lines to `write` (debug is dropped). */
-function lineLogger(write: (level: string, message: string, fields: LogFields) => void, bound: LogFields = {}): Logger {
-  return {
-    debug: () => {},
-    info: (fields, message) => write("info", message, { ...bound, ...fields }),
-    warn: (fields, message) => write("warn", message, { ...bound, ...fields }),
-    error: (fields, message) => write("error", message, { ...bound, ...fields }),
-    child: (fields) => lineLogger(write, { ...bound, ...fields }),
-  };
-}
-
 /** The timelines of the final primary's history that the cluster state's history lacks, or records elsewhere. */
 function unrecordedTimelines(sim: SimAgents, primary: MemberName): string[] {
   const recorded = sim.dcs.client(primary).local(SIM_SCOPE)?.primaryHistory ?? [];
@@ -256,11 +242,9 @@ function unrecordedTimelines(sim: SimAgents, primary: MemberName): string[] {
 /** PATCH /config as an operator would, through the primary's DCS client; null when applied. */
 async function configure(sim: SimAgents, member: MemberName, value: JsonObject): Promise<string | null> {
   if (Object.keys(value).length === 0) return null;
-  const client = sim.dcs.client(member);
-  let outcome: string | null = "the config change did not complete";
-  void client.execute(SIM_SCOPE, { kind: "setConfig", expectedVersion: null, mode: "patch", value }).then((r) => {
-    outcome = r._tag === "Right" ? null : `the config change was refused: ${r.left.message}`;
-  });
-  await sim.run(1_000);
-  return outcome;
+  const started = sim.queue.now;
+  const outcome = await send(sim, member, { kind: "setConfig", expectedVersion: null, mode: "patch", value });
+  // A second in all, as the steps that follow were timed.
+  await sim.run(Math.max(0, 1_000 - (sim.queue.now - started)));
+  return outcome._tag === "Right" ? null : `the config change was refused: ${outcome.left}`;
 }

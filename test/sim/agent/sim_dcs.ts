@@ -78,7 +78,7 @@ export class SimDcs {
 
   /** Calls `listener` with what each committed entry changed, in commit order. */
   onCommitted(listener: (changes: readonly Recorded[]) => void): () => void {
-    return this.witness.subscribe((changes) => listener(changes));
+    return this.witness.subscribe(listener);
   }
 
   private witnessUpTo(): void {
