@@ -270,10 +270,8 @@ t.test("a restarted peer is reconnected and messages flow again", async (t) => {
   t.equal(a.lines.filter((l) => l.level === "info" && l.message.startsWith("connected to node b")).length, 2, "up logged twice");
 });
 
-t.test("a peer that stops answering pings is disconnected, reported, and redialed on the next send", async (t) => {
-  const a = await startNode(t, "a", { limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 200 } });
-  const b = nodeId("b");
-  // A fake node b that completes the handshake and then never answers a ping (a silent partition).
+/** A fake node b that completes the handshake with `a` and then never answers a ping (a silent partition). */
+async function silentPeer(t: Parameters<Parameters<typeof t.test>[0]>[0], a: { id: NodeId }, b: NodeId): Promise<{ port: number; connections: () => number }> {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0, path: "/raft", autoPong: false, perMessageDeflate: false });
   await once(server, "listening");
   t.teardown(() => {
@@ -292,15 +290,54 @@ t.test("a peer that stops answering pings is disconnected, reported, and rediale
       socket.send(encodeHandshake(buildServerAccept(input, "b".repeat(32))));
     });
   });
-  a.transport.setPeers(new Map([[b, `127.0.0.1:${(server.address() as AddressInfo).port}`]]));
+  return { port: (server.address() as AddressInfo).port, connections: () => connections };
+}
+
+t.test("a peer that stops answering pings is disconnected, reported, and redialed on the next send", async (t) => {
+  const a = await startNode(t, "a", { limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 200 } });
+  const b = nodeId("b");
+  const fake = await silentPeer(t, a, b);
+  a.transport.setPeers(new Map([[b, `127.0.0.1:${fake.port}`]]));
   a.transport.send([plainMessage(a, b, 1)]);
   await eventually("connected", () => a.transport.peerStatus().get(b)?.connected === true);
   await eventually("the silent peer is dropped", () => a.transport.peerStatus().get(b)?.connected === false);
   t.ok(a.lines.some((l) => l.level === "info" && /^lost connection to node b at .*: no answer to keepalive pings for \d+ ms$/.test(l.message)));
   await eventually("reported unreachable", () => a.unreachable.includes(b));
-  t.equal(connections, 1, "no redial while there is nothing to send");
+  t.equal(fake.connections(), 1, "no redial while there is nothing to send");
   a.transport.send([plainMessage(a, b, 2)]);
-  await eventually("redialed", () => connections === 2);
+  await eventually("redialed", () => fake.connections() === 2);
+});
+
+t.test("a peer that connects to us while our connection to it is silent is redialed at once (issue 14)", async (t) => {
+  // A keepalive timeout far beyond the test: only the peer's own connection can end the silence.
+  const a = await startNode(t, "a", { limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 60_000 } });
+  const b = nodeId("b");
+  const fake = await silentPeer(t, a, b);
+  a.transport.setPeers(new Map([[b, `127.0.0.1:${fake.port}`]]));
+  a.transport.send([plainMessage(a, b, 1)]);
+  await eventually("connected", () => a.transport.peerStatus().get(b)?.connected === true);
+  await sleep(800);
+  t.equal(fake.connections(), 1, "a silent connection within the keepalive timeout is kept");
+  // The real b comes back (its partition healed) and dials a.
+  const real = await startNode(t, "b");
+  real.transport.setPeers(new Map([[a.id, a.address]]));
+  real.transport.send([plainMessage(real, a, 2)]);
+  await eventually("b's message arrives", () => a.received.some((m) => m.context === 2));
+  // Dialing is lazy: the next message to b makes the dial (a Raft leader sends one every heartbeat).
+  a.transport.send([plainMessage(a, b, 3)]);
+  await eventually("a dials b again", () => fake.connections() === 2);
+  t.ok(a.lines.some((l) => /it connected to us while this connection had not answered a ping for \d+ ms/.test(l.message)), "the log says why");
+});
+
+t.test("a peer that connects to us while our connection to it answers is left alone", async (t) => {
+  const a = await startNode(t, "a", { limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 60_000 } });
+  const b = await startNode(t, "b");
+  meshPeers([a, b]);
+  a.transport.send([plainMessage(a, b, 1)]);
+  b.transport.send([plainMessage(b, a, 2)]);
+  await eventually("both ways", () => b.received.some((m) => m.context === 1) && a.received.some((m) => m.context === 2));
+  await sleep(300);
+  t.equal(a.lines.filter((l) => l.message.startsWith("lost connection to node b")).length, 0, "a's connection to b answers its pings and stays");
 });
 
 t.test("with the peer down, messages beyond the queue bound are dropped and reported", async (t) => {

@@ -333,6 +333,8 @@ export class Transport {
       this.inboundByPeer.set(peer, connection);
       // The peer redialed (it restarted, or lost the old connection first): keep the newer one.
       previous?.close("replaced");
+      // And our own connection to it may be a leftover of the same outage.
+      this.links.get(peer)?.peerReachedUs();
     },
     closed: (connection) => {
       this.inbound.delete(connection);

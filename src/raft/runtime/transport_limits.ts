@@ -64,6 +64,14 @@ export interface TransportLimits {
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
   /**
+   * A dial whose TCP connection is not established this long after it began is abandoned and
+   * made again (after the reconnect backoff). Behind a partition, the kernel retransmits a SYN
+   * after 1, 2, 4 … s: without this bound a node whose partition healed could wait seconds for
+   * the next retransmission (issue 14: the Raft leader unknown for 3.5 s after a heal). The
+   * handshake's own timeout still bounds the whole dial when it is the shorter.
+   */
+  readonly connectTimeoutMs: number;
+  /**
    * Accepted TCP connections that have not authenticated yet, counted from the server's
    * 'connection' event. One more is destroyed at once (with a rate-limited warning).
    */
@@ -101,14 +109,18 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   bufferedBytesHighWater: 8 * MIB,
   handshakeTimeoutMs: 5000,
   handshakeClosingMs: 1000,
-  keepaliveIntervalMs: 2000,
-  keepaliveTimeoutMs: 10000,
+  // A link silent for 4 s is given up: TCP's retransmissions back off exponentially, so a
+  // connection that outlived a partition of some seconds may carry nothing for seconds after
+  // the heal (issue 14). Redialing costs one handshake.
+  keepaliveIntervalMs: 1000,
+  keepaliveTimeoutMs: 4000,
+  connectTimeoutMs: 1000,
   unauthenticatedConnectionsMax: 64,
   unauthenticatedConnectionsPerAddressMax: 16,
   unauthenticatedConnectionsPerSecondMax: 32,
   unauthenticatedConnectionsPerAddressPerSecondMax: 8,
   reconnectDelayMinMs: 50,
-  reconnectDelayMaxMs: 2000,
+  reconnectDelayMaxMs: 1000,
   warningIntervalMs: 10_000,
   warningKeysMax: 1024,
 };

@@ -11,6 +11,7 @@
  * replayed in a burst (transport_freshness.ts).
  */
 import { randomBytes } from "node:crypto";
+import { connect as netConnect, type NetConnectOpts, type Socket } from "node:net";
 import * as E from "fp-ts/lib/Either.js";
 import WebSocket from "ws";
 import { assert } from "../../lib/assert.js";
@@ -63,6 +64,8 @@ export function peerUrl(address: string): E.Either<string, string> {
 type LinkState = "idle" | "connecting" | "open" | "backoff" | "closed";
 
 const SEND_OPTIONS = { binary: true, compress: false } as const;
+/** How long past a ping interval an answer may take before a returning peer makes us redial. */
+const PING_ANSWER_GRACE_MS = 500;
 
 export class OutboundLink implements Flushable {
   private state: LinkState = "idle";
@@ -72,6 +75,12 @@ export class OutboundLink implements Flushable {
   private clientNonce: Uint8Array = new Uint8Array(0);
   private lastError: string | null = null;
   private handshakeTimer: NodeJS.Timeout | null = null;
+  /** Until the dial's TCP connection is established (connectTimeoutMs). */
+  private connectTimer: NodeJS.Timeout | null = null;
+  /** The dial's TCP connection is established (the upgrade and the handshake may still run). */
+  private tcpConnected = false;
+  /** Dials begun: a late 'connect' of an abandoned one is ignored. */
+  private dials = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   /** When the peer last showed it is alive: a pong, or our send buffer draining. */
@@ -282,6 +291,8 @@ export class OutboundLink implements Flushable {
       maxPayload: HANDSHAKE_FRAME_BYTES_MAX,
       handshakeTimeout: handshakeTimeoutMs,
       followRedirects: false,
+      // ws calls it with one options object only; the type is net.connect's, overloads and all.
+      createConnection: ((options: NetConnectOpts) => this.connectTcp(options)) as typeof netConnect,
     });
     this.context.track(socket);
     this.socket = socket;
@@ -292,6 +303,10 @@ export class OutboundLink implements Flushable {
     this.handshakeTimer = setTimeout(() => {
       this.abort(socket, "handshakeTimeout", `the handshake did not finish within ${handshakeTimeoutMs} ms`);
     }, handshakeTimeoutMs);
+    const { connectTimeoutMs } = this.context.limits;
+    this.connectTimer = setTimeout(() => {
+      this.abort(socket, "handshakeTimeout", `no TCP connection within ${connectTimeoutMs} ms`);
+    }, connectTimeoutMs);
     socket.on("message", (data, isBinary) => this.onSocketMessage(socket, data, isBinary));
     socket.on("error", (error) => {
       if (this.socket === socket) this.lastError = error.message;
@@ -300,6 +315,53 @@ export class OutboundLink implements Flushable {
       if (this.socket === socket) this.lastAliveAt = Date.now();
     });
     socket.on("close", (code, reason) => this.onSocketClose(socket, code, reason.toString()));
+  }
+
+  /** The dial's TCP connection; its 'connect' ends the connect timeout. */
+  private connectTcp(options: NetConnectOpts): Socket {
+    this.tcpConnected = false;
+    const dial = ++this.dials;
+    const tcp = netConnect(options);
+    tcp.once("connect", () => {
+      if (dial !== this.dials) return;
+      this.tcpConnected = true;
+      this.clearConnectTimer();
+    });
+    return tcp;
+  }
+
+  /**
+   * The peer just authenticated a connection of its own to us: the path between us works now.
+   * A dial of ours still waiting for its TCP connection, a backoff, or an open connection that
+   * has not answered a ping since the last one was sent are all left over from before (a
+   * partition, a restart of the peer): dial again now instead of waiting for a timeout or for
+   * TCP's backed-off retransmissions.
+   */
+  peerReachedUs(): void {
+    const { keepaliveIntervalMs, reconnectDelayMinMs } = this.context.limits;
+    if (this.state === "backoff") {
+      this.clearReconnectTimer();
+      this.reconnectDelayMs = reconnectDelayMinMs;
+      this.state = "idle";
+      this.context.flushSoon(this);
+      return;
+    }
+    const socket = this.socket;
+    if (socket === null) return;
+    if (this.state === "connecting" && !this.tcpConnected) {
+      this.redialNow(socket, "handshakeTimeout", "it connected to us while our dial still waited for TCP");
+      return;
+    }
+    const silentMs = Date.now() - this.lastAliveAt;
+    if (this.state === "open" && silentMs > keepaliveIntervalMs + PING_ANSWER_GRACE_MS) {
+      this.redialNow(socket, "keepaliveTimeout", `it connected to us while this connection had not answered a ping for ${silentMs} ms`);
+    }
+  }
+
+  /** Drops the socket and dials again at once (the link's queue stays). */
+  private redialNow(socket: WebSocket, kind: CloseKind, detail: string): void {
+    this.reconnectDelayMs = this.context.limits.reconnectDelayMinMs;
+    this.abort(socket, kind, detail);
   }
 
   private onSocketMessage(socket: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
@@ -451,6 +513,12 @@ export class OutboundLink implements Flushable {
   private clearHandshakeTimer(): void {
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
+    this.clearConnectTimer();
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 
   private clearReconnectTimer(): void {
