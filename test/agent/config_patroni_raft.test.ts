@@ -108,7 +108,7 @@ t.test("pysyncobj tunables without a counterpart are accepted and reported with 
   const config = accepted(file(`max_timeout: 1.4\nconnection_timeout: 3.5\nconnection_retry_time: 5\nleader_fallback_timeout: 30\nlisten: 10.0.0.1:2222\n${OURS}`));
   t.same(config.warnings, [
     "node1.yml: raft.max_timeout: a Patroni setting raftgres does not use; ignored: an election waits a random time from raft.election_timeout_ms to twice it",
-    "node1.yml: raft.connection_timeout: a Patroni setting raftgres does not use; ignored: a Raft connection silent for 10 s is dropped",
+    "node1.yml: raft.connection_timeout: a Patroni setting raftgres does not use; ignored: a Raft connection silent for 4 s is dropped",
     "node1.yml: raft.connection_retry_time: a Patroni setting raftgres does not use; ignored: raftgres redials after 50 ms, doubling up to 2 s",
     "node1.yml: raft.leader_fallback_timeout: a Patroni setting raftgres does not use; ignored: a Raft leader steps down after one election timeout without hearing from a majority",
   ]);
