@@ -109,7 +109,7 @@ t.test("pysyncobj tunables without a counterpart are accepted and reported with 
   t.same(config.warnings, [
     "node1.yml: raft.max_timeout: a Patroni setting raftgres does not use; ignored: an election waits a random time from raft.election_timeout_ms to twice it",
     "node1.yml: raft.connection_timeout: a Patroni setting raftgres does not use; ignored: a Raft connection silent for 4 s is dropped",
-    "node1.yml: raft.connection_retry_time: a Patroni setting raftgres does not use; ignored: raftgres redials after 50 ms, doubling up to 2 s",
+    "node1.yml: raft.connection_retry_time: a Patroni setting raftgres does not use; ignored: raftgres redials after 50 ms, doubling up to 1 s",
     "node1.yml: raft.leader_fallback_timeout: a Patroni setting raftgres does not use; ignored: a Raft leader steps down after one election timeout without hearing from a majority",
   ]);
 });
