@@ -206,3 +206,36 @@ t.test("a primary spawned after the lease's safe time ran out is killed before i
   t.ok(s.postgres.starts() <= SPAWNS_MAX, "and the loop did not start it over and over");
   t.ok(s.logged().some((l) => /killing PostgreSQL's process group: it would be the primary, but the lease's safe time ran out/.test(l)), "and the log says why");
 });
+
+t.test("renewals that fail at once are retried by one timer, however many cycles run meanwhile", async (t) => {
+  const s = setup();
+  t.teardown(() => {
+    s.postgres.cleanup();
+    return s.loop.stop({ stopPostgres: false });
+  });
+  const settings = s.loop.status().settings;
+  const attempts: number[] = [];
+  s.leaseCommand = async () => {
+    attempts.push(Date.now());
+    if (attempts.length === 1) {
+      s.clock.now += settings.loopWaitMs;
+      return null;
+    }
+    // No Raft leader is known: every attempt fails at once (a partition, an election).
+    return { code: "unavailable", message: "no Raft leader is known right now" };
+  };
+  s.loop.start();
+  await until("a renewal failed", () => attempts.length >= 2);
+  // Cycles for other reasons (changes applied, PostgreSQL's news): each renews, as it is due.
+  for (let i = 0; i < 10; i++) {
+    s.loop.trigger();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const from = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const inOneSecond = attempts.filter((at) => at >= from).length;
+  // One retry timer: 1000 / RENEW_RETRY_MS (200) attempts, the loop_wait tick's, and a margin. A timer
+  // per failed attempt would run one chain per cycle above: 50 a second.
+  t.ok(inOneSecond <= 12, `renewals tried in the quiet second after the cycles: ${inOneSecond}`);
+  t.ok(inOneSecond >= 2, "and they go on being tried");
+});

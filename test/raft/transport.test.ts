@@ -6,7 +6,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { either as E } from "fp-ts";
-import t from "tap";
+import t, { type Test } from "tap";
 import { WebSocketServer } from "ws";
 import { createRecordingLogger } from "../../src/lib/logger.js";
 import { encodeFrame } from "../../src/raft/codec.js";
@@ -271,7 +271,7 @@ t.test("a restarted peer is reconnected and messages flow again", async (t) => {
 });
 
 /** A fake node b that completes the handshake with `a` and then never answers a ping (a silent partition). */
-async function silentPeer(t: Parameters<Parameters<typeof t.test>[0]>[0], a: { id: NodeId }, b: NodeId): Promise<{ port: number; connections: () => number }> {
+async function silentPeer(t: Test, a: { id: NodeId }, b: NodeId): Promise<{ port: number; connections: () => number }> {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0, path: "/raft", autoPong: false, perMessageDeflate: false });
   await once(server, "listening");
   t.teardown(() => {

@@ -181,8 +181,9 @@ export class HaLoop {
   private fenceTimer: TimerHandle | null = null;
   /** Fires when a start's backoff ends (wakeAfterBackoff). */
   private backoffTimer: TimerHandle | null = null;
-  /** Fires for a decision's recheckMs. */
+  /** Fires for a decision's recheckMs, or a renewal's retry; at recheckDueMs. */
   private recheckTimer: TimerHandle | null = null;
+  private recheckDueMs = 0;
   private readonly timers: LoopTimers;
 
   constructor(private readonly options: HaLoopOptions) {
@@ -466,7 +467,9 @@ export class HaLoop {
       const after = afterLeaseAnswer(this.lease, command, result, sentAtMs, this.settings, this.options.bugs);
       this.say(after.notes);
       if (after.lease !== this.lease) this.setLease(after.lease, false);
-      if (after.retryInMs !== null) this.timers.set(() => this.trigger(), after.retryInMs, true);
+      // One pending retry at most: a timer per failed attempt would multiply (each retry's cycle
+      // fails at once while no Raft leader is known, and sets another).
+      if (after.retryInMs !== null) this.recheckAfter(after.retryInMs);
     } else if (E.isLeft(result)) this.options.logger.warn({ code: result.left.code }, `${command.kind} was not applied: ${result.left.message}`);
   }
 
@@ -558,13 +561,19 @@ export class HaLoop {
     if (E.isRight(result) && action.kind === "stop") this.emit({ kind: "stopped", role: this.lastRole ?? "replica" });
   }
 
-  /** A cycle this soon, for a decision that waits on local progress no cluster change reports. */
+  /**
+   * A cycle this soon, for a decision that waits on local progress no cluster change reports, or
+   * a lease renewal to retry. One timer: the earliest wanted.
+   */
   private recheckAfter(ms: number): void {
-    if (this.stopped || this.recheckTimer !== null) return;
+    const dueMs = this.options.clock() + ms;
+    if (this.stopped || (this.recheckTimer !== null && this.recheckDueMs <= dueMs)) return;
+    if (this.recheckTimer !== null) this.timers.clear(this.recheckTimer);
+    this.recheckDueMs = dueMs;
     this.recheckTimer = this.timers.set(() => {
       this.recheckTimer = null;
       this.trigger();
-    }, ms, false);
+    }, ms, true);
   }
 
   private wakeAfterBackoff(): void {
