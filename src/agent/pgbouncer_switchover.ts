@@ -30,7 +30,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { MemberName, Scope } from "../dcs/model.js";
 import type { ScopeView } from "../dcs/views.js";
-import type { RoutingHooks } from "../ha/io/ha_loop.js";
+import type { RoutingHooks } from "../ha/io/ha_loop_ports.js";
 import type { Logger } from "../lib/logger.js";
 import { pgbouncerCommand } from "../pg/pgbouncer_admin.js";
 import { type PgbouncerPrimary, primaryAddress, renderDatabases, writeDatabasesFile } from "../pg/pgbouncer_databases.js";

@@ -10,7 +10,8 @@
  */
 import type { MemberName, Scope } from "../../../src/dcs/model.js";
 import { DEFAULT_TAGS } from "../../../src/dcs/model.js";
-import { type Fencing, HaLoop } from "../../../src/ha/io/ha_loop.js";
+import { HaLoop } from "../../../src/ha/io/ha_loop.js";
+import type { Fencing } from "../../../src/ha/io/ha_loop_ports.js";
 import { DEFAULT_LOCAL_HA_SETTINGS } from "../../../src/ha/settings.js";
 import { SILENT_LOGGER, type Logger } from "../../../src/lib/logger.js";
 import { createPrng } from "../../../src/lib/prng.js";
