@@ -64,18 +64,39 @@ export function confValue(value: ParameterValue): string {
 }
 
 /**
+ * How long the WAL receiver's connection may hang before libpq gives it up, unless the
+ * upstream's URL says otherwise. Without them a connection made or used through packet loss can
+ * wait on TCP's backed-off retransmissions for tens of seconds after the network healed (issue
+ * 14: a replica that did not stream for 30 s after a heal, until its agent restarted it); given
+ * up, the WAL receiver connects again after wal_retrieve_retry_interval.
+ */
+export const STREAMING_TIMEOUTS: Readonly<Record<string, string>> = {
+  /** Seconds to establish the connection (libpq's connect_timeout). */
+  connect_timeout: "5",
+  /** Milliseconds data sent may stay unacknowledged (TCP_USER_TIMEOUT). */
+  tcp_user_timeout: "5000",
+  /** An idle connection is probed after 5 s, every 2 s, and given up after 3 unanswered probes. */
+  keepalives: "1",
+  keepalives_idle: "5",
+  keepalives_interval: "2",
+  keepalives_count: "3",
+};
+
+/**
  * primary_conninfo for streaming from `upstream` as the replication role. The password is in
  * the password file (passfile.ts), never here: PostgreSQL logs this setting whenever it changes.
  */
 export function primaryConninfo(s: ResolvedSettings, upstream: Upstream): E.Either<string, string> {
   const parsed = parseConnectionString(upstream.connUrl);
   if (E.isLeft(parsed)) return E.left(`the connection URL of ${upstream.member}: ${parsed.left}`);
+  const timeouts = Object.fromEntries(Object.entries(STREAMING_TIMEOUTS).filter(([key]) => !parsed.right.has(key)));
   const params = withParams(parsed.right, {
     dbname: undefined,
     user: s.replication.username,
     password: undefined,
     passfile: s.passfile,
     application_name: s.memberName,
+    ...timeouts,
   });
   return E.right(formatConninfo(params));
 }
