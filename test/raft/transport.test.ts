@@ -454,3 +454,13 @@ t.test("the closing of an established connection from a peer is reported (its pr
   await a.transport.stop();
   await eventually("b hears that a went away", () => disconnected.includes(a.id));
 });
+
+t.test("a peer given by host name is dialed: the TCP connect bound starts after the name is looked up", async (t) => {
+  const a = await startNode(t, "a", { limits: { connectTimeoutMs: 1000 } });
+  const b = await startNode(t, "b");
+  a.transport.setPeers(new Map([[b.id, `localhost:${b.transport.port}`]]));
+  b.transport.setPeers(new Map([[a.id, a.address]]));
+  a.transport.send([plainMessage(a, b, 1)]);
+  await eventually("delivered through a host name", () => b.received.some((m) => m.context === 1));
+  t.equal(a.transport.peerStatus().get(b.id)?.connected, true);
+});

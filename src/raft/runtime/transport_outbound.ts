@@ -11,7 +11,7 @@
  * replayed in a burst (transport_freshness.ts).
  */
 import { randomBytes } from "node:crypto";
-import { connect as netConnect, type NetConnectOpts, type Socket } from "node:net";
+import { isIP, connect as netConnect, type NetConnectOpts, type Socket } from "node:net";
 import * as E from "fp-ts/lib/Either.js";
 import WebSocket from "ws";
 import { assert } from "../../lib/assert.js";
@@ -303,10 +303,6 @@ export class OutboundLink implements Flushable {
     this.handshakeTimer = setTimeout(() => {
       this.abort(socket, "handshakeTimeout", `the handshake did not finish within ${handshakeTimeoutMs} ms`);
     }, handshakeTimeoutMs);
-    const { connectTimeoutMs } = this.context.limits;
-    this.connectTimer = setTimeout(() => {
-      this.abort(socket, "handshakeTimeout", `no TCP connection within ${connectTimeoutMs} ms`);
-    }, connectTimeoutMs);
     socket.on("message", (data, isBinary) => this.onSocketMessage(socket, data, isBinary));
     socket.on("error", (error) => {
       if (this.socket === socket) this.lastError = error.message;
@@ -322,12 +318,28 @@ export class OutboundLink implements Flushable {
     this.tcpConnected = false;
     const dial = ++this.dials;
     const tcp = netConnect(options);
+    // The bound is on the TCP handshake only: a slow name lookup is not a lost SYN.
+    const host = "host" in options ? options.host : undefined;
+    if (host !== undefined && isIP(host) === 0) tcp.once("lookup", () => this.armConnectTimer(dial));
+    else this.armConnectTimer(dial);
     tcp.once("connect", () => {
       if (dial !== this.dials) return;
       this.tcpConnected = true;
       this.clearConnectTimer();
     });
     return tcp;
+  }
+
+  private armConnectTimer(dial: number): void {
+    if (dial !== this.dials) return;
+    this.clearConnectTimer();
+    const { connectTimeoutMs } = this.context.limits;
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      const socket = this.socket;
+      if (dial !== this.dials || this.tcpConnected || socket === null || this.state !== "connecting") return;
+      this.abort(socket, "handshakeTimeout", `no TCP connection within ${connectTimeoutMs} ms`);
+    }, connectTimeoutMs);
   }
 
   /**
