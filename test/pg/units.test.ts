@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { either as E } from "fp-ts";
 import t from "tap";
 import { SILENT_LOGGER } from "../../src/lib/logger.js";
-import { confValue, primaryConninfo, renderHba, renderServerConf } from "../../src/pg/conf.js";
+import { confValue, primaryConninfo, renderHba, renderServerConf, STREAMING_TIMEOUTS } from "../../src/pg/conf.js";
 import { formatConninfo, parseConnectionString, redact } from "../../src/pg/conninfo.js";
 import { parseControlData } from "../../src/pg/controldata.js";
 import { formatLsn, parseLsn } from "../../src/pg/lsn.js";
@@ -118,7 +118,7 @@ t.test("raftgres.conf: HA parameters win over the user's, a replica names its up
   t.match(E.isRight(slotless) && slotless.right.text, /^primary_slot_name = ''$/m, "use_slots off: no slot named, the primary keeps none");
   const conninfo = primaryConninfo(s.right, upstream);
   const parsed = E.isRight(conninfo) ? parseConnectionString(conninfo.right) : conninfo;
-  t.same(E.isRight(parsed) && Object.fromEntries(parsed.right), { host: "10.0.0.2", port: "5433", user: "rg_repl", passfile: "/var/lib/raftgres/pg1.pgpass", application_name: "pg1" });
+  t.same(E.isRight(parsed) && Object.fromEntries(parsed.right), { host: "10.0.0.2", port: "5433", user: "rg_repl", passfile: "/var/lib/raftgres/pg1.pgpass", application_name: "pg1", ...STREAMING_TIMEOUTS });
   t.notMatch(text + (E.isRight(replica) ? replica.right.text : ""), REPLICATION.password, "no password in raftgres.conf");
   t.equal(confValue("it's \\ here"), "'it''s \\\\ here'");
   t.equal(confValue(200), "200");
